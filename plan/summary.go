@@ -1,0 +1,92 @@
+// Package plan owns everything plangate does with Terraform: running it
+// (init, plan, show), analysing the plan JSON it produces, rendering a
+// reviewable diff, and keeping a record of every plan on disk.
+package plan
+
+import "time"
+
+// Status is the lifecycle state of a plan record.
+type Status string
+
+// Plan statuses. Only StatusAwaitingApproval can ever be approved or applied.
+const (
+	StatusAwaitingApproval Status = "awaiting_approval"
+	StatusNoChanges        Status = "no_changes"
+	StatusBlocked          Status = "blocked"
+	StatusApplied          Status = "applied"
+	StatusFailed           Status = "failed"
+	StatusDiscarded        Status = "discarded"
+	StatusExpired          Status = "expired"
+	StatusSuperseded       Status = "superseded"
+)
+
+// Counts are the per-action figures of a plan. Add, Change and Destroy equal
+// Terraform's own "Plan: N to add, N to change, N to destroy" line (a
+// replacement adds one and destroys one); the others are reported apart.
+type Counts struct {
+	Add     int `json:"add"`
+	Change  int `json:"change"`
+	Destroy int `json:"destroy"`
+	Replace int `json:"replace"`
+	Import  int `json:"import"`
+	Move    int `json:"move"`
+	Forget  int `json:"forget"`
+	Read    int `json:"read"`
+}
+
+// Deletion is one resource instance that the plan destroys.
+type Deletion struct {
+	Address string `json:"address"`
+	// Action is "delete" or "replace".
+	Action string `json:"action"`
+	// Actions are Terraform's own actions for the change, such as
+	// ["delete","create"] or ["create","delete"].
+	Actions []string `json:"actions"`
+	// Reason is Terraform's action_reason, when it gives one.
+	Reason string `json:"reason,omitempty"`
+	// Deposed is set when the object destroyed is a deposed object.
+	Deposed string `json:"deposed,omitempty"`
+}
+
+// Summary is the one shape of a plan that every consumer shares: the
+// structured content of plan_change and get_plan, the CLI and the audit log.
+type Summary struct {
+	PlanID            string     `json:"plan_id"`
+	Stack             string     `json:"stack"`
+	Status            Status     `json:"status"`
+	Counts            Counts     `json:"counts"`
+	Deletions         int        `json:"deletions"`
+	Deleted           []Deletion `json:"deleted"`
+	DeletedGroups     []Group    `json:"deleted_groups,omitempty"`
+	DeletedTruncated  bool       `json:"deleted_truncated,omitempty"`
+	Drift             []Drift    `json:"drift,omitempty"`
+	Warnings          []string   `json:"warnings,omitempty"`
+	Errors            []string   `json:"errors,omitempty"`
+	ProtectedHits     []string   `json:"protected_hits"`
+	BlockedReasons    []string   `json:"blocked_reasons"`
+	ApprovalsRequired int        `json:"approvals_required"`
+	Diff              string     `json:"diff"`
+	DiffTruncated     bool       `json:"diff_truncated"`
+	DiffOffset        int        `json:"diff_offset,omitempty"`
+	DiffTotal         int        `json:"diff_total_bytes"`
+	NextOffset        int        `json:"next_offset,omitempty"`
+	PlanSHA256        string     `json:"plan_sha256,omitempty"`
+	CreatedAt         time.Time  `json:"created_at"`
+	ExpiresAt         time.Time  `json:"expires_at"`
+	ApproveCommand    string     `json:"approve_command,omitempty"`
+}
+
+// Group counts deletions that share a module path and resource type; used
+// when a plan deletes too many instances to list one by one.
+type Group struct {
+	Module string `json:"module,omitempty"`
+	Type   string `json:"type"`
+	Count  int    `json:"count"`
+}
+
+// Drift is a change Terraform detected between the state and the real
+// infrastructure during refresh; it is reported apart from planned changes.
+type Drift struct {
+	Address string   `json:"address"`
+	Actions []string `json:"actions"`
+}
