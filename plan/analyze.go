@@ -1,0 +1,793 @@
+package plan
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Analysis is what plangate knows of one plan after reading
+// `terraform show -json <planfile>`.
+type Analysis struct {
+	TerraformVersion string
+	// FormatVersion is the plan JSON's format_version, such as "1.2".
+	FormatVersion string
+	// Counts.Add, Change and Destroy equal Terraform's own "Plan: N to add,
+	// N to change, N to destroy." line for the same plan.
+	Counts Counts
+	// Deleted lists every resource instance the plan destroys — plain
+	// deletes, both replace orders and deposed objects — sorted by address,
+	// then deposed key. len(Deleted) == Counts.Destroy, always.
+	Deleted []Deletion
+	// Drift lists changes Terraform found outside of Terraform during
+	// refresh (resource_drift), apart from the planned changes.
+	Drift []Drift
+	// Errored is true when planning failed; such a plan cannot be applied.
+	Errored bool
+	// Applyable is Terraform's own verdict that applying the plan would do
+	// something.
+	Applyable bool
+	// Complete is false when applying the plan would still leave changes
+	// for a later plan (deferred changes).
+	Complete bool
+	// Warnings are failed or undecided check results, one readable line
+	// each, with sensitive values masked.
+	Warnings []string
+	// OutputChanges counts the root module outputs the plan changes.
+	OutputChanges int
+
+	// applyableKnown and erroredKnown record whether the plan carried the
+	// fields at all (Terraform < 1.6 does not write them).
+	applyableKnown bool
+	erroredKnown   bool
+	// managed counts managed resource objects in prior_state.
+	managed int
+	// changes are the resource changes worth rendering, with their values
+	// kept as raw JSON (one copy of the plan's values, decoded only while
+	// rendering one change at a time).
+	changes []*resourceChange
+	drift   []*resourceChange
+	outputs []*outputChange
+	// outputWidth is the longest output name, unchanged outputs included:
+	// Terraform aligns the changed ones to it.
+	outputWidth int
+	// secrets are the sensitive strings of the plan, masked wherever they
+	// appear (see SensitiveValue).
+	secrets *secretSet
+}
+
+// resourceChange is one entry of resource_changes or resource_drift.
+type resourceChange struct {
+	Address         string          `json:"address"`
+	PreviousAddress string          `json:"previous_address"`
+	ModuleAddress   string          `json:"module_address"`
+	Mode            string          `json:"mode"`
+	Type            string          `json:"type"`
+	Name            string          `json:"name"`
+	Index           json.RawMessage `json:"index"`
+	Deposed         string          `json:"deposed"`
+	ActionReason    string          `json:"action_reason"`
+	Change          changeJSON      `json:"change"`
+}
+
+type changeJSON struct {
+	Actions         []string        `json:"actions"`
+	Before          json.RawMessage `json:"before"`
+	After           json.RawMessage `json:"after"`
+	AfterUnknown    json.RawMessage `json:"after_unknown"`
+	BeforeSensitive json.RawMessage `json:"before_sensitive"`
+	AfterSensitive  json.RawMessage `json:"after_sensitive"`
+	ReplacePaths    json.RawMessage `json:"replace_paths"`
+	Importing       *struct {
+		ID string `json:"id"`
+	} `json:"importing"`
+	GeneratedConfig string `json:"generated_config"`
+}
+
+type outputChange struct {
+	Name   string
+	Change changeJSON
+}
+
+// Terraform's action lists, as plans.Action values are written in JSON.
+const (
+	actNoOp   = "no-op"
+	actCreate = "create"
+	actRead   = "read"
+	actUpdate = "update"
+	actDelete = "delete"
+	actForget = "forget"
+)
+
+func (c *resourceChange) has(action string) bool { return slices.Contains(c.Change.Actions, action) }
+
+func (c *resourceChange) isData() bool { return c.Mode == "data" }
+
+// destroys reports whether the change destroys an object: its actions
+// contain delete. Data sources are not objects Terraform destroys (it drops
+// them from state) and Terraform does not count them; every other mode,
+// including an unknown one, counts — when in doubt, count the deletion.
+func (c *resourceChange) destroys() bool { return c.has(actDelete) && !c.isData() }
+
+func (c *resourceChange) replaces() bool {
+	a := c.Change.Actions
+	return len(a) == 2 && slices.Contains(a, actCreate) && (slices.Contains(a, actDelete) || slices.Contains(a, actForget))
+}
+
+func (c *resourceChange) moved() bool {
+	return c.PreviousAddress != "" && c.PreviousAddress != c.Address
+}
+
+func (c *resourceChange) isNoOp() bool {
+	for _, a := range c.Change.Actions {
+		if a != actNoOp {
+			return false
+		}
+	}
+	return true
+}
+
+// rendered reports whether Terraform shows the change in its plan output:
+// no-ops only when they move or import, never a data source's delete.
+func (c *resourceChange) rendered() bool {
+	if c.isNoOp() && !c.moved() && c.Change.Importing == nil {
+		return false
+	}
+	if c.has(actDelete) && c.isData() && !c.has(actCreate) {
+		return false
+	}
+	return true
+}
+
+// displayAddress is the address with the deposed key, as Terraform shows it.
+func (c *resourceChange) displayAddress() string {
+	if c.Deposed != "" {
+		return fmt.Sprintf("%s (deposed object %s)", c.Address, c.Deposed)
+	}
+	return c.Address
+}
+
+// Analyze reads the JSON of a saved plan (`terraform show -json <planfile>`)
+// and counts what it does. It streams: values are kept once, as raw JSON,
+// only for the changes the diff shows.
+func Analyze(r io.Reader) (*Analysis, error) {
+	a := &Analysis{secrets: newSecretSet()}
+	if err := a.decode(r); err != nil {
+		return nil, fmt.Errorf("analyze plan JSON: %w", err)
+	}
+	return a, nil
+}
+
+// notPlanHint says what input Analyze expects.
+const notPlanHint = "expected the output of `terraform show -json <planfile>`"
+
+func (a *Analysis) decode(r io.Reader) error {
+	dec := json.NewDecoder(r)
+	tok, err := dec.Token()
+	if err != nil {
+		return fmt.Errorf("not JSON (%v); %s", err, notPlanHint)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return fmt.Errorf("not a JSON object; %s", notPlanHint)
+	}
+
+	seen := map[string]bool{}
+	var (
+		formatVersion any
+		variables     map[string]struct {
+			Value json.RawMessage `json:"value"`
+		}
+		config  configJSON
+		checks  []checkJSON
+		errored *bool
+		apply   *bool
+	)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		seen[key] = true
+		switch key {
+		case "format_version":
+			err = dec.Decode(&formatVersion)
+			if s, ok := formatVersion.(string); ok {
+				a.FormatVersion = s
+			}
+		case "terraform_version":
+			err = dec.Decode(&a.TerraformVersion)
+		case "variables":
+			err = dec.Decode(&variables)
+		case "resource_changes":
+			err = decodeArray(dec, func() error {
+				var c resourceChange
+				if err := dec.Decode(&c); err != nil {
+					return err
+				}
+				return a.addChange(&c)
+			})
+		case "resource_drift":
+			err = decodeArray(dec, func() error {
+				var c resourceChange
+				if err := dec.Decode(&c); err != nil {
+					return err
+				}
+				return a.addDrift(&c)
+			})
+		case "output_changes":
+			err = decodeObject(dec, func(name string) error {
+				var c changeJSON
+				if err := dec.Decode(&c); err != nil {
+					return err
+				}
+				return a.addOutput(name, c)
+			})
+		case "prior_state":
+			var ps struct {
+				Values *stateValuesJSON `json:"values"`
+			}
+			if err = dec.Decode(&ps); err == nil && ps.Values != nil {
+				err = a.addPriorState(ps.Values)
+			}
+		case "configuration":
+			err = dec.Decode(&config)
+		case "checks":
+			err = dec.Decode(&checks)
+		case "errored":
+			err = dec.Decode(&errored)
+		case "applyable":
+			err = dec.Decode(&apply)
+		case "complete":
+			err = dec.Decode(&a.Complete)
+		default:
+			// planned_values repeats resource_changes' after values; the
+			// rest carries nothing plangate reports. Skip without keeping.
+			err = skipValue(dec)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("unexpected data after the plan object; %s", notPlanHint)
+	}
+	if err := checkPlanKeys(formatVersion, func(k string) bool { return seen[k] }); err != nil {
+		return err
+	}
+
+	// Variables come before configuration in the JSON, so their values are
+	// judged only now. A variable without a declaration counts as sensitive.
+	sensitiveVars := config.collect(a.secrets)
+	for name, v := range variables {
+		if sensitive, declared := sensitiveVars[name]; sensitive || !declared {
+			if val, err := decodeAny(v.Value); err == nil {
+				a.secrets.addAll(val)
+			}
+		}
+	}
+
+	if errored != nil {
+		a.Errored, a.erroredKnown = *errored, true
+	}
+	if apply != nil {
+		a.Applyable, a.applyableKnown = *apply, true
+	}
+	a.Warnings = checkWarnings(checks, a.secrets)
+	a.sortResults()
+	return nil
+}
+
+// checkPlanKeys refuses JSON that is not a plan: no format_version, a format
+// major version other than 1, or none of the sections only a plan has (a
+// state file, say).
+func checkPlanKeys(formatVersion any, has func(string) bool) error {
+	fv, ok := formatVersion.(string)
+	if !ok || fv == "" {
+		return fmt.Errorf("no format_version: not a Terraform plan; %s", notPlanHint)
+	}
+	if major, _, _ := strings.Cut(fv, "."); major != "1" {
+		return fmt.Errorf("plan JSON format_version %q is not supported (plangate reads 1.x)", fv)
+	}
+	for _, k := range []string{"planned_values", "resource_changes", "output_changes", "applyable", "errored", "configuration"} {
+		if has(k) {
+			return nil
+		}
+	}
+	return fmt.Errorf("no plan sections (planned_values, resource_changes, ...): not a Terraform plan, perhaps a state; %s", notPlanHint)
+}
+
+func decodeArray(dec *json.Decoder, each func() error) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok == nil { // null
+		return nil
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return fmt.Errorf("expected an array, found %v", tok)
+	}
+	for dec.More() {
+		if err := each(); err != nil {
+			return err
+		}
+	}
+	_, err = dec.Token()
+	return err
+}
+
+func decodeObject(dec *json.Decoder, each func(key string) error) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok == nil {
+		return nil
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return fmt.Errorf("expected an object, found %v", tok)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		if err := each(key); err != nil {
+			return err
+		}
+	}
+	_, err = dec.Token()
+	return err
+}
+
+// skipValue reads past one JSON value token by token, so a large section
+// is never held whole.
+func skipValue(dec *json.Decoder) error {
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
+}
+
+func (a *Analysis) addChange(c *resourceChange) error {
+	a.collectChangeSecrets(&c.Change)
+	acts := c.Change.Actions
+	if slices.Contains(acts, actCreate) {
+		a.Counts.Add++
+	}
+	if slices.Contains(acts, actUpdate) {
+		a.Counts.Change++
+	}
+	if c.destroys() {
+		a.Counts.Destroy++
+		d := Deletion{
+			Address: c.Address,
+			Action:  "delete",
+			Actions: slices.Clone(acts),
+			Reason:  c.ActionReason,
+			Deposed: c.Deposed,
+		}
+		if c.has(actCreate) {
+			d.Action = "replace"
+		}
+		a.Deleted = append(a.Deleted, d)
+	}
+	if c.replaces() {
+		a.Counts.Replace++
+	}
+	if c.Change.Importing != nil {
+		a.Counts.Import++
+	}
+	if c.moved() {
+		a.Counts.Move++
+	}
+	if c.has(actForget) {
+		a.Counts.Forget++
+	}
+	if c.has(actRead) {
+		a.Counts.Read++
+	}
+	if c.rendered() {
+		a.changes = append(a.changes, c)
+	}
+	return nil
+}
+
+func (a *Analysis) addDrift(c *resourceChange) error {
+	a.collectChangeSecrets(&c.Change)
+	if c.isNoOp() {
+		// Move-only entries: the planned changes show the move.
+		return nil
+	}
+	addr := c.Address
+	if c.Deposed != "" {
+		addr = c.displayAddress()
+	}
+	a.Drift = append(a.Drift, Drift{Address: addr, Actions: slices.Clone(c.Change.Actions)})
+	a.drift = append(a.drift, c)
+	return nil
+}
+
+func (a *Analysis) addOutput(name string, c changeJSON) error {
+	a.collectChangeSecrets(&c)
+	a.outputWidth = max(a.outputWidth, len(attributeName(name)))
+	noop := true
+	for _, act := range c.Actions {
+		if act != actNoOp {
+			noop = false
+		}
+	}
+	if noop {
+		return nil
+	}
+	a.OutputChanges++
+	a.outputs = append(a.outputs, &outputChange{Name: name, Change: c})
+	return nil
+}
+
+// collectChangeSecrets adds the values a change marks sensitive.
+func (a *Analysis) collectChangeSecrets(c *changeJSON) {
+	for _, side := range [][2]json.RawMessage{{c.Before, c.BeforeSensitive}, {c.After, c.AfterSensitive}} {
+		if !bytes.Contains(side[1], []byte("true")) {
+			continue
+		}
+		val, err1 := decodeAny(side[0])
+		mask, err2 := decodeAny(side[1])
+		if err1 == nil && err2 == nil {
+			a.secrets.addMarked(val, mask)
+		}
+	}
+}
+
+type stateValuesJSON struct {
+	Outputs map[string]struct {
+		Sensitive bool            `json:"sensitive"`
+		Value     json.RawMessage `json:"value"`
+	} `json:"outputs"`
+	RootModule *stateModuleJSON `json:"root_module"`
+}
+
+type stateModuleJSON struct {
+	Resources []struct {
+		Mode            string          `json:"mode"`
+		Values          json.RawMessage `json:"values"`
+		SensitiveValues json.RawMessage `json:"sensitive_values"`
+	} `json:"resources"`
+	ChildModules []*stateModuleJSON `json:"child_modules"`
+}
+
+func (a *Analysis) addPriorState(v *stateValuesJSON) error {
+	for _, o := range v.Outputs {
+		if o.Sensitive {
+			if val, err := decodeAny(o.Value); err == nil {
+				a.secrets.addAll(val)
+			}
+		}
+	}
+	var walk func(m *stateModuleJSON, depth int)
+	walk = func(m *stateModuleJSON, depth int) {
+		if m == nil || depth > maxModuleDepth {
+			return
+		}
+		for _, r := range m.Resources {
+			if r.Mode != "data" {
+				a.managed++
+			}
+			a.collectChangeSecrets(&changeJSON{Before: r.Values, BeforeSensitive: r.SensitiveValues})
+		}
+		for _, c := range m.ChildModules {
+			walk(c, depth+1)
+		}
+	}
+	walk(v.RootModule, 0)
+	return nil
+}
+
+// maxModuleDepth bounds recursion over nested modules in untrusted JSON.
+const maxModuleDepth = 1000
+
+type configJSON struct {
+	RootModule *configModuleJSON `json:"root_module"`
+}
+
+type configModuleJSON struct {
+	Variables map[string]struct {
+		Default   json.RawMessage `json:"default"`
+		Sensitive bool            `json:"sensitive"`
+	} `json:"variables"`
+	ModuleCalls map[string]struct {
+		Module *configModuleJSON `json:"module"`
+	} `json:"module_calls"`
+}
+
+// collect adds sensitive variable defaults of every module to secrets and
+// returns the root module's variables with whether each is sensitive.
+func (c configJSON) collect(secrets *secretSet) map[string]bool {
+	root := map[string]bool{}
+	var walk func(m *configModuleJSON, depth int)
+	walk = func(m *configModuleJSON, depth int) {
+		if m == nil || depth > maxModuleDepth {
+			return
+		}
+		for name, v := range m.Variables {
+			if depth == 0 {
+				root[name] = v.Sensitive
+			}
+			if v.Sensitive {
+				if val, err := decodeAny(v.Default); err == nil {
+					secrets.addAll(val)
+				}
+			}
+		}
+		for _, call := range m.ModuleCalls {
+			walk(call.Module, depth+1)
+		}
+	}
+	walk(c.RootModule, 0)
+	return root
+}
+
+type checkJSON struct {
+	Address struct {
+		Kind      string `json:"kind"`
+		ToDisplay string `json:"to_display"`
+	} `json:"address"`
+	Status    string `json:"status"`
+	Instances []struct {
+		Address struct {
+			ToDisplay string `json:"to_display"`
+		} `json:"address"`
+		Status   string `json:"status"`
+		Problems []struct {
+			Message string `json:"message"`
+		} `json:"problems"`
+	} `json:"instances"`
+}
+
+// checkWarnings turns failed check results into one line each. Check blocks
+// that cannot be decided before apply are reported too; unknown results of
+// resource conditions are not (they are routine: most postconditions wait
+// for apply).
+func checkWarnings(checks []checkJSON, secrets *secretSet) []string {
+	var out []string
+	mask := func(s string) string {
+		if secrets.matches(s) {
+			return SensitiveValue
+		}
+		return s
+	}
+	for _, c := range checks {
+		name := c.Address.ToDisplay
+		kind := c.Address.Kind
+		noun := "condition"
+		if kind == "check" {
+			noun = "check"
+		}
+		switch c.Status {
+		case "fail", "error":
+			reported := false
+			for _, inst := range c.Instances {
+				if inst.Status != "fail" && inst.Status != "error" {
+					continue
+				}
+				at := inst.Address.ToDisplay
+				if at == "" {
+					at = name
+				}
+				for _, p := range inst.Problems {
+					out = append(out, fmt.Sprintf("%s: %s failed: %s", at, noun, mask(p.Message)))
+					reported = true
+				}
+				if len(inst.Problems) == 0 {
+					out = append(out, fmt.Sprintf("%s: %s failed", at, noun))
+					reported = true
+				}
+			}
+			if !reported {
+				out = append(out, fmt.Sprintf("%s: %s failed", name, noun))
+			}
+		case "unknown":
+			if kind == "check" {
+				out = append(out, fmt.Sprintf("%s: check result unknown until apply", name))
+			}
+		}
+	}
+	return out
+}
+
+func (a *Analysis) sortResults() {
+	sort.SliceStable(a.Deleted, func(i, j int) bool {
+		if c := compareAddress(a.Deleted[i].Address, a.Deleted[j].Address); c != 0 {
+			return c < 0
+		}
+		return a.Deleted[i].Deposed < a.Deleted[j].Deposed
+	})
+	sort.SliceStable(a.Drift, func(i, j int) bool {
+		return compareAddress(a.Drift[i].Address, a.Drift[j].Address) < 0
+	})
+	byAddress := func(list []*resourceChange) {
+		sort.SliceStable(list, func(i, j int) bool {
+			if c := compareAddress(list[i].Address, list[j].Address); c != 0 {
+				return c < 0
+			}
+			return list[i].Deposed < list[j].Deposed
+		})
+	}
+	byAddress(a.changes)
+	byAddress(a.drift)
+	sort.SliceStable(a.outputs, func(i, j int) bool { return a.outputs[i].Name < a.outputs[j].Name })
+}
+
+// compareAddress orders addresses the way a reader expects: digit runs
+// compare as numbers, so web[2] comes before web[10].
+func compareAddress(x, y string) int {
+	for x != "" && y != "" {
+		xd, yd := isDigit(x[0]), isDigit(y[0])
+		if xd && yd {
+			xn, xr := digitRun(x)
+			yn, yr := digitRun(y)
+			xt := strings.TrimLeft(xn, "0")
+			yt := strings.TrimLeft(yn, "0")
+			if len(xt) != len(yt) {
+				return cmpInt(len(xt), len(yt))
+			}
+			if c := strings.Compare(xt, yt); c != 0 {
+				return c
+			}
+			if c := cmpInt(len(xn), len(yn)); c != 0 {
+				return c
+			}
+			x, y = xr, yr
+			continue
+		}
+		if x[0] != y[0] {
+			return cmpInt(int(x[0]), int(y[0]))
+		}
+		x, y = x[1:], y[1:]
+	}
+	return cmpInt(len(x), len(y))
+}
+
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
+
+func digitRun(s string) (run, rest string) {
+	i := 0
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	return s[:i], s[i:]
+}
+
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// HasChanges reports whether applying the plan would do anything, as
+// Terraform decides it: the plan's "applyable" field, which is true when
+// there are resource or output changes, or refreshed state to save, and the
+// plan did not error. An errored plan reports false: check Errored first.
+// For plans without the field (Terraform < 1.6), any resource action other
+// than no-op, any move or import, or any output change counts.
+func (a *Analysis) HasChanges() bool {
+	if a.applyableKnown {
+		return a.Applyable && !a.Errored
+	}
+	if a.Errored {
+		return false
+	}
+	for _, c := range a.changes {
+		if !c.isNoOp() || c.moved() || c.Change.Importing != nil {
+			return true
+		}
+	}
+	return a.OutputChanges > 0
+}
+
+// ManagedResourceCount is the number of managed resource objects in the
+// plan's prior state (deposed objects included), the base of the
+// mass-deletion ratio: a plan can destroy at most this many objects.
+func (a *Analysis) ManagedResourceCount() int { return a.managed }
+
+// GroupDeletions counts deletions by module path and resource type, for
+// plans that delete too many instances to list one by one. The module path
+// drops instance keys (module.web[0] and module.web[1] are both
+// "module.web"); groups are sorted by module, then type.
+func GroupDeletions(d []Deletion) []Group {
+	counts := map[Group]int{}
+	for _, del := range d {
+		module, typ := splitAddress(del.Address)
+		counts[Group{Module: module, Type: typ}]++
+	}
+	out := make([]Group, 0, len(counts))
+	for g, n := range counts {
+		g.Count = n
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Module != out[j].Module {
+			return out[i].Module < out[j].Module
+		}
+		return out[i].Type < out[j].Type
+	})
+	return out
+}
+
+// splitAddress returns the module path (without instance keys) and the
+// resource type of a resource instance address.
+func splitAddress(addr string) (module, typ string) {
+	steps := addressSteps(addr)
+	var mods []string
+	i := 0
+	for i+1 < len(steps) && steps[i] == "module" {
+		mods = append(mods, "module."+stripKey(steps[i+1]))
+		i += 2
+	}
+	if i < len(steps) && steps[i] == "data" && i+1 < len(steps) {
+		typ = "data." + steps[i+1]
+	} else if i < len(steps) {
+		typ = steps[i]
+	}
+	return strings.Join(mods, "."), typ
+}
+
+// addressSteps splits an address on the dots that separate its steps,
+// leaving dots inside instance keys (["a.b"]) alone.
+func addressSteps(addr string) []string {
+	var steps []string
+	depth, inQuote, escaped, start := 0, false, false, 0
+	for i := 0; i < len(addr); i++ {
+		ch := addr[i]
+		switch {
+		case escaped:
+			escaped = false
+		case inQuote && ch == '\\':
+			escaped = true
+		case ch == '"':
+			inQuote = !inQuote
+		case inQuote:
+		case ch == '[':
+			depth++
+		case ch == ']':
+			depth--
+		case ch == '.' && depth == 0:
+			steps = append(steps, addr[start:i])
+			start = i + 1
+		}
+	}
+	return append(steps, addr[start:])
+}
+
+func stripKey(step string) string {
+	if i := strings.IndexByte(step, '['); i >= 0 {
+		return step[:i]
+	}
+	return step
+}

@@ -1,0 +1,116 @@
+package plan
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// addPlanSeeds seeds a fuzz target with the captured fixture plans and a
+// few hand-made edge cases.
+func addPlanSeeds(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join(plansDir, "*.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(driftPlan))
+	for _, s := range []string{
+		``, `{}`, `null`, `[]`,
+		`{"format_version":"1.2","resource_changes":[{"address":"a.b","mode":"managed","change":{"actions":["delete","create"]}}]}`,
+		`{"format_version":"1.2","resource_changes":[{"address":"a.b","mode":"data","change":{"actions":["delete"]}}]}`,
+		`{"format_version":"1.2","resource_changes":[{"address":"a.b","deposed":"k","change":{"actions":["create","delete"],"before":{"x":[1,{"y":"s"}]},"after":{"x":"str"},"before_sensitive":{"x":[false,{"y":true}]},"after_unknown":{"z":true},"replace_paths":[["x",0]]}}]}`,
+		`{"format_version":"1.2","resource_changes":[],"resource_changes":[{"address":"a.b","change":{"actions":["delete"]}}]}`,
+		`{"format_version":"1.2","output_changes":{"o":{"actions":["update"],"before":"a\nb","after":"a\nc","before_sensitive":false}}}`,
+	} {
+		f.Add([]byte(s))
+	}
+}
+
+// FuzzAnalyze: no input makes Analyze panic, and on every plan it accepts
+// the deletion guarantees hold.
+func FuzzAnalyze(f *testing.F) {
+	addPlanSeeds(f)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		a, err := Analyze(bytes.NewReader(in))
+		if err != nil {
+			return
+		}
+		c := a.Counts
+		for name, n := range map[string]int{"add": c.Add, "change": c.Change, "destroy": c.Destroy, "replace": c.Replace,
+			"import": c.Import, "move": c.Move, "forget": c.Forget, "read": c.Read, "outputs": a.OutputChanges, "managed": a.ManagedResourceCount()} {
+			if n < 0 {
+				t.Fatalf("%s count is negative: %d", name, n)
+			}
+		}
+		if len(a.Deleted) != c.Destroy {
+			t.Fatalf("len(Deleted) = %d, Counts.Destroy = %d", len(a.Deleted), c.Destroy)
+		}
+		// An independent reading of resource_changes: every change whose
+		// actions contain delete (data sources aside) is listed.
+		listed := map[string]bool{}
+		for _, d := range a.Deleted {
+			listed[d.Address+"\x00"+d.Deposed] = true
+		}
+		var top map[string]json.RawMessage
+		if json.Unmarshal(in, &top) != nil {
+			return
+		}
+		var changes []struct {
+			Address string `json:"address"`
+			Mode    string `json:"mode"`
+			Deposed string `json:"deposed"`
+			Change  struct {
+				Actions []string `json:"actions"`
+			} `json:"change"`
+		}
+		if json.Unmarshal(top["resource_changes"], &changes) != nil {
+			return
+		}
+		for _, rc := range changes {
+			if slices.Contains(rc.Change.Actions, "delete") && rc.Mode != "data" && !listed[rc.Address+"\x00"+rc.Deposed] {
+				t.Fatalf("change %q (deposed %q) deletes but is not in Deleted %v", rc.Address, rc.Deposed, a.Deleted)
+			}
+		}
+	})
+}
+
+// FuzzRenderDiff: any plan Analyze accepts renders without panicking.
+func FuzzRenderDiff(f *testing.F) {
+	addPlanSeeds(f)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		a, err := Analyze(bytes.NewReader(in))
+		if err != nil {
+			return
+		}
+		if err := a.RenderDiff(io.Discard); err != nil {
+			t.Fatalf("RenderDiff: %v", err)
+		}
+	})
+}
+
+// FuzzSanitizePlanJSON: no input makes it panic, and what it returns is
+// JSON.
+func FuzzSanitizePlanJSON(f *testing.F) {
+	addPlanSeeds(f)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, err := SanitizePlanJSON(in)
+		if err != nil {
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatal(fmt.Sprintf("sanitized output is not JSON: %.200s", out))
+		}
+	})
+}

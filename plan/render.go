@@ -1,0 +1,1114 @@
+package plan
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+	"strings"
+	"unicode"
+)
+
+// RenderDiff writes the plan as a reviewer reads it, in the style of
+// `terraform show <planfile>`, from the plan JSON: every change that
+// destroys something (deletes and replacements) first, then the rest, each
+// group in address order; then output changes; then Terraform's own
+// "Plan: N to add, N to change, N to destroy." line. Sensitive values are
+// masked (see SensitiveValue). The text is deterministic: the same plan
+// JSON renders the same bytes. It is written change by change; only one
+// change's values are decoded at a time.
+func (a *Analysis) RenderDiff(w io.Writer) error {
+	r := &renderer{w: bufio.NewWriter(w), secrets: a.secrets}
+	a.render(r)
+	if r.err != nil {
+		return r.err
+	}
+	return r.w.Flush()
+}
+
+type renderer struct {
+	w       *bufio.Writer
+	err     error
+	secrets *secretSet
+}
+
+func (r *renderer) print(s string) {
+	if r.err == nil {
+		_, r.err = r.w.WriteString(s)
+	}
+}
+
+func (r *renderer) printf(format string, args ...any) {
+	if r.err == nil {
+		_, r.err = fmt.Fprintf(r.w, format, args...)
+	}
+}
+
+func (a *Analysis) render(r *renderer) {
+	var destroying, rest []*resourceChange
+	for _, c := range a.changes {
+		if c.has(actDelete) {
+			destroying = append(destroying, c)
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	haveChanges := len(a.changes) > 0
+
+	if len(a.drift) > 0 && (haveChanges || len(a.outputs) > 0) {
+		r.print("\nNote: Objects have changed outside of Terraform\n\n")
+		r.print("Terraform detected the following changes made outside of Terraform since the\nlast \"terraform apply\" which may have affected this plan:\n")
+		for _, c := range a.drift {
+			r.print("\n")
+			r.resource(c, true)
+		}
+		r.print("\n─────────────────────────────────────────────────────────────────────────────\n")
+	}
+
+	if !haveChanges && len(a.outputs) == 0 {
+		if a.Errored {
+			r.print("\nPlanning failed. Terraform encountered an error while generating this plan.\n")
+		} else {
+			r.print("\nNo changes. Your infrastructure matches the configuration.\n")
+		}
+		return
+	}
+
+	if haveChanges {
+		if a.Errored {
+			r.print("\nTerraform planned the following actions, but then encountered a problem:\n")
+		} else {
+			r.print("\nTerraform will perform the following actions:\n")
+		}
+		for _, group := range [][]*resourceChange{destroying, rest} {
+			for _, c := range group {
+				r.print("\n")
+				r.resource(c, false)
+			}
+		}
+	}
+
+	if len(a.outputs) > 0 {
+		r.print("\nChanges to Outputs:\n")
+		r.outputs(a.outputs, a.outputWidth)
+		if !haveChanges {
+			r.print("\nYou can apply this plan to save these new output values to the Terraform\nstate, without changing any real infrastructure.\n")
+		}
+	}
+
+	if haveChanges {
+		r.print("\nPlan: ")
+		if a.Counts.Import > 0 {
+			r.printf("%d to import, ", a.Counts.Import)
+		}
+		r.printf("%d to add, %d to change, %d to destroy.\n", a.Counts.Add, a.Counts.Change, a.Counts.Destroy)
+	}
+}
+
+// action is Terraform's plans.Action, as the renderer needs it.
+type action int
+
+const (
+	aNoOp action = iota
+	aCreate
+	aRead
+	aUpdate
+	aDelete
+	aDeleteThenCreate
+	aCreateThenDelete
+	aForget
+	aCreateThenForget
+	aUnknown
+)
+
+func parseActions(acts []string) action {
+	switch strings.Join(acts, ",") {
+	case "no-op", "":
+		return aNoOp
+	case "create":
+		return aCreate
+	case "read":
+		return aRead
+	case "update":
+		return aUpdate
+	case "delete":
+		return aDelete
+	case "delete,create":
+		return aDeleteThenCreate
+	case "create,delete":
+		return aCreateThenDelete
+	case "forget":
+		return aForget
+	case "create,forget":
+		return aCreateThenForget
+	}
+	return aUnknown
+}
+
+// symbol is Terraform's three-column action symbol (format.DiffActionSymbol).
+func (act action) symbol() string {
+	switch act {
+	case aDeleteThenCreate:
+		return "-/+"
+	case aCreateThenDelete:
+		return "+/-"
+	case aCreate:
+		return "  +"
+	case aDelete:
+		return "  -"
+	case aForget:
+		return " ."
+	case aCreateThenForget:
+		return " +/."
+	case aRead:
+		return " <="
+	case aUpdate:
+		return "  ~"
+	case aNoOp:
+		return "   "
+	}
+	return "  ?"
+}
+
+// resource writes one resource change: Terraform's comment lines, then the
+// block with its attribute diff.
+func (r *renderer) resource(c *resourceChange, drift bool) {
+	act := parseActions(c.Change.Actions)
+	addr := c.displayAddress()
+
+	printedMoved, printedImported := false, false
+	switch act {
+	case aCreate:
+		r.printf("  # %s will be created\n", addr)
+	case aRead:
+		r.printf("  # %s will be read during apply\n", addr)
+		switch c.ActionReason {
+		case "read_because_config_unknown":
+			r.print("  # (config refers to values not yet known)\n")
+		case "read_because_dependency_pending":
+			r.print("  # (depends on a resource or a module with changes pending)\n")
+		case "read_because_check_nested":
+			r.print("  # (config will be reloaded to verify a check block)\n")
+		}
+	case aUpdate:
+		if drift {
+			r.printf("  # %s has changed\n", addr)
+		} else {
+			r.printf("  # %s will be updated in-place\n", addr)
+		}
+	case aCreateThenDelete, aDeleteThenCreate:
+		switch c.ActionReason {
+		case "replace_because_tainted":
+			r.printf("  # %s is tainted, so must be replaced\n", addr)
+		case "replace_by_request":
+			r.printf("  # %s will be replaced, as requested\n", addr)
+		case "replace_by_triggers":
+			r.printf("  # %s will be replaced due to changes in replace_triggered_by\n", addr)
+		default:
+			r.printf("  # %s must be replaced\n", addr)
+		}
+	case aCreateThenForget:
+		r.printf(" # %s must be replaced, but the existing object will not be destroyed\n", addr)
+		r.print(" # (destroy = false is set in the configuration)\n")
+	case aForget:
+		if c.Deposed != "" {
+			r.printf(" # %s will be removed from Terraform state, but will not be destroyed\n", addr)
+			r.print(" # (left over from a partially-failed replacement of this instance)\n")
+		} else {
+			r.printf(" # %s will no longer be managed by Terraform, but will not be destroyed\n", addr)
+		}
+		r.print(" # (destroy = false is set in the configuration)\n")
+	case aDelete:
+		if drift {
+			r.printf("  # %s has been deleted\n", addr)
+		} else {
+			r.printf("  # %s will be destroyed\n", addr)
+		}
+		switch c.ActionReason {
+		case "delete_because_no_resource_config":
+			r.printf("  # (because %s.%s is not in configuration)\n", c.Type, c.Name)
+		case "delete_because_no_move_target":
+			r.printf("  # (because %s was moved to %s, which is not in configuration)\n", c.PreviousAddress, c.Address)
+		case "delete_because_no_module":
+			r.printf("  # (because %s is not in configuration)\n", c.ModuleAddress)
+		case "delete_because_wrong_repetition":
+			var index any
+			_ = json.Unmarshal(c.Index, &index)
+			switch index.(type) {
+			case nil:
+				r.print("  # (because resource uses count or for_each)\n")
+			case float64:
+				r.print("  # (because resource does not use count)\n")
+			case string:
+				r.print("  # (because resource does not use for_each)\n")
+			}
+		case "delete_because_count_index":
+			r.printf("  # (because index [%s] is out of range for count)\n", c.Index)
+		case "delete_because_each_key":
+			r.printf("  # (because key [%s] is not in for_each map)\n", c.Index)
+		}
+		if c.Deposed != "" {
+			r.print("  # (left over from a partially-failed replacement of this instance)\n")
+		}
+	case aNoOp:
+		if c.moved() {
+			r.printf("  # %s has moved to %s\n", c.PreviousAddress, addr)
+			printedMoved = true
+		} else if c.Change.Importing != nil {
+			r.printf("  # %s will be imported\n", addr)
+			if c.Change.GeneratedConfig != "" {
+				r.print("  # (config will be generated)\n")
+			}
+			printedImported = true
+		} else {
+			r.printf("  # %s has no changes\n", addr)
+		}
+	default:
+		r.printf("  # %s has actions %q, which plangate does not recognise: review the plan with terraform show\n", addr, c.Change.Actions)
+	}
+	if c.moved() && !printedMoved {
+		r.printf("  # (moved from %s)\n", c.PreviousAddress)
+	}
+	if imp := c.Change.Importing; imp != nil && !printedImported {
+		if imp.ID != "" {
+			id := imp.ID
+			if r.secrets.matches(id) {
+				id = SensitiveValue
+			}
+			r.printf("  # (imported from %q)\n", id)
+		} else {
+			r.print("  # (will be imported first)\n")
+		}
+	}
+	if c.Change.Importing != nil && (act == aCreateThenDelete || act == aDeleteThenCreate) {
+		r.print("  # Warning: this will destroy the imported resource\n")
+	}
+
+	mode := "resource"
+	if c.isData() {
+		mode = "data"
+	}
+	r.printf("%s %s %q %q ", act.symbol(), mode, c.Type, c.Name)
+
+	change := c.Change
+	if act == aForget {
+		// The object stays as it is; only Terraform lets go of it.
+		change.After, change.AfterSensitive, change.AfterUnknown = change.Before, change.BeforeSensitive, nil
+	}
+	d, err := r.diffChange(&change)
+	if err != nil {
+		r.printf("{\n        # (values not shown: %v)\n    }\n", err)
+		return
+	}
+	r.block(d, 0, renderOpts{showUnchanged: c.Change.Importing != nil})
+	r.print("\n")
+}
+
+func (r *renderer) outputs(outs []*outputChange, width int) {
+	for _, o := range outs {
+		if n := len(attributeName(o.Name)); n > width {
+			width = n
+		}
+	}
+	for _, o := range outs {
+		d, err := r.diffChange(&o.Change)
+		if err != nil {
+			r.printf("  ? %-*s = (value not shown: %v)\n", width, attributeName(o.Name), err)
+			continue
+		}
+		// The symbol is Terraform's action for the output; the value diff
+		// is computed, but an output Terraform says changes always shows.
+		act := parseActions(o.Change.Actions)
+		r.printf("%s %-*s = ", act.symbol(), width, attributeName(o.Name))
+		r.value(d, 0, renderOpts{})
+		r.print("\n")
+	}
+}
+
+// diffChange decodes one change's values and computes its diff tree.
+func (r *renderer) diffChange(c *changeJSON) (*vdiff, error) {
+	var vals [5]any
+	for i, raw := range []json.RawMessage{c.Before, c.After, c.AfterUnknown, c.BeforeSensitive, c.AfterSensitive} {
+		v, err := decodeAny(raw)
+		if err != nil {
+			return nil, err
+		}
+		vals[i] = v
+	}
+	replace, _ := decodeAny(c.ReplacePaths)
+	paths, _ := replace.([]any)
+	d := &differ{secrets: r.secrets, replacePaths: paths}
+	return d.diff(vals[0], vals[1], vals[2], vals[3], vals[4], nil), nil
+}
+
+// kind says how a value diff renders.
+type kind int
+
+const (
+	kPrimitive kind = iota
+	kObject
+	kList
+	kSensitive
+	kUnknown
+	kTypeChange
+)
+
+// vdiff is the diff of one value: Terraform's computed.Diff, reduced to what
+// plangate renders without provider schemas.
+type vdiff struct {
+	kind    kind
+	action  action // aNoOp, aCreate, aUpdate or aDelete
+	replace bool
+
+	before, after any // kPrimitive
+
+	keys   []string // kObject, sorted
+	fields map[string]*vdiff
+
+	elems []*vdiff // kList
+
+	inner *vdiff // kUnknown: the before value as a deletion; kTypeChange: before
+
+	other *vdiff // kTypeChange: after
+
+	beforeSensitive, afterSensitive bool // kSensitive
+}
+
+type differ struct {
+	secrets      *secretSet
+	replacePaths []any
+}
+
+// maxLCSCells bounds the work of aligning two lists; longer lists are
+// compared position by position.
+const maxLCSCells = 1 << 20
+
+func (d *differ) forcesReplacement(path []any) bool {
+	for _, p := range d.replacePaths {
+		pl, ok := p.([]any)
+		if !ok || len(pl) != len(path) {
+			continue
+		}
+		match := true
+		for i := range pl {
+			if !pathStepEqual(pl[i], path[i]) {
+				match = false
+				break
+			}
+		}
+		if match {
+			return true
+		}
+	}
+	return false
+}
+
+func pathStepEqual(a, b any) bool {
+	switch x := a.(type) {
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case json.Number:
+		y, ok := b.(int)
+		return ok && x.String() == fmt.Sprint(y)
+	}
+	return false
+}
+
+func isTrue(v any) bool { b, ok := v.(bool); return ok && b }
+
+func child(v any, key string) any {
+	if m, ok := v.(map[string]any); ok {
+		return m[key]
+	}
+	return nil
+}
+
+func elem(v any, i int) any {
+	if l, ok := v.([]any); ok && i < len(l) {
+		return l[i]
+	}
+	return nil
+}
+
+func (d *differ) secret(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return d.secrets.matches(x)
+	case map[string]any:
+		if d.secrets.objectKeyMatches(x) {
+			return true
+		}
+		for _, e := range x {
+			if d.secret(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if d.secret(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// diff computes the diff of one value. before, after: the values; unknown,
+// bs, as: after_unknown, before_sensitive and after_sensitive at the same
+// path; path: the path, for replace_paths.
+func (d *differ) diff(before, after, unknown, bs, as any, path []any) *vdiff {
+	replace := d.forcesReplacement(path)
+
+	if isTrue(bs) || isTrue(as) {
+		return d.sensitive(before, after, unknown, isTrue(bs), isTrue(as), replace)
+	}
+
+	if isTrue(unknown) {
+		out := &vdiff{kind: kUnknown, action: aCreate, replace: replace}
+		if before != nil {
+			out.action = aUpdate
+			out.inner = d.diff(before, nil, nil, bs, nil, path)
+		}
+		return out
+	}
+
+	_, bObj := before.(map[string]any)
+	_, aObj := after.(map[string]any)
+	_, uObj := unknown.(map[string]any)
+	_, bList := before.([]any)
+	_, aList := after.([]any)
+	_, uList := unknown.([]any)
+
+	switch {
+	case (bObj || before == nil) && (aObj || after == nil || uObj) && (bObj || aObj || uObj):
+		if (bObj && d.secrets.objectKeyMatches(before.(map[string]any))) ||
+			(aObj && d.secrets.objectKeyMatches(after.(map[string]any))) {
+			return d.sensitive(before, after, unknown, false, false, replace)
+		}
+		return d.object(before, after, unknown, bs, as, path, replace)
+	case (bList || before == nil) && (aList || after == nil || uList) && (bList || aList || uList):
+		return d.list(before, after, unknown, bs, as, path, replace)
+	case isComposite(before) || isComposite(after):
+		if before == nil || after == nil {
+			// A composite against null is handled above; this is a
+			// composite against a primitive or the other composite kind.
+			break
+		}
+		return &vdiff{
+			kind:    kTypeChange,
+			action:  aUpdate,
+			replace: replace,
+			inner:   d.diff(before, nil, nil, bs, nil, path),
+			other:   d.diff(nil, after, unknown, nil, as, path),
+		}
+	}
+
+	if d.secret(before) || d.secret(after) {
+		return d.sensitive(before, after, unknown, false, false, replace)
+	}
+	return &vdiff{kind: kPrimitive, action: valueAction(before, after), replace: replace, before: before, after: after}
+}
+
+func isComposite(v any) bool {
+	switch v.(type) {
+	case map[string]any, []any:
+		return true
+	}
+	return false
+}
+
+func valueAction(before, after any) action {
+	switch {
+	case before == nil && after == nil:
+		return aNoOp
+	case before == nil:
+		return aCreate
+	case after == nil:
+		return aDelete
+	case reflect.DeepEqual(before, after):
+		return aNoOp
+	}
+	return aUpdate
+}
+
+func (d *differ) sensitive(before, after, unknown any, bs, as, replace bool) *vdiff {
+	act := valueAction(before, after)
+	if isTrue(unknown) {
+		act = aUpdate
+		if before == nil {
+			act = aCreate
+		}
+	}
+	if act == aNoOp && bs != as {
+		act = aUpdate
+	}
+	return &vdiff{kind: kSensitive, action: act, replace: replace, beforeSensitive: bs, afterSensitive: as}
+}
+
+func (d *differ) object(before, after, unknown, bs, as any, path []any, replace bool) *vdiff {
+	bm, _ := before.(map[string]any)
+	am, _ := after.(map[string]any)
+	um, _ := unknown.(map[string]any)
+	out := &vdiff{kind: kObject, replace: replace, fields: map[string]*vdiff{}}
+	keys := map[string]bool{}
+	for k := range bm {
+		keys[k] = true
+	}
+	for k := range am {
+		keys[k] = true
+	}
+	for k, u := range um {
+		if isTrue(u) {
+			keys[k] = true
+		}
+	}
+	changed := false
+	for k := range keys {
+		b, a, u := bm[k], am[k], um[k]
+		if b == nil && a == nil && !isTrue(u) && !isComposite(u) {
+			continue // null before and after: Terraform leaves it out
+		}
+		f := d.diff(b, a, u, child(bs, k), child(as, k), appendPath(path, k))
+		out.fields[k] = f
+		out.keys = append(out.keys, k)
+		if f.action != aNoOp {
+			changed = true
+		}
+	}
+	sort.Strings(out.keys)
+	switch {
+	case before == nil:
+		out.action = aCreate
+	case after == nil && unknown == nil:
+		out.action = aDelete
+	case changed:
+		out.action = aUpdate
+	default:
+		out.action = aNoOp
+	}
+	return out
+}
+
+func appendPath(path []any, step any) []any {
+	out := make([]any, len(path), len(path)+1)
+	copy(out, path)
+	return append(out, step)
+}
+
+func (d *differ) list(before, after, unknown, bs, as any, path []any, replace bool) *vdiff {
+	bl, _ := before.([]any)
+	al, _ := after.([]any)
+	ul, _ := unknown.([]any)
+	out := &vdiff{kind: kList, replace: replace}
+
+	// Align elements by longest common subsequence when values alone decide
+	// equality; with unknown or sensitive elements, or very long lists,
+	// compare position by position.
+	positional := len(bl)*len(al) > maxLCSCells || hasTrue(ul)
+	var pairs [][2]int // -1 marks a missing side
+	if positional {
+		n := max(len(bl), len(al), len(ul))
+		for i := 0; i < n; i++ {
+			bi, ai := i, i
+			if i >= len(bl) {
+				bi = -1
+			}
+			if i >= len(al) && i >= len(ul) {
+				ai = -1
+			}
+			pairs = append(pairs, [2]int{bi, ai})
+		}
+	} else {
+		pairs = alignLists(bl, al)
+	}
+	changed := false
+	for _, p := range pairs {
+		var b, a, u, ebs, eas any
+		if p[0] >= 0 {
+			b, ebs = bl[p[0]], elem(bs, p[0])
+		}
+		if p[1] >= 0 {
+			a, u, eas = elem(al, p[1]), elem(ul, p[1]), elem(as, p[1])
+		}
+		idx := p[1]
+		if idx < 0 {
+			idx = p[0]
+		}
+		e := d.diff(b, a, u, ebs, eas, appendPath(path, idx))
+		if p[0] >= 0 && p[1] < 0 {
+			e = forceAction(e, aDelete)
+		} else if p[0] < 0 && p[1] >= 0 {
+			e = forceAction(e, aCreate)
+		}
+		out.elems = append(out.elems, e)
+		if e.action != aNoOp {
+			changed = true
+		}
+	}
+	switch {
+	case before == nil:
+		out.action = aCreate
+	case after == nil && unknown == nil:
+		out.action = aDelete
+	case changed:
+		out.action = aUpdate
+	default:
+		out.action = aNoOp
+	}
+	return out
+}
+
+// forceAction marks a null list element that was added or removed, which
+// valueAction alone would call a no-op.
+func forceAction(e *vdiff, act action) *vdiff {
+	if e.action == aNoOp {
+		e.action = act
+	}
+	return e
+}
+
+func hasTrue(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case []any:
+		for _, e := range x {
+			if hasTrue(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if hasTrue(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// alignLists pairs list elements: equal elements along a longest common
+// subsequence, then within each gap objects pair up as in-place updates and
+// the rest are deletions followed by additions (Terraform's ProcessSlice).
+func alignLists(b, a []any) [][2]int {
+	n, m := len(b), len(a)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if reflect.DeepEqual(b[i], a[j]) {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var out [][2]int
+	gap := func(bs, as []int) {
+		k := 0
+		for ; k < len(bs) && k < len(as); k++ {
+			_, bo := b[bs[k]].(map[string]any)
+			_, ao := a[as[k]].(map[string]any)
+			if !bo || !ao {
+				break
+			}
+			out = append(out, [2]int{bs[k], as[k]})
+		}
+		for _, i := range bs[k:] {
+			out = append(out, [2]int{i, -1})
+		}
+		for _, j := range as[k:] {
+			out = append(out, [2]int{-1, j})
+		}
+	}
+	var gb, ga []int
+	i, j := 0, 0
+	for i < n && j < m {
+		switch {
+		case reflect.DeepEqual(b[i], a[j]):
+			gap(gb, ga)
+			gb, ga = nil, nil
+			out = append(out, [2]int{i, j})
+			i++
+			j++
+		case lcs[i+1][j] >= lcs[i][j+1]:
+			gb = append(gb, i)
+			i++
+		default:
+			ga = append(ga, j)
+			j++
+		}
+	}
+	for ; i < n; i++ {
+		gb = append(gb, i)
+	}
+	for ; j < m; j++ {
+		ga = append(ga, j)
+	}
+	gap(gb, ga)
+	return out
+}
+
+// renderOpts are Terraform's RenderHumanOpts that matter here.
+type renderOpts struct {
+	overrideNullSuffix        bool
+	overrideForcesReplacement bool
+	showUnchanged             bool
+}
+
+func indentation(n int) string { return strings.Repeat("    ", n) }
+
+func (r *renderer) forcesReplacement(replace bool, o renderOpts) {
+	if replace || o.overrideForcesReplacement {
+		r.print(" # forces replacement")
+	}
+}
+
+func (r *renderer) nullSuffix(act action, o renderOpts) {
+	if !o.overrideNullSuffix && act == aDelete {
+		r.print(" -> null")
+	}
+}
+
+// importantAttributes are always shown, as Terraform does, so a reader can
+// tell which object a change is about.
+func importantAttribute(name string) bool { return name == "id" || name == "name" || name == "tags" }
+
+// block writes a resource body: the top-level attributes.
+func (r *renderer) block(d *vdiff, indent int, o renderOpts) {
+	if d.kind != kObject {
+		// A resource whose whole value is sensitive, unknown or null.
+		if d.kind == kPrimitive && d.before == nil && d.after == nil {
+			r.print("{}")
+			return
+		}
+		r.print("{\n")
+		r.printf("%s%s %s\n", indentation(indent+1), aNoOp.symbol(), r.valueString(d, indent+1, o))
+		r.printf("%s%s }", indentation(indent), aNoOp.symbol())
+		return
+	}
+	if len(d.keys) == 0 {
+		r.print("{}")
+		r.forcesReplacement(d.replace, o)
+		return
+	}
+	r.attributes(d, indent, o, o, true)
+	r.printf("%s%s }", indentation(indent), aNoOp.symbol())
+}
+
+// attributes writes "{", the attribute lines and the unchanged count; the
+// caller closes the brace.
+func (r *renderer) attributes(d *vdiff, indent int, o, childOpts renderOpts, important bool) {
+	width := 0
+	for _, k := range d.keys {
+		if n := len(attributeName(k)); n > width {
+			width = n
+		}
+	}
+	r.print("{")
+	r.forcesReplacement(d.replace, o)
+	r.print("\n")
+	unchanged := 0
+	for _, k := range d.keys {
+		f := d.fields[k]
+		co := childOpts
+		if important && importantAttribute(k) {
+			co.showUnchanged = true
+		} else if f.action == aNoOp && !o.showUnchanged {
+			unchanged++
+			continue
+		}
+		r.warnings(f, indent+1)
+		r.printf("%s%s %-*s = ", indentation(indent+1), f.action.symbol(), width, attributeName(k))
+		r.value(f, indent+1, co)
+		r.print("\n")
+	}
+	if unchanged > 0 {
+		r.printf("%s%s %s\n", indentation(indent+1), aNoOp.symbol(), hidden("attribute", unchanged))
+	}
+}
+
+func hidden(noun string, n int) string {
+	if n == 1 {
+		return fmt.Sprintf("# (1 unchanged %s hidden)", noun)
+	}
+	return fmt.Sprintf("# (%d unchanged %ss hidden)", n, noun)
+}
+
+// warnings writes Terraform's note when a value's sensitivity changes.
+func (r *renderer) warnings(d *vdiff, indent int) {
+	if d.kind != kSensitive || d.beforeSensitive == d.afterSensitive || d.action == aCreate || d.action == aDelete {
+		return
+	}
+	pad := indentation(indent)
+	if d.beforeSensitive {
+		r.printf("%s  # Warning: this attribute value will no longer be marked as sensitive\n%s  # after applying this change.\n", pad, pad)
+	} else {
+		r.printf("%s  # Warning: this attribute value will be marked as sensitive and will not\n%s  # display in UI output after applying this change.\n", pad, pad)
+	}
+}
+
+// value writes the right-hand side of an attribute line.
+func (r *renderer) value(d *vdiff, indent int, o renderOpts) {
+	switch d.kind {
+	case kSensitive:
+		r.print(SensitiveValue)
+		r.nullSuffix(d.action, o)
+		r.forcesReplacement(d.replace, o)
+	case kUnknown:
+		if d.action == aCreate || d.inner == nil {
+			r.print("(known after apply)")
+			r.forcesReplacement(d.replace, o)
+			return
+		}
+		bo := o
+		bo.overrideNullSuffix = true
+		inner := *d.inner
+		inner.replace = false
+		r.value(&inner, indent, bo)
+		r.print(" -> (known after apply)")
+		r.forcesReplacement(d.replace, o)
+	case kTypeChange:
+		bo := o
+		bo.overrideNullSuffix = true
+		r.value(d.inner, indent, bo)
+		r.print(" -> ")
+		r.value(d.other, indent, o)
+		r.forcesReplacement(d.replace, o)
+	case kObject:
+		if len(d.keys) == 0 {
+			r.print("{}")
+			r.nullSuffix(d.action, o)
+			r.forcesReplacement(d.replace, o)
+			return
+		}
+		co := o
+		co.overrideNullSuffix = true
+		co.overrideForcesReplacement = false
+		r.attributes(d, indent, o, co, true)
+		r.printf("%s%s }", indentation(indent), aNoOp.symbol())
+		r.nullSuffix(d.action, o)
+	case kList:
+		r.list(d, indent, o)
+	default:
+		r.primitive(d, indent, o)
+	}
+}
+
+func (r *renderer) valueString(d *vdiff, indent int, o renderOpts) string {
+	// Used only for odd top-level values; small.
+	var sb strings.Builder
+	sub := &renderer{w: bufio.NewWriter(&sb), secrets: r.secrets}
+	sub.value(d, indent, o)
+	_ = sub.w.Flush()
+	return sb.String()
+}
+
+func (r *renderer) list(d *vdiff, indent int, o renderOpts) {
+	if len(d.elems) == 0 {
+		r.print("[]")
+		r.nullSuffix(d.action, o)
+		r.forcesReplacement(d.replace, o)
+		return
+	}
+	eo := o
+	eo.overrideNullSuffix = true
+	eo.overrideForcesReplacement = false
+	uo := eo
+	uo.showUnchanged = true
+
+	r.print("[")
+	r.forcesReplacement(d.replace, o)
+	r.print("\n")
+	pad := indentation(indent + 1)
+	var unchanged []*vdiff
+	renderNext := false
+	for _, e := range d.elems {
+		if e.action == aNoOp && !renderNext && !o.showUnchanged {
+			unchanged = append(unchanged, e)
+			continue
+		}
+		renderNext = false
+		opts := eo
+		// Show the unchanged element on each side of a change, for context.
+		if len(unchanged) > 1 {
+			r.printf("%s%s %s\n", pad, aNoOp.symbol(), hidden("element", len(unchanged)-1))
+		}
+		if len(unchanged) > 0 {
+			last := unchanged[len(unchanged)-1]
+			r.printf("%s%s ", pad, last.action.symbol())
+			r.value(last, indent+1, uo)
+			r.print(",\n")
+		}
+		unchanged = nil
+		if e.action == aNoOp {
+			opts = uo
+		} else {
+			renderNext = true
+		}
+		r.warnings(e, indent+1)
+		r.printf("%s%s ", pad, e.action.symbol())
+		r.value(e, indent+1, opts)
+		r.print(",\n")
+	}
+	if len(unchanged) > 0 {
+		r.printf("%s%s %s\n", pad, aNoOp.symbol(), hidden("element", len(unchanged)))
+	}
+	r.printf("%s%s ]", indentation(indent), aNoOp.symbol())
+	r.nullSuffix(d.action, o)
+}
+
+func (r *renderer) primitive(d *vdiff, indent int, o renderOpts) {
+	bs, bMulti := d.before.(string)
+	as, aMulti := d.after.(string)
+	bMulti = bMulti && strings.Contains(bs, "\n")
+	aMulti = aMulti && strings.Contains(as, "\n")
+
+	switch d.action {
+	case aCreate:
+		if aMulti {
+			r.heredoc(indent, o, d.replace, d.action, heredocLines(as))
+			return
+		}
+		r.print(primitiveString(d.after))
+		r.forcesReplacement(d.replace, o)
+	case aDelete:
+		if bMulti {
+			r.heredoc(indent, o, d.replace, d.action, heredocLines(bs))
+			return
+		}
+		r.print(primitiveString(d.before))
+		r.nullSuffix(d.action, o)
+		r.forcesReplacement(d.replace, o)
+	case aNoOp:
+		if bMulti {
+			r.heredoc(indent, o, d.replace, d.action, heredocLines(bs))
+			return
+		}
+		r.print(primitiveString(d.before))
+		r.forcesReplacement(d.replace, o)
+	default:
+		if bMulti || aMulti {
+			r.multilineUpdate(d, indent, o)
+			return
+		}
+		r.print(primitiveString(d.before))
+		r.print(" -> ")
+		r.print(primitiveString(d.after))
+		r.forcesReplacement(d.replace, o)
+	}
+}
+
+// heredoc writes a multi-line string as Terraform does, every line marked
+// with the same symbol.
+func (r *renderer) heredoc(indent int, o renderOpts, replace bool, act action, lines []string) {
+	r.print("<<-EOT")
+	r.forcesReplacement(replace, o)
+	r.print("\n")
+	for _, l := range lines {
+		r.heredocLine(indent, aNoOp, l)
+	}
+	r.printf("%s%s EOT", indentation(indent), aNoOp.symbol())
+	r.nullSuffix(act, o)
+}
+
+// heredocLines splits a multi-line string into the lines Terraform shows:
+// the newline ending the last line opens no empty line of its own.
+func heredocLines(s string) []string {
+	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+}
+
+// heredocLine writes one line of a multi-line string; an empty unchanged
+// line carries no trailing blanks.
+func (r *renderer) heredocLine(indent int, act action, line string) {
+	s := indentation(indent+1) + act.symbol() + " " + line
+	if line == "" {
+		s = strings.TrimRight(s, " ")
+	}
+	r.print(s + "\n")
+}
+
+func (r *renderer) multilineUpdate(d *vdiff, indent int, o renderOpts) {
+	toLines := func(v any) []any {
+		var out []any
+		if s, ok := v.(string); ok {
+			for _, l := range heredocLines(s) {
+				out = append(out, l)
+			}
+		} else if v != nil {
+			out = append(out, primitiveString(v))
+		}
+		return out
+	}
+	b, a := toLines(d.before), toLines(d.after)
+	var pairs [][2]int
+	if len(b)*len(a) > maxLCSCells {
+		for i := range b {
+			pairs = append(pairs, [2]int{i, -1})
+		}
+		for j := range a {
+			pairs = append(pairs, [2]int{-1, j})
+		}
+	} else {
+		pairs = alignLists(b, a)
+	}
+	r.print("<<-EOT")
+	r.forcesReplacement(d.replace, o)
+	r.print("\n")
+	for _, p := range pairs {
+		switch {
+		case p[0] < 0:
+			r.heredocLine(indent, aCreate, a[p[1]].(string))
+		case p[1] < 0:
+			r.heredocLine(indent, aDelete, b[p[0]].(string))
+		default:
+			r.heredocLine(indent, aNoOp, b[p[0]].(string))
+		}
+	}
+	r.printf("%s%s EOT", indentation(indent), aNoOp.symbol())
+}
+
+func primitiveString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return fmt.Sprintf("%q", x)
+	case json.Number:
+		return x.String()
+	case bool:
+		if x {
+			return "true"
+		}
+		return "false"
+	}
+	return fmt.Sprint(v)
+}
+
+// attributeName quotes a name that is not a valid HCL identifier.
+func attributeName(name string) string {
+	if validIdentifier(name) {
+		return name
+	}
+	return fmt.Sprintf("%q", name)
+}
+
+func validIdentifier(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if i == 0 && !(unicode.IsLetter(r) || r == '_') {
+			return false
+		}
+		if !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}

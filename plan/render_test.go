@@ -1,0 +1,217 @@
+package plan
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestRenderDiffGolden renders every captured plan and compares it with its
+// golden file (rewritten with -update, after TestFixtures has refreshed the
+// plans). The diff's summary line must be Terraform's own.
+func TestRenderDiffGolden(t *testing.T) {
+	if *update {
+		require.NoError(t, os.MkdirAll(diffDir, 0o755))
+	}
+	for _, p := range loadCommittedPlans(t) {
+		t.Run(p.name, func(t *testing.T) {
+			var diff bytes.Buffer
+			require.NoError(t, p.analysis.RenderDiff(&diff))
+			golden := filepath.Join(diffDir, p.name+".golden")
+			if *update {
+				require.NoError(t, os.WriteFile(golden, diff.Bytes(), 0o644))
+			}
+			want, err := os.ReadFile(golden)
+			require.NoError(t, err, "run go test ./plan -run 'TestFixtures|TestRenderDiffGolden' -update")
+			assert.Equal(t, string(want), diff.String())
+
+			assert.Equal(t, p.summary, renderedSummaryLine(diff.String()))
+			assertNoSecret(t, "rendered diff", diff.Bytes())
+
+			// Deterministic: a second rendering is the same bytes.
+			var again bytes.Buffer
+			require.NoError(t, p.analysis.RenderDiff(&again))
+			assert.Equal(t, diff.String(), again.String())
+		})
+	}
+}
+
+// TestRenderDiffDeletionsFirst checks the order a reviewer relies on:
+// everything that destroys comes before anything else, each group in
+// address order.
+func TestRenderDiffDeletionsFirst(t *testing.T) {
+	js := planJSON(t,
+		rc("terraform_data.a", "managed", "create"),
+		rc("terraform_data.z", "managed", "delete"),
+		rc("terraform_data.b", "managed", "update"),
+		rc("terraform_data.m", "managed", "delete", "create"),
+		rc("terraform_data.c", "managed", "create", "delete"),
+	)
+	a, err := Analyze(bytes.NewReader(js))
+	require.NoError(t, err)
+	var diff bytes.Buffer
+	require.NoError(t, a.RenderDiff(&diff))
+	var order []string
+	for _, line := range strings.Split(diff.String(), "\n") {
+		if strings.HasPrefix(line, "  # terraform_data.") {
+			order = append(order, strings.Fields(line)[1])
+		}
+	}
+	assert.Equal(t, []string{"terraform_data.c", "terraform_data.m", "terraform_data.z", "terraform_data.a", "terraform_data.b"}, order)
+}
+
+func TestRenderDiffValues(t *testing.T) {
+	change := func(actions []string, before, after, unknown, bs, as any, replacePaths any) []byte {
+		c := rc("terraform_data.x", "managed", actions...)
+		ch := c["change"].(map[string]any)
+		ch["before"], ch["after"], ch["after_unknown"] = before, after, unknown
+		ch["before_sensitive"], ch["after_sensitive"] = bs, as
+		if replacePaths != nil {
+			ch["replace_paths"] = replacePaths
+		}
+		return planJSON(t, c)
+	}
+	obj := func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name string
+		plan []byte
+		want string
+	}{
+		{
+			name: "update with unknown, hidden unchanged and forced replacement",
+			plan: change([]string{"delete", "create"},
+				obj("id", "i-1", "size", "small", "zone", "a", "kept", "k"),
+				obj("size", "large", "zone", "a", "kept", "k"),
+				obj("id", true), obj(), obj(),
+				[]any{[]any{"size"}}),
+			want: `  # terraform_data.x must be replaced
+-/+ resource "terraform_data" "x" {
+      ~ id   = "i-1" -> (known after apply)
+      ~ size = "small" -> "large" # forces replacement
+        # (2 unchanged attributes hidden)
+    }
+`,
+		},
+		{
+			name: "sensitive nested in a map, and a sensitive list element",
+			plan: change([]string{"update"},
+				obj("input", obj("user", "u", "password", "old-secret-1", "list", []any{"a", "tok-000001"})),
+				obj("input", obj("user", "u2", "password", "new-secret-2", "list", []any{"a", "tok-000002"})),
+				obj(), obj("input", obj("password", true, "list", []any{false, true})),
+				obj("input", obj("password", true, "list", []any{false, true})), nil),
+			want: `  # terraform_data.x will be updated in-place
+  ~ resource "terraform_data" "x" {
+      ~ input = {
+          ~ list     = [
+                "a",
+              - (sensitive value),
+              + (sensitive value),
+            ]
+          ~ password = (sensitive value)
+          ~ user     = "u" -> "u2"
+        }
+    }
+`,
+		},
+		{
+			name: "delete shows every attribute going to null",
+			plan: change([]string{"delete"},
+				obj("id", "i-1", "tags", obj("env", "prod"), "ports", []any{80}),
+				nil, obj(), obj(), false, nil),
+			want: `  # terraform_data.x will be destroyed
+  - resource "terraform_data" "x" {
+      - id    = "i-1" -> null
+      - ports = [
+          - 80,
+        ] -> null
+      - tags  = {
+          - env = "prod"
+        } -> null
+    }
+`,
+		},
+		{
+			name: "value equal to a secret is masked where it is unmarked",
+			plan: change([]string{"update"},
+				obj("input", "hunter2-long-secret", "output", "hunter2-long-secret"),
+				obj("input", "other"),
+				obj("output", true), obj("input", true), obj("input", false), nil),
+			want: `  # terraform_data.x will be updated in-place
+  ~ resource "terraform_data" "x" {
+      # Warning: this attribute value will no longer be marked as sensitive
+      # after applying this change.
+      ~ input  = (sensitive value)
+      ~ output = (sensitive value) -> (known after apply)
+    }
+`,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := Analyze(bytes.NewReader(tc.plan))
+			require.NoError(t, err)
+			var diff bytes.Buffer
+			require.NoError(t, a.RenderDiff(&diff))
+			body := diff.String()
+			start := strings.Index(body, "  # terraform_data.x")
+			end := strings.Index(body, "\nPlan: ")
+			require.True(t, start >= 0 && end > start, body)
+			assert.Equal(t, tc.want, body[start:end])
+			assert.NotContains(t, body, "secret")
+			assert.NotContains(t, body, "tok-00000")
+		})
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }
+
+func TestRenderDiffReportsWriteErrors(t *testing.T) {
+	a, err := Analyze(bytes.NewReader(planJSON(t, rc("terraform_data.a", "managed", "create"))))
+	require.NoError(t, err)
+	assert.ErrorIs(t, a.RenderDiff(failingWriter{}), os.ErrClosed)
+}
+
+func TestRenderDiffOutputs(t *testing.T) {
+	js := []byte(`{
+  "format_version": "1.2",
+  "output_changes": {
+    "password": {"actions": ["update"], "before": "old-password-1", "after": "new-password-2", "before_sensitive": true, "after_sensitive": true, "after_unknown": false},
+    "conn": {"actions": ["create"], "before": null, "after": {"host": "db", "pw": "new-password-2"}, "before_sensitive": false, "after_sensitive": {"pw": true}, "after_unknown": false},
+    "copy": {"actions": ["create"], "before": null, "after": "user:new-password-2@db", "before_sensitive": false, "after_sensitive": false, "after_unknown": false},
+    "later": {"actions": ["create"], "before": null, "after": null, "before_sensitive": false, "after_sensitive": false, "after_unknown": true},
+    "same": {"actions": ["no-op"], "before": "x", "after": "x", "before_sensitive": false, "after_sensitive": false, "after_unknown": false}
+  },
+  "applyable": true, "errored": false, "complete": true
+}`)
+	a, err := Analyze(bytes.NewReader(js))
+	require.NoError(t, err)
+	assert.Equal(t, 4, a.OutputChanges)
+	var diff bytes.Buffer
+	require.NoError(t, a.RenderDiff(&diff))
+	assert.Equal(t, `
+Changes to Outputs:
+  + conn     = {
+      + host = "db"
+      + pw   = (sensitive value)
+    }
+  + copy     = (sensitive value)
+  + later    = (known after apply)
+  ~ password = (sensitive value)
+
+You can apply this plan to save these new output values to the Terraform
+state, without changing any real infrastructure.
+`, diff.String())
+}

@@ -1,0 +1,465 @@
+package plan
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// SensitiveValue replaces every sensitive value in what plangate shows: the
+// rendered diff, the sanitized plan JSON and the warnings.
+const SensitiveValue = "(sensitive value)"
+
+// Secrets are masked in two ways, because Terraform's own sensitivity marks
+// are not enough on their own:
+//
+//  1. By mark: every value at a path Terraform marks sensitive
+//     (before_sensitive, after_sensitive, sensitive_values, sensitive
+//     outputs, sensitive variables and their defaults) is replaced.
+//  2. By value: every string leaf that equals a value seen at a marked path,
+//     or contains one of at least minSubstringSecret bytes, is replaced too.
+//
+// The second rule exists because Terraform carries sensitive values unmarked
+// in places we measured: a provider that echoes its input (terraform_data's
+// `output`) loses the marks, so `terraform show` itself prints the secret;
+// terraform_remote_state returns the remote's sensitive outputs unmarked; a
+// literal written in a resource argument the provider schema marks sensitive
+// appears as configuration.*.expressions.*.constant_value. Over-masking an
+// innocent string that happens to equal a secret is the price, and the safe
+// direction to err in.
+const (
+	// minExactSecret is the shortest sensitive string masked wherever it
+	// appears as a whole value; shorter ones ("", "a", "no") would mask
+	// half the plan and protect nothing.
+	minExactSecret = 3
+	// minSubstringSecret is the shortest sensitive string masked wherever it
+	// appears inside a longer string.
+	minSubstringSecret = 8
+)
+
+// secretSet holds the string values the plan marks sensitive anywhere.
+type secretSet struct {
+	exact map[string]struct{}
+	// long secrets indexed by their first minSubstringSecret bytes, so that
+	// a string is checked in time proportional to its length, not to the
+	// number of secrets.
+	byPrefix map[string][]string
+}
+
+func newSecretSet() *secretSet {
+	return &secretSet{exact: map[string]struct{}{}, byPrefix: map[string][]string{}}
+}
+
+func (s *secretSet) add(str string) {
+	if len(str) < minExactSecret {
+		return
+	}
+	if _, ok := s.exact[str]; ok {
+		return
+	}
+	s.exact[str] = struct{}{}
+	if len(str) >= minSubstringSecret {
+		p := str[:minSubstringSecret]
+		s.byPrefix[p] = append(s.byPrefix[p], str)
+	}
+}
+
+// addAll adds every string leaf of v (map keys excluded: they are names far
+// more often than secrets, and masking every "password" key would blank the
+// diff).
+func (s *secretSet) addAll(v any) {
+	switch x := v.(type) {
+	case string:
+		s.add(x)
+	case map[string]any:
+		for _, e := range x {
+			s.addAll(e)
+		}
+	case []any:
+		for _, e := range x {
+			s.addAll(e)
+		}
+	}
+}
+
+// addMarked adds the leaves of v that mask marks sensitive. mask has the
+// shape Terraform gives before_sensitive and friends: true marks the whole
+// subtree, objects and arrays mirror the value.
+func (s *secretSet) addMarked(v, mask any) {
+	switch m := mask.(type) {
+	case bool:
+		if m {
+			s.addAll(v)
+		}
+	case map[string]any:
+		if vm, ok := v.(map[string]any); ok {
+			for k, sub := range m {
+				if e, ok := vm[k]; ok {
+					s.addMarked(e, sub)
+				}
+			}
+		}
+	case []any:
+		if vl, ok := v.([]any); ok {
+			for i, sub := range m {
+				if i < len(vl) {
+					s.addMarked(vl[i], sub)
+				}
+			}
+		}
+	}
+}
+
+func (s *secretSet) empty() bool { return s == nil || len(s.exact) == 0 }
+
+// matches reports whether str is, or contains, a sensitive value.
+func (s *secretSet) matches(str string) bool {
+	if s.empty() || len(str) < minExactSecret {
+		return false
+	}
+	if _, ok := s.exact[str]; ok {
+		return true
+	}
+	if len(s.byPrefix) == 0 {
+		return false
+	}
+	for i := 0; i+minSubstringSecret <= len(str); i++ {
+		for _, secret := range s.byPrefix[str[i:i+minSubstringSecret]] {
+			if len(str)-i >= len(secret) && str[i:i+len(secret)] == secret {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// objectKeyMatches reports whether any key of m is a sensitive value.
+func (s *secretSet) objectKeyMatches(m map[string]any) bool {
+	if s.empty() {
+		return false
+	}
+	for k := range m {
+		if s.matches(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// maskMarked returns v with every part mask marks sensitive replaced by
+// SensitiveValue. Nulls stay null: a null reveals nothing, and keeping it
+// keeps the JSON's meaning ("no value") intact. Maps and slices are
+// modified in place.
+func maskMarked(v, mask any) any {
+	switch m := mask.(type) {
+	case bool:
+		if m && v != nil {
+			return SensitiveValue
+		}
+	case map[string]any:
+		if vm, ok := v.(map[string]any); ok {
+			for k, sub := range m {
+				if e, ok := vm[k]; ok {
+					vm[k] = maskMarked(e, sub)
+				}
+			}
+		}
+	case []any:
+		if vl, ok := v.([]any); ok {
+			for i, sub := range m {
+				if i < len(vl) {
+					vl[i] = maskMarked(vl[i], sub)
+				}
+			}
+		}
+	}
+	return v
+}
+
+// maskMatching returns v with every string leaf that matches a secret
+// replaced, and every object with a key that matches one replaced whole.
+func maskMatching(v any, s *secretSet) any {
+	if s.empty() {
+		return v
+	}
+	switch x := v.(type) {
+	case string:
+		if s.matches(x) {
+			return SensitiveValue
+		}
+	case map[string]any:
+		if s.objectKeyMatches(x) {
+			return SensitiveValue
+		}
+		for k, e := range x {
+			x[k] = maskMatching(e, s)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = maskMatching(e, s)
+		}
+	}
+	return v
+}
+
+// decodeAny decodes one JSON value keeping numbers exact. An empty input is
+// nil (absent), like JSON null.
+func decodeAny(raw []byte) (any, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("trailing data after JSON value")
+	}
+	return v, nil
+}
+
+// SanitizePlanJSON returns the plan JSON (`terraform show -json <planfile>`)
+// with every sensitive value replaced by "(sensitive value)": in variables,
+// configuration (variable defaults, constant expressions), prior_state,
+// planned_values, resource_changes and resource_drift (before and after),
+// deferred_changes, output_changes, and anywhere else a sensitive string is
+// repeated unmarked (see the comment on SensitiveValue's masking rules).
+// Everything else is kept, so the result is still a plan JSON a tool can
+// read. Object keys come out sorted.
+func SanitizePlanJSON(raw []byte) ([]byte, error) {
+	v, err := decodeAny(raw)
+	if err != nil {
+		return nil, fmt.Errorf("sanitize plan JSON: %w", err)
+	}
+	doc, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("sanitize plan JSON: not a JSON object; expected the output of `terraform show -json <planfile>`")
+	}
+	if err := checkPlanKeys(doc["format_version"], func(k string) bool { _, ok := doc[k]; return ok }); err != nil {
+		return nil, fmt.Errorf("sanitize plan JSON: %w", err)
+	}
+
+	secrets := newSecretSet()
+	sensitiveVars := collectConfigSecrets(doc["configuration"], secrets)
+	walkPlanSensitive(doc, sensitiveVars, secrets, false)
+	walkPlanSensitive(doc, sensitiveVars, secrets, true)
+	maskDocument(doc, secrets, false, "")
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		return nil, fmt.Errorf("sanitize plan JSON: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// collectConfigSecrets walks the configuration section: it adds sensitive
+// variables' defaults (root and child modules) to secrets and returns the
+// root module's variables with whether each is sensitive.
+func collectConfigSecrets(config any, secrets *secretSet) map[string]bool {
+	root := map[string]bool{}
+	cfg, _ := config.(map[string]any)
+	rm, _ := cfg["root_module"].(map[string]any)
+	var walk func(mod map[string]any, isRoot bool)
+	walk = func(mod map[string]any, isRoot bool) {
+		vars, _ := mod["variables"].(map[string]any)
+		for name, v := range vars {
+			vm, _ := v.(map[string]any)
+			sensitive, _ := vm["sensitive"].(bool)
+			if isRoot {
+				root[name] = sensitive
+			}
+			if sensitive {
+				secrets.addAll(vm["default"])
+			}
+		}
+		calls, _ := mod["module_calls"].(map[string]any)
+		for _, c := range calls {
+			cm, _ := c.(map[string]any)
+			if child, ok := cm["module"].(map[string]any); ok {
+				walk(child, false)
+			}
+		}
+	}
+	if rm != nil {
+		walk(rm, true)
+	}
+	return root
+}
+
+// walkPlanSensitive visits every place of the plan document where Terraform
+// marks values sensitive. With mask false it collects those values into
+// secrets; with mask true it replaces them.
+func walkPlanSensitive(doc map[string]any, sensitiveVars map[string]bool, secrets *secretSet, mask bool) {
+	marked := func(v, m any) any {
+		if mask {
+			return maskMarked(v, m)
+		}
+		secrets.addMarked(v, m)
+		return v
+	}
+
+	// A variable is sensitive when its declaration says so, and also when
+	// the plan has no declaration for it: without one we cannot tell.
+	if vars, ok := doc["variables"].(map[string]any); ok {
+		for name, v := range vars {
+			vm, ok := v.(map[string]any)
+			if !ok {
+				continue
+			}
+			if sensitive, declared := sensitiveVars[name]; sensitive || !declared {
+				vm["value"] = marked(vm["value"], true)
+			}
+		}
+	}
+	if mask {
+		maskConfigDefaults(doc["configuration"])
+	}
+
+	change := func(c any) {
+		cm, ok := c.(map[string]any)
+		if !ok {
+			return
+		}
+		cm["before"] = marked(cm["before"], cm["before_sensitive"])
+		cm["after"] = marked(cm["after"], cm["after_sensitive"])
+	}
+	for _, key := range []string{"resource_changes", "resource_drift"} {
+		list, _ := doc[key].([]any)
+		for _, rc := range list {
+			if rm, ok := rc.(map[string]any); ok {
+				change(rm["change"])
+			}
+		}
+	}
+	if list, ok := doc["deferred_changes"].([]any); ok {
+		for _, d := range list {
+			if dm, ok := d.(map[string]any); ok {
+				if rm, ok := dm["resource_change"].(map[string]any); ok {
+					change(rm["change"])
+				}
+			}
+		}
+	}
+	if outs, ok := doc["output_changes"].(map[string]any); ok {
+		for _, c := range outs {
+			change(c)
+		}
+	}
+
+	stateValues := func(values any) {
+		vm, ok := values.(map[string]any)
+		if !ok {
+			return
+		}
+		if outs, ok := vm["outputs"].(map[string]any); ok {
+			for _, o := range outs {
+				om, ok := o.(map[string]any)
+				if !ok {
+					continue
+				}
+				if sensitive, _ := om["sensitive"].(bool); sensitive {
+					om["value"] = marked(om["value"], true)
+				}
+			}
+		}
+		var module func(m any)
+		module = func(m any) {
+			mm, ok := m.(map[string]any)
+			if !ok {
+				return
+			}
+			resources, _ := mm["resources"].([]any)
+			for _, r := range resources {
+				if rm, ok := r.(map[string]any); ok {
+					rm["values"] = marked(rm["values"], rm["sensitive_values"])
+				}
+			}
+			children, _ := mm["child_modules"].([]any)
+			for _, c := range children {
+				module(c)
+			}
+		}
+		module(vm["root_module"])
+	}
+	stateValues(doc["planned_values"])
+	if ps, ok := doc["prior_state"].(map[string]any); ok {
+		stateValues(ps["values"])
+	}
+}
+
+// maskConfigDefaults replaces the defaults of sensitive variables in every
+// module of the configuration section.
+func maskConfigDefaults(config any) {
+	cfg, _ := config.(map[string]any)
+	var walk func(mod map[string]any)
+	walk = func(mod map[string]any) {
+		vars, _ := mod["variables"].(map[string]any)
+		for _, v := range vars {
+			vm, _ := v.(map[string]any)
+			if sensitive, _ := vm["sensitive"].(bool); sensitive {
+				if d, ok := vm["default"]; ok && d != nil {
+					vm["default"] = SensitiveValue
+				}
+			}
+		}
+		calls, _ := mod["module_calls"].(map[string]any)
+		for _, c := range calls {
+			cm, _ := c.(map[string]any)
+			if child, ok := cm["module"].(map[string]any); ok {
+				walk(child)
+			}
+		}
+	}
+	if rm, ok := cfg["root_module"].(map[string]any); ok {
+		walk(rm)
+	}
+}
+
+// structuralKeys hold names, addresses and enums of the plan format, never
+// values: they are not value-masked, so an innocent string that happens to
+// equal a secret cannot blank an address or an action.
+var structuralKeys = map[string]bool{
+	"address": true, "previous_address": true, "module_address": true,
+	"mode": true, "type": true, "name": true, "index": true,
+	"provider_name": true, "provider_config_key": true,
+	"actions": true, "action_reason": true, "reason": true,
+	"deposed": true, "deposed_key": true,
+	"format_version": true, "terraform_version": true, "timestamp": true,
+	"references": true, "source": true, "version_constraint": true,
+	"kind": true, "to_display": true, "status": true, "full_name": true,
+}
+
+// valueKeys hold values of the infrastructure: below them every string is a
+// value and every object key may be one.
+var valueKeys = map[string]bool{
+	"before": true, "after": true, "values": true, "value": true,
+	"default": true, "constant_value": true,
+}
+
+// maskDocument value-masks the whole document (rule 2 of SensitiveValue).
+func maskDocument(v any, secrets *secretSet, inValue bool, key string) any {
+	switch x := v.(type) {
+	case string:
+		if (inValue || !structuralKeys[key]) && secrets.matches(x) {
+			return SensitiveValue
+		}
+	case map[string]any:
+		if inValue && secrets.objectKeyMatches(x) {
+			return SensitiveValue
+		}
+		for k, e := range x {
+			x[k] = maskDocument(e, secrets, inValue || valueKeys[k], k)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = maskDocument(e, secrets, inValue, key)
+		}
+	}
+	return v
+}
