@@ -51,29 +51,30 @@ type Deletion struct {
 // Summary is the one shape of a plan that every consumer shares: the
 // structured content of plan_change and get_plan, the CLI and the audit log.
 type Summary struct {
-	PlanID            string     `json:"plan_id"`
-	Stack             string     `json:"stack"`
-	Status            Status     `json:"status"`
-	Counts            Counts     `json:"counts"`
-	Deletions         int        `json:"deletions"`
-	Deleted           []Deletion `json:"deleted"`
-	DeletedGroups     []Group    `json:"deleted_groups,omitempty"`
-	DeletedTruncated  bool       `json:"deleted_truncated,omitempty"`
-	Drift             []Drift    `json:"drift,omitempty"`
-	Warnings          []string   `json:"warnings,omitempty"`
-	Errors            []string   `json:"errors,omitempty"`
-	ProtectedHits     []string   `json:"protected_hits"`
-	BlockedReasons    []string   `json:"blocked_reasons"`
-	ApprovalsRequired int        `json:"approvals_required"`
-	Diff              string     `json:"diff"`
-	DiffTruncated     bool       `json:"diff_truncated"`
-	DiffOffset        int        `json:"diff_offset,omitempty"`
-	DiffTotal         int        `json:"diff_total_bytes"`
-	NextOffset        int        `json:"next_offset,omitempty"`
-	PlanSHA256        string     `json:"plan_sha256,omitempty"`
-	CreatedAt         time.Time  `json:"created_at"`
-	ExpiresAt         time.Time  `json:"expires_at"`
-	ApproveCommand    string     `json:"approve_command,omitempty"`
+	PlanID              string     `json:"plan_id" jsonschema:"the plan id; any unique prefix of 8+ characters also names the plan"`
+	Stack               string     `json:"stack"`
+	Status              Status     `json:"status" jsonschema:"awaiting_approval, no_changes, blocked, applied, failed, discarded, expired or superseded; only awaiting_approval can be approved"`
+	Counts              Counts     `json:"counts" jsonschema:"Terraform's own add/change/destroy figures, and replace/import/move/forget/read reported apart"`
+	Deletions           int        `json:"deletions" jsonschema:"exact number of resource instances this plan destroys (plain deletes, replacements in either order, deposed objects); equals counts.destroy"`
+	Deleted             []Deletion `json:"deleted" jsonschema:"every deleted instance (up to 200 per result; see deleted_groups and next_deletions_offset)"`
+	DeletedGroups       []Group    `json:"deleted_groups,omitempty" jsonschema:"deletions grouped by module and resource type, with exact counts, when there are more than 200"`
+	DeletedTruncated    bool       `json:"deleted_truncated,omitempty"`
+	Drift               []Drift    `json:"drift,omitempty" jsonschema:"changes made outside Terraform that the refresh found; not actions of this plan"`
+	Warnings            []string   `json:"warnings,omitempty"`
+	Errors              []string   `json:"errors,omitempty"`
+	ProtectedHits       []string   `json:"protected_hits"`
+	BlockedReasons      []string   `json:"blocked_reasons" jsonschema:"why policy blocks this plan; a blocked plan can never be approved"`
+	ApprovalsRequired   int        `json:"approvals_required" jsonschema:"distinct human approvals apply_plan needs"`
+	Diff                string     `json:"diff" jsonschema:"Terraform-style diff, deletions first, sensitive values masked; one page of it"`
+	DiffTruncated       bool       `json:"diff_truncated" jsonschema:"true when the diff continues: call get_plan with offset = next_offset"`
+	DiffOffset          int        `json:"diff_offset,omitempty"`
+	DiffTotal           int        `json:"diff_total_bytes"`
+	NextDeletionsOffset int        `json:"next_deletions_offset,omitempty"`
+	NextOffset          int        `json:"next_offset,omitempty"`
+	PlanSHA256          string     `json:"plan_sha256,omitempty" jsonschema:"SHA-256 of the saved plan file that approvals sign"`
+	CreatedAt           time.Time  `json:"created_at"`
+	ExpiresAt           time.Time  `json:"expires_at"`
+	ApproveCommand      string     `json:"approve_command,omitempty" jsonschema:"what a human runs to approve this plan"`
 }
 
 // Group counts deletions that share a module path and resource type; used

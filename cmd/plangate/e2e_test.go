@@ -1,0 +1,296 @@
+package main_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plangate/plangate/internal/tftest"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "plangate-bin-*")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "plangate")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building plangate: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// project writes the demo project with `plangate init` and returns its dir.
+func project(t *testing.T) string {
+	t.Helper()
+	tftest.Setup(t)
+	dir := filepath.Join(t.TempDir(), "proj")
+	out, err := exec.Command(binary, "init", dir).CombinedOutput()
+	require.NoError(t, err, string(out))
+	return dir
+}
+
+// rpc is a raw JSON-RPC session with `plangate serve` over its stdio: the
+// exact bytes an MCP client would see.
+type rpc struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  chan string
+	all    []string
+	stderr *strings.Builder
+	nextID int
+}
+
+func serve(t *testing.T, dir string) *rpc {
+	t.Helper()
+	cmd := exec.Command(binary, "serve", "--config", filepath.Join(dir, "plangate.hcl"))
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	r := &rpc{t: t, cmd: cmd, stdin: stdin, lines: make(chan string, 64), stderr: &stderr}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 64<<20)
+		for sc.Scan() {
+			r.lines <- sc.Text()
+		}
+		close(r.lines)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return r
+}
+
+func (r *rpc) send(v any) {
+	r.t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(r.t, err)
+	_, err = r.stdin.Write(append(b, '\n'))
+	require.NoError(r.t, err)
+}
+
+// request sends a request and waits for the response with its id; every
+// line read on the way must be JSON-RPC.
+func (r *rpc) request(method string, params any) map[string]any {
+	r.t.Helper()
+	r.nextID++
+	id := r.nextID
+	r.send(map[string]any{"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+	deadline := time.After(3 * time.Minute)
+	for {
+		select {
+		case line, ok := <-r.lines:
+			require.True(r.t, ok, "server closed stdout; stderr:\n%s", r.stderr)
+			r.all = append(r.all, line)
+			msg := mustJSONRPC(r.t, line)
+			if idv, ok := msg["id"].(float64); ok && int(idv) == id {
+				return msg
+			}
+		case <-deadline:
+			r.t.Fatalf("no response to %s; stderr:\n%s", method, r.stderr)
+		}
+	}
+}
+
+func (r *rpc) callTool(name string, args map[string]any) map[string]any {
+	r.t.Helper()
+	msg := r.request("tools/call", map[string]any{"name": name, "arguments": args})
+	require.Nil(r.t, msg["error"], "tools/call %s: protocol error", name)
+	return msg["result"].(map[string]any)
+}
+
+func mustJSONRPC(t *testing.T, line string) map[string]any {
+	t.Helper()
+	var msg map[string]any
+	require.NoError(t, json.Unmarshal([]byte(line), &msg), "stdout line is not JSON: %q", line)
+	require.Equal(t, "2.0", msg["jsonrpc"], "stdout line is not JSON-RPC 2.0: %q", line)
+	return msg
+}
+
+func resultText(res map[string]any) string {
+	var b strings.Builder
+	for _, c := range res["content"].([]any) {
+		if m := c.(map[string]any); m["type"] == "text" {
+			b.WriteString(m["text"].(string))
+		}
+	}
+	return b.String()
+}
+
+func TestServeOverStdio(t *testing.T) {
+	for _, version := range []string{"2025-06-18", "2025-11-25"} {
+		t.Run(version, func(t *testing.T) {
+			dir := project(t)
+			r := serve(t, dir)
+
+			init := r.request("initialize", map[string]any{
+				"protocolVersion": version,
+				"capabilities":    map[string]any{},
+				"clientInfo":      map[string]any{"name": "e2e", "version": "1"},
+			})
+			res := init["result"].(map[string]any)
+			assert.Equal(t, version, res["protocolVersion"])
+			assert.Contains(t, res["instructions"], "plangate approve")
+			r.send(map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+			list := r.request("tools/list", map[string]any{})
+			toolsList := list["result"].(map[string]any)["tools"].([]any)
+			names := map[string]map[string]any{}
+			for _, tl := range toolsList {
+				m := tl.(map[string]any)
+				names[m["name"].(string)] = m
+			}
+			require.Contains(t, names, "plan_change")
+			ann := names["plan_change"]["annotations"].(map[string]any)
+			assert.Equal(t, false, ann["readOnlyHint"])
+			assert.Equal(t, false, ann["destructiveHint"])
+			assert.Equal(t, false, ann["idempotentHint"])
+			assert.Equal(t, true, ann["openWorldHint"])
+			for name, m := range names {
+				a := m["annotations"].(map[string]any)
+				for _, hint := range []string{"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"} {
+					assert.Contains(t, a, hint, "%s sets %s", name, hint)
+				}
+			}
+
+			pc := r.callTool("plan_change", map[string]any{"stack": "web", "variables": map[string]any{"replicas": 3}})
+			require.NotEqual(t, true, pc["isError"], resultText(pc))
+			sc := pc["structuredContent"].(map[string]any)
+			assert.Equal(t, "awaiting_approval", sc["status"])
+			assert.Equal(t, float64(5), sc["counts"].(map[string]any)["add"])
+			assert.Equal(t, float64(0), sc["deletions"])
+			id := sc["plan_id"].(string)
+			text := resultText(pc)
+			assert.True(t, strings.HasPrefix(text, "Plan "+id[:8]+"… for web: 5 to add, 0 to change, 0 to destroy"), text)
+			assert.Contains(t, text, "plangate approve "+id)
+			assert.NotContains(t, text, "demo-only-not-a-secret")
+
+			gp := r.callTool("get_plan", map[string]any{"plan_id": id[:8]})
+			require.NotEqual(t, true, gp["isError"], resultText(gp))
+			assert.Equal(t, id, gp["structuredContent"].(map[string]any)["plan_id"])
+
+			bad := r.callTool("plan_change", map[string]any{"stack": "nope"})
+			assert.Equal(t, true, bad["isError"])
+
+			// A line that is not JSON gets a JSON-RPC parse error, and the server goes on.
+			_, err := r.stdin.Write([]byte("this is not json\n"))
+			require.NoError(t, err)
+			unknown := r.request("no/such/method", map[string]any{})
+			assert.NotNil(t, unknown["error"])
+			r.request("ping", map[string]any{})
+
+			// Closing stdin ends the server cleanly.
+			require.NoError(t, r.stdin.Close())
+			for line := range r.lines {
+				r.all = append(r.all, line)
+			}
+			require.NoError(t, r.cmd.Wait(), r.stderr.String())
+			for _, line := range r.all {
+				mustJSONRPC(t, line)
+			}
+			assert.Contains(t, r.stderr.String(), "plangate serving over stdio", "logs go to stderr")
+			assert.NotContains(t, r.stderr.String(), "demo-only-not-a-secret")
+
+			// The CLI sees the plan the server recorded.
+			out, err := exec.Command(binary, "plans", "--config", filepath.Join(dir, "plangate.hcl")).CombinedOutput()
+			require.NoError(t, err, string(out))
+			assert.Contains(t, string(out), id)
+			assert.Contains(t, string(out), "awaiting_approval")
+			out, err = exec.Command(binary, "show", "--config", filepath.Join(dir, "plangate.hcl"), id[:8]).CombinedOutput()
+			require.NoError(t, err, string(out))
+			assert.True(t, strings.HasPrefix(string(out), "Plan "+id[:8]), string(out))
+			assert.Contains(t, string(out), "# terraform_data.web[2] will be created")
+		})
+	}
+}
+
+func TestCLI(t *testing.T) {
+	run := func(args ...string) (string, int) {
+		cmd := exec.Command(binary, args...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	t.Run("help on every command", func(t *testing.T) {
+		for _, c := range []string{"serve", "plans", "show", "init", "demo", "version"} {
+			out, code := run(c, "--help")
+			assert.Equal(t, 0, code, c)
+			assert.Contains(t, out, "Usage: plangate "+c, c)
+		}
+		out, code := run("--help")
+		assert.Equal(t, 0, code)
+		assert.Contains(t, out, "serve")
+	})
+	t.Run("version", func(t *testing.T) {
+		out, code := run("version")
+		assert.Equal(t, 0, code)
+		assert.True(t, strings.HasPrefix(out, "plangate "), out)
+	})
+	t.Run("unknown command", func(t *testing.T) {
+		out, code := run("destroy")
+		assert.Equal(t, 2, code)
+		assert.Contains(t, out, `unknown command "destroy"`)
+	})
+	t.Run("init refuses to overwrite", func(t *testing.T) {
+		dir := t.TempDir()
+		_, code := run("init", dir)
+		require.Equal(t, 0, code)
+		require.FileExists(t, filepath.Join(dir, "plangate.hcl"))
+		require.FileExists(t, filepath.Join(dir, "stacks", "web", "main.tf"))
+		out, code := run("init", dir)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, out, "already exists")
+	})
+	t.Run("missing config says what to do", func(t *testing.T) {
+		out, code := run("plans", "--config", filepath.Join(t.TempDir(), "plangate.hcl"))
+		assert.Equal(t, 1, code)
+		assert.Contains(t, out, "plangate init")
+	})
+	t.Run("show unknown plan", func(t *testing.T) {
+		dir := t.TempDir()
+		_, code := run("init", dir)
+		require.Equal(t, 0, code)
+		out, code := run("show", "--config", filepath.Join(dir, "plangate.hcl"), "0123456789")
+		assert.Equal(t, 1, code)
+		assert.Contains(t, out, "no such plan")
+	})
+}
+
+func TestDemo(t *testing.T) {
+	tftest.Setup(t)
+	out, err := exec.Command(binary, "demo").CombinedOutput()
+	require.NoError(t, err, string(out))
+	s := string(out)
+	assert.Contains(t, s, "for web: 4 to add, 0 to change, 0 to destroy — no deletions")
+	assert.Contains(t, s, "DELETES 2 (terraform_data.web[0], replaced; terraform_data.web[1], deleted)")
+	assert.Contains(t, s, "deletions: 2")
+	assert.NotContains(t, s, "demo-only-not-a-secret")
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+
+	"github.com/plangate/plangate/fixtures"
+)
+
+func runInit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fset := newFlags("init", "[dir]", "Write a plangate.hcl and a demo stack (terraform_data resources, no cloud needed) into dir (default: the current directory). Existing files are never overwritten.", stdout)
+	if err := parse(fset, args); err != nil {
+		return err
+	}
+	if fset.NArg() > 1 {
+		fset.Usage()
+		return errUsage
+	}
+	dir := "."
+	if fset.NArg() == 1 {
+		dir = fset.Arg(0)
+	}
+	written, err := writeDemo(dir)
+	if err != nil {
+		return err
+	}
+	for _, f := range written {
+		fmt.Fprintf(stdout, "wrote %s\n", f)
+	}
+	fmt.Fprintf(stdout, "\nNext:\n  cd %s\n  plangate plans            # no plans yet\n  plangate serve            # what an MCP client runs\n", dir)
+	return nil
+}
+
+// writeDemo copies the embedded demo project into dir, refusing to
+// overwrite anything: a half-written project is worse than none, so every
+// target is checked before the first file is written.
+func writeDemo(dir string) ([]string, error) {
+	var files []string
+	err := fs.WalkDir(fixtures.Demo, fixtures.DemoRoot, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		files = append(files, p)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	targets := make([]string, len(files))
+	for i, f := range files {
+		rel, _ := filepath.Rel(fixtures.DemoRoot, filepath.FromSlash(f))
+		targets[i] = filepath.Join(dir, rel)
+		if _, err := os.Stat(targets[i]); err == nil {
+			return nil, fmt.Errorf("%s already exists: plangate init never overwrites files (choose an empty directory)", targets[i])
+		}
+	}
+	for i, f := range files {
+		b, err := fixtures.Demo.ReadFile(path.Clean(f))
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Dir(targets[i]), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(targets[i], b, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return targets, nil
+}

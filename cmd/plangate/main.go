@@ -1,0 +1,186 @@
+// Command plangate is an MCP server that lets AI coding agents change
+// infrastructure only through reviewed, human-approved Terraform plans.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/internal/tfbin"
+	"github.com/plangate/plangate/plan"
+	"github.com/plangate/plangate/tools"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func appVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "serve the MCP tools over stdio (what an MCP client runs)", runServe},
+		{"plans", "list recorded plans", runPlans},
+		{"show", "show a plan: summary, deletions and the full diff", runShow},
+		{"init", "write a plangate.hcl and a demo stack into a directory", runInit},
+		{"demo", "run the whole workflow on the embedded demo stack, narrated", runDemo},
+		{"version", "print plangate's version", runVersion},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// errUsage marks an error already explained by printed usage.
+var errUsage = errors.New("usage")
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			err := c.run(ctx, args[1:], stdout, stderr)
+			switch {
+			case err == nil, errors.Is(err, flag.ErrHelp):
+				return 0
+			case errors.Is(err, errUsage):
+				return 2
+			default:
+				fmt.Fprintf(stderr, "plangate %s: %v\n", c.name, err)
+				return 1
+			}
+		}
+	}
+	fmt.Fprintf(stderr, "plangate: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "plangate %s — Terraform changes for AI agents, only through human-approved plans\n\nUsage:\n  plangate <command> [flags]\n\nCommands:\n", appVersion())
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun `plangate <command> --help` for a command's flags.\nThe config file is --config, else $PLANGATE_CONFIG, else ./plangate.hcl.\n")
+}
+
+// newFlags returns a flag set whose --help prints a usage line and the flags to stdout.
+func newFlags(name, argsUsage, doc string, stdout io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	fs.Usage = func() {
+		fmt.Fprintf(stdout, "Usage: plangate %s [flags] %s\n\n%s\n", name, argsUsage, doc)
+		var any bool
+		fs.VisitAll(func(*flag.Flag) { any = true })
+		if any {
+			fmt.Fprintln(stdout, "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parse parses flags, turning a parse failure into errUsage.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	return nil
+}
+
+// env is what commands that work on a config share.
+type env struct {
+	cfg     *config.Config
+	store   *plan.Store
+	planner *plan.Planner
+	deps    *tools.Deps
+}
+
+func openEnv(configFlag string, logger *slog.Logger) (*env, error) {
+	path, err := config.Find(configFlag)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	store, err := plan.OpenStore(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	runner := plan.NewRunner(tfbin.Find, cfg.StateDir, logger)
+	planner := &plan.Planner{Runner: runner, Store: store, Logger: logger}
+	return &env{
+		cfg:     cfg,
+		store:   store,
+		planner: planner,
+		deps:    &tools.Deps{Config: cfg, Planner: planner, Store: store, Logger: logger},
+	}, nil
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("version", "", "Print plangate's version.", stdout)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "plangate %s\n", appVersion())
+	return nil
+}
+
+func ago(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/plangate/plangate/plan"
+)
+
+func runPlans(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("plans", "", "List recorded plans, newest first.", stdout)
+	configFlag := fs.String("config", "", "config file (default $PLANGATE_CONFIG, else ./plangate.hcl)")
+	stack := fs.String("stack", "", "only plans of this stack")
+	status := fs.String("status", "", "only plans with this status (awaiting_approval, applied, ...)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	logger, _ := newLogger(stderr, "warn")
+	e, err := openEnv(*configFlag, logger)
+	if err != nil {
+		return err
+	}
+	recs, err := e.store.List()
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PLAN\tSTACK\tSTATUS\tADD\tCHANGE\tDESTROY\tDELETIONS\tAGE")
+	n := 0
+	for _, r := range recs {
+		st := r.EffectiveStatus(now)
+		if *stack != "" && r.Stack != *stack || *status != "" && string(st) != *status {
+			continue
+		}
+		n++
+		c := r.Summary.Counts
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", r.ID, r.Stack, st, c.Add, c.Change, c.Destroy, r.Summary.Deletions, ago(now.Sub(r.CreatedAt)))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if n == 0 {
+		fmt.Fprintln(stdout, "(no plans)")
+	}
+	return nil
+}
+
+func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("show", "<plan-id>", "Show a plan: its summary, every deletion, and the full diff. A unique prefix of 8+ characters names a plan.", stdout)
+	configFlag := fs.String("config", "", "config file (default $PLANGATE_CONFIG, else ./plangate.hcl)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	logger, _ := newLogger(stderr, "warn")
+	e, err := openEnv(*configFlag, logger)
+	if err != nil {
+		return err
+	}
+	rec, err := e.store.Get(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	page, err := e.store.ReadDiff(rec.ID, 0, 1<<62)
+	if err != nil {
+		return err
+	}
+	s := rec.Summary
+	s.PlanID = rec.ID
+	s.Status = rec.EffectiveStatus(time.Now())
+	s.Diff = page.Text
+	s.DiffTotal = page.Total
+	plan.WriteReport(stdout, &s, time.Now())
+	return nil
+}

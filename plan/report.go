@@ -1,0 +1,185 @@
+package plan
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// MaxListedDeletions is how many deleted addresses a summary lists one by
+// one; above it the summary groups them by module and type with exact
+// counts, and get_plan pages through the full list.
+const MaxListedDeletions = 200
+
+// DefaultDiffBudget bounds the diff carried in one tool result.
+const DefaultDiffBudget = 16 << 10
+
+// ShortID is the 8-character prefix of a plan id, accepted wherever an id is.
+func ShortID(id string) string {
+	if len(id) > MinPrefix {
+		return id[:MinPrefix]
+	}
+	return id
+}
+
+// Headline is the first line of every plan report: the counts, and the
+// deletions named, so that nobody reads past a deletion.
+func (s *Summary) Headline() string {
+	head := fmt.Sprintf("Plan %s… for %s", ShortID(s.PlanID), s.Stack)
+	switch s.Status {
+	case StatusFailed:
+		return head + ": FAILED — Terraform reported errors; this plan can never be applied"
+	case StatusNoChanges:
+		return head + ": no changes — the infrastructure matches the configuration"
+	}
+	c := s.Counts
+	line := fmt.Sprintf("%s: %d to add, %d to change, %d to destroy", head, c.Add, c.Change, c.Destroy)
+	if s.Deletions == 0 {
+		line += " — no deletions"
+	} else {
+		var names []string
+		for i, d := range s.Deleted {
+			if i == 3 {
+				break
+			}
+			what := "deleted"
+			if d.Action == "replace" {
+				what = "replaced"
+			}
+			addr := d.Address
+			if d.Deposed != "" {
+				addr += " (deposed " + d.Deposed + ")"
+			}
+			names = append(names, addr+", "+what)
+		}
+		more := ""
+		if s.Deletions > len(names) {
+			more = fmt.Sprintf("; and %d more", s.Deletions-len(names))
+		}
+		line += fmt.Sprintf(" — DELETES %d (%s%s)", s.Deletions, strings.Join(names, "; "), more)
+	}
+	if s.Status == StatusBlocked {
+		line += " — BLOCKED by policy"
+	}
+	return line
+}
+
+// ForOutput returns a copy of the summary fit for a tool result: at most
+// MaxListedDeletions deletions listed (groups with exact counts above that)
+// and the given diff page.
+func (s Summary) ForOutput(page DiffPage) Summary {
+	if len(s.Deleted) > MaxListedDeletions {
+		s.DeletedGroups = GroupDeletions(s.Deleted)
+		s.Deleted = s.Deleted[:MaxListedDeletions]
+		s.DeletedTruncated = true
+	}
+	s.Diff = page.Text
+	s.DiffOffset = page.Offset
+	s.DiffTotal = page.Total
+	s.NextOffset = page.Next
+	s.DiffTruncated = page.Next != 0 || page.Offset != 0
+	return s
+}
+
+// WriteReport writes the human-readable report of a plan: headline,
+// status, deletions, drift, warnings and errors, the diff page, and what
+// must happen next.
+func WriteReport(w io.Writer, s *Summary, now time.Time) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	p("%s\n", s.Headline())
+	p("Plan id: %s\n", s.PlanID)
+	switch s.Status {
+	case StatusAwaitingApproval:
+		p("Status: awaiting approval — needs %d approval(s); expires %s (in %s)\n",
+			s.ApprovalsRequired, s.ExpiresAt.Format(time.RFC3339), s.ExpiresAt.Sub(now).Round(time.Minute))
+	default:
+		p("Status: %s\n", s.Status)
+	}
+	if s.Deletions > 0 {
+		p("\nDeletions (%d):\n", s.Deletions)
+		for _, d := range s.Deleted {
+			p("  - %s", d.Address)
+			if d.Deposed != "" {
+				p(" (deposed object %s)", d.Deposed)
+			}
+			p(" [%s", strings.Join(d.Actions, ","))
+			if d.Reason != "" {
+				p("; %s", d.Reason)
+			}
+			p("]\n")
+		}
+		if s.DeletedTruncated {
+			p("  … %d more, by module and type:\n", s.Deletions-len(s.Deleted))
+			for _, g := range s.DeletedGroups {
+				mod := g.Module
+				if mod == "" {
+					mod = "(root module)"
+				}
+				p("    %6d  %s %s\n", g.Count, mod, g.Type)
+			}
+			p("  (get_plan with deletions_offset pages through every deleted address)\n")
+		}
+	}
+	if len(s.ProtectedHits) > 0 {
+		p("\nProtected resources hit: %s\n", strings.Join(s.ProtectedHits, ", "))
+	}
+	if len(s.BlockedReasons) > 0 {
+		p("\nBlocked:\n")
+		for _, r := range s.BlockedReasons {
+			p("  - %s\n", r)
+		}
+	}
+	if len(s.Drift) > 0 {
+		p("\nDrift (changed outside Terraform, not part of this plan's actions): %d\n", len(s.Drift))
+		for i, d := range s.Drift {
+			if i == 20 {
+				p("  … %d more\n", len(s.Drift)-20)
+				break
+			}
+			p("  ~ %s [%s]\n", d.Address, strings.Join(d.Actions, ","))
+		}
+	}
+	if len(s.Errors) > 0 {
+		p("\nTerraform errors:\n")
+		for _, e := range s.Errors {
+			p("  - %s\n", indentRest(e, "    "))
+		}
+	}
+	if len(s.Warnings) > 0 {
+		p("\nWarnings:\n")
+		for _, e := range s.Warnings {
+			p("  - %s\n", indentRest(e, "    "))
+		}
+	}
+	if s.Diff != "" {
+		p("\n%s", s.Diff)
+		if !strings.HasSuffix(s.Diff, "\n") {
+			p("\n")
+		}
+	}
+	if s.NextOffset != 0 {
+		p("\n[diff truncated: showed bytes %d–%d of %d; call get_plan with plan_id %q and offset %d for the rest]\n",
+			s.DiffOffset, s.NextOffset, s.DiffTotal, ShortID(s.PlanID), s.NextOffset)
+	}
+	p("\n")
+	switch s.Status {
+	case StatusAwaitingApproval:
+		p("Next: show the human this summary and every deletion above. Only a human can approve: they review the plan and run\n")
+		p("  plangate approve %s\n", s.PlanID)
+		p("then paste the approval token it prints back into this chat. Call apply_plan with plan_id and approval_tokens only after that. ")
+		p("Do not try to create a token yourself.\n")
+	case StatusBlocked:
+		p("Next: this plan can never be approved. Change the proposal so it respects the stack's policy, or ask a human to change the policy in plangate.hcl.\n")
+	case StatusFailed:
+		p("Next: fix the problem Terraform reported (or tell the human about it), then call plan_change again.\n")
+	case StatusNoChanges:
+		p("Next: nothing to apply.\n")
+	default:
+		p("Next: this plan is %s and cannot be applied; call plan_change for a new one.\n", s.Status)
+	}
+}
+
+func indentRest(s, indent string) string {
+	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+indent)
+}

@@ -1,0 +1,491 @@
+package plan
+
+import (
+	"context"
+	"encoding/json"
+
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-version"
+	"github.com/hashicorp/terraform-exec/tfexec"
+
+	"github.com/plangate/plangate/config"
+)
+
+// MinTerraform is the oldest Terraform plangate runs: the first with
+// `removed`/`import` blocks and a plan JSON that reports `errored`.
+var MinTerraform = version.Must(version.NewVersion("1.5.0"))
+
+// Runner runs Terraform for stacks: init once per stack per process (and
+// again when Terraform asks for it), plan into a saved plan file, show the
+// plan as JSON, apply a saved plan. One terraform process works on a stack
+// at a time.
+//
+// Terraform's own data (.terraform: providers, modules, backend, selected
+// workspace) lives under the state dir, so an agent or human running
+// terraform in the stack directory cannot change which workspace plangate
+// plans against.
+type Runner struct {
+	find     func() (string, error)
+	dataRoot string
+	locks    *StackLocks
+	logger   *slog.Logger
+
+	mu       sync.Mutex
+	execPath string
+	version  *version.Version
+	init     map[string]bool
+}
+
+// NewRunner returns a runner keeping its data under stateDir. find locates
+// the terraform executable (tfbin.Find); it is called, and the version
+// checked, on first use, so a server without terraform still starts and
+// answers every call with what to install.
+func NewRunner(find func() (string, error), stateDir string, logger *slog.Logger) *Runner {
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Runner{
+		find:     find,
+		dataRoot: filepath.Join(stateDir, "terraform"),
+		locks:    NewStackLocks(filepath.Join(stateDir, "locks")),
+		logger:   logger,
+		init:     map[string]bool{},
+	}
+}
+
+// ready finds terraform and checks its version once it succeeds.
+func (r *Runner) ready(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.version != nil {
+		return nil
+	}
+	execPath, err := r.find()
+	if err != nil {
+		return &TerraformError{Op: "lookup", Output: err.Error()}
+	}
+	tf, err := tfexec.NewTerraform(os.TempDir(), execPath)
+	if err != nil {
+		return &TerraformError{Op: "lookup", Output: fmt.Sprintf("terraform at %s: %v", execPath, err)}
+	}
+	v, _, err := tf.Version(ctx, true)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &TerraformError{Op: "version", Output: fmt.Sprintf("running %s version: %v (install Terraform >= %s, or set PLANGATE_TERRAFORM to one)", execPath, err, MinTerraform)}
+	}
+	if v.LessThan(MinTerraform) {
+		return &TerraformError{Op: "version", Output: fmt.Sprintf("terraform %s at %s is too old: plangate needs Terraform >= %s (install a newer one, or set PLANGATE_TERRAFORM to one)", v, execPath, MinTerraform)}
+	}
+	r.execPath, r.version = execPath, v
+	return nil
+}
+
+// Version is the Terraform version the runner uses, once known.
+func (r *Runner) Version() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.version == nil {
+		return ""
+	}
+	return r.version.String()
+}
+
+// Diagnostic is one of Terraform's diagnostics from a run.
+type Diagnostic struct {
+	Severity string `json:"severity"`
+	Summary  string `json:"summary"`
+	Detail   string `json:"detail,omitempty"`
+	File     string `json:"file,omitempty"`
+	Line     int    `json:"line,omitempty"`
+}
+
+func (d Diagnostic) String() string {
+	var b strings.Builder
+	b.WriteString(d.Summary)
+	if d.File != "" {
+		fmt.Fprintf(&b, " (%s line %d)", d.File, d.Line)
+	}
+	if d.Detail != "" {
+		b.WriteString(": ")
+		b.WriteString(d.Detail)
+	}
+	return b.String()
+}
+
+// ChangeSummary is Terraform's own count from its `change_summary` message:
+// the numbers of its "Plan: N to add, N to change, N to destroy." line.
+type ChangeSummary struct {
+	Add    int `json:"add"`
+	Change int `json:"change"`
+	Import int `json:"import"`
+	Remove int `json:"remove"`
+}
+
+// PlanOutput is what one `terraform plan` produced.
+type PlanOutput struct {
+	// PlanFile is the saved plan; empty when Terraform wrote none.
+	PlanFile string
+	// JSONFile holds `terraform show -json` of the plan file; the caller
+	// removes it (it holds sensitive values).
+	JSONFile    string
+	Diagnostics []Diagnostic
+	// Terraform's own summary line, when it printed one.
+	TerraformSummary *ChangeSummary
+	// Failed is set when terraform plan exited with an error.
+	Failed bool
+}
+
+// Errors returns the error diagnostics.
+func (o *PlanOutput) Errors() []Diagnostic { return o.filter("error") }
+
+// Warnings returns the warning diagnostics.
+func (o *PlanOutput) Warnings() []Diagnostic { return o.filter("warning") }
+
+func (o *PlanOutput) filter(sev string) []Diagnostic {
+	var out []Diagnostic
+	for _, d := range o.Diagnostics {
+		if d.Severity == sev {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+type planConfig struct {
+	varFile string
+	events  func(UIMessage)
+}
+
+// PlanOption configures Runner.Plan.
+type PlanOption func(*planConfig)
+
+// VarFile passes agent-set variables, already written to a .tfvars.json file.
+func VarFile(path string) PlanOption { return func(c *planConfig) { c.varFile = path } }
+
+// Events receives each message of Terraform's machine-readable UI stream.
+func Events(fn func(UIMessage)) PlanOption { return func(c *planConfig) { c.events = fn } }
+
+// UIMessage is one line of `terraform plan -json` output.
+type UIMessage struct {
+	Level      string          `json:"@level"`
+	Message    string          `json:"@message"`
+	Type       string          `json:"type"`
+	Diagnostic *uiDiagnostic   `json:"diagnostic,omitempty"`
+	Changes    *ChangeSummary  `json:"changes,omitempty"`
+	Hook       json.RawMessage `json:"hook,omitempty"`
+}
+
+type uiDiagnostic struct {
+	Severity string `json:"severity"`
+	Summary  string `json:"summary"`
+	Detail   string `json:"detail"`
+	Range    *struct {
+		Filename string `json:"filename"`
+		Start    struct {
+			Line int `json:"line"`
+		} `json:"start"`
+	} `json:"range"`
+}
+
+// newTF returns a fresh terraform-exec handle for one operation on a stack
+// (terraform-exec keeps per-call writers on the handle, so handles are
+// never shared between operations).
+func (r *Runner) newTF(st *config.Stack) (*tfexec.Terraform, error) {
+	tf, err := tfexec.NewTerraform(st.Dir, r.execPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := tf.SetEnv(r.env(st)); err != nil {
+		return nil, err
+	}
+	// Cancellation sends SIGINT; give Terraform time to release state locks.
+	_ = tf.SetWaitDelay(60 * time.Second)
+	return tf, nil
+}
+
+func (r *Runner) env(st *config.Stack) map[string]string {
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		// Variables and CLI arguments come only from plangate: never from
+		// whatever happens to be in the server's environment.
+		if strings.HasPrefix(k, "TF_VAR_") || strings.HasPrefix(k, "TF_CLI_ARGS") {
+			continue
+		}
+		env[k] = v
+	}
+	env["TF_DATA_DIR"] = r.dataDir(st)
+	env["CHECKPOINT_DISABLE"] = "1"
+	return tfexec.CleanEnv(env)
+}
+
+func (r *Runner) dataDir(st *config.Stack) string { return filepath.Join(r.dataRoot, st.Name) }
+
+// Lock takes the stack for the caller's Terraform runs.
+func (r *Runner) Lock(ctx context.Context, st *config.Stack) (func(), error) {
+	return r.locks.Lock(ctx, st.Name)
+}
+
+// ensureInit runs terraform init for the stack once per process, and
+// selects the stack's workspace. The caller holds the stack lock.
+func (r *Runner) ensureInit(ctx context.Context, st *config.Stack, force bool) error {
+	r.mu.Lock()
+	done := r.init[st.Name]
+	r.mu.Unlock()
+	if done && !force {
+		return nil
+	}
+	if err := os.MkdirAll(r.dataDir(st), 0o700); err != nil {
+		return err
+	}
+	tf, err := r.newTF(st)
+	if err != nil {
+		return err
+	}
+	var stderr strings.Builder
+	tf.SetStderr(&limitedWriter{w: &stderr, n: 64 << 10})
+	r.logger.Info("terraform init", "stack", st.Name, "dir", st.Dir)
+	if err := tf.Init(ctx, tfexec.Upgrade(false)); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &TerraformError{Op: "init", Stack: st.Name, Output: cleanTerraformOutput(stderr.String(), err)}
+	}
+	ws := st.Workspace
+	if ws == "" {
+		ws = "default"
+	}
+	if err := tf.WorkspaceSelect(ctx, ws); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &TerraformError{Op: "workspace select " + ws, Stack: st.Name, Output: cleanTerraformOutput("", err) + fmt.Sprintf("\n(the workspace must exist: a human creates it with `terraform workspace new %s` in %s)", ws, st.Dir)}
+	}
+	r.mu.Lock()
+	r.init[st.Name] = true
+	r.mu.Unlock()
+	return nil
+}
+
+// TerraformError is a Terraform command that failed before producing a plan
+// (init, workspace selection, show). Output is trimmed Terraform output.
+type TerraformError struct {
+	Op     string
+	Stack  string
+	Output string
+}
+
+func (e *TerraformError) Error() string {
+	if e.Stack == "" {
+		return fmt.Sprintf("terraform is not usable: %s", e.Output)
+	}
+	return fmt.Sprintf("terraform %s failed for stack %q:\n%s", e.Op, e.Stack, e.Output)
+}
+
+// Plan runs `terraform plan -out` for the stack into outDir and shows the
+// result as JSON. The caller must hold the stack lock (Runner.Lock).
+// A plan that Terraform rejects is not an error here: it comes back with
+// Failed set and Terraform's diagnostics.
+func (r *Runner) Plan(ctx context.Context, st *config.Stack, outDir string, opts ...PlanOption) (*PlanOutput, error) {
+	var c planConfig
+	for _, o := range opts {
+		o(&c)
+	}
+	if err := r.ready(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.ensureInit(ctx, st, false); err != nil {
+		return nil, err
+	}
+	out, err := r.planOnce(ctx, st, outDir, c)
+	if err != nil {
+		return nil, err
+	}
+	if out.Failed && needsInit(out.Diagnostics) {
+		r.logger.Info("terraform asks for init; running it again", "stack", st.Name)
+		if err := r.ensureInit(ctx, st, true); err != nil {
+			return nil, err
+		}
+		if out, err = r.planOnce(ctx, st, outDir, c); err != nil {
+			return nil, err
+		}
+	}
+	if out.PlanFile == "" {
+		return out, nil
+	}
+	jsonPath := filepath.Join(outDir, ".plan.raw.json")
+	if err := r.showJSON(ctx, st, out.PlanFile, jsonPath); err != nil {
+		return nil, err
+	}
+	out.JSONFile = jsonPath
+	return out, nil
+}
+
+func (r *Runner) planOnce(ctx context.Context, st *config.Stack, outDir string, c planConfig) (*PlanOutput, error) {
+	planFile := filepath.Join(outDir, PlanFile)
+	_ = os.Remove(planFile)
+	tf, err := r.newTF(st)
+	if err != nil {
+		return nil, err
+	}
+	var stderr strings.Builder
+	tf.SetStderr(&limitedWriter{w: &stderr, n: 64 << 10})
+	args := []tfexec.PlanOption{tfexec.Out(planFile)}
+	for _, vf := range st.VarFiles {
+		args = append(args, tfexec.VarFile(vf))
+	}
+	if c.varFile != "" {
+		args = append(args, tfexec.VarFile(c.varFile))
+	}
+	out := &PlanOutput{}
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		scanUI(pr, func(m UIMessage) {
+			switch m.Type {
+			case "diagnostic":
+				if m.Diagnostic != nil {
+					out.Diagnostics = append(out.Diagnostics, m.Diagnostic.toDiagnostic())
+				}
+			case "change_summary":
+				if m.Changes != nil {
+					cs := *m.Changes
+					out.TerraformSummary = &cs
+				}
+			}
+			if c.events != nil {
+				c.events(m)
+			}
+		})
+	}()
+	r.logger.Info("terraform plan", "stack", st.Name, "out", planFile)
+	_, runErr := tf.PlanJSON(ctx, pw, args...)
+	pw.Close()
+	<-done
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if runErr != nil {
+		out.Failed = true
+		if len(out.Errors()) == 0 {
+			out.Diagnostics = append(out.Diagnostics, Diagnostic{Severity: "error", Summary: "terraform plan failed", Detail: cleanTerraformOutput(stderr.String(), runErr)})
+		}
+	}
+	if _, err := os.Stat(planFile); err == nil {
+		out.PlanFile = planFile
+	}
+	return out, nil
+}
+
+func (d *uiDiagnostic) toDiagnostic() Diagnostic {
+	out := Diagnostic{Severity: d.Severity, Summary: d.Summary, Detail: d.Detail}
+	if d.Range != nil {
+		out.File = d.Range.Filename
+		out.Line = d.Range.Start.Line
+	}
+	return out
+}
+
+func needsInit(diags []Diagnostic) bool {
+	for _, d := range diags {
+		if d.Severity != "error" {
+			continue
+		}
+		text := d.Summary + " " + d.Detail
+		if strings.Contains(text, "terraform init") || strings.Contains(text, "Module not installed") ||
+			strings.Contains(text, "Backend initialization required") || strings.Contains(text, "Inconsistent dependency lock file") {
+			return true
+		}
+	}
+	return false
+}
+
+// showJSON streams `terraform show -json <planfile>` into path. terraform-exec
+// only offers a decoded *tfjson.Plan; streaming to disk keeps memory flat on
+// plans with thousands of changes. The process gets the same treatment as
+// terraform-exec's: its own process group, SIGINT on cancel.
+func (r *Runner) showJSON(ctx context.Context, st *config.Stack, planFile, path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cmd := exec.CommandContext(ctx, r.execPath, "show", "-json", "-no-color", planFile)
+	cmd.Dir = st.Dir
+	env := r.env(st)
+	env["TF_IN_AUTOMATION"] = "1"
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stderr strings.Builder
+	cmd.Stdout = f
+	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 30 * time.Second
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &TerraformError{Op: "show -json", Stack: st.Name, Output: cleanTerraformOutput(stderr.String(), err)}
+	}
+	return f.Sync()
+}
+
+// limitedWriter keeps the first n bytes written to it and drops the rest.
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n > 0 {
+		k := min(len(p), l.n)
+		_, _ = l.w.Write(p[:k])
+		l.n -= k
+	}
+	return len(p), nil
+}
+
+// cleanTerraformOutput strips colours and box-drawing from Terraform's
+// human output and trims it to something a chat can show.
+func cleanTerraformOutput(stderr string, err error) string {
+	s := stderr
+	if s == "" && err != nil {
+		s = err.Error()
+	}
+	s = ansiRE.ReplaceAllString(s, "")
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		l = strings.TrimRight(strings.TrimLeft(l, "│╷╵ "), " ")
+		if l == "" && (len(lines) == 0 || lines[len(lines)-1] == "") {
+			continue
+		}
+		lines = append(lines, l)
+	}
+	s = strings.TrimSpace(strings.Join(lines, "\n"))
+	const maxLen = 4000
+	if len(s) > maxLen {
+		s = s[:maxLen] + "\n… (trimmed)"
+	}
+	return s
+}
+
+var ansiRE = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)

@@ -1,0 +1,261 @@
+package plan
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Record is what plangate keeps of one plan, in <state_dir>/plans/<id>/record.json.
+type Record struct {
+	ID               string         `json:"id"`
+	Stack            string         `json:"stack"`
+	Workspace        string         `json:"workspace"`
+	Variables        map[string]any `json:"variables"`
+	CreatedAt        time.Time      `json:"created_at"`
+	ExpiresAt        time.Time      `json:"expires_at"`
+	UpdatedAt        time.Time      `json:"updated_at"`
+	PlanSHA256       string         `json:"plan_sha256,omitempty"`
+	TerraformVersion string         `json:"terraform_version,omitempty"`
+	Status           Status         `json:"status"`
+	StatusNote       string         `json:"status_note,omitempty"`
+	// ManagedResources is the number of managed resource instances in the
+	// state the plan was made against (the base of the mass-deletion ratio).
+	ManagedResources int `json:"managed_resources"`
+	// Summary holds everything of the plan summary except the diff text,
+	// which lives beside the record in diff.txt.
+	Summary Summary `json:"summary"`
+}
+
+// Files inside a plan's directory.
+const (
+	RecordFile   = "record.json"
+	PlanFile     = "tfplan"
+	DiffFile     = "diff.txt"
+	PlanJSONFile = "plan.json" // sanitized: no sensitive value
+	VarsFile     = "variables.tfvars.json"
+)
+
+// EffectiveStatus is the status as of now: a pending plan past its expiry
+// is expired even before anything rewrites its record.
+func (r *Record) EffectiveStatus(now time.Time) Status {
+	if r.Status == StatusAwaitingApproval && !r.ExpiresAt.IsZero() && now.After(r.ExpiresAt) {
+		return StatusExpired
+	}
+	return r.Status
+}
+
+// Errors of plan id resolution.
+var (
+	ErrPlanNotFound  = errors.New("no such plan")
+	ErrAmbiguousPlan = errors.New("plan id prefix is ambiguous")
+	ErrMalformedID   = errors.New("malformed plan id")
+)
+
+// MinPrefix is the shortest plan id prefix accepted.
+const MinPrefix = 8
+
+var idPrefixRE = regexp.MustCompile(`^[0-9a-f][0-9a-f-]{7,35}$`)
+
+// Store keeps plan records on disk under <state_dir>/plans. Record updates
+// take a file lock so that the server and the CLI (approve, discard) never
+// interleave writes.
+type Store struct {
+	dir string
+}
+
+// OpenStore opens (creating if needed) the plan store under stateDir.
+func OpenStore(stateDir string) (*Store, error) {
+	dir := filepath.Join(stateDir, "plans")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("plan store: %w", err)
+	}
+	return &Store{dir: dir}, nil
+}
+
+// Dir returns the directory of plan id.
+func (s *Store) Dir(id string) string { return filepath.Join(s.dir, id) }
+
+// Draft is a plan directory being filled. Nothing of it is visible to
+// readers until Commit; Abort removes it without a trace.
+type Draft struct {
+	ID    string
+	Dir   string
+	store *Store
+}
+
+// NewDraft allocates a new random plan id and a private directory for it.
+func (s *Store) NewDraft() (*Draft, error) {
+	id := uuid.New().String()
+	dir := filepath.Join(s.dir, ".draft-"+id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("plan store: %w", err)
+	}
+	return &Draft{ID: id, Dir: dir, store: s}, nil
+}
+
+// Commit writes the record and makes the plan visible, atomically.
+func (d *Draft) Commit(r *Record) error {
+	r.ID = d.ID
+	if err := writeJSONAtomic(filepath.Join(d.Dir, RecordFile), r); err != nil {
+		return err
+	}
+	if err := os.Rename(d.Dir, d.store.Dir(d.ID)); err != nil {
+		return fmt.Errorf("plan store: %w", err)
+	}
+	return syncDir(d.store.dir)
+}
+
+// Abort removes the draft.
+func (d *Draft) Abort() { _ = os.RemoveAll(d.Dir) }
+
+// Resolve turns a full plan id or a unique prefix of at least MinPrefix
+// characters into a full plan id.
+func (s *Store) Resolve(idOrPrefix string) (string, error) {
+	p := strings.ToLower(strings.TrimSpace(idOrPrefix))
+	if !idPrefixRE.MatchString(p) {
+		return "", fmt.Errorf("%w %q: give the plan id printed by plan_change (or a unique prefix of at least %d characters)", ErrMalformedID, idOrPrefix, MinPrefix)
+	}
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return "", fmt.Errorf("plan store: %w", err)
+	}
+	var matches []string
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), p) && !strings.HasPrefix(e.Name(), ".") {
+			matches = append(matches, e.Name())
+		}
+	}
+	switch len(matches) {
+	case 0:
+		return "", fmt.Errorf("%w %q: list_plans shows the plans that exist", ErrPlanNotFound, idOrPrefix)
+	case 1:
+		return matches[0], nil
+	default:
+		sort.Strings(matches)
+		return "", fmt.Errorf("%w: %q matches %d plans (%s): give more characters", ErrAmbiguousPlan, idOrPrefix, len(matches), strings.Join(matches, ", "))
+	}
+}
+
+// Get reads the record of a plan id or unique prefix.
+func (s *Store) Get(idOrPrefix string) (*Record, error) {
+	id, err := s.Resolve(idOrPrefix)
+	if err != nil {
+		return nil, err
+	}
+	return s.read(id)
+}
+
+func (s *Store) read(id string) (*Record, error) {
+	b, err := os.ReadFile(filepath.Join(s.Dir(id), RecordFile))
+	if err != nil {
+		return nil, fmt.Errorf("plan %s: %w", id, err)
+	}
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("plan %s: record is corrupt: %w", id, err)
+	}
+	return &r, nil
+}
+
+// Update changes a record under the store lock. fn sees the current
+// record; if it returns an error nothing is written.
+func (s *Store) Update(id string, fn func(*Record) error) (*Record, error) {
+	var out *Record
+	err := withFileLock(filepath.Join(s.dir, ".lock"), func() error {
+		r, err := s.read(id)
+		if err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+		r.UpdatedAt = time.Now().UTC()
+		if err := writeJSONAtomic(filepath.Join(s.Dir(id), RecordFile), r); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	return out, err
+}
+
+// List returns every record, newest first.
+func (s *Store) List() ([]*Record, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("plan store: %w", err)
+	}
+	var out []*Record
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		r, err := s.read(e.Name())
+		if err != nil {
+			continue // a directory being removed, or not ours
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.After(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// writeJSONAtomic writes v to path via a temporary file, fsync and rename,
+// so a reader sees the old or the new content, never half of one.
+func writeJSONAtomic(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(b, '\n'))
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

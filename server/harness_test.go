@@ -1,0 +1,219 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/internal/tfbin"
+	"github.com/plangate/plangate/internal/tftest"
+	"github.com/plangate/plangate/plan"
+	"github.com/plangate/plangate/server"
+	"github.com/plangate/plangate/tools"
+)
+
+// harness is a plangate server on a temporary project (the demo web stack
+// plus test stacks), reached through mcp-go's in-process client.
+type harness struct {
+	t    *testing.T
+	dir  string
+	cfg  *config.Config
+	deps *tools.Deps
+	c    *client.Client
+	init *mcp.InitializeResult
+}
+
+const testConfig = `
+state_dir = ".plangate"
+
+stack "web" {
+  dir         = "stacks/web"
+  description = "demo web tier"
+  variables   = ["replicas", "image_tag"]
+  policy {
+    approvals          = 1
+    deletion_approvals = 2
+    plan_ttl           = "30m"
+  }
+}
+
+stack "broken" {
+  dir = "stacks/broken"
+}
+
+stack "failing" {
+  dir       = "stacks/failing"
+  variables = ["healthy"]
+}
+
+stack "slow" {
+  dir       = "stacks/slow"
+  variables = ["n"]
+}
+`
+
+type harnessOption func(*harnessOpts)
+
+type harnessOpts struct {
+	find       func() (string, error)
+	diffBudget int
+}
+
+func withTerraform(find func() (string, error)) harnessOption {
+	return func(o *harnessOpts) { o.find = find }
+}
+
+func withDiffBudget(n int) harnessOption { return func(o *harnessOpts) { o.diffBudget = n } }
+
+func newHarness(t *testing.T, opts ...harnessOption) *harness {
+	t.Helper()
+	tftest.Setup(t)
+	o := harnessOpts{find: tfbin.Find}
+	for _, f := range opts {
+		f(&o)
+	}
+	root := tftest.RepoRoot(t)
+	dir := t.TempDir()
+	tftest.CopyDir(t, filepath.Join(root, "fixtures", "demo", "stacks", "web"), filepath.Join(dir, "stacks", "web"))
+	for _, s := range []string{"broken", "failing", "slow"} {
+		tftest.CopyDir(t, filepath.Join(root, "fixtures", "stacks", s), filepath.Join(dir, "stacks", s))
+	}
+	cfgPath := filepath.Join(dir, "plangate.hcl")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(testConfig), 0o644))
+	cfg, err := config.Load(cfgPath)
+	require.NoError(t, err)
+	store, err := plan.OpenStore(cfg.StateDir)
+	require.NoError(t, err)
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	runner := plan.NewRunner(o.find, cfg.StateDir, logger)
+	deps := &tools.Deps{
+		Config:     cfg,
+		Planner:    &plan.Planner{Runner: runner, Store: store, Logger: logger},
+		Store:      store,
+		Logger:     logger,
+		DiffBudget: o.diffBudget,
+	}
+	c, err := client.NewInProcessClient(server.New(deps, "test"))
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	ctx := context.Background()
+	require.NoError(t, c.Start(ctx))
+	req := mcp.InitializeRequest{}
+	req.Params.ProtocolVersion = mcp.ProtocolVersion20251125
+	req.Params.ClientInfo = mcp.Implementation{Name: "plangate-test", Version: "1"}
+	res, err := c.Initialize(ctx, req)
+	require.NoError(t, err)
+	return &harness{t: t, dir: dir, cfg: cfg, deps: deps, c: c, init: res}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// call calls a tool; protocol errors fail the test, tool errors come back
+// as results with IsError.
+func (h *harness) call(name string, args map[string]any) *mcp.CallToolResult {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	req := mcp.CallToolRequest{}
+	req.Params.Name = name
+	req.Params.Arguments = args
+	res, err := h.c.CallTool(ctx, req)
+	require.NoError(h.t, err, "calling %s", name)
+	return res
+}
+
+// ok calls a tool that must succeed and decodes its structured content.
+func (h *harness) ok(name string, args map[string]any, out any) string {
+	h.t.Helper()
+	res := h.call(name, args)
+	require.False(h.t, res.IsError, "%s failed: %s", name, textOf(res))
+	if out != nil {
+		b, err := json.Marshal(res.StructuredContent)
+		require.NoError(h.t, err)
+		require.NoError(h.t, json.Unmarshal(b, out))
+	}
+	return textOf(res)
+}
+
+// fails calls a tool that must fail and returns its message.
+func (h *harness) fails(name string, args map[string]any) string {
+	h.t.Helper()
+	res := h.call(name, args)
+	require.True(h.t, res.IsError, "%s should fail, got: %s", name, textOf(res))
+	return textOf(res)
+}
+
+func textOf(res *mcp.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range res.Content {
+		if tc, ok := c.(mcp.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String()
+}
+
+// applyDirectly applies a recorded plan's saved file with terraform, as a
+// stand-in for apply_plan (which needs approvals, a later feature) so that
+// tests can build state to change.
+func (h *harness) applyDirectly(id string) {
+	h.t.Helper()
+	rec, err := h.deps.Store.Get(id)
+	require.NoError(h.t, err)
+	st, _ := h.cfg.Stack(rec.Stack)
+	ctx := context.Background()
+	unlock, err := h.deps.Planner.Runner.Lock(ctx, st)
+	require.NoError(h.t, err)
+	defer unlock()
+	out, err := h.deps.Planner.Runner.ApplySaved(ctx, st, filepath.Join(h.deps.Store.Dir(rec.ID), plan.PlanFile), nil)
+	require.NoError(h.t, err)
+	require.False(h.t, out.Failed, "apply: %v", out.Diagnostics)
+	_, err = h.deps.Store.Update(rec.ID, func(r *plan.Record) error { r.Status = plan.StatusApplied; return nil })
+	require.NoError(h.t, err)
+}
+
+// planDirFiles returns the text of every file plangate keeps for a plan
+// except Terraform's own binary plan file.
+func (h *harness) planDirFiles(id string) map[string]string {
+	h.t.Helper()
+	out := map[string]string{}
+	entries, err := os.ReadDir(h.deps.Store.Dir(id))
+	require.NoError(h.t, err)
+	for _, e := range entries {
+		if e.Name() == plan.PlanFile {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(h.deps.Store.Dir(id), e.Name()))
+		require.NoError(h.t, err)
+		out[e.Name()] = string(b)
+	}
+	return out
+}
+
+func fmtJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return fmt.Sprintf("%s", b)
+}
+
+func decode(t *testing.T, v any, out any) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, out))
+}

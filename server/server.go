@@ -1,0 +1,89 @@
+// Package server builds plangate's MCP server: it registers the tools,
+// carries the instructions that teach an agent the workflow, adds recovery
+// and request logging, and serves it over stdio. Stdout is the protocol's
+// alone; everything else goes to the logger (stderr).
+package server
+
+import (
+	"context"
+	"io"
+	"log"
+	"log/slog"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/plangate/plangate/tools"
+)
+
+// Name is the MCP server name clients see.
+const Name = "plangate"
+
+// Instructions teach an agent the workflow in a few lines. Clients put them
+// in the model's context when it connects.
+const Instructions = `plangate lets you change infrastructure only through reviewed Terraform plans.
+Workflow:
+1. list_stacks: see the stacks and the variables you may set (show_stack shows what exists).
+2. plan_change(stack, variables): runs terraform plan and records the plan. Nothing changes yet.
+3. Show the human the result's first line and EVERY deletion it lists (deletions are exact counts; never summarise them away). get_plan pages through long diffs.
+4. Ask the human to review and run "plangate approve <plan_id>" in their terminal, and to paste the approval token back. You cannot create tokens; never try.
+5. Only with the human's token(s), call apply_plan(plan_id, approval_tokens). A blocked, failed, expired or discarded plan can never be applied: propose a new plan instead.
+Discard plans you no longer want with discard_plan.`
+
+// New returns the MCP server with every plangate tool registered.
+func New(d *tools.Deps, version string) *mcpserver.MCPServer {
+	logger := d.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	hooks := &mcpserver.Hooks{}
+	hooks.AddAfterInitialize(func(ctx context.Context, id any, req *mcp.InitializeRequest, res *mcp.InitializeResult) {
+		logger.Info("client connected", "client", req.Params.ClientInfo.Name, "client_version", req.Params.ClientInfo.Version,
+			"protocol", res.ProtocolVersion)
+	})
+	s := mcpserver.NewMCPServer(Name, version,
+		mcpserver.WithInstructions(Instructions),
+		mcpserver.WithToolCapabilities(false),
+		mcpserver.WithLogging(),
+		mcpserver.WithRecovery(),
+		mcpserver.WithInputSchemaValidation(),
+		mcpserver.WithOutputSchemaValidation(),
+		mcpserver.WithHooks(hooks),
+		mcpserver.WithToolHandlerMiddleware(logCalls(logger)),
+	)
+	s.AddTools(tools.All(d)...)
+	return s
+}
+
+// logCalls logs every tool call's name, duration and outcome (never its
+// arguments or results, which may carry values a log must not keep).
+func logCalls(logger *slog.Logger) mcpserver.ToolHandlerMiddleware {
+	return func(next mcpserver.ToolHandlerFunc) mcpserver.ToolHandlerFunc {
+		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			start := time.Now()
+			res, err := next(ctx, req)
+			isErr := err != nil || res != nil && res.IsError
+			logger.Info("tool call", "tool", req.Params.Name, "duration", time.Since(start).Round(time.Millisecond), "is_error", isErr)
+			return res, err
+		}
+	}
+}
+
+// ServeStdio serves s over in/out until in ends or ctx is cancelled.
+// Cancelling ctx cancels in-flight tool calls, which stop Terraform with
+// SIGINT.
+func ServeStdio(ctx context.Context, s *mcpserver.MCPServer, in io.Reader, out io.Writer, logger *slog.Logger) error {
+	stdio := mcpserver.NewStdioServer(s)
+	stdio.SetErrorLogger(log.New(slogWriter{logger}, "", 0))
+	return stdio.Listen(ctx, in, out)
+}
+
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	if w.l != nil {
+		w.l.Warn("mcp transport", "msg", string(p))
+	}
+	return len(p), nil
+}

@@ -1,0 +1,144 @@
+// Package tools defines plangate's MCP tools: one file per tool, each a
+// constructor returning the tool's definition (schema, annotations) with
+// its handler. Handlers are thin: they parse input, call the plan package
+// and render the result as structured content plus a readable text block.
+package tools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/plan"
+)
+
+// Deps are what the tools need. Every dependency arrives here; tools keep
+// no package-level state.
+type Deps struct {
+	Config  *config.Config
+	Planner *plan.Planner
+	Store   *plan.Store
+	Logger  *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// DiffBudget bounds the diff bytes in one tool result (default 16 KiB).
+	DiffBudget int
+}
+
+func (d *Deps) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+func (d *Deps) logger() *slog.Logger {
+	if d.Logger != nil {
+		return d.Logger
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func (d *Deps) diffBudget() int {
+	if d.DiffBudget > 0 {
+		return d.DiffBudget
+	}
+	return plan.DefaultDiffBudget
+}
+
+// All returns every tool plangate serves, in the order clients list them.
+func All(d *Deps) []server.ServerTool {
+	return []server.ServerTool{
+		ListStacks(d),
+		ShowStack(d),
+		PlanChange(d),
+		GetPlan(d),
+		ListPlans(d),
+		DiscardPlan(d),
+	}
+}
+
+// annotations sets all four hints explicitly: mcp-go defaults
+// destructiveHint and openWorldHint to true, which would mislabel every
+// read-only tool.
+func annotations(title string, readOnly, destructive, idempotent, openWorld bool) mcp.ToolOption {
+	return mcp.WithToolAnnotation(mcp.ToolAnnotation{
+		Title:           title,
+		ReadOnlyHint:    mcp.ToBoolPtr(readOnly),
+		DestructiveHint: mcp.ToBoolPtr(destructive),
+		IdempotentHint:  mcp.ToBoolPtr(idempotent),
+		OpenWorldHint:   mcp.ToBoolPtr(openWorld),
+	})
+}
+
+// stack resolves a stack name from tool input.
+func (d *Deps) stack(name string) (*config.Stack, error) {
+	if name == "" {
+		return nil, &plan.InputError{Msg: "stack is required: call list_stacks to see the stacks you may plan"}
+	}
+	st, ok := d.Config.Stack(name)
+	if !ok {
+		return nil, &plan.InputError{Msg: fmt.Sprintf("unknown stack %q: the configured stacks are %s (list_stacks describes them)", clip(name), strings.Join(d.Config.StackNames(), ", "))}
+	}
+	return st, nil
+}
+
+// bind decodes the tool arguments into v, as an input error when they do not fit.
+func bind(req mcp.CallToolRequest, v any) error {
+	if err := req.BindArguments(v); err != nil {
+		return &plan.InputError{Msg: "invalid arguments: " + err.Error() + " (see the tool's input schema)"}
+	}
+	return nil
+}
+
+// errorResult turns an error into an isError tool result that says what
+// went wrong and what to do. Unexpected errors are logged in full and
+// reported without internals.
+func (d *Deps) errorResult(tool string, err error) *mcp.CallToolResult {
+	var (
+		in *plan.InputError
+		te *plan.TerraformError
+	)
+	switch {
+	case errors.As(err, &in):
+		return mcp.NewToolResultError(in.Msg)
+	case errors.Is(err, plan.ErrPlanNotFound), errors.Is(err, plan.ErrAmbiguousPlan), errors.Is(err, plan.ErrMalformedID):
+		return mcp.NewToolResultError(err.Error())
+	case errors.As(err, &te):
+		return mcp.NewToolResultError(te.Error() + "\n\nFix the Terraform configuration (or ask a human to), then try again.")
+	case errors.Is(err, context.Canceled):
+		return mcp.NewToolResultError(tool + " was cancelled; nothing was recorded")
+	case errors.Is(err, context.DeadlineExceeded):
+		return mcp.NewToolResultError(tool + " timed out; nothing was recorded")
+	}
+	d.logger().Error("tool failed", "tool", tool, "err", err)
+	return mcp.NewToolResultError(fmt.Sprintf("%s failed: %v", tool, err))
+}
+
+// clip keeps untrusted text short and free of control characters in messages.
+func clip(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+// planIDProperty is the schema of a plan_id argument.
+func planIDProperty(desc string) mcp.ToolOption {
+	return mcp.WithString("plan_id", mcp.Required(), mcp.Description(desc),
+		mcp.MinLength(plan.MinPrefix), mcp.MaxLength(36))
+}

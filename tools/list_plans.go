@@ -1,0 +1,90 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/plangate/plangate/plan"
+)
+
+// PlanListing is one plan in list_plans.
+type PlanListing struct {
+	PlanID    string      `json:"plan_id"`
+	Stack     string      `json:"stack"`
+	Status    plan.Status `json:"status"`
+	Counts    plan.Counts `json:"counts"`
+	Deletions int         `json:"deletions"`
+	CreatedAt time.Time   `json:"created_at"`
+	ExpiresAt time.Time   `json:"expires_at"`
+	Age       string      `json:"age"`
+}
+
+// ListPlansResult is the structured content of list_plans.
+type ListPlansResult struct {
+	Plans []PlanListing `json:"plans"`
+}
+
+var allStatuses = []string{
+	string(plan.StatusAwaitingApproval), string(plan.StatusNoChanges), string(plan.StatusBlocked), string(plan.StatusApplied),
+	string(plan.StatusFailed), string(plan.StatusDiscarded), string(plan.StatusExpired), string(plan.StatusSuperseded),
+}
+
+// ListPlans lists recorded plans, newest first.
+func ListPlans(d *Deps) server.ServerTool {
+	tool := mcp.NewTool("list_plans",
+		mcp.WithDescription("List recorded plans, newest first, with status, counts, deletions and age. Filter by stack and/or status."),
+		mcp.WithString("stack", mcp.Description("Only plans of this stack."), mcp.MaxLength(64)),
+		mcp.WithString("status", mcp.Description("Only plans with this status."), mcp.Enum(allStatuses...)),
+		annotations("List plans", true, false, true, false),
+		mcp.WithOutputSchema[ListPlansResult](),
+	)
+	return server.ServerTool{Tool: tool, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		var args struct {
+			Stack  string `json:"stack"`
+			Status string `json:"status"`
+		}
+		if err := bind(req, &args); err != nil {
+			return d.errorResult("list_plans", err), nil
+		}
+		if args.Stack != "" {
+			if _, err := d.stack(args.Stack); err != nil {
+				return d.errorResult("list_plans", err), nil
+			}
+		}
+		recs, err := d.Store.List()
+		if err != nil {
+			return d.errorResult("list_plans", err), nil
+		}
+		now := d.now()
+		res := ListPlansResult{Plans: []PlanListing{}}
+		for _, r := range recs {
+			st := r.EffectiveStatus(now)
+			if args.Stack != "" && r.Stack != args.Stack || args.Status != "" && string(st) != args.Status {
+				continue
+			}
+			res.Plans = append(res.Plans, PlanListing{
+				PlanID: r.ID, Stack: r.Stack, Status: st, Counts: r.Summary.Counts, Deletions: r.Summary.Deletions,
+				CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, Age: now.Sub(r.CreatedAt).Round(time.Second).String(),
+			})
+		}
+		return mcp.NewToolResultStructured(res, formatPlans(res)), nil
+	}}
+}
+
+func formatPlans(res ListPlansResult) string {
+	if len(res.Plans) == 0 {
+		return "No plans recorded. plan_change makes one."
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d plan(s), newest first:\n", len(res.Plans))
+	for _, p := range res.Plans {
+		fmt.Fprintf(&b, "  %s  %-8s %-17s +%d ~%d -%d  deletes %d  (%s ago)\n",
+			p.PlanID, p.Stack, p.Status, p.Counts.Add, p.Counts.Change, p.Counts.Destroy, p.Deletions, p.Age)
+	}
+	return b.String()
+}

@@ -1,0 +1,139 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/plan"
+)
+
+// StackInfo describes one stack to an agent.
+type StackInfo struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Dir         string          `json:"dir"`
+	Workspace   string          `json:"workspace"`
+	Variables   []plan.Variable `json:"variables"`
+	Policy      PolicyInfo      `json:"policy"`
+	// Problem is set when the stack's configuration cannot be read.
+	Problem string `json:"problem,omitempty"`
+}
+
+// PolicyInfo summarises a stack's policy.
+type PolicyInfo struct {
+	Approvals         int      `json:"approvals"`
+	DeletionApprovals int      `json:"deletion_approvals"`
+	MaxDeletions      *int     `json:"max_deletions,omitempty"`
+	MaxDeletionRatio  float64  `json:"max_deletion_ratio"`
+	Protected         []string `json:"protected"`
+	PlanTTL           string   `json:"plan_ttl"`
+}
+
+// ListStacksResult is the structured content of list_stacks.
+type ListStacksResult struct {
+	Stacks []StackInfo `json:"stacks"`
+}
+
+// ListStacks lists the configured stacks with their settable variables.
+func ListStacks(d *Deps) server.ServerTool {
+	tool := mcp.NewTool("list_stacks",
+		mcp.WithDescription("List the Terraform stacks you may plan changes to, with the variables you may set on each (name, type, description), "+
+			"the stack's approval policy, and its workspace. Start here: plan_change takes one of these stack names."),
+		annotations("List Terraform stacks", true, false, true, false),
+		mcp.WithOutputSchema[ListStacksResult](),
+	)
+	return server.ServerTool{Tool: tool, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		res := ListStacksResult{Stacks: []StackInfo{}}
+		for _, st := range d.Config.Stacks {
+			res.Stacks = append(res.Stacks, d.stackInfo(st))
+		}
+		return mcp.NewToolResultStructured(res, formatStacks(res)), nil
+	}}
+}
+
+func (d *Deps) stackInfo(st *config.Stack) StackInfo {
+	info := StackInfo{
+		Name:        st.Name,
+		Description: st.Description,
+		Dir:         relTo(filepath.Dir(d.Config.Path), st.Dir),
+		Workspace:   st.Workspace,
+		Variables:   []plan.Variable{},
+		Policy: PolicyInfo{
+			Approvals:         st.Policy.Approvals,
+			DeletionApprovals: st.Policy.DeletionApprovals,
+			MaxDeletionRatio:  st.Policy.MaxDeletionRatio,
+			Protected:         append([]string{}, st.Policy.Protected...),
+			PlanTTL:           st.Policy.PlanTTL.String(),
+		},
+	}
+	if st.Policy.MaxDeletions >= 0 {
+		n := st.Policy.MaxDeletions
+		info.Policy.MaxDeletions = &n
+	}
+	vars, err := plan.StackVariables(st)
+	if err != nil {
+		info.Problem = err.Error()
+	} else {
+		info.Variables = vars
+	}
+	return info
+}
+
+func relTo(base, p string) string {
+	if r, err := filepath.Rel(base, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
+
+func formatStacks(res ListStacksResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d stack(s):\n", len(res.Stacks))
+	for _, s := range res.Stacks {
+		fmt.Fprintf(&b, "\n%s", s.Name)
+		if s.Description != "" {
+			fmt.Fprintf(&b, " — %s", s.Description)
+		}
+		fmt.Fprintf(&b, "\n  dir: %s, workspace: %s\n", s.Dir, s.Workspace)
+		fmt.Fprintf(&b, "  policy: %d approval(s), %d when deleting", s.Policy.Approvals, s.Policy.DeletionApprovals)
+		if s.Policy.MaxDeletions != nil {
+			fmt.Fprintf(&b, ", at most %d deletion(s)", *s.Policy.MaxDeletions)
+		}
+		if len(s.Policy.Protected) > 0 {
+			fmt.Fprintf(&b, ", protected: %s", strings.Join(s.Policy.Protected, ", "))
+		}
+		fmt.Fprintf(&b, ", plans expire after %s\n", s.Policy.PlanTTL)
+		if s.Problem != "" {
+			fmt.Fprintf(&b, "  PROBLEM: %s\n", s.Problem)
+		}
+		if len(s.Variables) == 0 {
+			b.WriteString("  variables you may set: none\n")
+			continue
+		}
+		b.WriteString("  variables you may set:\n")
+		for _, v := range s.Variables {
+			fmt.Fprintf(&b, "    %s (%s", v.Name, v.Type)
+			if v.Required {
+				b.WriteString(", required")
+			}
+			if v.Sensitive {
+				b.WriteString(", sensitive")
+			}
+			b.WriteString(")")
+			if v.Description != "" {
+				fmt.Fprintf(&b, ": %s", v.Description)
+			}
+			if !v.Declared {
+				b.WriteString(" [not declared by the Terraform module]")
+			}
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}

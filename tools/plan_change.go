@@ -1,0 +1,73 @@
+package tools
+
+import (
+	"context"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/plangate/plangate/plan"
+)
+
+// PlanChange runs terraform plan on a stack with agent-set variables and
+// records the saved plan for a human to approve.
+func PlanChange(d *Deps) server.ServerTool {
+	tool := mcp.NewTool("plan_change",
+		mcp.WithDescription("Propose a change: run `terraform plan` on a stack with the variables you set, save the plan, and return its summary "+
+			"(counts, the exact number of resources it deletes and their addresses, a Terraform-style diff). Nothing changes in the infrastructure. "+
+			"A human must review the plan and approve it with `plangate approve <plan_id>`; they paste the resulting token back to you for apply_plan. "+
+			"Always show the human the first line of the result and every deletion."),
+		mcp.WithString("stack", mcp.Required(), mcp.Description("Stack name, from list_stacks."), mcp.MinLength(1), mcp.MaxLength(64)),
+		mcp.WithObject("variables", mcp.Description("Values for the stack's agent-settable variables (list_stacks shows names and types), "+
+			"as JSON values of the declared types. Omit to plan with the current configuration.")),
+		annotations("Plan a Terraform change", false, false, false, true),
+		mcp.WithOutputSchema[plan.Summary](),
+	)
+	return server.ServerTool{Tool: tool, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		var args struct {
+			Stack     string         `json:"stack"`
+			Variables map[string]any `json:"variables"`
+		}
+		if err := bind(req, &args); err != nil {
+			return d.errorResult("plan_change", err), nil
+		}
+		st, err := d.stack(args.Stack)
+		if err != nil {
+			return d.errorResult("plan_change", err), nil
+		}
+		rec, err := d.Planner.Propose(ctx, st, args.Variables)
+		if err != nil {
+			return d.errorResult("plan_change", err), nil
+		}
+		return d.summaryResult(rec, 0, 0)
+	}}
+}
+
+// summaryResult renders a plan record as structured content plus text,
+// with one page of the diff and of the deletions.
+func (d *Deps) summaryResult(rec *plan.Record, offset, deletionsOffset int) (*mcp.CallToolResult, error) {
+	page, err := d.Store.ReadDiff(rec.ID, offset, d.diffBudget())
+	if err != nil {
+		return d.errorResult("plan", err), nil
+	}
+	s := rec.Summary
+	s.PlanID = rec.ID
+	s.Status = rec.EffectiveStatus(d.now())
+	if s.Status != plan.StatusAwaitingApproval {
+		s.ApproveCommand = ""
+	}
+	if deletionsOffset > 0 {
+		if deletionsOffset > len(s.Deleted) {
+			return mcp.NewToolResultError("deletions_offset is past the end of the deletion list: use next_deletions_offset from the previous page"), nil
+		}
+		s.Deleted = s.Deleted[deletionsOffset:]
+	}
+	out := s.ForOutput(page)
+	if deletionsOffset+len(out.Deleted) < rec.Summary.Deletions {
+		out.NextDeletionsOffset = deletionsOffset + len(out.Deleted)
+	}
+	var b strings.Builder
+	plan.WriteReport(&b, &out, d.now())
+	return mcp.NewToolResultStructured(out, b.String()), nil
+}
