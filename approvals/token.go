@@ -1,0 +1,279 @@
+package approvals
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/plangate/plangate/config"
+)
+
+const (
+	// TokenPrefix starts every approval token; the version is in it.
+	TokenPrefix = "pgt1."
+	// MaxTokenLength bounds a token's normalized text. Real tokens are
+	// about 450 characters.
+	MaxTokenLength = 2048
+	// maxPastedLength bounds the text Parse looks at before removing
+	// whitespace, so that a huge paste costs nothing.
+	maxPastedLength = 8 * MaxTokenLength
+	// nonceSize is the number of random bytes in a token's nonce.
+	nonceSize = 16
+)
+
+var (
+	b64 = base64.RawURLEncoding.Strict()
+	// uuidV4Pattern is the shape of plan ids (github.com/google/uuid's
+	// String of a random uuid).
+	uuidV4Pattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// Claims are what an approver signs: exactly one plan file of one stack,
+// for a limited time, once.
+type Claims struct {
+	Approver   string `json:"approver"`
+	PlanID     string `json:"plan_id"`     // full uuid
+	PlanSHA256 string `json:"plan_sha256"` // 64 lowercase hex
+	Stack      string `json:"stack"`
+	IssuedAt   int64  `json:"iat"` // unix seconds
+	ExpiresAt  int64  `json:"exp"`
+	Nonce      string `json:"nonce"` // base64url of 16 random bytes
+}
+
+var claimFields = []string{"approver", "plan_id", "plan_sha256", "stack", "iat", "exp", "nonce"}
+
+// Token is a parsed approval token. Parsing checks its form only; Verify
+// decides whether it approves a plan.
+type Token struct {
+	Claims Claims
+	// Text is the token with whitespace removed: the exact text that was
+	// signed and fingerprinted.
+	Text string
+
+	signed []byte // "pgt1.<payload b64>"
+	sig    []byte
+}
+
+// Issue signs an approval of one plan file by k's approver. The token
+// expires at now+ttl or when the plan does, whichever is first (ttl <= 0:
+// when the plan does). It returns the token text and its claims.
+func Issue(k *PrivateKey, planID, planSHA256, stack string, planExpires, now time.Time, ttl time.Duration) (string, *Claims, error) {
+	if k == nil || len(k.Key) != ed25519.PrivateKeySize {
+		return "", nil, errors.New("issue approval token: no valid approver key")
+	}
+	if !planExpires.After(now) {
+		return "", nil, fmt.Errorf("plan %s expired at %s: it can no longer be approved; ask the agent to plan the change again",
+			planID, planExpires.UTC().Format(time.RFC3339))
+	}
+	exp := planExpires
+	if ttl > 0 && now.Add(ttl).Before(exp) {
+		exp = now.Add(ttl)
+	}
+	nonce := make([]byte, nonceSize)
+	if _, err := rand.Read(nonce); err != nil {
+		return "", nil, fmt.Errorf("issue approval token: %w", err)
+	}
+	c := &Claims{
+		Approver:   k.Approver,
+		PlanID:     planID,
+		PlanSHA256: planSHA256,
+		Stack:      stack,
+		IssuedAt:   now.Unix(),
+		// Unix() rounds down, so the token never outlives the plan.
+		ExpiresAt: exp.Unix(),
+		Nonce:     b64.EncodeToString(nonce),
+	}
+	if c.ExpiresAt <= c.IssuedAt {
+		return "", nil, fmt.Errorf("plan %s expires in less than a second: it can no longer be approved; ask the agent to plan the change again", planID)
+	}
+	if err := c.validate(); err != nil {
+		return "", nil, fmt.Errorf("issue approval token: %w", err)
+	}
+	text, err := sign(k.Key, c)
+	if err != nil {
+		return "", nil, err
+	}
+	return text, c, nil
+}
+
+// sign encodes and signs claims as they are, without checking them.
+func sign(key ed25519.PrivateKey, c *Claims) (string, error) {
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("issue approval token: %w", err)
+	}
+	signed := TokenPrefix + b64.EncodeToString(payload)
+	sig := ed25519.Sign(key, []byte(signed))
+	return signed + "." + b64.EncodeToString(sig), nil
+}
+
+const tokenInvalid = "approval token is not valid: "
+
+// tokenProblem is how Parse refuses: what is wrong with the token, and
+// what the human can do, without ever quoting the token.
+func tokenProblem(what string) *RefusalError {
+	return &RefusalError{Reason: tokenInvalid + what +
+		"; copy the whole token that plangate approve printed on its last line, unchanged (line breaks do not matter), or ask the approver to run plangate approve again"}
+}
+
+// Parse reads a token as a human pasted it: all whitespace is removed (a
+// token wrapped across lines still parses), and anything else that differs
+// from what Issue produced is refused with a *RefusalError.
+func Parse(text string) (*Token, error) {
+	if len(text) > maxPastedLength {
+		return nil, tokenProblem("it is far too long to be a plangate token")
+	}
+	if !utf8.ValidString(text) {
+		return nil, tokenProblem("it holds bytes that are not text")
+	}
+	norm := strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, text)
+	switch {
+	case norm == "":
+		return nil, tokenProblem("it is empty")
+	case len(norm) > MaxTokenLength:
+		return nil, tokenProblem(fmt.Sprintf("it is %d characters long, more than a plangate token (at most %d)", len(norm), MaxTokenLength))
+	case !strings.HasPrefix(norm, TokenPrefix):
+		if strings.HasPrefix(norm, "pgt") {
+			return nil, tokenProblem("it is not a version this plangate reads (tokens start with " + TokenPrefix + ")")
+		}
+		return nil, tokenProblem("it does not start with " + TokenPrefix)
+	}
+	parts := strings.Split(norm[len(TokenPrefix):], ".")
+	if len(parts) != 2 {
+		return nil, tokenProblem(fmt.Sprintf("it has %d dot-separated parts, not 3 (%spayload.signature)", len(parts)+1, TokenPrefix))
+	}
+	payload, err := decodeB64URL(parts[0])
+	if err != nil {
+		return nil, tokenProblem("its payload " + err.Error())
+	}
+	sig, err := decodeB64URL(parts[1])
+	if err != nil {
+		return nil, tokenProblem("its signature " + err.Error())
+	}
+	if len(sig) != ed25519.SignatureSize {
+		return nil, tokenProblem(fmt.Sprintf("its signature is %d bytes, not %d", len(sig), ed25519.SignatureSize))
+	}
+	c, err := parseClaims(payload)
+	if err != nil {
+		return nil, tokenProblem("its payload " + err.Error())
+	}
+	return &Token{
+		Claims: *c,
+		Text:   norm,
+		signed: []byte(norm[:len(TokenPrefix)+len(parts[0])]),
+		sig:    sig,
+	}, nil
+}
+
+// decodeB64URL decodes unpadded base64url, refusing every other spelling of
+// the same bytes (padding, non-zero trailing bits).
+func decodeB64URL(s string) ([]byte, error) {
+	if s == "" {
+		return nil, errors.New("is empty")
+	}
+	b, err := b64.DecodeString(s)
+	if err != nil || b64.EncodeToString(b) != s {
+		return nil, errors.New("is not unpadded base64url")
+	}
+	return b, nil
+}
+
+// parseClaims decodes the payload strictly: one JSON object with exactly
+// the claim fields, each well formed, encoded exactly as json.Marshal
+// encodes Claims. The last rule leaves one valid spelling per payload.
+func parseClaims(payload []byte) (*Claims, error) {
+	if err := checkJSONObject(payload, claimFields, nil); err != nil {
+		return nil, errors.New("is not valid: " + err.Error())
+	}
+	var c Claims
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, errors.New("has a field of the wrong type")
+	}
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("is not valid: %w", err)
+	}
+	canonical, err := json.Marshal(&c)
+	if err != nil || !bytes.Equal(canonical, payload) {
+		return nil, errors.New("is not encoded the way plangate encodes tokens (it was edited)")
+	}
+	return &c, nil
+}
+
+// maxTokenLifetime bounds exp - iat: no plan lives longer.
+const maxTokenLifetime = config.MaxPlanTTL
+
+// validate checks the form of every claim.
+func (c *Claims) validate() error {
+	switch {
+	case !namePattern.MatchString(c.Approver):
+		return errors.New("approver is not a valid approver name")
+	case !uuidV4Pattern.MatchString(c.PlanID):
+		return errors.New("plan_id is not a full plan id")
+	case !sha256Pattern.MatchString(c.PlanSHA256):
+		return errors.New("plan_sha256 is not 64 lower-case hex digits")
+	case !namePattern.MatchString(c.Stack):
+		return errors.New("stack is not a valid stack name")
+	case c.IssuedAt <= 0:
+		return errors.New("iat is not a time")
+	case c.ExpiresAt <= c.IssuedAt:
+		return errors.New("exp is not after iat")
+	case c.ExpiresAt-c.IssuedAt > int64(maxTokenLifetime/time.Second):
+		return fmt.Errorf("it would live longer than a plan may (%s)", maxTokenLifetime)
+	}
+	if n, err := decodeB64URL(c.Nonce); err != nil || len(n) != nonceSize {
+		return fmt.Errorf("nonce is not %d bytes of base64url", nonceSize)
+	}
+	return nil
+}
+
+// Fingerprint names the token in logs and the audit trail without
+// revealing it: "sha256:" and the first 16 hex digits of the SHA-256 of the
+// normalized text.
+func (t *Token) Fingerprint() string {
+	return Fingerprint(t.Text)
+}
+
+// Fingerprint is Token.Fingerprint for a normalized token text.
+func Fingerprint(normalized string) string {
+	sum := sha256.Sum256([]byte(normalized))
+	return "sha256:" + hex.EncodeToString(sum[:])[:16]
+}
+
+// VerifySignature reports whether pub signed this token.
+func (t *Token) VerifySignature(pub ed25519.PublicKey) bool {
+	if len(pub) != ed25519.PublicKeySize || len(t.sig) != ed25519.SignatureSize {
+		return false
+	}
+	return ed25519.Verify(pub, t.signed, t.sig)
+}
+
+// String is the token's fingerprint, so that a token printed or logged by
+// mistake does not leak.
+func (t *Token) String() string { return "approval token " + t.Fingerprint() }
+
+// GoString is String, for %#v.
+func (t *Token) GoString() string { return t.String() }
+
+// LogValue is String, for log/slog handlers that would otherwise encode the
+// struct's fields.
+func (t *Token) LogValue() slog.Value { return slog.StringValue(t.String()) }
