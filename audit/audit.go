@@ -1,0 +1,495 @@
+// Package audit owns plangate's audit trail: an append-only, hash-chained
+// JSON Lines log at <state_dir>/audit.jsonl that records every plan,
+// refusal, approval use, apply and freeze, and can be verified.
+//
+// Each line is one Event. Its prev_sha256 is the SHA-256 of the previous
+// line's exact bytes (without the newline), 64 zeros on line 1, and its seq
+// is its 1-based line number. Editing, removing, inserting or reordering
+// lines therefore breaks the chain at a line Verify names.
+//
+// What the chain cannot show on its own: a change to the newest line (no
+// later line hashes it) and the removal of whole lines at the end. Both are
+// caught by comparing Head with a value recorded elsewhere, and neither
+// stops someone who can rewrite the whole file from rewriting the whole
+// chain; the log is tamper-evident against edits, not tamper-proof.
+//
+// Crash safety: Append holds an exclusive flock on the log while it reads
+// the last line and writes the next, and fsyncs before returning, so
+// concurrent writers (goroutines or processes) never interleave or fork the
+// chain. If the log's last line is incomplete — a crash or a full disk cut a
+// write short — Append refuses rather than truncate it: that line is
+// evidence, and only a human should decide what to do with it. `plangate
+// audit verify` shows where the log breaks; move the damaged log aside
+// (keep it) to start a new chain.
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/plangate/plangate/plan"
+)
+
+// FileName is the log's name inside the state directory.
+const FileName = "audit.jsonl"
+
+// ZeroHash is the prev_sha256 of the first line.
+const ZeroHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// Event names.
+const (
+	EventPlanCreated      = "plan_created"
+	EventPlanBlocked      = "plan_blocked"
+	EventPlanFailed       = "plan_failed"
+	EventPlanNoChanges    = "plan_no_changes"
+	EventPlanDiscarded    = "plan_discarded"
+	EventPlanApproved     = "plan_approved"
+	EventApplyRefused     = "apply_refused"
+	EventApplyStarted     = "apply_started"
+	EventApplied          = "applied"
+	EventApplyFailed      = "apply_failed"
+	EventApplyInterrupted = "apply_interrupted"
+	EventPlanSuperseded   = "plan_superseded"
+	EventFreeze           = "freeze"
+	EventUnfreeze         = "unfreeze"
+)
+
+// Client names the MCP client that caused an event.
+type Client struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Event is one line of the audit log.
+type Event struct {
+	// Seq is the event's 1-based line number; Append sets it.
+	Seq int64 `json:"seq"`
+	// Time is when it happened, in UTC; Append sets it when zero.
+	Time time.Time `json:"time"`
+	// Event is what happened: one of the Event* names (lower snake case).
+	Event      string       `json:"event"`
+	Stack      string       `json:"stack,omitempty"`
+	PlanID     string       `json:"plan_id,omitempty"`
+	PlanSHA256 string       `json:"plan_sha256,omitempty"`
+	Counts     *plan.Counts `json:"counts,omitempty"`
+	Deletions  *int         `json:"deletions,omitempty"`
+	// Deleted are the addresses of the instances the plan destroys.
+	Deleted   []string `json:"deleted,omitempty"`
+	Approvers []string `json:"approvers,omitempty"`
+	// TokenFingerprints identify the approval tokens used. Never tokens:
+	// Append refuses an event that carries anything that looks like one.
+	TokenFingerprints []string `json:"token_fingerprints,omitempty"`
+	// Client is the MCP client's name and version.
+	Client *Client `json:"client,omitempty"`
+	// Actor is the OS user behind a CLI event (freeze, discard, approve).
+	Actor  string `json:"actor,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Prev is the SHA-256 (hex) of the previous line's exact bytes; Append
+	// sets it.
+	Prev string `json:"prev_sha256"`
+}
+
+// Errors of Append.
+var (
+	// ErrIncompleteLastLine: the log does not end with a newline.
+	ErrIncompleteLastLine = errors.New("the audit log's last line is incomplete (a write was cut short); refusing to append so no evidence is lost — plangate audit verify shows where, then move the log aside (keep it) to start a new one")
+	// ErrCorruptLastLine: the log's last line is not an event.
+	ErrCorruptLastLine = errors.New("the audit log's last line is not a plangate event; refusing to append to a broken chain — plangate audit verify shows where, then move the log aside (keep it) to start a new one")
+	// ErrSecret: the event carries something that looks like an approval token.
+	ErrSecret = errors.New("the event carries something that looks like an approval token (pgt1.…); audit entries hold token fingerprints, never tokens")
+)
+
+// BrokenError names the first line of the log that breaks the chain.
+type BrokenError struct {
+	Line   int
+	Reason string
+}
+
+func (e *BrokenError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }
+
+// Log is the audit log of one state directory. Its zero value is not
+// usable; a Log holds no open file, so copies and several Log values on the
+// same directory (in one process or many) are all safe to use at once.
+type Log struct {
+	path string
+}
+
+// Open returns the log of stateDir. Nothing is created until the first
+// Append.
+func Open(stateDir string) *Log {
+	return &Log{path: filepath.Join(stateDir, FileName)}
+}
+
+// Path is the log file's path.
+func (l *Log) Path() string { return l.path }
+
+// tokenRE matches a plangate approval token, pgt1.<payload>.<signature>,
+// or enough of one to matter: "pgt1." then base64url text that is either
+// the start of an encoded JSON object (every payload begins "eyJ") or too
+// long to be anything else. A Terraform address through a module named
+// pgt1 (module.pgt1.aws_instance.web) does not match.
+var tokenRE = regexp.MustCompile(`pgt1\.(eyJ[A-Za-z0-9_-]{8,}|[A-Za-z0-9_-]{64,})`)
+
+// eventNameRE is the shape of an event name.
+var eventNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
+// Append writes e as the next line of the log and returns it as written,
+// with Seq, Time and Prev set. It returns only once the line is on disk.
+func (l *Log) Append(e Event) (Event, error) {
+	if !eventNameRE.MatchString(e.Event) {
+		return Event{}, fmt.Errorf("audit: invalid event name %q: lower snake case, such as %q", e.Event, EventApplied)
+	}
+	stamp := e.Time.IsZero()
+	if stamp {
+		e.Time = time.Now()
+	}
+	e.Time = e.Time.UTC()
+	// Check the event before touching the file; Seq and Prev, set below,
+	// cannot make a token.
+	probe, _, err := encode(e)
+	if err != nil {
+		return Event{}, err
+	}
+	if fields := secretFields(probe); len(fields) > 0 {
+		return Event{}, fmt.Errorf("audit: refusing to write %s event (%s): %w", e.Event, strings.Join(fields, ", "), ErrSecret)
+	}
+
+	if err := os.MkdirAll(filepath.Dir(l.path), 0o700); err != nil {
+		return Event{}, fmt.Errorf("audit: %w", err)
+	}
+	f, err := os.OpenFile(l.path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return Event{}, fmt.Errorf("audit: %w", err)
+	}
+	defer f.Close()
+	// The lock covers reading the last line and writing the next one: two
+	// writers that both read line N would otherwise both write a line N+1.
+	if err := flock(f, unix.LOCK_EX); err != nil {
+		return Event{}, fmt.Errorf("audit: locking %s: %w", l.path, err)
+	}
+	defer unix.Flock(int(f.Fd()), unix.LOCK_UN) //nolint:errcheck // Close releases it anyway
+
+	st, err := f.Stat()
+	if err != nil {
+		return Event{}, fmt.Errorf("audit: %w", err)
+	}
+	if stamp {
+		// Stamped under the lock, so that times follow the order of lines.
+		e.Time = time.Now().UTC()
+	}
+	size := st.Size()
+	e.Seq, e.Prev = 1, ZeroHash
+	if size > 0 {
+		last, err := readLastLine(f, size)
+		if err != nil {
+			return Event{}, fmt.Errorf("audit: %s: %w", l.path, err)
+		}
+		var prev Event
+		if json.Unmarshal(last, &prev) != nil || prev.Seq < 1 {
+			return Event{}, fmt.Errorf("audit: %s: %w", l.path, ErrCorruptLastLine)
+		}
+		e.Seq, e.Prev = prev.Seq+1, hashLine(last)
+	}
+
+	line, e, err := encode(e)
+	if err != nil {
+		return Event{}, err
+	}
+
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		// A short write of our own is not evidence: cut it off so that
+		// the chain stays whole for the next writer.
+		_ = f.Truncate(size)
+		return Event{}, fmt.Errorf("audit: writing %s: %w", l.path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return Event{}, fmt.Errorf("audit: syncing %s: %w", l.path, err)
+	}
+	if size == 0 {
+		// A new file: make its directory entry durable too.
+		if err := syncDir(filepath.Dir(l.path)); err != nil {
+			return Event{}, fmt.Errorf("audit: %w", err)
+		}
+	}
+	return e, nil
+}
+
+// encode returns the line for e and the event as Verify will read it back.
+// Encoding once more after decoding makes the line a fixed point (invalid
+// UTF-8, for one, becomes an escape first and a raw rune after), so every
+// line Append writes passes Verify's byte-for-byte check.
+func encode(e Event) ([]byte, Event, error) {
+	first, err := json.Marshal(e)
+	if err != nil {
+		return nil, Event{}, fmt.Errorf("audit: encoding %s event: %w", e.Event, err)
+	}
+	var back Event
+	if err := json.Unmarshal(first, &back); err != nil {
+		return nil, Event{}, fmt.Errorf("audit: encoding %s event: %w", e.Event, err)
+	}
+	line, err := json.Marshal(back)
+	if err != nil {
+		return nil, Event{}, fmt.Errorf("audit: encoding %s event: %w", e.Event, err)
+	}
+	if _, reason := decodeLine(line); reason != "" {
+		return nil, Event{}, fmt.Errorf("audit: encoding %s event: %s", e.Event, reason)
+	}
+	return line, back, nil
+}
+
+// secretFields names the fields of an encoded event whose text holds an
+// approval token, for an error message that must not repeat the token.
+// Whitespace is ignored, as the token parser ignores it: a token pasted
+// across lines is still a token.
+func secretFields(line []byte) []string {
+	var m map[string]any
+	if err := json.Unmarshal(line, &m); err != nil {
+		return []string{"undecodable event"} // cannot happen: encode made line
+	}
+	var found []string
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case string:
+			if tokenRE.MatchString(strings.Join(strings.Fields(v), "")) {
+				found = append(found, path)
+			}
+		case []any:
+			for i, x := range v {
+				walk(fmt.Sprintf("%s[%d]", path, i), x)
+			}
+		case map[string]any:
+			for k, x := range v {
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				walk(p, x)
+			}
+		}
+	}
+	walk("", m)
+	sort.Strings(found)
+	return found
+}
+
+// readLastLine returns the last line of f (without its newline), reading
+// backwards from the end in blocks rather than the whole file.
+func readLastLine(f *os.File, size int64) ([]byte, error) {
+	end := make([]byte, 1)
+	if _, err := f.ReadAt(end, size-1); err != nil {
+		return nil, err
+	}
+	if end[0] != '\n' {
+		return nil, ErrIncompleteLastLine
+	}
+	const block = 4096
+	var line []byte
+	pos := size - 1 // the final newline
+	for pos > 0 {
+		n := int64(block)
+		if pos < n {
+			n = pos
+		}
+		buf := make([]byte, n)
+		if _, err := f.ReadAt(buf, pos-n); err != nil {
+			return nil, err
+		}
+		if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+			line = append(buf[i+1:], line...)
+			break
+		}
+		line = append(buf, line...)
+		pos -= n
+	}
+	if len(line) == 0 {
+		return nil, ErrCorruptLastLine
+	}
+	return line, nil
+}
+
+// Head returns the seq and SHA-256 of the newest line: record them
+// somewhere else to detect later changes to that line or removal of lines
+// at the end, which the chain alone cannot show. An empty or missing log
+// has head 0 and ZeroHash.
+func (l *Log) Head() (int64, string, error) {
+	f, err := os.Open(l.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, ZeroHash, nil
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("audit: %w", err)
+	}
+	defer f.Close()
+	// A shared lock: an Append in progress is never seen half written.
+	if err := flock(f, unix.LOCK_SH); err != nil {
+		return 0, "", fmt.Errorf("audit: locking %s: %w", l.path, err)
+	}
+	defer unix.Flock(int(f.Fd()), unix.LOCK_UN) //nolint:errcheck // Close releases it anyway
+	st, err := f.Stat()
+	if err != nil {
+		return 0, "", fmt.Errorf("audit: %w", err)
+	}
+	if st.Size() == 0 {
+		return 0, ZeroHash, nil
+	}
+	last, err := readLastLine(f, st.Size())
+	if err != nil {
+		return 0, "", fmt.Errorf("audit: %s: %w", l.path, err)
+	}
+	var e Event
+	if json.Unmarshal(last, &e) != nil {
+		return 0, "", fmt.Errorf("audit: %s: %w", l.path, ErrCorruptLastLine)
+	}
+	return e.Seq, hashLine(last), nil
+}
+
+// Read calls fn for each line in order, with its 1-based line number, the
+// decoded event and the line's raw bytes (without the newline; fn may keep
+// them). It does not check the chain — Verify does — but stops with a
+// *BrokenError at a line that is not an event or is incomplete. A missing
+// log has no lines.
+func (l *Log) Read(fn func(line int, e Event, raw []byte) error) error {
+	return l.scan(func(n int, raw []byte, complete bool) error {
+		if !complete {
+			return &BrokenError{Line: n, Reason: incompleteReason}
+		}
+		var e Event
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return &BrokenError{Line: n, Reason: "not a valid event: " + err.Error()}
+		}
+		return fn(n, e, raw)
+	})
+}
+
+const incompleteReason = "incomplete: the line has no trailing newline (a write was cut short or the log was truncated)"
+
+// Verify checks the whole chain and returns the number of lines verified.
+// A line is valid when it is byte for byte what Append writes for the
+// event it decodes to, its seq is its line number and its prev_sha256 is
+// the SHA-256 of the previous line (ZeroHash on line 1). On failure the
+// error is a *BrokenError naming the first broken line. An empty or
+// missing log verifies with 0 lines.
+func (l *Log) Verify() (int, error) {
+	prevHash := ZeroHash
+	verified := 0
+	err := l.scan(func(n int, raw []byte, complete bool) error {
+		if !complete {
+			return &BrokenError{Line: n, Reason: incompleteReason}
+		}
+		e, reason := decodeLine(raw)
+		switch {
+		case reason != "":
+			return &BrokenError{Line: n, Reason: reason}
+		case e.Seq != int64(n):
+			return &BrokenError{Line: n, Reason: fmt.Sprintf("seq is %d, expected %d — lines were removed, inserted or reordered", e.Seq, n)}
+		case e.Prev != prevHash && n == 1:
+			return &BrokenError{Line: n, Reason: "prev_sha256 of the first line is not 64 zeros — lines were removed from the start of the log"}
+		case e.Prev != prevHash:
+			return &BrokenError{Line: n, Reason: fmt.Sprintf("prev_sha256 does not match line %d — the log was edited or lines were removed", n-1)}
+		}
+		prevHash = hashLine(raw)
+		verified = n
+		return nil
+	})
+	return verified, err
+}
+
+// decodeLine decodes one line and says what is wrong with it, if anything
+// besides its place in the chain.
+func decodeLine(raw []byte) (Event, string) {
+	var e Event
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return Event{}, "not a valid event: " + err.Error()
+	}
+	// Byte-for-byte equality with the encoding rules out what JSON parsers
+	// disagree about (duplicate keys, keys in another case, escapes) and
+	// anything else Append never writes.
+	again, err := json.Marshal(e)
+	if err != nil || !bytes.Equal(again, raw) {
+		return Event{}, "not exactly what plangate writes (unknown or reordered fields, altered formatting) — the line was edited"
+	}
+	if !eventNameRE.MatchString(e.Event) {
+		return Event{}, fmt.Sprintf("invalid event name %q — the line was edited", e.Event)
+	}
+	return e, ""
+}
+
+// scan calls fn for each line of the log, complete or not (only the last
+// one can be incomplete).
+func (l *Log) scan(fn func(n int, raw []byte, complete bool) error) error {
+	f, err := os.Open(l.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	defer f.Close()
+	// Read up to the size seen under a shared lock: every line in it is
+	// complete, and appends made meanwhile, not yet whole, are left out
+	// rather than reported as torn. The lock is not held while reading, so
+	// verifying a long log does not hold up the server's appends.
+	if err := flock(f, unix.LOCK_SH); err != nil {
+		return fmt.Errorf("audit: locking %s: %w", l.path, err)
+	}
+	st, err := f.Stat()
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	r := bufio.NewReaderSize(io.LimitReader(f, st.Size()), 64*1024)
+	for n := 1; ; n++ {
+		raw, err := r.ReadBytes('\n')
+		switch {
+		case err == io.EOF && len(raw) == 0:
+			return nil
+		case err == io.EOF:
+			return fn(n, raw, false)
+		case err != nil:
+			return fmt.Errorf("audit: reading %s: %w", l.path, err)
+		}
+		if err := fn(n, raw[:len(raw)-1], true); err != nil {
+			return err
+		}
+	}
+}
+
+func hashLine(raw []byte) string {
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:])
+}
+
+// flock takes a lock on f (unix.LOCK_EX or LOCK_SH), retrying when a
+// signal interrupts the wait.
+func flock(f *os.File, how int) error {
+	for {
+		err := unix.Flock(int(f.Fd()), how)
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
