@@ -47,6 +47,11 @@ func (r *Runner) State(ctx context.Context, st *config.Stack) (*StateView, error
 		return nil, err
 	}
 	defer unlock()
+	return r.StateLocked(ctx, st)
+}
+
+// StateLocked is State for a caller that already holds the stack lock.
+func (r *Runner) StateLocked(ctx context.Context, st *config.Stack) (*StateView, error) {
 	if err := r.ready(ctx); err != nil {
 		return nil, err
 	}

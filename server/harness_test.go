@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,7 +16,10 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plangate/plangate/approvals"
+	"github.com/plangate/plangate/audit"
 	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/gate"
 	"github.com/plangate/plangate/internal/tfbin"
 	"github.com/plangate/plangate/internal/tftest"
 	"github.com/plangate/plangate/plan"
@@ -32,6 +36,10 @@ type harness struct {
 	deps *tools.Deps
 	c    *client.Client
 	init *mcp.InitializeResult
+	// keys of the configured approvers, alice and bob
+	keys map[string]*approvals.PrivateKey
+	// logs is everything the server logged (stderr in production)
+	logs *syncBuffer
 }
 
 const testConfig = `
@@ -40,10 +48,11 @@ state_dir = ".plangate"
 stack "web" {
   dir         = "stacks/web"
   description = "demo web tier"
-  variables   = ["replicas", "image_tag"]
+  variables   = ["replicas", "image_tag", "network_cidr"]
   policy {
     approvals          = 1
     deletion_approvals = 2
+    protected          = ["terraform_data.database"]
     plan_ttl           = "30m"
   }
 }
@@ -89,21 +98,40 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	for _, s := range []string{"broken", "failing", "slow"} {
 		tftest.CopyDir(t, filepath.Join(root, "fixtures", "stacks", s), filepath.Join(dir, "stacks", s))
 	}
+	keys := map[string]*approvals.PrivateKey{}
+	cfgText := testConfig
+	for _, name := range []string{"alice", "bob"} {
+		pub, priv, err := approvals.GenerateKey()
+		require.NoError(t, err)
+		keys[name] = &approvals.PrivateKey{Approver: name, Key: priv}
+		cfgText += fmt.Sprintf("\napprover %q {\n  public_key = %q\n}\n", name, config.FormatPublicKey(pub))
+	}
 	cfgPath := filepath.Join(dir, "plangate.hcl")
-	require.NoError(t, os.WriteFile(cfgPath, []byte(testConfig), 0o644))
+	require.NoError(t, os.WriteFile(cfgPath, []byte(cfgText), 0o644))
 	cfg, err := config.Load(cfgPath)
 	require.NoError(t, err)
 	store, err := plan.OpenStore(cfg.StateDir)
 	require.NoError(t, err)
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	runner := plan.NewRunner(o.find, cfg.StateDir, logger)
+	ledger, err := approvals.OpenLedger(cfg.StateDir)
+	require.NoError(t, err)
+	auditLog := audit.Open(cfg.StateDir)
 	deps := &tools.Deps{
 		Config:     cfg,
-		Planner:    &plan.Planner{Runner: runner, Store: store, Logger: logger},
+		Planner:    &plan.Planner{Runner: runner, Store: store, Policy: approvals.Evaluate, Logger: logger},
 		Store:      store,
 		Logger:     logger,
 		DiffBudget: o.diffBudget,
+		Audit:      auditLog,
+		Gate:       &gate.Gate{Config: cfg, Store: store, Runner: runner, Ledger: ledger, Audit: auditLog, Logger: logger},
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
 	c, err := client.NewInProcessClient(server.New(deps, "test"))
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
@@ -114,14 +142,59 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	req.Params.ClientInfo = mcp.Implementation{Name: "plangate-test", Version: "1"}
 	res, err := c.Initialize(ctx, req)
 	require.NoError(t, err)
-	return &harness{t: t, dir: dir, cfg: cfg, deps: deps, c: c, init: res}
+	return &harness{t: t, dir: dir, cfg: cfg, deps: deps, c: c, init: res, keys: keys, logs: logs}
 }
 
-type testWriter struct{ t *testing.T }
+// syncBuffer collects log output from concurrent handlers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// approve signs a token for a plan as the named approver, exactly as
+// `plangate approve` does.
+func (h *harness) approve(id, approver string) string {
+	h.t.Helper()
+	rec, err := h.deps.Store.Get(id)
+	require.NoError(h.t, err)
+	now := time.Now()
+	token, _, err := approvals.Issue(h.keys[approver], rec.ID, rec.PlanSHA256, rec.Stack, rec.ExpiresAt, now, rec.ExpiresAt.Sub(now))
+	require.NoError(h.t, err)
+	return token
+}
+
+// applyWith calls apply_plan and returns the result.
+func (h *harness) applyWith(id string, tokens ...string) *mcp.CallToolResult {
+	h.t.Helper()
+	if tokens == nil {
+		tokens = []string{}
+	}
+	return h.call("apply_plan", map[string]any{"plan_id": id, "approval_tokens": tokens})
+}
+
+// stateList is `terraform state list` for a stack, run by the test itself.
+func (h *harness) stateList(stack string) []string {
+	h.t.Helper()
+	st, _ := h.cfg.Stack(stack)
+	view, err := h.deps.Planner.Runner.State(context.Background(), st)
+	require.NoError(h.t, err)
+	var out []string
+	for _, r := range view.Resources {
+		out = append(out, r.Address)
+	}
+	return out
 }
 
 // call calls a tool; protocol errors fail the test, tool errors come back

@@ -38,6 +38,7 @@ func TestToolsListAnnotations(t *testing.T) {
 		"get_plan":     {true, false, true, false},
 		"list_plans":   {true, false, true, false},
 		"discard_plan": {false, false, true, false},
+		"apply_plan":   {false, true, false, true},
 	}
 	got := map[string]bool{}
 	for _, tool := range res.Tools {
@@ -69,7 +70,7 @@ func TestListStacksShowsVariablesWithTypes(t *testing.T) {
 	require.Len(t, res.Stacks, 4)
 	web := res.Stacks[0]
 	assert.Equal(t, "web", web.Name)
-	require.Len(t, web.Variables, 2)
+	require.Len(t, web.Variables, 3)
 	assert.Equal(t, "replicas", web.Variables[0].Name)
 	assert.Equal(t, "number", web.Variables[0].Type)
 	assert.Contains(t, web.Variables[0].Description, "Number of web servers")
@@ -89,7 +90,7 @@ func TestPlanChangeCountsDeletionsAndSaysSoFirst(t *testing.T) {
 	var first plan.Summary
 	text := h.ok("plan_change", map[string]any{"stack": "web"}, &first)
 	assert.Equal(t, plan.StatusAwaitingApproval, first.Status)
-	assert.Equal(t, plan.Counts{Add: 4}, first.Counts)
+	assert.Equal(t, plan.Counts{Add: 5}, first.Counts)
 	assert.Equal(t, 0, first.Deletions)
 	assert.Empty(t, first.Deleted)
 	assert.Equal(t, 1, first.ApprovalsRequired)
@@ -97,12 +98,13 @@ func TestPlanChangeCountsDeletionsAndSaysSoFirst(t *testing.T) {
 	assert.Regexp(t, `^[0-9a-f]{64}$`, first.PlanSHA256)
 	assert.Equal(t, "plangate approve "+first.PlanID, first.ApproveCommand)
 	lines := strings.Split(text, "\n")
-	assert.Equal(t, "Plan "+first.PlanID[:8]+"… for web: 4 to add, 0 to change, 0 to destroy — no deletions", lines[0])
+	assert.Equal(t, "Plan "+first.PlanID[:8]+"… for web: 5 to add, 0 to change, 0 to destroy — no deletions", lines[0])
 	assert.Contains(t, text, "plangate approve "+first.PlanID)
 	assert.Contains(t, text, "paste the approval token")
 	assert.Contains(t, first.Diff, `# terraform_data.web[0] will be created`)
 
-	h.applyDirectly(first.PlanID)
+	res := h.applyWith(first.PlanID, h.approve(first.PlanID, "alice"))
+	require.False(t, res.IsError, textOf(res))
 
 	// show_stack lists what exists; the sensitive output stays masked.
 	var view plan.StateView
@@ -111,7 +113,7 @@ func TestPlanChangeCountsDeletionsAndSaysSoFirst(t *testing.T) {
 	for _, r := range view.Resources {
 		addrs = append(addrs, r.Address)
 	}
-	assert.Equal(t, []string{"terraform_data.database", "terraform_data.network", "terraform_data.web[0]", "terraform_data.web[1]"}, addrs)
+	assert.Equal(t, []string{"terraform_data.cache", "terraform_data.database", "terraform_data.network", "terraform_data.web[0]", "terraform_data.web[1]"}, addrs)
 	require.Len(t, view.Outputs, 2)
 	assert.Equal(t, plan.StateOutput{Name: "database_password", Sensitive: true, Value: plan.SensitiveMask}, view.Outputs[0])
 	assert.Equal(t, []any{"web-0", "web-1"}, view.Outputs[1].Value)

@@ -16,7 +16,9 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/plangate/plangate/audit"
 	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/gate"
 	"github.com/plangate/plangate/plan"
 )
 
@@ -31,6 +33,28 @@ type Deps struct {
 	Now func() time.Time
 	// DiffBudget bounds the diff bytes in one tool result (default 16 KiB).
 	DiffBudget int
+	// Gate applies approved plans; Audit records every plan and apply.
+	Gate  *gate.Gate
+	Audit *audit.Log
+}
+
+// clientOf names the MCP client of the session, for the audit log.
+func clientOf(ctx context.Context) audit.Client {
+	if s, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok {
+		info := s.GetClientInfo()
+		return audit.Client{Name: info.Name, Version: info.Version}
+	}
+	return audit.Client{}
+}
+
+// audit appends an event, logging (not failing the call) if it can't.
+func (d *Deps) audit(e audit.Event) {
+	if d.Audit == nil {
+		return
+	}
+	if _, err := d.Audit.Append(e); err != nil {
+		d.logger().Error("writing audit log", "event", e.Event, "err", err)
+	}
 }
 
 func (d *Deps) now() time.Time {
@@ -63,6 +87,7 @@ func All(d *Deps) []server.ServerTool {
 		GetPlan(d),
 		ListPlans(d),
 		DiscardPlan(d),
+		ApplyPlan(d),
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/plangate/plangate/gate"
 	"github.com/plangate/plangate/plan"
 )
 
@@ -39,6 +40,7 @@ func DiscardPlan(d *Deps) server.ServerTool {
 		if err != nil {
 			return d.errorResult("discard_plan", err), nil
 		}
+		d.audit(gate.PlanEvent("plan_discarded", rec, clientOf(ctx)))
 		res := DiscardResult{PlanID: rec.ID, Stack: rec.Stack, Status: rec.Status}
 		return mcp.NewToolResultStructured(res, fmt.Sprintf("Plan %s for %s is discarded: it can never be applied.", rec.ID, rec.Stack)), nil
 	}}

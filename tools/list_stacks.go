@@ -10,6 +10,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/freeze"
 	"github.com/plangate/plangate/plan"
 )
 
@@ -21,6 +22,8 @@ type StackInfo struct {
 	Workspace   string          `json:"workspace"`
 	Variables   []plan.Variable `json:"variables"`
 	Policy      PolicyInfo      `json:"policy"`
+	// Frozen is set while the kill switch stops applies to the stack.
+	Frozen *freeze.Freeze `json:"frozen,omitempty"`
 	// Problem is set when the stack's configuration cannot be read.
 	Problem string `json:"problem,omitempty"`
 }
@@ -76,6 +79,9 @@ func (d *Deps) stackInfo(st *config.Stack) StackInfo {
 		n := st.Policy.MaxDeletions
 		info.Policy.MaxDeletions = &n
 	}
+	if f, err := freeze.Check(d.Config.StateDir, st.Name); err == nil && f != nil {
+		info.Frozen = f
+	}
 	vars, err := plan.StackVariables(st)
 	if err != nil {
 		info.Problem = err.Error()
@@ -109,6 +115,9 @@ func formatStacks(res ListStacksResult) string {
 			fmt.Fprintf(&b, ", protected: %s", strings.Join(s.Policy.Protected, ", "))
 		}
 		fmt.Fprintf(&b, ", plans expire after %s\n", s.Policy.PlanTTL)
+		if s.Frozen != nil {
+			fmt.Fprintf(&b, "  FROZEN: %s\n", s.Frozen.Error())
+		}
 		if s.Problem != "" {
 			fmt.Fprintf(&b, "  PROBLEM: %s\n", s.Problem)
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/plangate/plangate/gate"
 	"github.com/plangate/plangate/plan"
 )
 
@@ -40,6 +41,9 @@ func PlanChange(d *Deps) server.ServerTool {
 		if err != nil {
 			return d.errorResult("plan_change", err), nil
 		}
+		e := gate.PlanEvent(gate.PlanCreatedEvent(rec), rec, clientOf(ctx))
+		e.Reason = strings.Join(append(rec.Summary.BlockedReasons, rec.Summary.Errors...), "; ")
+		d.audit(e)
 		return d.summaryResult(rec, 0, 0)
 	}}
 }

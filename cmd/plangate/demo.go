@@ -17,7 +17,7 @@ import (
 )
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", "", "Run plangate's workflow on the embedded demo stack in a temporary directory, through an in-process MCP client, and narrate it.", stdout)
+	fs := newFlags("demo", "", "Run plangate's whole workflow on the embedded demo stack in a temporary directory, through an in-process MCP client, and narrate it.", stdout)
 	keep := fs.Bool("keep", false, "keep the temporary directory (its path is printed)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -34,15 +34,29 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if _, err := writeDemo(dir); err != nil {
 		return err
 	}
+	d := &demo{out: stdout}
+	d.say("plangate demo — a Terraform stack changed by an agent only through plans a human approved.")
+	d.say("The project (plangate.hcl and a web stack of terraform_data resources) is in %s.", dir)
+
+	cfgPath := filepath.Join(dir, "plangate.hcl")
+	keyPath := filepath.Join(dir, "demo-approver.key")
+	d.step("A human creates an approver key: plangate keygen --name oncall")
+	var keygenOut strings.Builder
+	if err := runKeygen(ctx, []string{"--name", "oncall", "--out", keyPath}, &keygenOut, stderr); err != nil {
+		return err
+	}
+	block := keygenOut.String()[strings.Index(keygenOut.String(), "approver \"oncall\" {"):]
+	d.quote(block, 0)
+	d.say("  (the demo key is unencrypted and lives in the temp dir; real keys get --passphrase and stay out of the agent's reach)")
+	if err := appendFile(cfgPath, "\n"+block); err != nil {
+		return err
+	}
+
 	logger, _ := newLogger(stderr, "warn")
-	e, err := openEnv(filepath.Join(dir, "plangate.hcl"), logger)
+	e, err := openEnv(cfgPath, logger)
 	if err != nil {
 		return err
 	}
-	d := &demo{out: stdout}
-	d.say("plangate demo — a Terraform stack changed by an agent only through reviewed plans.")
-	d.say("The project (plangate.hcl and a web stack of terraform_data resources) is in %s.", dir)
-
 	c, err := client.NewInProcessClient(server.New(e.deps, appVersion()))
 	if err != nil {
 		return err
@@ -53,7 +67,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	init := mcp.InitializeRequest{}
 	init.Params.ProtocolVersion = mcp.ProtocolVersion20251125
-	init.Params.ClientInfo = mcp.Implementation{Name: "plangate-demo", Version: appVersion()}
+	init.Params.ClientInfo = mcp.Implementation{Name: "plangate-demo-agent", Version: appVersion()}
 	res, err := c.Initialize(ctx, init)
 	if err != nil {
 		return fmt.Errorf("initialize: %w", err)
@@ -65,9 +79,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	for _, t := range tl.Tools {
 		a := t.Annotations
-		d.say("  %-13s read-only=%v destructive=%v", t.Name, *a.ReadOnlyHint, *a.DestructiveHint)
+		d.say("  %-13s read-only=%-5v destructive=%v", t.Name, *a.ReadOnlyHint, *a.DestructiveHint)
 	}
-	d.say("  (no tool runs terraform apply without a human-approved saved plan; there is no destroy tool and no raw CLI)")
+	d.say("  (there is no destroy tool and no raw CLI; apply_plan only applies a saved plan a human approved)")
 
 	d.step("list_stacks")
 	text, _, err := d.call(ctx, c, "list_stacks", nil)
@@ -81,46 +95,129 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	d.quote(text, 28)
+	d.quote(text, 14)
 	d.say("  → deletions: %v", first["deletions"])
-
 	id, _ := first["plan_id"].(string)
-	d.step("A human approves and the plan is applied")
-	d.say("  apply_plan and `plangate approve` (Ed25519 approval tokens) arrive with the next release;")
-	d.say("  so that the next plan has something to replace, the demo applies this saved plan directly with `terraform apply`.")
-	if err := demoApply(ctx, e, id); err != nil {
+
+	d.step("The agent tries apply_plan without a token")
+	text, _, err = d.call(ctx, c, "apply_plan", map[string]any{"plan_id": id, "approval_tokens": []string{}})
+	if err != nil {
 		return err
 	}
-	d.say("  applied plan %s (terraform apply of the saved plan file, SHA-256 %s…)", plan.ShortID(id), shortHash(first["plan_sha256"]))
+	d.quote(text, 0)
+
+	if err := d.approveAndApply(ctx, c, cfgPath, keyPath, id); err != nil {
+		return err
+	}
 
 	d.step("plan_change web {image_tag: v2.0.0, replicas: 1} — a new image and one server fewer")
 	text, second, err := d.call(ctx, c, "plan_change", map[string]any{"stack": "web", "variables": map[string]any{"image_tag": "v2.0.0", "replicas": 1}})
 	if err != nil {
 		return err
 	}
-	d.quote(text, 40)
+	d.quote(text, 12)
 	d.say("  → deletions: %v (every one listed by address; the first line says so before anything else)", second["deletions"])
+	if err := d.approveAndApply(ctx, c, cfgPath, keyPath, second["plan_id"].(string)); err != nil {
+		return err
+	}
 
-	d.step("A bad request: a variable the agent may not set")
-	text, _, err = d.call(ctx, c, "plan_change", map[string]any{"stack": "web", "variables": map[string]any{"db_password": "hunter2"}})
+	d.step("plan_change web {image_tag: v2.1.0} — a replacing change")
+	text, third, err := d.call(ctx, c, "plan_change", map[string]any{"stack": "web", "variables": map[string]any{"image_tag": "v2.1.0", "replicas": 1}})
+	if err != nil {
+		return err
+	}
+	d.quote(text, 3)
+	d.say("  → deletions: %v", third["deletions"])
+
+	d.step("plan_change web {network_cidr: 10.1.0.0/16} — \"delete and recreate the environment\"")
+	text, fourth, err := d.call(ctx, c, "plan_change", map[string]any{"stack": "web", "variables": map[string]any{"network_cidr": "10.1.0.0/16", "replicas": 1, "image_tag": "v2.0.0"}})
+	if err != nil {
+		return err
+	}
+	d.quote(text, 14)
+	d.say("  → status: %v, deletions: %v — no approval can apply it", fourth["status"], fourth["deletions"])
+
+	d.step("The human approves the blocked plan anyway: plangate approve %s", plan.ShortID(fourth["plan_id"].(string)))
+	var sink strings.Builder
+	if err := runApprove(ctx, []string{"--config", cfgPath, "--key", keyPath, "--yes", fourth["plan_id"].(string)}, &sink, stderr); err != nil {
+		d.say("  refused: %v", err)
+	} else {
+		return fmt.Errorf("a blocked plan was approved")
+	}
+
+	d.step("discard_plan %s — the replacing change is not wanted after all", plan.ShortID(third["plan_id"].(string)))
+	text, _, err = d.call(ctx, c, "discard_plan", map[string]any{"plan_id": third["plan_id"]})
 	if err != nil {
 		return err
 	}
 	d.quote(text, 0)
 
-	d.step("list_plans")
-	text, _, err = d.call(ctx, c, "list_plans", nil)
-	if err != nil {
+	d.step("plangate audit, then plangate audit verify")
+	var auditOut strings.Builder
+	if err := runAudit(ctx, []string{"--config", cfgPath}, &auditOut, stderr); err != nil {
 		return err
 	}
-	d.quote(text, 0)
-	d.say("\nDone. A human reviews a pending plan with `plangate show <id>`; the agent pages through it with get_plan.")
+	d.quote(auditOut.String(), 0)
+	var verifyOut strings.Builder
+	if err := runAudit(ctx, []string{"--config", cfgPath, "verify"}, &verifyOut, stderr); err != nil {
+		return err
+	}
+	d.quote(verifyOut.String(), 0)
+	d.say("\nDone. Humans review with `plangate show <id>` or `plangate approve <id>`; `plangate freeze web --reason ...` stops every apply.")
 	return nil
 }
 
+// approveAndApply narrates the human approving a plan and the agent applying it.
+func (d *demo) approveAndApply(ctx context.Context, c *client.Client, cfgPath, keyPath, id string) error {
+	d.step("The human reviews and approves: plangate approve %s --yes", plan.ShortID(id))
+	var out strings.Builder
+	if err := runApprove(ctx, []string{"--config", cfgPath, "--key", keyPath, "--yes", id}, &out, d.out); err != nil {
+		return fmt.Errorf("approve: %w", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	token := lines[len(lines)-1]
+	d.say("  (the review printed the summary, the deletions and the diff; the token is the last line)")
+	d.say("  %s", lines[len(lines)-2])
+	d.say("  %s…%s  ← pasted back into the chat", token[:16], token[len(token)-6:])
+
+	d.step("apply_plan %s with the pasted token", plan.ShortID(id))
+	text, _, err := d.call(ctx, c, "apply_plan", map[string]any{"plan_id": id, "approval_tokens": []string{token}})
+	if err != nil {
+		return err
+	}
+	d.quote(text, 0)
+	if strings.HasPrefix(text, "isError") {
+		return fmt.Errorf("apply failed")
+	}
+	if d.replayed {
+		return nil
+	}
+	d.replayed = true
+	d.step("The agent replays the same token")
+	text, _, err = d.call(ctx, c, "apply_plan", map[string]any{"plan_id": id, "approval_tokens": []string{token}})
+	if err != nil {
+		return err
+	}
+	d.quote(text, 0)
+	return nil
+}
+
+func appendFile(path, text string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 type demo struct {
-	out io.Writer
-	n   int
+	out      io.Writer
+	n        int
+	replayed bool
 }
 
 func (d *demo) say(format string, a ...any) { fmt.Fprintf(d.out, format+"\n", a...) }
@@ -167,44 +264,4 @@ func (d *demo) call(ctx context.Context, c *client.Client, name string, args map
 		_ = json.Unmarshal(b, &structured)
 	}
 	return text, structured, nil
-}
-
-// demoApply applies a recorded plan's saved file. It stands in for
-// apply_plan until approvals exist, and is used by the demo alone.
-func demoApply(ctx context.Context, e *env, id string) error {
-	rec, err := e.store.Get(id)
-	if err != nil {
-		return err
-	}
-	st, ok := e.cfg.Stack(rec.Stack)
-	if !ok {
-		return fmt.Errorf("stack %q is gone from the config", rec.Stack)
-	}
-	unlock, err := e.planner.Runner.Lock(ctx, st)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	out, err := e.planner.Runner.ApplySaved(ctx, st, filepath.Join(e.store.Dir(id), plan.PlanFile), nil)
-	if err != nil {
-		return err
-	}
-	if out.Failed {
-		return fmt.Errorf("terraform apply failed: %v", out.Diagnostics)
-	}
-	_, err = e.store.Update(id, func(r *plan.Record) error {
-		r.Status = plan.StatusApplied
-		r.Summary.Status = plan.StatusApplied
-		r.StatusNote = "applied by plangate demo"
-		return nil
-	})
-	return err
-}
-
-func shortHash(v any) string {
-	s, _ := v.(string)
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
 }

@@ -180,11 +180,11 @@ func TestServeOverStdio(t *testing.T) {
 			require.NotEqual(t, true, pc["isError"], resultText(pc))
 			sc := pc["structuredContent"].(map[string]any)
 			assert.Equal(t, "awaiting_approval", sc["status"])
-			assert.Equal(t, float64(5), sc["counts"].(map[string]any)["add"])
+			assert.Equal(t, float64(6), sc["counts"].(map[string]any)["add"])
 			assert.Equal(t, float64(0), sc["deletions"])
 			id := sc["plan_id"].(string)
 			text := resultText(pc)
-			assert.True(t, strings.HasPrefix(text, "Plan "+id[:8]+"… for web: 5 to add, 0 to change, 0 to destroy"), text)
+			assert.True(t, strings.HasPrefix(text, "Plan "+id[:8]+"… for web: 6 to add, 0 to change, 0 to destroy"), text)
 			assert.Contains(t, text, "plangate approve "+id)
 			assert.NotContains(t, text, "demo-only-not-a-secret")
 
@@ -240,7 +240,7 @@ func TestCLI(t *testing.T) {
 		return string(out), code
 	}
 	t.Run("help on every command", func(t *testing.T) {
-		for _, c := range []string{"serve", "plans", "show", "init", "demo", "version"} {
+		for _, c := range []string{"serve", "plans", "show", "init", "demo", "version", "approve", "keygen", "audit", "freeze", "unfreeze"} {
 			out, code := run(c, "--help")
 			assert.Equal(t, 0, code, c)
 			assert.Contains(t, out, "Usage: plangate "+c, c)
@@ -289,8 +289,103 @@ func TestDemo(t *testing.T) {
 	out, err := exec.Command(binary, "demo").CombinedOutput()
 	require.NoError(t, err, string(out))
 	s := string(out)
-	assert.Contains(t, s, "for web: 4 to add, 0 to change, 0 to destroy — no deletions")
+	assert.Contains(t, s, "for web: 5 to add, 0 to change, 0 to destroy — no deletions")
 	assert.Contains(t, s, "DELETES 2 (terraform_data.web[0], replaced; terraform_data.web[1], deleted)")
 	assert.Contains(t, s, "deletions: 2")
 	assert.NotContains(t, s, "demo-only-not-a-secret")
+}
+
+// The whole human gate through the real binary: keygen, plan over stdio,
+// approve on the command line, apply with the pasted token, freeze, and
+// the audit chain verified — then broken by one changed byte.
+func TestHumanGateOverStdio(t *testing.T) {
+	dir := project(t)
+	cfg := filepath.Join(dir, "plangate.hcl")
+	key := filepath.Join(t.TempDir(), "oncall.key")
+	cli := func(args ...string) (string, error) {
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		return string(out), err
+	}
+	out, err := cli("keygen", "--name", "oncall", "--out", key)
+	require.NoError(t, err, out)
+	info, err := os.Stat(key)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+	block := out[strings.Index(out, "approver \"oncall\" {"):]
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("\n" + block)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	r := serve(t, dir)
+	r.request("initialize", map[string]any{"protocolVersion": "2025-11-25", "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "e2e-agent", "version": "7"}})
+	r.send(map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"})
+	pc := r.callTool("plan_change", map[string]any{"stack": "web"})
+	id := pc["structuredContent"].(map[string]any)["plan_id"].(string)
+
+	refused := r.callTool("apply_plan", map[string]any{"plan_id": id, "approval_tokens": []string{}})
+	assert.Equal(t, true, refused["isError"])
+	assert.Contains(t, resultText(refused), "plangate approve")
+
+	// Without --yes and without a terminal, approve refuses rather than sign blind.
+	cmd := exec.Command(binary, "approve", "--config", cfg, "--key", key, id[:8])
+	cmd.Stdin = strings.NewReader("web\n")
+	cmd.SysProcAttr = noControllingTTY()
+	out2, err := cmd.CombinedOutput()
+	require.Error(t, err, string(out2))
+	assert.Contains(t, string(out2), "--yes")
+
+	out, err = cli("approve", "--config", cfg, "--key", key, "--yes", id[:8])
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "5 to add")
+	assert.Contains(t, out, "# terraform_data.web[1] will be created")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	token := lines[len(lines)-1]
+	require.True(t, strings.HasPrefix(token, "pgt1."), token)
+	assert.NotContains(t, out, "\x1b[", "no colour when stdout is not a terminal")
+
+	out, err = cli("freeze", "web", "--config", cfg, "--reason", "incident 4411")
+	require.NoError(t, err, out)
+	frozen := r.callTool("apply_plan", map[string]any{"plan_id": id, "approval_tokens": []string{token}})
+	assert.Equal(t, true, frozen["isError"])
+	assert.Contains(t, resultText(frozen), "incident 4411")
+	out, err = cli("unfreeze", "web", "--config", cfg)
+	require.NoError(t, err, out)
+
+	applied := r.callTool("apply_plan", map[string]any{"plan_id": id, "approval_tokens": []string{token}})
+	require.NotEqual(t, true, applied["isError"], resultText(applied))
+	assert.Equal(t, "applied", applied["structuredContent"].(map[string]any)["status"])
+	assert.Contains(t, resultText(applied), "database_password = (sensitive value)")
+
+	require.NoError(t, r.stdin.Close())
+	for line := range r.lines {
+		mustJSONRPC(t, line)
+		assert.NotContains(t, line, token)
+	}
+	require.NoError(t, r.cmd.Wait())
+	assert.NotContains(t, r.stderr.String(), token)
+
+	out, err = cli("audit", "--config", cfg)
+	require.NoError(t, err, out)
+	for _, ev := range []string{"plan_created", "apply_refused", "plan_approved", "freeze", "unfreeze", "apply_started", "applied"} {
+		assert.Contains(t, out, ev)
+	}
+	assert.Contains(t, out, "client=e2e-agent/7")
+	assert.NotContains(t, out, token)
+	out, err = cli("audit", "verify", "--config", cfg)
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "hash chain intact")
+
+	// One changed byte breaks the chain, and verify names the line.
+	logPath := filepath.Join(dir, ".plangate", "audit.jsonl")
+	b, err := os.ReadFile(logPath)
+	require.NoError(t, err)
+	i := strings.Index(string(b), "apply_refused")
+	require.Greater(t, i, 0)
+	b[i] = 'A'
+	require.NoError(t, os.WriteFile(logPath, b, 0o600))
+	out, err = cli("audit", "verify", "--config", cfg)
+	require.Error(t, err)
+	assert.Contains(t, out, "BROKEN at line")
 }

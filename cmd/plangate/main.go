@@ -15,7 +15,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plangate/plangate/approvals"
+	"github.com/plangate/plangate/audit"
 	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/gate"
 	"github.com/plangate/plangate/internal/tfbin"
 	"github.com/plangate/plangate/plan"
 	"github.com/plangate/plangate/tools"
@@ -45,6 +48,11 @@ func commands() []command {
 		{"serve", "serve the MCP tools over stdio (what an MCP client runs)", runServe},
 		{"plans", "list recorded plans", runPlans},
 		{"show", "show a plan: summary, deletions and the full diff", runShow},
+		{"approve", "review a plan and sign an approval token for it (humans only)", runApprove},
+		{"keygen", "create an approver key pair and print the approver block for plangate.hcl", runKeygen},
+		{"audit", "print the audit log; `audit verify` checks its hash chain", runAudit},
+		{"freeze", "kill switch: refuse every apply to a stack (or all stacks)", runFreeze},
+		{"unfreeze", "lift a freeze", runUnfreeze},
 		{"init", "write a plangate.hcl and a demo stack into a directory", runInit},
 		{"demo", "run the whole workflow on the embedded demo stack, narrated", runDemo},
 		{"version", "print plangate's version", runVersion},
@@ -111,15 +119,31 @@ func newFlags(name, argsUsage, doc string, stdout io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parse parses flags, turning a parse failure into errUsage.
+// parse parses flags anywhere among the arguments (`plangate freeze web
+// --reason x` as well as `plangate freeze --reason x web`), turning a parse
+// failure into errUsage. Positional arguments are left in fs.Args().
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return errUsage
 		}
-		return errUsage
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if i := len(args) - len(rest) - 1; i >= 0 && args[i] == "--" {
+			positional = append(positional, rest...) // everything after -- is positional
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
-	return nil
+	// Reset the flag set's positional arguments to the collected ones.
+	return fs.Parse(append([]string{"--"}, positional...))
 }
 
 // env is what commands that work on a config share.
@@ -127,6 +151,8 @@ type env struct {
 	cfg     *config.Config
 	store   *plan.Store
 	planner *plan.Planner
+	audit   *audit.Log
+	gate    *gate.Gate
 	deps    *tools.Deps
 }
 
@@ -146,13 +172,21 @@ func openEnv(configFlag string, logger *slog.Logger) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
+	ledger, err := approvals.OpenLedger(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
 	runner := plan.NewRunner(tfbin.Find, cfg.StateDir, logger)
-	planner := &plan.Planner{Runner: runner, Store: store, Logger: logger}
+	planner := &plan.Planner{Runner: runner, Store: store, Policy: approvals.Evaluate, Logger: logger}
+	log := audit.Open(cfg.StateDir)
+	g := &gate.Gate{Config: cfg, Store: store, Runner: runner, Ledger: ledger, Audit: log, Logger: logger}
 	return &env{
 		cfg:     cfg,
 		store:   store,
 		planner: planner,
-		deps:    &tools.Deps{Config: cfg, Planner: planner, Store: store, Logger: logger},
+		audit:   log,
+		gate:    g,
+		deps:    &tools.Deps{Config: cfg, Planner: planner, Store: store, Logger: logger, Gate: g, Audit: log},
 	}, nil
 }
 

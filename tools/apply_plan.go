@@ -1,0 +1,84 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/plangate/plangate/gate"
+	"github.com/plangate/plangate/plan"
+)
+
+// ApplyPlan applies a saved plan that enough humans approved.
+func ApplyPlan(d *Deps) server.ServerTool {
+	tool := mcp.NewTool("apply_plan",
+		mcp.WithDescription("Apply a saved plan — only `terraform apply` of exactly that plan, never a fresh one — after verifying the human approval tokens, "+
+			"the plan's status and expiry, the stack's policy and the kill switch. You cannot create approval tokens: a human reviews the plan, "+
+			"runs `plangate approve <plan_id>` and pastes the token to you. Call this only with such tokens."),
+		planIDProperty("Plan id (or a unique prefix of at least 8 characters) from plan_change."),
+		mcp.WithArray("approval_tokens", mcp.Required(),
+			mcp.Description("Approval tokens (pgt1.…) pasted by human approvers, one per approver; the plan says how many distinct approvers it needs."),
+			mcp.Items(map[string]any{"type": "string", "minLength": 1, "maxLength": 4096}), mcp.MaxItems(16)),
+		annotations("Apply an approved plan", false, true, false, true),
+		mcp.WithOutputSchema[gate.Outcome](),
+	)
+	return server.ServerTool{Tool: tool, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		var args struct {
+			PlanID         string   `json:"plan_id"`
+			ApprovalTokens []string `json:"approval_tokens"`
+		}
+		if err := bind(req, &args); err != nil {
+			return d.errorResult("apply_plan", err), nil
+		}
+		if d.Gate == nil {
+			return mcp.NewToolResultError("apply_plan is not available on this server"), nil
+		}
+		out, err := d.Gate.Apply(ctx, args.PlanID, args.ApprovalTokens, clientOf(ctx), nil)
+		if err != nil {
+			var ref *gate.Refusal
+			if errors.As(err, &ref) {
+				return mcp.NewToolResultError("apply refused: " + ref.Reason), nil
+			}
+			return d.errorResult("apply_plan", err), nil
+		}
+		res := mcp.NewToolResultStructured(out, formatOutcome(out))
+		res.IsError = out.Status != plan.StatusApplied
+		return res, nil
+	}}
+}
+
+func formatOutcome(o *gate.Outcome) string {
+	var b strings.Builder
+	switch o.Status {
+	case plan.StatusApplied:
+		fmt.Fprintf(&b, "Applied plan %s… to %s: %d added, %d changed, %d destroyed (approved by %s).\n",
+			plan.ShortID(o.PlanID), o.Stack, o.Counts.Add, o.Counts.Change, o.Counts.Destroy, strings.Join(o.Approvers, ", "))
+		if len(o.Deleted) > 0 {
+			fmt.Fprintf(&b, "Destroyed: %s\n", strings.Join(o.Deleted, ", "))
+		}
+	default:
+		fmt.Fprintf(&b, "Apply of plan %s… to %s did not complete: %s — %s.\n", plan.ShortID(o.PlanID), o.Stack, o.Status, o.Note)
+		for _, e := range o.Errors {
+			fmt.Fprintf(&b, "  - %s\n", e)
+		}
+	}
+	if len(o.Superseded) > 0 {
+		fmt.Fprintf(&b, "Superseded (made against the old state; plan again if still wanted): %s\n", strings.Join(o.Superseded, ", "))
+	}
+	if len(o.Outputs) > 0 {
+		b.WriteString("Outputs:\n")
+		for _, out := range o.Outputs {
+			v, _ := json.Marshal(out.Value)
+			if out.Sensitive {
+				v = []byte(plan.SensitiveMask)
+			}
+			fmt.Fprintf(&b, "  %s = %s\n", out.Name, v)
+		}
+	}
+	return b.String()
+}
