@@ -222,7 +222,7 @@ func (p *Planner) fill(rec *Record, st *config.Stack, a *Analysis, out *PlanOutp
 	case out.Failed || a.Errored:
 		rec.Status = StatusFailed
 		rec.StatusNote = "Terraform reported errors while planning; the plan is incomplete and can never be approved"
-	case !a.Applyable:
+	case !a.HasChanges():
 		rec.Status = StatusNoChanges
 		rec.StatusNote = "no changes: the infrastructure matches the configuration"
 	case len(s.BlockedReasons) > 0:
