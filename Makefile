@@ -18,7 +18,7 @@ export PATH := $(BIN):$(PATH)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test demo lint fmt-check vet bench terraform clean
+.PHONY: all build test test-terraform-fallback demo lint fmt-check vet bench terraform clean
 
 all: build
 
@@ -44,6 +44,12 @@ lint: fmt-check vet
 # real plangate binary over stdio.
 test: lint terraform
 	$(GO) test -count=1 ./...
+
+# The same tests against the fallback Terraform (the oldest plangate
+# supports), built from source into ./bin/compat.
+test-terraform-fallback:
+	@test -x $(BIN)/compat/terraform || GOBIN=$(BIN)/compat $(GO) install github.com/hashicorp/terraform@$(TERRAFORM_FALLBACK_VERSION)
+	PLANGATE_TERRAFORM=$(BIN)/compat/terraform $(GO) test -count=1 ./plan/ ./server/ ./cmd/...
 
 demo: build terraform
 	$(BIN)/plangate demo

@@ -436,6 +436,7 @@ func (l *loader) build(path string, raw *fileBlock) *Config {
 	}
 
 	stackAt := map[string]hcl.Range{}
+	dirAt := map[string]*Stack{}
 	for _, rs := range raw.Stacks {
 		if first, dup := stackAt[rs.Name]; dup {
 			l.errorf(rs.NameRange, "Duplicate stack",
@@ -443,7 +444,18 @@ func (l *loader) build(path string, raw *fileBlock) *Config {
 			continue
 		}
 		stackAt[rs.Name] = rs.DefRange
-		cfg.Stacks = append(cfg.Stacks, l.stack(rs))
+		st := l.stack(rs)
+		// Two stacks on one directory and workspace would be one state
+		// under two locks: two Terraform runs at once, two policies.
+		key := st.Dir + "\x00" + st.Workspace
+		if other, dup := dirAt[key]; dup && st.Dir != "" {
+			l.errorf(rs.NameRange, "Duplicate stack directory",
+				"stack %q uses the same dir and workspace as stack %q at %s: one Terraform state must be one stack (use another workspace, or merge them)",
+				rs.Name, other.Name, other.DeclRange)
+			continue
+		}
+		dirAt[key] = st
+		cfg.Stacks = append(cfg.Stacks, st)
 	}
 
 	approverAt := map[string]hcl.Range{}

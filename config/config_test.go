@@ -297,6 +297,18 @@ stack "web" { # ERR
 		want: []string{"Duplicate stack", `stack "web" is defined twice`, "rename or remove one"},
 	},
 	{
+		name: "two stacks on one dir and workspace",
+		src: `stack "web" { # FIRST
+  dir = "infra/web"
+}
+
+stack "web2" { # ERR
+  dir = "infra/web"
+}
+`,
+		want: []string{"Duplicate stack directory", `stack "web2" uses the same dir and workspace as stack "web"`},
+	},
+	{
 		name: "dir does not exist",
 		src: `stack "web" {
   dir = "infra/api" # ERR

@@ -35,8 +35,6 @@ func TestStackLockExcludesAcrossInstances(t *testing.T) {
 	}
 	go work(a)
 	go work(b)
-	go work(a)
-	<-done
 	<-done
 	<-done
 	assert.Equal(t, int32(1), maxInside.Load())
@@ -58,4 +56,30 @@ func TestStackLockWaitEndsWithContext(t *testing.T) {
 	u2, err := b.Lock(context.Background(), "db")
 	require.NoError(t, err)
 	u2()
+}
+
+func TestStackLockRefusesASecondWaiter(t *testing.T) {
+	l := NewStackLocks(t.TempDir())
+	unlock, err := l.Lock(context.Background(), "web")
+	require.NoError(t, err)
+	waited := make(chan error, 1)
+	go func() {
+		u, err := l.Lock(context.Background(), "web")
+		if err == nil {
+			u()
+		}
+		waited <- err
+	}()
+	// Wait until the first waiter is queued.
+	require.Eventually(t, func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.slots["web"].waiting == 1
+	}, 5*time.Second, time.Millisecond)
+	_, err = l.Lock(context.Background(), "web")
+	var busy *BusyError
+	require.ErrorAs(t, err, &busy)
+	assert.Contains(t, err.Error(), "try again")
+	unlock()
+	require.NoError(t, <-waited, "the waiting caller runs once the stack is free")
 }

@@ -93,14 +93,20 @@ func (p *Planner) Propose(ctx context.Context, st *config.Stack, vars map[string
 	}
 
 	out, err := p.Runner.Plan(ctx, st, draft.Dir, opts...)
+	// The plan file carries the values from here on; the variables file
+	// would only be a second copy of anything sensitive.
+	_ = os.Remove(filepath.Join(draft.Dir, VarsFile))
 	if err != nil {
 		return nil, err
+	}
+	if out.PlanFile != "" {
+		_ = os.Chmod(out.PlanFile, 0o600)
 	}
 	now := p.now()
 	rec := &Record{
 		Stack:            st.Name,
 		Workspace:        st.Workspace,
-		Variables:        checked,
+		Variables:        redactSensitive(decls, checked),
 		CreatedAt:        now,
 		ExpiresAt:        now.Add(st.Policy.PlanTTL),
 		UpdatedAt:        now,
@@ -245,6 +251,26 @@ func (p *Planner) logger() *slog.Logger {
 		return p.Logger
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// redactSensitive returns the agent's variables as recorded: the values of
+// variables the stack declares sensitive are masked.
+func redactSensitive(decls []Variable, vars map[string]any) map[string]any {
+	if len(vars) == 0 {
+		return vars
+	}
+	sensitive := map[string]bool{}
+	for _, d := range decls {
+		sensitive[d.Name] = d.Sensitive
+	}
+	out := make(map[string]any, len(vars))
+	for k, v := range vars {
+		if sensitive[k] {
+			v = SensitiveMask
+		}
+		out[k] = v
+	}
+	return out
 }
 
 func nonNil(s []string) []string {

@@ -66,9 +66,42 @@ func TestVarFilesAndAgentVariables(t *testing.T) {
 	diff, err := os.ReadFile(filepath.Join(p.Store.Dir(rec.ID), DiffFile))
 	require.NoError(t, err)
 	assert.Contains(t, string(diff), `"prod-4"`)
-	vars, err := os.ReadFile(filepath.Join(p.Store.Dir(rec.ID), VarsFile))
+	assert.NoFileExists(t, filepath.Join(p.Store.Dir(rec.ID), VarsFile), "the variables file is gone once the plan holds the values")
+	assert.Equal(t, map[string]any{"n": 5}, rec.Variables)
+}
+
+// An agent-set value of a variable the stack declares sensitive is never
+// kept in clear by plangate (Terraform's own plan file aside).
+func TestSensitiveAgentVariableIsNotKept(t *testing.T) {
+	module := plannerModule + `
+variable "token" {
+  type      = string
+  sensitive = true
+  default   = "unset"
+}
+resource "terraform_data" "client" {
+  input = var.token
+}
+`
+	p, cfg := newPlanner(t, map[string]string{"main.tf": module}, `variables = ["token", "n"]`)
+	st, _ := cfg.Stack("s")
+	const secret = "agent-set-s3cr3t-value"
+	rec, err := p.Propose(context.Background(), st, map[string]any{"token": secret})
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"n": 5}`, string(vars), "agent variables are passed as a .tfvars.json file")
+	assert.Equal(t, SensitiveMask, rec.Variables["token"])
+	entries, err := os.ReadDir(p.Store.Dir(rec.ID))
+	require.NoError(t, err)
+	for _, e := range entries {
+		if e.Name() == PlanFile {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(p.Store.Dir(rec.ID), e.Name()))
+		require.NoError(t, err)
+		assert.NotContains(t, string(b), secret, e.Name())
+	}
+	info, err := os.Stat(filepath.Join(p.Store.Dir(rec.ID), PlanFile))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "Terraform's plan file holds secrets: owner only")
 }
 
 func TestServerEnvironmentCannotInjectVariables(t *testing.T) {

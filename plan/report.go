@@ -26,6 +26,9 @@ func ShortID(id string) string {
 // Headline is the first line of every plan report: the counts, and the
 // deletions named, so that nobody reads past a deletion.
 func (s *Summary) Headline() string {
+	if s.headline != "" {
+		return s.headline
+	}
 	head := fmt.Sprintf("Plan %s… for %s", ShortID(s.PlanID), s.Stack)
 	switch s.Status {
 	case StatusFailed:
@@ -65,14 +68,24 @@ func (s *Summary) Headline() string {
 	return line
 }
 
-// ForOutput returns a copy of the summary fit for a tool result: at most
-// MaxListedDeletions deletions listed (groups with exact counts above that)
-// and the given diff page.
-func (s Summary) ForOutput(page DiffPage) Summary {
-	if len(s.Deleted) > MaxListedDeletions {
+// ForOutput returns a copy of the summary fit for a tool result: one page
+// of at most MaxListedDeletions deletions from deletionsOffset (with every
+// deletion grouped by module and type, exact counts, when they don't all
+// fit) and the given diff page.
+func (s Summary) ForOutput(page DiffPage, deletionsOffset int) Summary {
+	s.headline = s.Headline()
+	total := len(s.Deleted)
+	deletionsOffset = max(0, min(deletionsOffset, total))
+	if total > MaxListedDeletions {
 		s.DeletedGroups = GroupDeletions(s.Deleted)
-		s.Deleted = s.Deleted[:MaxListedDeletions]
 		s.DeletedTruncated = true
+	}
+	end := min(total, deletionsOffset+MaxListedDeletions)
+	s.Deleted = s.Deleted[deletionsOffset:end]
+	s.DeletedOffset = deletionsOffset
+	s.NextDeletionsOffset = 0
+	if end < total {
+		s.NextDeletionsOffset = end
 	}
 	s.Diff = page.Text
 	s.DiffOffset = page.Offset
@@ -97,7 +110,11 @@ func WriteReport(w io.Writer, s *Summary, now time.Time) {
 		p("Status: %s\n", s.Status)
 	}
 	if s.Deletions > 0 {
-		p("\nDeletions (%d):\n", s.Deletions)
+		if s.DeletedTruncated {
+			p("\nDeletions (%d; listed here: %d–%d):\n", s.Deletions, s.DeletedOffset+1, s.DeletedOffset+len(s.Deleted))
+		} else {
+			p("\nDeletions (%d):\n", s.Deletions)
+		}
 		for _, d := range s.Deleted {
 			p("  - %s", d.Address)
 			if d.Deposed != "" {
@@ -110,7 +127,7 @@ func WriteReport(w io.Writer, s *Summary, now time.Time) {
 			p("]\n")
 		}
 		if s.DeletedTruncated {
-			p("  … %d more, by module and type:\n", s.Deletions-len(s.Deleted))
+			p("  All %d deletions by module and type:\n", s.Deletions)
 			for _, g := range s.DeletedGroups {
 				mod := g.Module
 				if mod == "" {
@@ -118,7 +135,9 @@ func WriteReport(w io.Writer, s *Summary, now time.Time) {
 				}
 				p("    %6d  %s %s\n", g.Count, mod, g.Type)
 			}
-			p("  (get_plan with deletions_offset pages through every deleted address)\n")
+			if s.NextDeletionsOffset != 0 {
+				p("  (get_plan with deletions_offset %d lists the next ones)\n", s.NextDeletionsOffset)
+			}
 		}
 	}
 	if len(s.ProtectedHits) > 0 {

@@ -483,7 +483,7 @@ func cleanTerraformOutput(stderr string, err error) string {
 	s = strings.TrimSpace(strings.Join(lines, "\n"))
 	const maxLen = 4000
 	if len(s) > maxLen {
-		s = s[:maxLen] + "\n… (trimmed)"
+		s = Truncate(s, maxLen) + " (trimmed)"
 	}
 	return s
 }

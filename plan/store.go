@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sys/unix"
 )
 
 // Record is what plangate keeps of one plan, in <state_dir>/plans/<id>/record.json.
@@ -81,25 +82,53 @@ func OpenStore(stateDir string) (*Store, error) {
 	return &Store{dir: dir}, nil
 }
 
-// Dir returns the directory of plan id.
-func (s *Store) Dir(id string) string { return filepath.Join(s.dir, id) }
+// Dir returns the directory of plan id. An id that is not a plain plan id
+// (a path, say) gets a directory that cannot exist, never one outside the
+// store.
+func (s *Store) Dir(id string) string {
+	if !idPrefixRE.MatchString(id) {
+		return filepath.Join(s.dir, ".invalid")
+	}
+	return filepath.Join(s.dir, id)
+}
 
 // Draft is a plan directory being filled. Nothing of it is visible to
 // readers until Commit; Abort removes it without a trace.
+//
+// A draft holds an flock on a file inside it for as long as its owner
+// lives: a draft whose lock can be taken was abandoned by a process that
+// died mid-plan, and is removed (it may hold Terraform's raw plan JSON,
+// sensitive values and all).
 type Draft struct {
 	ID    string
 	Dir   string
 	store *Store
+	lock  *os.File
 }
+
+const draftPrefix = ".draft-"
+const draftLock = ".owner.lock"
 
 // NewDraft allocates a new random plan id and a private directory for it.
 func (s *Store) NewDraft() (*Draft, error) {
+	s.removeAbandonedDrafts()
 	id := uuid.New().String()
-	dir := filepath.Join(s.dir, ".draft-"+id)
+	dir := filepath.Join(s.dir, draftPrefix+id)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("plan store: %w", err)
 	}
-	return &Draft{ID: id, Dir: dir, store: s}, nil
+	f, err := os.OpenFile(filepath.Join(dir, draftLock), os.O_CREATE|os.O_RDWR, 0o600)
+	if err == nil {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	}
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("plan store: locking draft: %w", err)
+	}
+	return &Draft{ID: id, Dir: dir, store: s, lock: f}, nil
 }
 
 // Commit writes the record and makes the plan visible, atomically.
@@ -111,11 +140,50 @@ func (d *Draft) Commit(r *Record) error {
 	if err := os.Rename(d.Dir, d.store.Dir(d.ID)); err != nil {
 		return fmt.Errorf("plan store: %w", err)
 	}
+	_ = os.Remove(filepath.Join(d.store.Dir(d.ID), draftLock))
+	d.release()
 	return syncDir(d.store.dir)
 }
 
 // Abort removes the draft.
-func (d *Draft) Abort() { _ = os.RemoveAll(d.Dir) }
+func (d *Draft) Abort() {
+	_ = os.RemoveAll(d.Dir)
+	d.release()
+}
+
+func (d *Draft) release() {
+	if d.lock != nil {
+		d.lock.Close() // closing drops the flock
+		d.lock = nil
+	}
+}
+
+// removeAbandonedDrafts deletes drafts whose owner is gone.
+func (s *Store) removeAbandonedDrafts() {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), draftPrefix) {
+			continue
+		}
+		dir := filepath.Join(s.dir, e.Name())
+		f, err := os.OpenFile(filepath.Join(dir, draftLock), os.O_RDWR, 0)
+		if err != nil {
+			// No lock file: a draft from between Mkdir and locking, or
+			// from a very old version; remove it once it is clearly stale.
+			if info, statErr := os.Stat(dir); statErr == nil && time.Since(info.ModTime()) > time.Hour {
+				_ = os.RemoveAll(dir)
+			}
+			continue
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			_ = os.RemoveAll(dir)
+		}
+		f.Close()
+	}
+}
 
 // Resolve turns a full plan id or a unique prefix of at least MinPrefix
 // characters into a full plan id.

@@ -142,3 +142,32 @@ func TestReadDiffPages(t *testing.T) {
 	var in *InputError
 	assert.ErrorAs(t, err, &in)
 }
+
+// A draft left by a process that died mid-plan (its lock free) is removed
+// the next time a plan starts; a live draft is left alone.
+func TestAbandonedDraftsAreRemoved(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	require.NoError(t, err)
+	live, err := s.NewDraft()
+	require.NoError(t, err)
+	defer live.Abort()
+
+	dead := filepath.Join(s.dir, draftPrefix+"00000000-dead-4000-8000-000000000000")
+	require.NoError(t, os.Mkdir(dead, 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(dead, draftLock), nil, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dead, ".plan.raw.json"), []byte(`{"secret":"x"}`), 0o600))
+
+	next, err := s.NewDraft()
+	require.NoError(t, err)
+	defer next.Abort()
+	assert.NoDirExists(t, dead)
+	assert.DirExists(t, live.Dir)
+}
+
+func TestDirNeverLeavesTheStore(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	require.NoError(t, err)
+	for _, id := range []string{"../../etc", "/etc/passwd", "..", "a/b", ""} {
+		assert.Equal(t, filepath.Join(s.dir, ".invalid"), s.Dir(id), id)
+	}
+}

@@ -69,12 +69,17 @@ type Summary struct {
 	DiffTruncated       bool       `json:"diff_truncated" jsonschema:"true when the diff continues: call get_plan with offset = next_offset"`
 	DiffOffset          int        `json:"diff_offset,omitempty"`
 	DiffTotal           int        `json:"diff_total_bytes"`
+	DeletedOffset       int        `json:"deleted_offset,omitempty"`
 	NextDeletionsOffset int        `json:"next_deletions_offset,omitempty"`
 	NextOffset          int        `json:"next_offset,omitempty"`
 	PlanSHA256          string     `json:"plan_sha256,omitempty" jsonschema:"SHA-256 of the saved plan file that approvals sign"`
 	CreatedAt           time.Time  `json:"created_at"`
 	ExpiresAt           time.Time  `json:"expires_at"`
 	ApproveCommand      string     `json:"approve_command,omitempty" jsonschema:"what a human runs to approve this plan"`
+
+	// headline is fixed by ForOutput so that every page of a plan starts
+	// with the same line, whatever page of deletions it carries.
+	headline string
 }
 
 // Group counts deletions that share a module path and resource type; used

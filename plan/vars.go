@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -117,6 +118,9 @@ func CheckVariables(st *config.Stack, decls []Variable, values map[string]any) (
 			return nil, inputErrorf("variable %q is allowlisted for stack %q but the Terraform configuration in %s does not declare it: ask a human to fix plangate.hcl or the module", name, st.Name, st.Dir)
 		}
 		val := values[name]
+		if val == nil {
+			return nil, inputErrorf("variable %q is null: omit it to use the stack's value, or give a value of type %s", name, d.Type)
+		}
 		if path, ok := controlChars(val, name); ok {
 			return nil, inputErrorf("variable %q: the value at %s contains a control character (newline, tab, escape...): Terraform variables set by an agent must be single-line text without control characters", name, path)
 		}
@@ -149,9 +153,6 @@ func checkType(val any, ty cty.Type) error {
 	cv, err := ctyjson.Unmarshal(b, implied)
 	if err != nil {
 		return err
-	}
-	if val == nil {
-		return nil // null: Terraform uses the default, or rejects a required variable itself
 	}
 	_, err = convert.Convert(cv, ty)
 	if err != nil {
@@ -229,10 +230,19 @@ func sanitizeForMessage(s string) string {
 		}
 		return r
 	}, s)
-	if len(s) > 64 {
-		s = s[:64] + "…"
+	return Truncate(s, 64)
+}
+
+// Truncate shortens s to at most n bytes, never inside a UTF-8 sequence,
+// marking the cut with "…".
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // formatInspectDiags lists configuration errors with file and line, the

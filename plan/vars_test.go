@@ -88,7 +88,6 @@ func TestCheckVariables(t *testing.T) {
 		{"tags": map[string]any{"team": "web", "env": "prod"}},
 		{"ports": []any{80.0, 443.0}},
 		{"settings": map[string]any{"name": "x"}},
-		{"settings": nil},
 		{"anything": map[string]any{"deep": []any{1.0, "two", true}}},
 		{"secret": "s3cr3t"},
 	}
@@ -116,6 +115,7 @@ func TestCheckVariables(t *testing.T) {
 		{map[string]any{"image_tag": "v1\u2028"}, "control character"},
 		{map[string]any{"tags": map[string]any{"k\n": "v"}}, "control character"},
 		{map[string]any{"anything": []any{"ok", "bad\x00"}}, "anything[1]"},
+		{map[string]any{"settings": nil}, "is null: omit it"},
 	}
 	for _, tc := range bad {
 		_, err := CheckVariables(st, decls, tc.vars)

@@ -6,9 +6,12 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -42,6 +45,7 @@ func New(d *tools.Deps, version string) *mcpserver.MCPServer {
 		logger.Info("client connected", "client", req.Params.ClientInfo.Name, "client_version", req.Params.ClientInfo.Version,
 			"protocol", res.ProtocolVersion)
 	})
+	hooks.AddAfterCallTool(explainSchemaErrors(d))
 	s := mcpserver.NewMCPServer(Name, version,
 		mcpserver.WithInstructions(Instructions),
 		mcpserver.WithToolCapabilities(false),
@@ -55,6 +59,43 @@ func New(d *tools.Deps, version string) *mcpserver.MCPServer {
 	s.AddTools(tools.All(d)...)
 	return s
 }
+
+// explainSchemaErrors turns mcp-go's terse input-validation failures
+// ("/offset: &{Got:-1/1 Want:0/1}") into a message that says what the
+// tool expects, so that the agent can fix its call.
+func explainSchemaErrors(d *tools.Deps) func(ctx context.Context, id any, req *mcp.CallToolRequest, result any) {
+	usage := map[string]string{}
+	for _, st := range tools.All(d) {
+		usage[st.Tool.Name] = tools.Usage(st.Tool)
+	}
+	return func(ctx context.Context, id any, req *mcp.CallToolRequest, result any) {
+		res, ok := result.(*mcp.CallToolResult)
+		if !ok || res == nil || !res.IsError || len(res.Content) != 1 {
+			return
+		}
+		tc, ok := res.Content[0].(mcp.TextContent)
+		if !ok || !strings.HasPrefix(tc.Text, "input schema validation failed") {
+			return
+		}
+		detail := strings.TrimPrefix(tc.Text, "input schema validation failed: ")
+		detail = gotWantRE.ReplaceAllStringFunc(detail, func(m string) string {
+			p := gotWantRE.FindStringSubmatch(m)
+			return fmt.Sprintf("got %s, want %s", ratio(p[1]), ratio(p[2]))
+		})
+		detail = missingRE.ReplaceAllString(detail, "missing required argument(s) $1")
+		detail = strings.ReplaceAll(detail, "<root>: ", "")
+		tc.Text = fmt.Sprintf("invalid arguments for %s: %s.\n%s", req.Params.Name, detail, usage[req.Params.Name])
+		res.Content[0] = tc
+	}
+}
+
+var (
+	gotWantRE = regexp.MustCompile(`&\{Got:(.*?) Want:(.*?)\}`)
+	missingRE = regexp.MustCompile(`&\{Missing:\[(.*?)\]\}`)
+)
+
+// ratio prints the validator's big.Rat numbers ("-1/1") as plain numbers.
+func ratio(s string) string { return strings.TrimSuffix(s, "/1") }
 
 // logCalls logs every tool call's name, duration and outcome (never its
 // arguments or results, which may carry values a log must not keep).
@@ -76,6 +117,10 @@ func logCalls(logger *slog.Logger) mcpserver.ToolHandlerMiddleware {
 func ServeStdio(ctx context.Context, s *mcpserver.MCPServer, in io.Reader, out io.Writer, logger *slog.Logger) error {
 	stdio := mcpserver.NewStdioServer(s)
 	stdio.SetErrorLogger(log.New(slogWriter{logger}, "", 0))
+	// More workers than mcp-go's default 5: a plan waiting for its stack
+	// holds a worker, and reads must still be answered meanwhile.
+	mcpserver.WithWorkerPoolSize(16)(stdio)
+	mcpserver.WithQueueSize(256)(stdio)
 	return stdio.Listen(ctx, in, out)
 }
 

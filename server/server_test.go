@@ -263,3 +263,48 @@ func TestSecondPlanOnAStackWaitsForTheFirst(t *testing.T) {
 	}
 	assert.Equal(t, 2, plans)
 }
+
+// Above 200 deletions a result lists 200 addresses, groups all of them with
+// exact counts, and get_plan pages through every address; the first line
+// is the same on every page.
+func TestDeletionsBeyond200AreGroupedAndPaged(t *testing.T) {
+	h := newHarness(t)
+	var created plan.Summary
+	h.ok("plan_change", map[string]any{"stack": "slow", "variables": map[string]any{"n": 450}}, &created)
+	res := h.applyWith(created.PlanID, h.approve(created.PlanID, "alice"))
+	require.False(t, res.IsError, textOf(res))
+
+	var s plan.Summary
+	text := h.ok("plan_change", map[string]any{"stack": "slow", "variables": map[string]any{"n": 0}}, &s)
+	assert.Equal(t, 450, s.Deletions)
+	assert.Equal(t, plan.StatusBlocked, s.Status, "deleting the whole stack is the mass-deletion case")
+	require.Len(t, s.Deleted, 200)
+	assert.True(t, s.DeletedTruncated)
+	assert.Equal(t, []plan.Group{{Type: "terraform_data", Count: 450}}, s.DeletedGroups)
+	assert.Equal(t, 200, s.NextDeletionsOffset)
+	first := strings.SplitN(text, "\n", 2)[0]
+	assert.Contains(t, first, "DELETES 450")
+	assert.Contains(t, text, "Deletions (450; listed here: 1–200)")
+	assert.Contains(t, text, "All 450 deletions by module and type")
+
+	seen := map[string]bool{}
+	for _, d := range s.Deleted {
+		seen[d.Address] = true
+	}
+	offset := s.NextDeletionsOffset
+	for offset != 0 {
+		var p plan.Summary
+		ptext := h.ok("get_plan", map[string]any{"plan_id": s.PlanID, "deletions_offset": offset}, &p)
+		assert.Equal(t, first, strings.SplitN(ptext, "\n", 2)[0], "every page starts with the same line")
+		assert.Equal(t, offset, p.DeletedOffset)
+		assert.Equal(t, s.DeletedGroups, p.DeletedGroups, "groups always cover every deletion")
+		for _, d := range p.Deleted {
+			assert.False(t, seen[d.Address], "listed twice: %s", d.Address)
+			seen[d.Address] = true
+		}
+		offset = p.NextDeletionsOffset
+	}
+	assert.Len(t, seen, 450, "every deleted address is reachable")
+	msg := h.fails("get_plan", map[string]any{"plan_id": s.PlanID, "deletions_offset": 450})
+	assert.Contains(t, msg, "deletions_offset 450 is outside the list of 450 deletions")
+}

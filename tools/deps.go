@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sort"
 	"strings"
 	"time"
 
@@ -129,16 +130,19 @@ func bind(req mcp.CallToolRequest, v any) error {
 // reported without internals.
 func (d *Deps) errorResult(tool string, err error) *mcp.CallToolResult {
 	var (
-		in *plan.InputError
-		te *plan.TerraformError
+		in   *plan.InputError
+		te   *plan.TerraformError
+		busy *plan.BusyError
 	)
 	switch {
 	case errors.As(err, &in):
 		return mcp.NewToolResultError(in.Msg)
+	case errors.As(err, &busy):
+		return mcp.NewToolResultError(busy.Error())
 	case errors.Is(err, plan.ErrPlanNotFound), errors.Is(err, plan.ErrAmbiguousPlan), errors.Is(err, plan.ErrMalformedID):
 		return mcp.NewToolResultError(err.Error())
 	case errors.As(err, &te):
-		return mcp.NewToolResultError(te.Error() + "\n\nFix the Terraform configuration (or ask a human to), then try again.")
+		return mcp.NewToolResultError(te.Error() + "\n\n" + nextStep(te))
 	case errors.Is(err, context.Canceled):
 		return mcp.NewToolResultError(tool + " was cancelled; nothing was recorded")
 	case errors.Is(err, context.DeadlineExceeded):
@@ -156,14 +160,69 @@ func clip(s string) string {
 		}
 		return r
 	}, s)
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
+	return plan.Truncate(s, 64)
 }
 
 // planIDProperty is the schema of a plan_id argument.
 func planIDProperty(desc string) mcp.ToolOption {
 	return mcp.WithString("plan_id", mcp.Required(), mcp.Description(desc),
 		mcp.MinLength(plan.MinPrefix), mcp.MaxLength(36))
+}
+
+// nextStep says what to do about a Terraform command that failed.
+func nextStep(te *plan.TerraformError) string {
+	switch {
+	case te.Stack == "":
+		return "A human must install Terraform (>= 1.5) where the server runs, or set PLANGATE_TERRAFORM; then try again."
+	case strings.HasPrefix(te.Op, "workspace"):
+		return "A human must create the workspace (or fix `workspace` in plangate.hcl); then try again."
+	case te.Op == "init":
+		return "terraform init failed: fix the configuration, backend or provider requirements it names (or ask a human to, if it is a network or credentials problem), then try again."
+	default:
+		return "Fix the Terraform configuration it names (or ask a human to), then try again."
+	}
+}
+
+// Usage describes a tool's arguments from its input schema, for error
+// messages that tell an agent how to call it right.
+func Usage(t mcp.Tool) string {
+	names := make([]string, 0, len(t.InputSchema.Properties))
+	for name := range t.InputSchema.Properties {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	required := map[string]bool{}
+	for _, r := range t.InputSchema.Required {
+		required[r] = true
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s takes:", t.Name)
+	if len(names) == 0 {
+		b.WriteString(" no arguments")
+	}
+	for _, name := range names {
+		prop, _ := t.InputSchema.Properties[name].(map[string]any)
+		fmt.Fprintf(&b, "\n  %s (%v", name, prop["type"])
+		if required[name] {
+			b.WriteString(", required")
+		}
+		if v, ok := prop["minimum"]; ok {
+			fmt.Fprintf(&b, ", >= %v", v)
+		}
+		if v, ok := prop["minLength"]; ok {
+			fmt.Fprintf(&b, ", %v", v)
+			if m, ok := prop["maxLength"]; ok {
+				fmt.Fprintf(&b, "-%v", m)
+			}
+			b.WriteString(" characters")
+		}
+		if v, ok := prop["enum"]; ok {
+			fmt.Fprintf(&b, ", one of %v", v)
+		}
+		b.WriteString(")")
+		if d, ok := prop["description"].(string); ok {
+			b.WriteString(": " + d)
+		}
+	}
+	return b.String()
 }

@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -61,16 +62,10 @@ func (d *Deps) summaryResult(rec *plan.Record, offset, deletionsOffset int) (*mc
 	if s.Status != plan.StatusAwaitingApproval {
 		s.ApproveCommand = ""
 	}
-	if deletionsOffset > 0 {
-		if deletionsOffset > len(s.Deleted) {
-			return mcp.NewToolResultError("deletions_offset is past the end of the deletion list: use next_deletions_offset from the previous page"), nil
-		}
-		s.Deleted = s.Deleted[deletionsOffset:]
+	if deletionsOffset < 0 || deletionsOffset > 0 && deletionsOffset >= len(s.Deleted) {
+		return mcp.NewToolResultError(fmt.Sprintf("deletions_offset %d is outside the list of %d deletions: use next_deletions_offset from the previous page (or 0)", deletionsOffset, len(s.Deleted))), nil
 	}
-	out := s.ForOutput(page)
-	if deletionsOffset+len(out.Deleted) < rec.Summary.Deletions {
-		out.NextDeletionsOffset = deletionsOffset + len(out.Deleted)
-	}
+	out := s.ForOutput(page, deletionsOffset)
 	var b strings.Builder
 	plan.WriteReport(&b, &out, d.now())
 	return mcp.NewToolResultStructured(out, b.String()), nil

@@ -9,7 +9,8 @@ import (
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("serve", "", "Serve plangate's MCP tools over stdio. MCP clients start this command; stdout carries only MCP messages, logs go to stderr.", stdout)
+	// Even usage goes to stderr: a client reads stdout as JSON-RPC.
+	fs := newFlags("serve", "", "Serve plangate's MCP tools over stdio. MCP clients start this command; stdout carries only MCP messages, logs go to stderr.", stderr)
 	configFlag := fs.String("config", "", "config file (default $PLANGATE_CONFIG, else ./plangate.hcl)")
 	logLevel := fs.String("log-level", "info", "log level on stderr: debug, info, warn, error")
 	if err := parse(fs, args); err != nil {
@@ -25,5 +26,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	s := server.New(e.deps, appVersion())
 	logger.Info("plangate serving over stdio", "version", appVersion(), "config", e.cfg.Path, "stacks", len(e.cfg.Stacks))
-	return server.ServeStdio(ctx, s, os.Stdin, stdout, logger)
+	err = server.ServeStdio(ctx, s, os.Stdin, stdout, logger)
+	if ctx.Err() != nil {
+		// SIGTERM or SIGINT: in-flight Terraform runs got SIGINT through
+		// their contexts; this is an orderly shutdown.
+		logger.Info("plangate stopped by signal")
+		return nil
+	}
+	return err
 }

@@ -1,8 +1,9 @@
 // Package tfbin finds the terraform executable plangate runs.
 //
-// The order is: $PLANGATE_TERRAFORM, then terraform on PATH, then
-// bin/terraform in the repository (where `make` builds one when the machine
-// has none). Tests and the server find terraform the same way.
+// The order is: $PLANGATE_TERRAFORM, then terraform on PATH. Nothing else:
+// the server often runs inside a repository an agent can write to, so it
+// never runs a terraform it happens to find in a working directory.
+// (`make` puts the terraform it builds, ./bin, on PATH.)
 package tfbin
 
 import (
@@ -17,7 +18,7 @@ import (
 const EnvVar = "PLANGATE_TERRAFORM"
 
 // ErrNotFound is returned when no terraform executable can be found.
-var ErrNotFound = errors.New("terraform not found: install Terraform >= 1.5 and put it on PATH, or set " + EnvVar + " to its path (`make build` installs one into ./bin)")
+var ErrNotFound = errors.New("terraform not found: install Terraform >= 1.5 and put it on PATH, or set " + EnvVar + " to its path (`make terraform` builds one into ./bin)")
 
 // Find returns the absolute path of the terraform executable to use.
 func Find() (string, error) {
@@ -29,21 +30,6 @@ func Find() (string, error) {
 	}
 	if p, err := exec.LookPath("terraform"); err == nil {
 		return filepath.Abs(p)
-	}
-	// bin/terraform next to the module root, for checkouts where make built it.
-	if dir, err := os.Getwd(); err == nil {
-		for d := dir; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				p := filepath.Join(d, "bin", "terraform")
-				if _, err := os.Stat(p); err == nil {
-					return p, nil
-				}
-				break
-			}
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
 	}
 	return "", ErrNotFound
 }
