@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
+	"strings"
 )
 
 // SensitiveValue replaces every sensitive value in what plangate shows: the
@@ -19,7 +22,14 @@ const SensitiveValue = "(sensitive value)"
 //     (before_sensitive, after_sensitive, sensitive_values, sensitive
 //     outputs, sensitive variables and their defaults) is replaced.
 //  2. By value: every string leaf that equals a value seen at a marked path,
-//     or contains one of at least minSubstringSecret bytes, is replaced too.
+//     or contains one of at least minSubstringSecret bytes, is replaced too;
+//     so is every number leaf equal to a number seen at a marked path (or to
+//     a sensitive string), if it has at least minNumberDigits significant
+//     digits. Bools are masked by mark only: a bool carries one bit, and
+//     masking every true (or false) equal to a sensitive one would blank
+//     every flag of the plan while hiding nothing an observer could not
+//     guess. So a sensitive bool that loses its mark (terraform_data's
+//     output, an output built from it, a remote state's output) shows.
 //
 // The second rule exists because Terraform carries sensitive values unmarked
 // in places we measured: a provider that echoes its input (terraform_data's
@@ -37,9 +47,18 @@ const (
 	// minSubstringSecret is the shortest sensitive string masked wherever it
 	// appears inside a longer string.
 	minSubstringSecret = 8
+	// minNumberDigits is the fewest significant digits (sign, decimal point,
+	// exponent and leading zeros not counted) a sensitive number needs to be
+	// masked by value: 0, 1, 10 or 0.5 would mask every count, index and
+	// ratio of the plan. 100 is masked, 3.14 too.
+	minNumberDigits = 3
 )
 
-// secretSet holds the string values the plan marks sensitive anywhere.
+// secretSet holds the string values the plan marks sensitive anywhere, and
+// the sensitive numbers as their canonical JSON text (see canonicalNumber),
+// so that a number also masks a string spelling it and the reverse
+// (tostring and tonumber drop no marks, but the copies that lose marks are
+// often converted on the way).
 type secretSet struct {
 	exact map[string]struct{}
 	// long secrets indexed by their first minSubstringSecret bytes, so that
@@ -53,26 +72,55 @@ func newSecretSet() *secretSet {
 }
 
 func (s *secretSet) add(str string) {
-	if len(str) < minExactSecret {
+	if !s.addOne(str) {
 		return
 	}
+	// Free text (diagnostics, check messages) shows a string with quotes,
+	// backslashes and control characters escaped, the way JSON, HCL and Go
+	// quote them: remember those spellings too.
+	if strings.ContainsFunc(str, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' || r == 0x7f }) {
+		q := strconv.Quote(str)
+		s.addOne(q[1 : len(q)-1])
+		if j, err := json.Marshal(str); err == nil {
+			s.addOne(string(j[1 : len(j)-1]))
+		}
+	}
+}
+
+// addOne adds one spelling of a secret and reports whether it was new.
+func (s *secretSet) addOne(str string) bool {
+	if len(str) < minExactSecret {
+		return false
+	}
 	if _, ok := s.exact[str]; ok {
-		return
+		return false
 	}
 	s.exact[str] = struct{}{}
 	if len(str) >= minSubstringSecret {
 		p := str[:minSubstringSecret]
 		s.byPrefix[p] = append(s.byPrefix[p], str)
 	}
+	return true
 }
 
-// addAll adds every string leaf of v (map keys excluded: they are names far
-// more often than secrets, and masking every "password" key would blank the
-// diff).
+// addNumber adds a sensitive number, given as JSON number text, if it has
+// enough significant digits to be worth masking.
+func (s *secretSet) addNumber(text string) {
+	if c := canonicalNumber(text); significantDigits(c) >= minNumberDigits {
+		s.add(c)
+	}
+}
+
+// addAll adds every string and number leaf of v (map keys excluded: they
+// are names far more often than secrets, and masking every "password" key
+// would blank the diff). Bools are not added (see SensitiveValue).
 func (s *secretSet) addAll(v any) {
 	switch x := v.(type) {
+	case nil, bool:
 	case string:
 		s.add(x)
+	case json.Number:
+		s.addNumber(string(x))
 	case map[string]any:
 		for _, e := range x {
 			s.addAll(e)
@@ -80,6 +128,14 @@ func (s *secretSet) addAll(v any) {
 	case []any:
 		for _, e := range x {
 			s.addAll(e)
+		}
+	default:
+		// Not the shape decodeAny produces (float64, int, typed maps and
+		// slices, structs): go through JSON.
+		if n, ok := numberText(x); ok {
+			s.addNumber(n)
+		} else if j, ok := jsonRoundTrip(x); ok {
+			s.addAll(j)
 		}
 	}
 }
@@ -113,6 +169,53 @@ func (s *secretSet) addMarked(v, mask any) {
 }
 
 func (s *secretSet) empty() bool { return s == nil || len(s.exact) == 0 }
+
+// clone returns an independent copy of s.
+func (s *secretSet) clone() *secretSet {
+	c := newSecretSet()
+	if s == nil {
+		return c
+	}
+	for k := range s.exact {
+		c.exact[k] = struct{}{}
+	}
+	for k, v := range s.byPrefix {
+		c.byPrefix[k] = append([]string(nil), v...)
+	}
+	return c
+}
+
+// matchesNumber reports whether the number with JSON text n equals a
+// sensitive number (or a sensitive string spelling it) and has enough
+// significant digits to be masked.
+func (s *secretSet) matchesNumber(n string) bool {
+	if s.empty() {
+		return false
+	}
+	c := canonicalNumber(n)
+	if significantDigits(c) < minNumberDigits {
+		return false
+	}
+	_, ok := s.exact[c]
+	return ok
+}
+
+// matchesLeaf reports whether a leaf of a decoded JSON value (a string or a
+// number) is, or contains, a sensitive value. Bools and nulls never are.
+func (s *secretSet) matchesLeaf(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return s.matches(x)
+	case json.Number:
+		return s.matchesNumber(string(x))
+	case nil, bool, map[string]any, []any:
+		return false
+	}
+	if n, ok := numberText(v); ok {
+		return s.matchesNumber(n)
+	}
+	return false
+}
 
 // matches reports whether str is, or contains, a sensitive value.
 func (s *secretSet) matches(str string) bool {
@@ -178,30 +281,204 @@ func maskMarked(v, mask any) any {
 	return v
 }
 
-// maskMatching returns v with every string leaf that matches a secret
-// replaced, and every object with a key that matches one replaced whole.
-func maskMatching(v any, s *secretSet) any {
-	if s.empty() {
-		return v
-	}
+// maskCopy returns a deep copy of v with every string or number leaf that
+// matches a secret replaced, and every object with a key that matches one
+// replaced whole. Values not shaped like decoded JSON (float64, typed maps,
+// structs) are copied through JSON first; one that JSON cannot encode is
+// replaced whole, since it cannot be inspected.
+func (s *secretSet) maskCopy(v any) any {
 	switch x := v.(type) {
-	case string:
-		if s.matches(x) {
+	case nil, bool:
+		return x
+	case string, json.Number:
+		if s.matchesLeaf(x) {
 			return SensitiveValue
 		}
+		return x
 	case map[string]any:
+		if x == nil {
+			return x
+		}
 		if s.objectKeyMatches(x) {
 			return SensitiveValue
 		}
+		out := make(map[string]any, len(x))
 		for k, e := range x {
-			x[k] = maskMatching(e, s)
+			out[k] = s.maskCopy(e)
 		}
+		return out
 	case []any:
+		if x == nil {
+			return x
+		}
+		out := make([]any, len(x))
 		for i, e := range x {
-			x[i] = maskMatching(e, s)
+			out[i] = s.maskCopy(e)
+		}
+		return out
+	}
+	if n, ok := numberText(v); ok {
+		if s.matchesNumber(n) {
+			return SensitiveValue
+		}
+		return v
+	}
+	j, ok := jsonRoundTrip(v)
+	if !ok {
+		return SensitiveValue
+	}
+	return s.maskCopy(j)
+}
+
+// maskText returns text with every occurrence of a secret replaced by
+// SensitiveValue. Secrets of at least minSubstringSecret bytes are replaced
+// wherever they occur; shorter ones only where they stand alone, not inside
+// a longer word or number (a secret "pin" leaves "spinning" alone, a secret
+// 987654 leaves 19876543 alone). At each position the longest secret wins.
+func (s *secretSet) maskText(text string) string {
+	if s.empty() || len(text) < minExactSecret {
+		return text
+	}
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(text); {
+		n := s.secretAt(text, i)
+		if n == 0 {
+			i++
+			continue
+		}
+		b.WriteString(text[last:i])
+		b.WriteString(SensitiveValue)
+		i += n
+		last = i
+	}
+	if last == 0 {
+		return text
+	}
+	b.WriteString(text[last:])
+	return b.String()
+}
+
+// secretAt returns the length of the longest secret that starts at text[i]
+// and counts as an occurrence there (see maskText), or 0.
+func (s *secretSet) secretAt(text string, i int) int {
+	best := 0
+	if i+minSubstringSecret <= len(text) {
+		for _, secret := range s.byPrefix[text[i:i+minSubstringSecret]] {
+			if len(secret) > best && strings.HasPrefix(text[i:], secret) {
+				best = len(secret)
+			}
 		}
 	}
-	return v
+	if best > 0 {
+		return best
+	}
+	for n := min(minSubstringSecret-1, len(text)-i); n >= minExactSecret; n-- {
+		secret := text[i : i+n]
+		if _, ok := s.exact[secret]; !ok {
+			continue
+		}
+		if i > 0 && wordByte(text[i-1]) && wordByte(secret[0]) {
+			continue
+		}
+		if i+n < len(text) && wordByte(text[i+n]) && wordByte(secret[n-1]) {
+			continue
+		}
+		return n
+	}
+	return 0
+}
+
+// wordByte reports whether b belongs to a word or a number: ASCII letters,
+// digits, underscore, and every byte of a multi-byte UTF-8 character.
+func wordByte(b byte) bool {
+	return b == '_' || b >= 0x80 || (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z')
+}
+
+// canonicalNumber returns the text of a JSON number in one spelling, so the
+// same number written two ways (Terraform writes 987654, a Go float64
+// formats the same; 1.50 and 1.5) compares equal: a lower-case exponent, no
+// trailing zeros after a decimal point, and no "-" on zero.
+func canonicalNumber(text string) string {
+	t := strings.ToLower(strings.TrimPrefix(text, "+"))
+	if !strings.ContainsAny(t, "e") && strings.Contains(t, ".") {
+		t = strings.TrimRight(t, "0")
+		t = strings.TrimSuffix(t, ".")
+	}
+	if strings.Trim(t, "-0.") == "" && t != "" {
+		return "0"
+	}
+	return t
+}
+
+// significantDigits counts the digits of a number's mantissa without its
+// leading zeros: 987654 has 6, 0.05 has 1, 100 has 3.
+func significantDigits(text string) int {
+	mantissa, _, _ := strings.Cut(text, "e")
+	n, leading := 0, true
+	for i := 0; i < len(mantissa); i++ {
+		c := mantissa[i]
+		if c < '0' || c > '9' {
+			continue
+		}
+		if leading && c == '0' {
+			continue
+		}
+		leading = false
+		n++
+	}
+	return n
+}
+
+// numberText returns the JSON text of a Go number, the way Terraform writes
+// numbers (no exponent), for the numeric types a caller may hand a Masker.
+func numberText(v any) (string, bool) {
+	switch x := v.(type) {
+	case json.Number:
+		return string(x), true
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return "", false
+		}
+		return strconv.FormatFloat(x, 'f', -1, 64), true
+	case float32:
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return "", false
+		}
+		return strconv.FormatFloat(float64(x), 'f', -1, 32), true
+	case int:
+		return strconv.FormatInt(int64(x), 10), true
+	case int8:
+		return strconv.FormatInt(int64(x), 10), true
+	case int16:
+		return strconv.FormatInt(int64(x), 10), true
+	case int32:
+		return strconv.FormatInt(int64(x), 10), true
+	case int64:
+		return strconv.FormatInt(x, 10), true
+	case uint:
+		return strconv.FormatUint(uint64(x), 10), true
+	case uint8:
+		return strconv.FormatUint(uint64(x), 10), true
+	case uint16:
+		return strconv.FormatUint(uint64(x), 10), true
+	case uint32:
+		return strconv.FormatUint(uint64(x), 10), true
+	case uint64:
+		return strconv.FormatUint(x, 10), true
+	}
+	return "", false
+}
+
+// jsonRoundTrip converts any Go value to the shape decodeAny produces
+// (map[string]any, []any, string, json.Number, bool, nil).
+func jsonRoundTrip(v any) (any, bool) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, false
+	}
+	out, err := decodeAny(b)
+	return out, err == nil
 }
 
 // decodeAny decodes one JSON value keeping numbers exact. An empty input is
@@ -447,6 +724,10 @@ func maskDocument(v any, secrets *secretSet, inValue bool, key string) any {
 	switch x := v.(type) {
 	case string:
 		if (inValue || !structuralKeys[key]) && secrets.matches(x) {
+			return SensitiveValue
+		}
+	case json.Number:
+		if (inValue || !structuralKeys[key]) && secrets.matchesNumber(string(x)) {
 			return SensitiveValue
 		}
 	case map[string]any:

@@ -70,6 +70,10 @@ stack "slow" {
   dir       = "stacks/slow"
   variables = ["n"]
 }
+
+stack "applyfail" {
+  dir = "stacks/applyfail"
+}
 `
 
 type harnessOption func(*harnessOpts)
@@ -95,7 +99,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	root := tftest.RepoRoot(t)
 	dir := t.TempDir()
 	tftest.CopyDir(t, filepath.Join(root, "fixtures", "demo", "stacks", "web"), filepath.Join(dir, "stacks", "web"))
-	for _, s := range []string{"broken", "failing", "slow"} {
+	for _, s := range []string{"broken", "failing", "slow", "applyfail"} {
 		tftest.CopyDir(t, filepath.Join(root, "fixtures", "stacks", s), filepath.Join(dir, "stacks", s))
 	}
 	keys := map[string]*approvals.PrivateKey{}

@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plangate/plangate/audit"
+	"github.com/plangate/plangate/gate"
 	"github.com/plangate/plangate/internal/tfbin"
 	"github.com/plangate/plangate/plan"
 	"github.com/plangate/plangate/server"
@@ -67,7 +69,7 @@ func TestListStacksShowsVariablesWithTypes(t *testing.T) {
 	h := newHarness(t)
 	var res tools.ListStacksResult
 	text := h.ok("list_stacks", nil, &res)
-	require.Len(t, res.Stacks, 4)
+	require.Len(t, res.Stacks, 5)
 	web := res.Stacks[0]
 	assert.Equal(t, "web", web.Name)
 	require.Len(t, web.Variables, 3)
@@ -307,4 +309,32 @@ func TestDeletionsBeyond200AreGroupedAndPaged(t *testing.T) {
 	assert.Len(t, seen, 450, "every deleted address is reachable")
 	msg := h.fails("get_plan", map[string]any{"plan_id": s.PlanID, "deletions_offset": 450})
 	assert.Contains(t, msg, "deletions_offset 450 is outside the list of 450 deletions")
+}
+
+// A plan whose apply fails is marked failed with Terraform's error; what
+// was created before the failure is in state; the audit log says so.
+func TestApplyFailureIsRecorded(t *testing.T) {
+	h := newHarness(t)
+	var s plan.Summary
+	h.ok("plan_change", map[string]any{"stack": "applyfail"}, &s)
+	require.Equal(t, plan.StatusAwaitingApproval, s.Status)
+	res := h.applyWith(s.PlanID, h.approve(s.PlanID, "alice"))
+	require.True(t, res.IsError, textOf(res))
+	var out gate.Outcome
+	decode(t, res.StructuredContent, &out)
+	assert.Equal(t, plan.StatusFailed, out.Status)
+	assert.Contains(t, strings.Join(out.Errors, "\n"), "local-exec provisioner error")
+	assert.Contains(t, textOf(res), "did not complete")
+
+	var got plan.Summary
+	h.ok("get_plan", map[string]any{"plan_id": s.PlanID}, &got)
+	assert.Equal(t, plan.StatusFailed, got.Status)
+	assert.Contains(t, h.stateList("applyfail"), "terraform_data.fine")
+
+	var events []string
+	require.NoError(t, h.deps.Audit.Read(func(line int, e audit.Event, raw []byte) error {
+		events = append(events, e.Event)
+		return nil
+	}))
+	assert.Equal(t, []string{"plan_created", "apply_started", "apply_failed"}, events)
 }
