@@ -178,7 +178,8 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 		out.Note = "Terraform reported errors while applying"
 		event := "apply_failed"
 		if ctx.Err() != nil {
-			out.Note = "the apply was interrupted; Terraform stopped gracefully (SIGINT). Run show_stack to see what exists, and plan again"
+			out.Status = plan.StatusInterrupted
+			out.Note = "the apply was interrupted; Terraform stopped gracefully (SIGINT), saved the state and released its lock. Run show_stack to see what exists, and plan again"
 			event = "apply_interrupted"
 		} else if isStale(res.Diagnostics) {
 			out.Status = plan.StatusSuperseded
@@ -221,6 +222,8 @@ func StatusRefusal(rec *plan.Record, now time.Time) string {
 		return fmt.Sprintf("plan %s is superseded (%s): call plan_change for a fresh plan", rec.ID, rec.StatusNote)
 	case plan.StatusNoChanges:
 		return fmt.Sprintf("plan %s has no changes: there is nothing to apply", rec.ID)
+	case plan.StatusInterrupted:
+		return fmt.Sprintf("plan %s was interrupted while applying (%s): call plan_change for a fresh plan", rec.ID, rec.StatusNote)
 	default:
 		return fmt.Sprintf("plan %s is %s and cannot be applied", rec.ID, rec.Status)
 	}

@@ -220,6 +220,20 @@ func (a *Analysis) decode(r io.Reader) error {
 				}
 				return a.addDrift(&c)
 			})
+		case "deferred_changes":
+			// Not rendered, but their secrets are secrets all the same.
+			err = decodeArray(dec, func() error {
+				var d struct {
+					ResourceChange *resourceChange `json:"resource_change"`
+				}
+				if err := dec.Decode(&d); err != nil {
+					return err
+				}
+				if d.ResourceChange != nil {
+					a.collectChangeSecrets(&d.ResourceChange.Change)
+				}
+				return nil
+			})
 		case "output_changes":
 			err = decodeObject(dec, func(name string) error {
 				var c changeJSON
@@ -505,6 +519,16 @@ func (a *Analysis) addPriorState(v *stateValuesJSON) error {
 	return nil
 }
 
+// Masker returns a Masker holding the plan's secrets: every value at a path
+// the plan marks sensitive (resource changes, drift, deferred changes,
+// output changes, prior state), the values of sensitive variables and of
+// variables without a declaration, sensitive variables' defaults in the
+// configuration (child modules included), and sensitive outputs. Use it on
+// what Terraform printed about the plan, its diagnostics above all: they
+// quote values that lost their marks. The Masker is a copy: adding to it
+// leaves the Analysis alone.
+func (a *Analysis) Masker() *Masker { return &Masker{s: a.secrets.clone()} }
+
 // maxModuleDepth bounds recursion over nested modules in untrusted JSON.
 const maxModuleDepth = 1000
 
@@ -572,12 +596,7 @@ type checkJSON struct {
 // for apply).
 func checkWarnings(checks []checkJSON, secrets *secretSet) []string {
 	var out []string
-	mask := func(s string) string {
-		if secrets.matches(s) {
-			return SensitiveValue
-		}
-		return s
-	}
+	mask := secrets.maskText
 	for _, c := range checks {
 		name := c.Address.ToDisplay
 		kind := c.Address.Kind

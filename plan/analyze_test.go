@@ -31,9 +31,14 @@ var update = flag.Bool("update", false, "rewrite plan/testdata from live terrafo
 const (
 	plansDir = "testdata/plans"
 	diffDir  = "testdata/diff"
-	// plantedSecret is in every sensitive value of the sensitive fixture.
+	// plantedSecret is in every sensitive string of the sensitive fixture.
 	plantedSecret = "s3cr3t-PLANTED"
+	// plantedNumber is the sensitive fixture's sensitive number.
+	plantedNumber = "987654"
 )
+
+// plantedSecrets are what assertNoSecret looks for.
+var plantedSecrets = []string{plantedSecret, plantedNumber}
 
 // terraformSummary is what Terraform's own `terraform show <planfile>` says
 // the plan does.
@@ -288,9 +293,11 @@ func renderedSummaryLine(diff string) string {
 
 func assertNoSecret(t *testing.T, what string, b []byte) {
 	t.Helper()
-	if i := bytes.Index(b, []byte(plantedSecret)); i >= 0 {
-		lo, hi := max(0, i-200), min(len(b), i+100)
-		t.Errorf("%s leaks a sensitive value: ...%s...", what, b[lo:hi])
+	for _, secret := range plantedSecrets {
+		if i := bytes.Index(b, []byte(secret)); i >= 0 {
+			lo, hi := max(0, i-200), min(len(b), i+100)
+			t.Errorf("%s leaks a sensitive value (%s): ...%s...", what, secret, b[lo:hi])
+		}
 	}
 }
 
@@ -497,9 +504,11 @@ func TestFixtureFacts(t *testing.T) {
 		}},
 		{"sensitive", func(t *testing.T, a *Analysis) {
 			assert.Equal(t, map[string]string{
+				"terraform_data.pin":     "delete delete delete_because_no_resource_config",
 				"terraform_data.retired": "delete delete delete_because_no_resource_config",
 				"terraform_data.token":   "replace delete,create replace_because_cannot_update",
 			}, actions(a))
+			assert.Equal(t, 2, a.OutputChanges, "token_length changes, pin_echo goes")
 		}},
 		{"check_fail", func(t *testing.T, a *Analysis) {
 			assert.Equal(t, []string{

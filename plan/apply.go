@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 
@@ -33,6 +34,10 @@ func (r *Runner) ApplySaved(ctx context.Context, st *config.Stack, planFile stri
 	if err != nil {
 		return nil, err
 	}
+	// Cancelling sends Terraform SIGINT: it finishes the operations in
+	// flight, writes state and releases the lock. Never kill it mid-apply
+	// for being slow about that.
+	_ = tf.SetWaitDelay(24 * time.Hour)
 	var stderr strings.Builder
 	tf.SetStderr(&limitedWriter{w: &stderr, n: 64 << 10})
 	out := &ApplyOutput{}

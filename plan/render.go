@@ -433,10 +433,14 @@ func elem(v any, i int) any {
 	return nil
 }
 
+// secret reports whether v is, or holds, a sensitive string or number
+// (bools are masked by mark only: see SensitiveValue).
 func (d *differ) secret(v any) bool {
 	switch x := v.(type) {
 	case string:
 		return d.secrets.matches(x)
+	case json.Number:
+		return d.secrets.matchesNumber(string(x))
 	case map[string]any:
 		if d.secrets.objectKeyMatches(x) {
 			return true

@@ -186,6 +186,26 @@ type UIMessage struct {
 	Diagnostic *uiDiagnostic   `json:"diagnostic,omitempty"`
 	Changes    *ChangeSummary  `json:"changes,omitempty"`
 	Hook       json.RawMessage `json:"hook,omitempty"`
+	Change     json.RawMessage `json:"change,omitempty"`
+}
+
+// Resource returns the resource address and action of a hook message
+// (apply_start, planned_change, refresh_complete, ...).
+func (m UIMessage) Resource() (addr, action string) {
+	var h struct {
+		Resource struct {
+			Addr string `json:"addr"`
+		} `json:"resource"`
+		Action string `json:"action"`
+	}
+	raw := m.Hook
+	if len(raw) == 0 {
+		raw = m.Change
+	}
+	if len(raw) == 0 || json.Unmarshal(raw, &h) != nil {
+		return "", ""
+	}
+	return h.Resource.Addr, h.Action
 }
 
 type uiDiagnostic struct {

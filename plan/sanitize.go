@@ -723,8 +723,14 @@ var valueKeys = map[string]bool{
 func maskDocument(v any, secrets *secretSet, inValue bool, key string) any {
 	switch x := v.(type) {
 	case string:
-		if (inValue || !structuralKeys[key]) && secrets.matches(x) {
-			return SensitiveValue
+		switch {
+		case inValue:
+			if secrets.matches(x) {
+				return SensitiveValue
+			}
+		case !structuralKeys[key]:
+			// Free text, such as a check's message: mask the secrets in it.
+			return secrets.maskText(x)
 		}
 	case json.Number:
 		if (inValue || !structuralKeys[key]) && secrets.matchesNumber(string(x)) {
@@ -743,4 +749,55 @@ func maskDocument(v any, secrets *secretSet, inValue bool, key string) any {
 		}
 	}
 	return v
+}
+
+// Masker masks known secret values in free text and in decoded JSON values,
+// by the value rules of the plan (see SensitiveValue): strings of at least
+// minExactSecret bytes, numbers of at least minNumberDigits significant
+// digits; strings of at least minSubstringSecret bytes are also masked
+// inside longer strings. Bools are never added: a bool carries one bit.
+//
+// Fill a Masker with AddValue before sharing it; once filled, MaskText and
+// MaskValue may be called from several goroutines. A nil *Masker masks
+// nothing.
+type Masker struct{ s *secretSet }
+
+// NewMasker returns a Masker that knows no secrets yet.
+func NewMasker() *Masker { return &Masker{s: newSecretSet()} }
+
+// AddValue adds the string and number leaves of v as secrets: v is a
+// decoded JSON value (json.Number or float64 numbers), or any Go value
+// encoding/json can encode. Map keys are not added (they are names, not
+// secrets, far more often than not).
+func (m *Masker) AddValue(v any) {
+	if m.s == nil {
+		m.s = newSecretSet()
+	}
+	m.s.addAll(v)
+}
+
+// MaskText returns s with every occurrence of a known secret replaced by
+// "(sensitive value)". Secrets of 8 bytes or more are replaced wherever they
+// occur; shorter ones, numbers included, only where they stand alone (not
+// inside a longer word or number). A secret is also found in the spelling
+// JSON, HCL or Go quoting gives it (with \n, \" and \\ escaped).
+func (m *Masker) MaskText(s string) string {
+	if m == nil {
+		return s
+	}
+	return m.s.maskText(s)
+}
+
+// MaskValue returns a deep copy of v in which every string leaf that equals
+// or contains a known secret (containing: secrets of 8 bytes or more), every
+// number leaf equal to one, and every object with a key that is one, is
+// replaced by "(sensitive value)". v is not modified. A value that is not
+// decoded JSON is copied through encoding/json, so the copy has JSON's
+// shape (map[string]any, []any, json.Number); one that cannot be encoded
+// is replaced whole.
+func (m *Masker) MaskValue(v any) any {
+	if m == nil {
+		return v
+	}
+	return m.s.maskCopy(v)
 }

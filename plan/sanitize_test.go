@@ -111,7 +111,7 @@ func TestDriftAndUnmarkedCopies(t *testing.T) {
 	}, a.Drift)
 	assert.Equal(t, Counts{Change: 1}, a.Counts, "drift is not a planned change")
 	assert.Empty(t, a.Deleted, "a deletion found by refresh is not one the plan makes")
-	assert.Equal(t, []string{"check.pw: check failed: " + SensitiveValue}, a.Warnings)
+	assert.Equal(t, []string{"check.pw: check failed: " + SensitiveValue + " is weak"}, a.Warnings)
 
 	var diff bytes.Buffer
 	require.NoError(t, a.RenderDiff(&diff))

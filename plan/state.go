@@ -1,8 +1,10 @@
 package plan
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -30,7 +32,11 @@ type StateResource struct {
 	Module  string `json:"module,omitempty"`
 }
 
-// StateOutput is one root output; Value is omitted when sensitive.
+// StateOutput is one root output. The value of a sensitive output is
+// SensitiveMask; in the others every secret the state knows of (see
+// stateMasker) is replaced by SensitiveMask too, because an output can
+// carry a sensitive value that lost its mark on the way (terraform_data's
+// output, for one).
 type StateOutput struct {
 	Name      string `json:"name"`
 	Sensitive bool   `json:"sensitive"`
@@ -71,35 +77,97 @@ func (r *Runner) StateLocked(ctx context.Context, st *config.Stack) (*StateView,
 		}
 		return nil, &TerraformError{Op: "show", Stack: st.Name, Output: cleanTerraformOutput(stderr.String(), err)}
 	}
+	return buildStateView(st, s), nil
+}
+
+// buildStateView turns `terraform show -json` state into what show_stack
+// reveals: resource addresses and the root outputs, masked.
+func buildStateView(st *config.Stack, s *tfjson.State) *StateView {
 	view := &StateView{Stack: st.Name, Workspace: st.Workspace, Resources: []StateResource{}, Outputs: []StateOutput{}}
-	if s.Values == nil {
-		return view, nil
+	if s == nil || s.Values == nil {
+		return view
 	}
-	var walk func(m *tfjson.StateModule)
-	walk = func(m *tfjson.StateModule) {
-		if m == nil {
+	var walk func(m *tfjson.StateModule, depth int)
+	walk = func(m *tfjson.StateModule, depth int) {
+		if m == nil || depth > maxModuleDepth {
 			return
 		}
 		for _, res := range m.Resources {
+			if res == nil {
+				continue
+			}
 			view.Resources = append(view.Resources, StateResource{Address: res.Address, Type: res.Type, Mode: string(res.Mode), Module: m.Address})
 		}
 		for _, c := range m.ChildModules {
-			walk(c)
+			walk(c, depth+1)
 		}
 	}
-	walk(s.Values.RootModule)
+	walk(s.Values.RootModule, 0)
 	sort.Slice(view.Resources, func(i, j int) bool { return view.Resources[i].Address < view.Resources[j].Address })
+	masker := stateMasker(s)
 	for name, o := range s.Values.Outputs {
+		if o == nil {
+			continue
+		}
 		so := StateOutput{Name: name, Sensitive: o.Sensitive}
 		if o.Sensitive {
 			so.Value = SensitiveMask
 		} else {
-			so.Value = o.Value
+			so.Value = masker.MaskValue(o.Value)
 		}
 		view.Outputs = append(view.Outputs, so)
 	}
 	sort.Slice(view.Outputs, func(i, j int) bool { return view.Outputs[i].Name < view.Outputs[j].Name })
-	return view, nil
+	return view
+}
+
+// stateMasker collects the secrets of a state: every value at a path a
+// resource's sensitive_values marks (child modules and deposed objects
+// included) and the value of every sensitive output. Masking the other
+// outputs with it catches a sensitive string or number that lost its mark
+// on its way to an output, such as `value = terraform_data.pw.output` when
+// the input came from a sensitive variable. Bools are not masked by value
+// (see SensitiveValue), nor is a value whose mark was never in this state
+// (a remote state's sensitive output read through terraform_remote_state).
+func stateMasker(s *tfjson.State) *Masker {
+	m := NewMasker()
+	if s == nil || s.Values == nil {
+		return m
+	}
+	for _, o := range s.Values.Outputs {
+		if o != nil && o.Sensitive {
+			m.AddValue(o.Value)
+		}
+	}
+	var walk func(mod *tfjson.StateModule, depth int)
+	walk = func(mod *tfjson.StateModule, depth int) {
+		if mod == nil || depth > maxModuleDepth {
+			return
+		}
+		for _, res := range mod.Resources {
+			if res == nil || !bytes.Contains(res.SensitiveValues, []byte("true")) {
+				continue
+			}
+			mask, err := decodeAny(res.SensitiveValues)
+			switch mask.(type) {
+			case bool, map[string]any, []any:
+			default:
+				err = errors.New("not a mark")
+			}
+			if err != nil {
+				// Marks we cannot read: every value of the resource is a
+				// secret, in doubt.
+				m.AddValue(res.AttributeValues)
+				continue
+			}
+			m.s.addMarked(map[string]any(res.AttributeValues), mask)
+		}
+		for _, c := range mod.ChildModules {
+			walk(c, depth+1)
+		}
+	}
+	walk(s.Values.RootModule, 0)
+	return m
 }
 
 // FormatState writes a readable view of a stack's state.

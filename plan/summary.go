@@ -18,6 +18,10 @@ const (
 	StatusDiscarded        Status = "discarded"
 	StatusExpired          Status = "expired"
 	StatusSuperseded       Status = "superseded"
+	// StatusInterrupted is an apply stopped part-way (cancelled, or the
+	// server shut down): Terraform stopped gracefully; the state says
+	// what exists.
+	StatusInterrupted Status = "interrupted"
 )
 
 // Counts are the per-action figures of a plan. Add, Change and Destroy equal

@@ -74,6 +74,10 @@ stack "slow" {
 stack "applyfail" {
   dir = "stacks/applyfail"
 }
+
+stack "slowapply" {
+  dir = "stacks/slowapply"
+}
 `
 
 type harnessOption func(*harnessOpts)
@@ -99,7 +103,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	root := tftest.RepoRoot(t)
 	dir := t.TempDir()
 	tftest.CopyDir(t, filepath.Join(root, "fixtures", "demo", "stacks", "web"), filepath.Join(dir, "stacks", "web"))
-	for _, s := range []string{"broken", "failing", "slow", "applyfail"} {
+	for _, s := range []string{"broken", "failing", "slow", "applyfail", "slowapply"} {
 		tftest.CopyDir(t, filepath.Join(root, "fixtures", "stacks", s), filepath.Join(dir, "stacks", s))
 	}
 	keys := map[string]*approvals.PrivateKey{}

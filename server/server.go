@@ -49,6 +49,7 @@ func New(d *tools.Deps, version string) *mcpserver.MCPServer {
 	s := mcpserver.NewMCPServer(Name, version,
 		mcpserver.WithInstructions(Instructions),
 		mcpserver.WithToolCapabilities(false),
+		mcpserver.WithResourceCapabilities(false, true),
 		mcpserver.WithLogging(),
 		mcpserver.WithRecovery(),
 		mcpserver.WithInputSchemaValidation(),
@@ -57,6 +58,8 @@ func New(d *tools.Deps, version string) *mcpserver.MCPServer {
 		mcpserver.WithToolHandlerMiddleware(logCalls(logger)),
 	)
 	s.AddTools(tools.All(d)...)
+	s.AddResourceTemplates(tools.ResourceTemplates(d)...)
+	tools.SyncResources(s, d)
 	return s
 }
 

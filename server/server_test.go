@@ -69,7 +69,7 @@ func TestListStacksShowsVariablesWithTypes(t *testing.T) {
 	h := newHarness(t)
 	var res tools.ListStacksResult
 	text := h.ok("list_stacks", nil, &res)
-	require.Len(t, res.Stacks, 5)
+	require.Len(t, res.Stacks, 6)
 	web := res.Stacks[0]
 	assert.Equal(t, "web", web.Name)
 	require.Len(t, web.Variables, 3)

@@ -38,7 +38,15 @@ func ApplyPlan(d *Deps) server.ServerTool {
 		if d.Gate == nil {
 			return mcp.NewToolResultError("apply_plan is not available on this server"), nil
 		}
-		out, err := d.Gate.Apply(ctx, args.PlanID, args.ApprovalTokens, clientOf(ctx), nil)
+		total := 0
+		if rec, err := d.Store.Get(args.PlanID); err == nil {
+			c := rec.Summary.Counts
+			total = c.Add + c.Change + c.Destroy
+		}
+		prog := newProgress(ctx, req, total, true)
+		out, err := d.Gate.Apply(ctx, args.PlanID, args.ApprovalTokens, clientOf(ctx), prog.event)
+		prog.finish("")
+		syncFromContext(ctx, d)
 		if err != nil {
 			var ref *gate.Refusal
 			if errors.As(err, &ref) {

@@ -41,6 +41,7 @@ func DiscardPlan(d *Deps) server.ServerTool {
 			return d.errorResult("discard_plan", err), nil
 		}
 		d.audit(gate.PlanEvent("plan_discarded", rec, clientOf(ctx)))
+		syncFromContext(ctx, d)
 		res := DiscardResult{PlanID: rec.ID, Stack: rec.Stack, Status: rec.Status}
 		return mcp.NewToolResultStructured(res, fmt.Sprintf("Plan %s for %s is discarded: it can never be applied.", rec.ID, rec.Stack)), nil
 	}}

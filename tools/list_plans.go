@@ -32,6 +32,7 @@ type ListPlansResult struct {
 var allStatuses = []string{
 	string(plan.StatusAwaitingApproval), string(plan.StatusNoChanges), string(plan.StatusBlocked), string(plan.StatusApplied),
 	string(plan.StatusFailed), string(plan.StatusDiscarded), string(plan.StatusExpired), string(plan.StatusSuperseded),
+	string(plan.StatusInterrupted),
 }
 
 // ListPlans lists recorded plans, newest first.

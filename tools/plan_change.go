@@ -38,10 +38,13 @@ func PlanChange(d *Deps) server.ServerTool {
 		if err != nil {
 			return d.errorResult("plan_change", err), nil
 		}
-		rec, err := d.Planner.Propose(ctx, st, args.Variables)
+		prog := newProgress(ctx, req, 0, false)
+		rec, err := d.Planner.Propose(ctx, st, args.Variables, plan.Events(prog.event))
+		prog.finish("")
 		if err != nil {
 			return d.errorResult("plan_change", err), nil
 		}
+		syncFromContext(ctx, d)
 		e := gate.PlanEvent(gate.PlanCreatedEvent(rec), rec, clientOf(ctx))
 		e.Reason = strings.Join(append(rec.Summary.BlockedReasons, rec.Summary.Errors...), "; ")
 		d.audit(e)

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -388,4 +391,36 @@ func TestHumanGateOverStdio(t *testing.T) {
 	out, err = cli("audit", "verify", "--config", cfg)
 	require.Error(t, err)
 	assert.Contains(t, out, "BROKEN at line")
+}
+
+// mcp-go's own stdio client spawns the binary and speaks each protocol
+// version plangate supports: the 2025 initialize handshake and 2026-07-28.
+func TestProtocolVersionsOverStdio(t *testing.T) {
+	for _, version := range []string{mcp.ProtocolVersion20250618, mcp.ProtocolVersion20251125, mcp.ProtocolVersion20260728} {
+		t.Run(version, func(t *testing.T) {
+			dir := project(t)
+			c, err := client.NewStdioMCPClient(binary, os.Environ(), "serve", "--config", filepath.Join(dir, "plangate.hcl"))
+			require.NoError(t, err)
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			res, err := c.Initialize(ctx, mcp.InitializeRequest{Params: mcp.InitializeParams{
+				ProtocolVersion: version,
+				ClientInfo:      mcp.Implementation{Name: "mcp-go-client", Version: "1"},
+			}})
+			require.NoError(t, err)
+			assert.Equal(t, version, res.ProtocolVersion)
+			tl, err := c.ListTools(ctx, mcp.ListToolsRequest{})
+			require.NoError(t, err)
+			assert.Len(t, tl.Tools, 7)
+			req := mcp.CallToolRequest{}
+			req.Params.Name = "plan_change"
+			req.Params.Arguments = map[string]any{"stack": "web"}
+			out, err := c.CallTool(ctx, req)
+			require.NoError(t, err)
+			require.False(t, out.IsError)
+			text := out.Content[0].(mcp.TextContent).Text
+			assert.Contains(t, text, "for web: 5 to add, 0 to change, 0 to destroy — no deletions")
+		})
+	}
 }
