@@ -169,9 +169,15 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 		g.setStatus(rec.ID, plan.StatusFailed, "apply could not start: "+runErr.Error())
 		return nil, runErr
 	case res.Failed:
+		// Terraform's errors may quote values whose sensitive mark was
+		// lost: mask with every secret the state and config hold. The
+		// call's context may be cancelled (interrupted apply).
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		masker := g.Runner.SecretsLocked(mctx, st)
+		cancel()
 		for _, d := range res.Diagnostics {
 			if d.Severity == "error" {
-				out.Errors = append(out.Errors, d.String())
+				out.Errors = append(out.Errors, masker.MaskText(d.String()))
 			}
 		}
 		out.Status = plan.StatusFailed

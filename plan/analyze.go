@@ -56,8 +56,8 @@ type Analysis struct {
 	// outputWidth is the longest output name, unchanged outputs included:
 	// Terraform aligns the changed ones to it.
 	outputWidth int
-	// secrets are the sensitive strings of the plan, masked wherever they
-	// appear (see SensitiveValue).
+	// secrets are the sensitive strings and numbers of the plan, masked
+	// wherever they appear (see SensitiveValue).
 	secrets *secretSet
 }
 

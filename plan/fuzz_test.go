@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -111,6 +113,74 @@ func FuzzSanitizePlanJSON(f *testing.F) {
 		}
 		if !json.Valid(out) {
 			t.Fatal(fmt.Sprintf("sanitized output is not JSON: %.200s", out))
+		}
+	})
+}
+
+// FuzzMaskText: whatever the text and the secret, no stretch of the text
+// MaskText leaves in clear holds the secret (the replacement itself aside),
+// and text without secrets comes back unchanged.
+func FuzzMaskText(f *testing.F) {
+	f.Add(diagnostic, "s3cr3t-PLANTED-diag")
+	f.Add(diagnostic, "987654")
+	f.Add("pin=987654&x=1", "987654")
+	f.Add("abcdefghijk", "defghijk")
+	f.Add("spinning pin", "pin")
+	f.Add("a\nb \"c\"", "a\nb \"c\"")
+	f.Add(`"a\nb \"c\""`, "a\nb \"c\"")
+	f.Add("", "")
+	f.Fuzz(func(t *testing.T, text, secret string) {
+		m := NewMasker()
+		m.AddValue(secret)
+		m.AddValue("abcdefgh") // a second, overlapping-prone secret
+		out := m.MaskText(text)
+		if !strings.Contains(text, secret) && !strings.Contains(text, "abcdefgh") && out != text && len(secret) >= minSubstringSecret && !hasEscapes(secret) {
+			t.Fatalf("MaskText(%q) = %q: nothing to mask", text, out)
+		}
+		if len(secret) < minSubstringSecret {
+			return // short secrets are masked only where they stand alone
+		}
+		for _, part := range strings.Split(out, SensitiveValue) {
+			if strings.Contains(part, secret) {
+				t.Fatalf("MaskText(%q) = %q leaves %q in clear", text, out, secret)
+			}
+		}
+	})
+}
+
+// hasEscapes reports whether s is spelled differently when quoted, so the
+// masker also knows it by its quoted spelling.
+func hasEscapes(s string) bool {
+	q, _ := json.Marshal(s)
+	return strconv.Quote(s) != `"`+s+`"` || string(q) != `"`+s+`"`
+}
+
+// FuzzMaskValue: MaskValue never panics and never modifies its input, on
+// any JSON document, with the document's own leaves as secrets.
+func FuzzMaskValue(f *testing.F) {
+	addPlanSeeds(f)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		v, err := decodeAny(in)
+		if err != nil {
+			return
+		}
+		before, _ := json.Marshal(v)
+		m := NewMasker()
+		if l, ok := v.([]any); ok && len(l) > 0 {
+			m.AddValue(l[0])
+		} else if o, ok := v.(map[string]any); ok {
+			for _, e := range o {
+				m.AddValue(e)
+				break
+			}
+		}
+		out := m.MaskValue(v)
+		after, _ := json.Marshal(v)
+		if !bytes.Equal(before, after) {
+			t.Fatalf("MaskValue modified its input")
+		}
+		if _, err := json.Marshal(out); err != nil {
+			t.Fatalf("masked value does not encode: %v", err)
 		}
 	})
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hashicorp/terraform-config-inspect/tfconfig"
+
 	"github.com/plangate/plangate/config"
 )
 
@@ -120,11 +122,16 @@ func (p *Planner) Propose(ctx context.Context, st *config.Stack, vars map[string
 		rec.Summary.Errors = append(rec.Summary.Errors, d.String())
 	}
 
+	// Terraform's diagnostics quote values (a precondition's error_message,
+	// say) without its sensitive marks: mask every secret the plan, the
+	// stack's sensitive variables and the agent's sensitive values hold.
+	masker := NewMasker()
 	if out.JSONFile != "" {
 		a, err := p.analyse(draft.Dir, out.JSONFile)
 		if err != nil {
 			return nil, err
 		}
+		masker = a.Masker()
 		p.fill(rec, st, a, out)
 		sum, err := fileSHA256(out.PlanFile)
 		if err != nil {
@@ -137,6 +144,15 @@ func (p *Planner) Propose(ctx context.Context, st *config.Stack, vars map[string
 		if err := writeFileAtomic(filepath.Join(draft.Dir, DiffFile), nil); err != nil {
 			return nil, err
 		}
+	}
+	for _, v := range sensitiveValues(st, decls, checked) {
+		masker.AddValue(v)
+	}
+	for i, w := range rec.Summary.Warnings {
+		rec.Summary.Warnings[i] = masker.MaskText(w)
+	}
+	for i, e := range rec.Summary.Errors {
+		rec.Summary.Errors[i] = masker.MaskText(e)
 	}
 	if rec.Status == StatusFailed {
 		// A failed plan must never be applied, whatever its file says.
@@ -251,6 +267,25 @@ func (p *Planner) logger() *slog.Logger {
 		return p.Logger
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// sensitiveValues are the values of the stack's sensitive variables that
+// plangate knows without a plan: the agent's, and the declared defaults.
+func sensitiveValues(st *config.Stack, decls []Variable, vars map[string]any) []any {
+	var out []any
+	for _, d := range decls {
+		if v, ok := vars[d.Name]; ok && d.Sensitive {
+			out = append(out, v)
+		}
+	}
+	if mod, diags := tfconfig.LoadModule(st.Dir); !diags.HasErrors() {
+		for _, v := range mod.Variables {
+			if v.Sensitive && v.Default != nil {
+				out = append(out, v.Default)
+			}
+		}
+	}
+	return out
 }
 
 // redactSensitive returns the agent's variables as recorded: the values of

@@ -163,3 +163,69 @@ func TestCancelledPlanLeavesNoRecord(t *testing.T) {
 		assert.False(t, strings.HasPrefix(e.Name(), ".draft-"), "draft left behind after cancel: %s", e.Name())
 	}
 }
+
+// Terraform's diagnostics can quote a secret whose mark was lost (here
+// through terraform_data.output); plangate masks it before anyone sees it.
+func TestDiagnosticsAreMasked(t *testing.T) {
+	module := `
+variable "pw" {
+  type      = string
+  sensitive = true
+  default   = "initial-pw-value-123"
+}
+variable "tag" {
+  type    = string
+  default = "ok"
+}
+resource "terraform_data" "pw" {
+  input = var.pw
+}
+resource "terraform_data" "app" {
+  input = var.tag
+  lifecycle {
+    precondition {
+      condition     = var.tag != "boom"
+      error_message = "refusing tag ${var.tag}; current pw is ${terraform_data.pw.output}"
+    }
+  }
+}
+`
+	p, cfg := newPlanner(t, map[string]string{"main.tf": module}, `variables = ["tag"]`)
+	st, _ := cfg.Stack("s")
+	ctx := context.Background()
+	rec, err := p.Propose(ctx, st, nil)
+	require.NoError(t, err)
+	unlock, err := p.Runner.Lock(ctx, st)
+	require.NoError(t, err)
+	out, err := p.Runner.ApplySaved(ctx, st, filepath.Join(p.Store.Dir(rec.ID), PlanFile), nil)
+	unlock()
+	require.NoError(t, err)
+	require.False(t, out.Failed, "%v", out.Diagnostics)
+
+	rec, err = p.Propose(ctx, st, map[string]any{"tag": "boom"})
+	require.NoError(t, err)
+	require.Equal(t, StatusFailed, rec.Status)
+	errs := strings.Join(rec.Summary.Errors, "\n")
+	assert.Contains(t, errs, "refusing tag boom")
+	assert.NotContains(t, errs, "initial-pw-value-123")
+	assert.Contains(t, errs, SensitiveMask)
+	for name, b := range readPlanDir(t, p, rec.ID) {
+		assert.NotContains(t, b, "initial-pw-value-123", name)
+	}
+}
+
+func readPlanDir(t *testing.T, p *Planner, id string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	entries, err := os.ReadDir(p.Store.Dir(id))
+	require.NoError(t, err)
+	for _, e := range entries {
+		if e.Name() == PlanFile {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(p.Store.Dir(id), e.Name()))
+		require.NoError(t, err)
+		out[e.Name()] = string(b)
+	}
+	return out
+}

@@ -22,7 +22,9 @@ const SensitiveValue = "(sensitive value)"
 //     (before_sensitive, after_sensitive, sensitive_values, sensitive
 //     outputs, sensitive variables and their defaults) is replaced.
 //  2. By value: every string leaf that equals a value seen at a marked path,
-//     or contains one of at least minSubstringSecret bytes, is replaced too;
+//     or contains one of at least minSubstringSecret bytes, or contains a
+//     shorter one standing alone (not inside a longer word or number:
+//     "pin=987654" holds 987654, "19876543" does not), is replaced too;
 //     so is every number leaf equal to a number seen at a marked path (or to
 //     a sensitive string), if it has at least minNumberDigits significant
 //     digits. Bools are masked by mark only: a bool carries one bit, and
@@ -45,7 +47,9 @@ const (
 	// half the plan and protect nothing.
 	minExactSecret = 3
 	// minSubstringSecret is the shortest sensitive string masked wherever it
-	// appears inside a longer string.
+	// appears inside a longer string; shorter ones are masked inside a
+	// longer string only where they stand alone, delimited by characters
+	// that are not letters, digits or underscores.
 	minSubstringSecret = 8
 	// minNumberDigits is the fewest significant digits (sign, decimal point,
 	// exponent and leading zeros not counted) a sensitive number needs to be
@@ -65,6 +69,8 @@ type secretSet struct {
 	// a string is checked in time proportional to its length, not to the
 	// number of secrets.
 	byPrefix map[string][]string
+	// hasShort is set when a secret is shorter than minSubstringSecret.
+	hasShort bool
 }
 
 func newSecretSet() *secretSet {
@@ -75,15 +81,14 @@ func (s *secretSet) add(str string) {
 	if !s.addOne(str) {
 		return
 	}
-	// Free text (diagnostics, check messages) shows a string with quotes,
-	// backslashes and control characters escaped, the way JSON, HCL and Go
-	// quote them: remember those spellings too.
-	if strings.ContainsFunc(str, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' || r == 0x7f }) {
-		q := strconv.Quote(str)
-		s.addOne(q[1 : len(q)-1])
-		if j, err := json.Marshal(str); err == nil {
-			s.addOne(string(j[1 : len(j)-1]))
-		}
+	// Free text (diagnostics, check messages, JSON in a message) shows a
+	// string with quotes, backslashes, control and some other characters
+	// escaped, the way JSON, HCL and Go quote them: remember those
+	// spellings too.
+	q := strconv.Quote(str)
+	s.addOne(q[1 : len(q)-1])
+	if j, err := json.Marshal(str); err == nil {
+		s.addOne(string(j[1 : len(j)-1]))
 	}
 }
 
@@ -99,6 +104,8 @@ func (s *secretSet) addOne(str string) bool {
 	if len(str) >= minSubstringSecret {
 		p := str[:minSubstringSecret]
 		s.byPrefix[p] = append(s.byPrefix[p], str)
+	} else {
+		s.hasShort = true
 	}
 	return true
 }
@@ -182,6 +189,7 @@ func (s *secretSet) clone() *secretSet {
 	for k, v := range s.byPrefix {
 		c.byPrefix[k] = append([]string(nil), v...)
 	}
+	c.hasShort = s.hasShort
 	return c
 }
 
@@ -217,7 +225,9 @@ func (s *secretSet) matchesLeaf(v any) bool {
 	return false
 }
 
-// matches reports whether str is, or contains, a sensitive value.
+// matches reports whether str is, or contains, a sensitive value: one of
+// at least minSubstringSecret bytes anywhere, a shorter one standing alone
+// (see maskText).
 func (s *secretSet) matches(str string) bool {
 	if s.empty() || len(str) < minExactSecret {
 		return false
@@ -225,14 +235,9 @@ func (s *secretSet) matches(str string) bool {
 	if _, ok := s.exact[str]; ok {
 		return true
 	}
-	if len(s.byPrefix) == 0 {
-		return false
-	}
-	for i := 0; i+minSubstringSecret <= len(str); i++ {
-		for _, secret := range s.byPrefix[str[i:i+minSubstringSecret]] {
-			if len(str)-i >= len(secret) && str[i:i+len(secret)] == secret {
-				return true
-			}
+	for i := 0; i+minExactSecret <= len(str); i++ {
+		if s.secretAt(str, i) > 0 {
+			return true
 		}
 	}
 	return false
@@ -334,27 +339,37 @@ func (s *secretSet) maskCopy(v any) any {
 // SensitiveValue. Secrets of at least minSubstringSecret bytes are replaced
 // wherever they occur; shorter ones only where they stand alone, not inside
 // a longer word or number (a secret "pin" leaves "spinning" alone, a secret
-// 987654 leaves 19876543 alone). At each position the longest secret wins.
+// 987654 leaves 19876543 alone). Overlapping occurrences are replaced as
+// one, so no part of either shows.
 func (s *secretSet) maskText(text string) string {
 	if s.empty() || len(text) < minExactSecret {
 		return text
 	}
 	var b strings.Builder
-	last := 0
-	for i := 0; i < len(text); {
+	last, start, end := 0, -1, -1 // written up to last; current run [start, end)
+	flush := func() {
+		if start >= 0 {
+			b.WriteString(text[last:start])
+			b.WriteString(SensitiveValue)
+			last = end
+		}
+	}
+	for i := 0; i+minExactSecret <= len(text); i++ {
 		n := s.secretAt(text, i)
 		if n == 0 {
-			i++
 			continue
 		}
-		b.WriteString(text[last:i])
-		b.WriteString(SensitiveValue)
-		i += n
-		last = i
+		if i < end {
+			end = max(end, i+n)
+			continue
+		}
+		flush()
+		start, end = i, i+n
 	}
-	if last == 0 {
+	if start < 0 {
 		return text
 	}
+	flush()
 	b.WriteString(text[last:])
 	return b.String()
 }
@@ -363,28 +378,27 @@ func (s *secretSet) maskText(text string) string {
 // and counts as an occurrence there (see maskText), or 0.
 func (s *secretSet) secretAt(text string, i int) int {
 	best := 0
-	if i+minSubstringSecret <= len(text) {
+	if len(s.byPrefix) > 0 && i+minSubstringSecret <= len(text) {
 		for _, secret := range s.byPrefix[text[i:i+minSubstringSecret]] {
 			if len(secret) > best && strings.HasPrefix(text[i:], secret) {
 				best = len(secret)
 			}
 		}
 	}
-	if best > 0 {
+	if best > 0 || !s.hasShort {
 		return best
 	}
+	if i > 0 && wordByte(text[i-1]) && wordByte(text[i]) {
+		// Inside a word: no short secret stands alone here.
+		return 0
+	}
 	for n := min(minSubstringSecret-1, len(text)-i); n >= minExactSecret; n-- {
-		secret := text[i : i+n]
-		if _, ok := s.exact[secret]; !ok {
-			continue
+		if i+n < len(text) && wordByte(text[i+n]) && wordByte(text[i+n-1]) {
+			continue // would end inside a word
 		}
-		if i > 0 && wordByte(text[i-1]) && wordByte(secret[0]) {
-			continue
+		if _, ok := s.exact[text[i:i+n]]; ok {
+			return n
 		}
-		if i+n < len(text) && wordByte(text[i+n]) && wordByte(secret[n-1]) {
-			continue
-		}
-		return n
 	}
 	return 0
 }

@@ -58,6 +58,29 @@ func (r *Runner) State(ctx context.Context, st *config.Stack) (*StateView, error
 
 // StateLocked is State for a caller that already holds the stack lock.
 func (r *Runner) StateLocked(ctx context.Context, st *config.Stack) (*StateView, error) {
+	s, err := r.showState(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	return buildStateView(st, s), nil
+}
+
+// SecretsLocked returns a Masker holding every secret plangate can find for
+// the stack without a plan: the values the state marks sensitive, sensitive
+// outputs, and the defaults of sensitive variables. The caller holds the
+// stack lock. Used to mask Terraform's diagnostics after an apply.
+func (r *Runner) SecretsLocked(ctx context.Context, st *config.Stack) *Masker {
+	m := NewMasker()
+	if s, err := r.showState(ctx, st); err == nil {
+		m = stateMasker(s)
+	}
+	for _, v := range sensitiveValues(st, nil, nil) {
+		m.AddValue(v)
+	}
+	return m
+}
+
+func (r *Runner) showState(ctx context.Context, st *config.Stack) (*tfjson.State, error) {
 	if err := r.ready(ctx); err != nil {
 		return nil, err
 	}
@@ -77,7 +100,7 @@ func (r *Runner) StateLocked(ctx context.Context, st *config.Stack) (*StateView,
 		}
 		return nil, &TerraformError{Op: "show", Stack: st.Name, Output: cleanTerraformOutput(stderr.String(), err)}
 	}
-	return buildStateView(st, s), nil
+	return s, nil
 }
 
 // buildStateView turns `terraform show -json` state into what show_stack
