@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/scrypt"
 
 	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/internal/atomicfile"
 )
 
 // Key file format constants; see the package comment.
@@ -198,17 +199,8 @@ func writeNewFile(path string, data []byte) error {
 		_ = os.Remove(path)
 		return fmt.Errorf("write key file %s: %w", path, err)
 	}
-	syncDir(filepath.Dir(path))
+	_ = atomicfile.SyncDir(filepath.Dir(path))
 	return nil
-}
-
-// syncDir makes a new directory entry durable. Best effort: some file
-// systems refuse fsync on directories, and the file itself is already safe.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
 }
 
 // ReadPrivateKey reads an approver key file. passphrase is called only when

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/plangate/plangate/internal/atomicfile"
 )
 
 // LedgerFile is the ledger's file name inside the state directory.
@@ -46,7 +48,7 @@ func OpenLedger(stateDir string) (*Ledger, error) {
 		if err := f.Close(); err != nil || syncErr != nil {
 			return nil, fmt.Errorf("create approval ledger %s: %w", path, errors.Join(syncErr, err))
 		}
-		syncDir(stateDir)
+		_ = atomicfile.SyncDir(stateDir)
 	case errors.Is(err, os.ErrExist):
 		// Already there: check it can be opened for writing now, not at the
 		// first apply.

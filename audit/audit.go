@@ -41,6 +41,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/plangate/plangate/internal/atomicfile"
 	"github.com/plangate/plangate/plan"
 )
 
@@ -221,7 +222,7 @@ func (l *Log) Append(e Event) (Event, error) {
 	}
 	if size == 0 {
 		// A new file: make its directory entry durable too.
-		if err := syncDir(filepath.Dir(l.path)); err != nil {
+		if err := atomicfile.SyncDir(filepath.Dir(l.path)); err != nil {
 			return Event{}, fmt.Errorf("audit: %w", err)
 		}
 	}
@@ -483,13 +484,4 @@ func flock(f *os.File, how int) error {
 			return err
 		}
 	}
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -19,6 +19,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/plangate/plangate/internal/atomicfile"
 )
 
 // Dir is the markers' directory inside the state directory.
@@ -105,12 +107,12 @@ func Set(stateDir, stack, reason, by string, now time.Time) (*Freeze, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("freeze: %w", err)
 	}
-	if err := writeFileAtomic(path, append(b, '\n')); err != nil {
+	if err := atomicfile.WriteFile(path, append(b, '\n')); err != nil {
 		return nil, fmt.Errorf("freeze: writing %s: %w", path, err)
 	}
 	if errors.Is(statErr, os.ErrNotExist) {
 		// The first freeze made the directory: make its entry durable too.
-		if err := syncDir(filepath.Dir(dir)); err != nil {
+		if err := atomicfile.SyncDir(filepath.Dir(dir)); err != nil {
 			return nil, fmt.Errorf("freeze: %w", err)
 		}
 	}
@@ -129,7 +131,7 @@ func Clear(stateDir, stack string) (bool, error) {
 	} else if err != nil {
 		return false, fmt.Errorf("unfreeze: %w", err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
 		return true, fmt.Errorf("unfreeze: %w", err)
 	}
 	return true, nil
@@ -226,41 +228,3 @@ func CurrentUser() string {
 	return "unknown"
 }
 
-// writeFileAtomic writes b to path via a temporary file, fsync and rename,
-// then syncs the directory, so a reader sees the old or the new marker and
-// the new one survives a crash.
-func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}

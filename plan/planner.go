@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
 
 	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/internal/atomicfile"
 )
 
 // Verdict is what policy says of a plan before anyone approves it.
@@ -88,7 +89,7 @@ func (p *Planner) Propose(ctx context.Context, st *config.Stack, vars map[string
 			return nil, err
 		}
 		vf := filepath.Join(draft.Dir, VarsFile)
-		if err := writeFileAtomic(vf, b); err != nil {
+		if err := atomicfile.WriteFile(vf, b); err != nil {
 			return nil, err
 		}
 		opts = append(opts, VarFile(vf))
@@ -141,7 +142,7 @@ func (p *Planner) Propose(ctx context.Context, st *config.Stack, vars map[string
 	} else {
 		rec.Status = StatusFailed
 		rec.StatusNote = "Terraform produced no plan"
-		if err := writeFileAtomic(filepath.Join(draft.Dir, DiffFile), nil); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(draft.Dir, DiffFile), nil); err != nil {
 			return nil, err
 		}
 	}
@@ -203,7 +204,7 @@ func (p *Planner) analyse(dir, rawPath string) (*Analysis, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sanitizing plan JSON: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, PlanJSONFile), clean); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, PlanJSONFile), clean); err != nil {
 		return nil, err
 	}
 	return a, nil
