@@ -42,8 +42,21 @@ lint: fmt-check vet
 
 # The tests run real terraform (terraform_data stacks, no network) and the
 # real plangate binary over stdio.
-test: lint terraform
+test: lint terraform e2e-deps
 	$(GO) test -count=1 ./...
+
+# The real MCP clients the e2e tests run (e2e/clients: the TypeScript SDK
+# and the MCP Inspector), installed from the committed lockfile; skipped
+# when node_modules is newer than package.json and package-lock.json.
+.PHONY: e2e-deps
+e2e-deps:
+	@stamp=e2e/clients/node_modules/.e2e-deps-stamp; \
+	if [ -f $$stamp ] && [ $$stamp -nt e2e/clients/package-lock.json ] && [ $$stamp -nt e2e/clients/package.json ]; then \
+		echo "e2e/clients/node_modules is up to date"; \
+	else \
+		command -v npm >/dev/null || { echo "npm not found: the e2e tests need Node >= 20 and npm"; exit 1; }; \
+		npm ci --prefix e2e/clients --no-audit --no-fund && touch $$stamp; \
+	fi
 
 # The same tests against the fallback Terraform (the oldest plangate
 # supports), built from source into ./bin/compat.

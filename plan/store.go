@@ -192,7 +192,7 @@ func (s *Store) removeAbandonedDrafts() {
 func (s *Store) Resolve(idOrPrefix string) (string, error) {
 	p := strings.ToLower(strings.TrimSpace(idOrPrefix))
 	if !idPrefixRE.MatchString(p) {
-		return "", fmt.Errorf("%w %q: give the plan id printed by plan_change (or a unique prefix of at least %d characters)", ErrMalformedID, idOrPrefix, MinPrefix)
+		return "", fmt.Errorf("%w %q: give the plan id printed by plan_change (or a unique prefix of at least %d characters)", ErrMalformedID, sanitizeForMessage(idOrPrefix), MinPrefix)
 	}
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
@@ -206,12 +206,12 @@ func (s *Store) Resolve(idOrPrefix string) (string, error) {
 	}
 	switch len(matches) {
 	case 0:
-		return "", fmt.Errorf("%w %q: list_plans shows the plans that exist", ErrPlanNotFound, idOrPrefix)
+		return "", fmt.Errorf("%w %q: list_plans shows the plans that exist", ErrPlanNotFound, sanitizeForMessage(idOrPrefix))
 	case 1:
 		return matches[0], nil
 	default:
 		sort.Strings(matches)
-		return "", fmt.Errorf("%w: %q matches %d plans (%s): give more characters", ErrAmbiguousPlan, idOrPrefix, len(matches), strings.Join(matches, ", "))
+		return "", fmt.Errorf("%w: %q matches %d plans (%s): give more characters", ErrAmbiguousPlan, sanitizeForMessage(idOrPrefix), len(matches), strings.Join(matches, ", "))
 	}
 }
 

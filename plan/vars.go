@@ -83,6 +83,9 @@ func parseType(s string) (cty.Type, error) {
 	return ty, nil
 }
 
+// MaxVariableBytes bounds one agent-set variable value, JSON-encoded.
+const MaxVariableBytes = 64 << 10
+
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
 // InputError is a problem with what the agent asked for. Its message says
@@ -112,12 +115,15 @@ func CheckVariables(st *config.Stack, decls []Variable, values map[string]any) (
 		}
 		d, ok := byName[name]
 		if !ok {
-			return nil, inputErrorf("variable %q may not be set on stack %q: the agent may set only %s (a human adds more to `variables` in plangate.hcl)", name, st.Name, allowed(st))
+			return nil, inputErrorf("variable %q may not be set on stack %q: the agent may set only %s (a human adds more to `variables` in plangate.hcl)", sanitizeForMessage(name), st.Name, allowed(st))
 		}
 		if !d.Declared {
 			return nil, inputErrorf("variable %q is allowlisted for stack %q but the Terraform configuration in %s does not declare it: ask a human to fix plangate.hcl or the module", name, st.Name, st.Dir)
 		}
 		val := values[name]
+		if b, err := json.Marshal(val); err != nil || len(b) > MaxVariableBytes {
+			return nil, inputErrorf("variable %q: the value is larger than %d KiB as JSON: variables set by an agent are small settings, not data", name, MaxVariableBytes>>10)
+		}
 		if val == nil {
 			return nil, inputErrorf("variable %q is null: omit it to use the stack's value, or give a value of type %s", name, d.Type)
 		}

@@ -124,7 +124,8 @@ func ServeStdio(ctx context.Context, s *mcpserver.MCPServer, in io.Reader, out i
 	// holds a worker, and reads must still be answered meanwhile.
 	mcpserver.WithWorkerPoolSize(16)(stdio)
 	mcpserver.WithQueueSize(256)(stdio)
-	return stdio.Listen(ctx, in, out)
+	f := newCancelFilter()
+	return stdio.Listen(ctx, f.Reader(in), f.Writer(out))
 }
 
 type slogWriter struct{ l *slog.Logger }

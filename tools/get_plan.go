@@ -17,8 +17,8 @@ func GetPlan(d *Deps) server.ServerTool {
 			"When diff_truncated is true, call again with offset = next_offset; when a plan deletes more than 200 resources, "+
 			"page through every deleted address with deletions_offset = next_deletions_offset."),
 		planIDProperty("Plan id from plan_change or list_plans (a unique prefix of at least 8 characters is enough)."),
-		mcp.WithInteger("offset", mcp.Description("Byte offset into the diff (next_offset of the previous page). Default 0."), mcp.Min(0)),
-		mcp.WithInteger("deletions_offset", mcp.Description("Index into the list of deleted addresses (next_deletions_offset of the previous page). Default 0."), mcp.Min(0)),
+		mcp.WithInteger("offset", mcp.Description("Byte offset into the diff (next_offset of the previous page). Default 0."), mcp.Min(0), mcp.Max(1<<40)),
+		mcp.WithInteger("deletions_offset", mcp.Description("Index into the list of deleted addresses (next_deletions_offset of the previous page). Default 0."), mcp.Min(0), mcp.Max(1<<30)),
 		annotations("Get a plan", true, false, true, false),
 		mcp.WithOutputSchema[plan.Summary](),
 	)

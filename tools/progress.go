@@ -76,7 +76,9 @@ func (p *progress) event(m plan.UIMessage) {
 		return
 	}
 	p.mu.Lock()
-	if p.stopped {
+	if p.stopped || p.ctx.Err() != nil {
+		// A cancelled request gets no more notifications: its client has
+		// forgotten the token.
 		p.mu.Unlock()
 		return
 	}
@@ -112,7 +114,7 @@ func (p *progress) finish(msg string) {
 		msg = p.pending
 	}
 	p.mu.Unlock()
-	if msg != "" {
+	if msg != "" && p.ctx.Err() == nil {
 		p.send(done, total, msg)
 	}
 }
