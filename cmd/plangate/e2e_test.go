@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plangate/plangate/internal/tfbin"
 	"github.com/plangate/plangate/internal/tftest"
 )
 
@@ -422,5 +424,84 @@ func TestProtocolVersionsOverStdio(t *testing.T) {
 			text := out.Content[0].(mcp.TextContent).Text
 			assert.Contains(t, text, "for web: 5 to add, 0 to change, 0 to destroy — no deletions")
 		})
+	}
+}
+
+// SIGTERM while an apply runs: the server stops Terraform with SIGINT,
+// waits for it, marks the plan interrupted, audits it and exits cleanly;
+// the state holds what finished and the lock is free.
+func TestSIGTERMDuringApply(t *testing.T) {
+	dir := project(t)
+	cfg := filepath.Join(dir, "plangate.hcl")
+	tftest.CopyDir(t, filepath.Join(tftest.RepoRoot(t), "fixtures", "stacks", "slowapply"), filepath.Join(dir, "stacks", "slowapply"))
+	key := filepath.Join(t.TempDir(), "oncall.key")
+	out, err := exec.Command(binary, "keygen", "--name", "oncall", "--out", key).CombinedOutput()
+	require.NoError(t, err, string(out))
+	extra := "\nstack \"slowapply\" {\n  dir = \"stacks/slowapply\"\n}\n\n" + string(out[strings.Index(string(out), "approver \"oncall\" {"):])
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(extra)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	r := serve(t, dir)
+	r.request("initialize", map[string]any{"protocolVersion": "2025-11-25", "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "e2e", "version": "1"}})
+	r.send(map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"})
+	pc := r.callTool("plan_change", map[string]any{"stack": "slowapply"})
+	id := pc["structuredContent"].(map[string]any)["plan_id"].(string)
+	approved, err := exec.Command(binary, "approve", "--config", cfg, "--key", key, "--yes", id).Output()
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(approved)), "\n")
+	token := lines[len(lines)-1]
+
+	// Start the apply with a progress token, and SIGTERM the server once
+	// the first resource is done.
+	r.send(map[string]any{"jsonrpc": "2.0", "id": 99, "method": "tools/call", "params": map[string]any{
+		"name": "apply_plan", "arguments": map[string]any{"plan_id": id, "approval_tokens": []string{token}},
+		"_meta": map[string]any{"progressToken": "term"},
+	}})
+	deadline := time.After(2 * time.Minute)
+wait:
+	for {
+		select {
+		case line, ok := <-r.lines:
+			require.True(t, ok, r.stderr.String())
+			msg := mustJSONRPC(t, line)
+			if msg["method"] == "notifications/progress" {
+				if p, _ := msg["params"].(map[string]any)["progress"].(float64); p >= 1 {
+					break wait
+				}
+			}
+		case <-deadline:
+			t.Fatal("no progress from the apply")
+		}
+	}
+	require.NoError(t, r.cmd.Process.Signal(syscall.SIGTERM))
+	for line := range r.lines {
+		mustJSONRPC(t, line)
+	}
+	require.NoError(t, r.cmd.Wait(), "SIGTERM is an orderly exit:\n%s", r.stderr.String())
+
+	out, err = exec.Command(binary, "plans", "--config", cfg, "--status", "interrupted").CombinedOutput()
+	require.NoError(t, err, string(out))
+	assert.Contains(t, string(out), id)
+	out, err = exec.Command(binary, "audit", "--config", cfg).CombinedOutput()
+	require.NoError(t, err, string(out))
+	assert.Contains(t, string(out), "apply_interrupted")
+
+	// terraform itself: the state lock is free and holds what finished.
+	tfPath, err := tfbin.Find()
+	require.NoError(t, err)
+	tf := exec.Command(tfPath, "state", "list")
+	tf.Dir = filepath.Join(dir, "stacks", "slowapply")
+	tf.Env = append(os.Environ(), "TF_DATA_DIR="+filepath.Join(dir, ".plangate", "terraform", "slowapply"))
+	state, err := tf.CombinedOutput()
+	require.NoError(t, err, string(state))
+	assert.Contains(t, string(state), "terraform_data.a")
+	assert.NotContains(t, string(state), "terraform_data.d")
+	for _, r := range []string{"a", "b", "c"} {
+		if _, err := os.Stat(filepath.Join(dir, "stacks", "slowapply", "done-"+r)); err == nil {
+			assert.Contains(t, string(state), "terraform_data."+r, "%s finished, so it is in state", r)
+		}
 	}
 }
