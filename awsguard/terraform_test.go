@@ -1,0 +1,192 @@
+package awsguard_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plangate/plangate/awsguard"
+	"github.com/plangate/plangate/internal/moto"
+	"github.com/plangate/plangate/internal/tfbin"
+	"github.com/plangate/plangate/internal/tftest"
+)
+
+// One real init, plan and apply of fixtures/aws/stack with the AWS provider
+// against moto enforcing IAM, with the credentials of Guard.Plan and
+// Guard.Apply: the plan runs as the read-only plan role (the fixture's
+// aws_caller_identity shows it), an apply of the saved plan with the plan
+// role's credentials is denied, and the same plan applied with the apply
+// role's credentials creates everything. The server's own keys sit in the
+// environment handed to Session.Apply and must not be what Terraform uses
+// (they may only assume roles).
+func TestTerraformWithGuardCredentials(t *testing.T) {
+	t.Parallel()
+	terraform := findTerraform(t)
+	srv := moto.Start(t, moto.WithIAMEnforcement(moto.BootstrapActions))
+	admin := srv.Admin(t)
+	server := admin.CreateUser("plangate-server", moto.Allow("sts:AssumeRole", "sts:GetCallerIdentity"))
+	planRole := admin.CreateRole("plangate-plan", moto.Trust(server.ARN), moto.Allow(
+		"s3:Get*", "s3:List*", "dynamodb:Describe*", "dynamodb:List*", "ec2:Describe*", "iam:Get*", "iam:List*"))
+	applyRole := admin.CreateRole("plangate-apply", moto.Trust(server.ARN), moto.Allow(
+		"s3:*", "dynamodb:*", "ec2:*", "iam:*"))
+
+	cfg := awsBlock(srv.URL)
+	cfg.PlanRoleARN, cfg.ApplyRoleARN = planRole.ARN, applyRole.ARN
+	guard := awsguard.New(cfg, awsguard.WithBaseEnv(envWith(t, server.Creds)))
+
+	dir := moto.FixtureStack(t)
+	// The server's environment: its own credentials and profile included.
+	serverEnv := terraformEnv(t)
+	serverEnv["AWS_PROFILE"] = "server-admin"
+	for k, v := range server.Creds.Env() {
+		serverEnv[k] = v
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	planSession, err := guard.Plan(ctx, planID)
+	require.NoError(t, err)
+	planEnv := planSession.Apply(serverEnv)
+	tf := func(env map[string]string, dir string, args ...string) (string, error) {
+		return runTerraform(ctx, terraform, dir, env, args...)
+	}
+	mustTF := func(env map[string]string, args ...string) string {
+		t.Helper()
+		return mustTerraform(t, ctx, terraform, dir, env, args...)
+	}
+
+	mustTF(planEnv, "init", "-no-color", "-input=false")
+	mustTF(planEnv, "plan", "-no-color", "-input=false", "-out=plan.tfplan", "-var", "endpoint_url="+srv.URL)
+	var plan struct {
+		PlannedValues struct {
+			Outputs map[string]struct {
+				Value any `json:"value"`
+			} `json:"outputs"`
+		} `json:"planned_values"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(mustTF(planEnv, "show", "-json", "plan.tfplan")), &plan))
+	assert.Equal(t, "arn:aws:sts::123456789012:assumed-role/plangate-plan/plangate-plan-0193f2c4", plan.PlannedValues.Outputs["caller_arn"].Value,
+		"the plan must run as the plan role")
+	assert.Equal(t, moto.DefaultAccountID, plan.PlannedValues.Outputs["account_id"].Value)
+
+	// The plan role cannot apply: same saved plan, in a copy of the working
+	// directory so that the failed apply leaves the real one untouched.
+	denied := filepath.Join(t.TempDir(), "denied")
+	tftest.CopyDir(t, dir, denied)
+	require.NoError(t, os.Symlink(filepath.Join(dir, ".terraform"), filepath.Join(denied, ".terraform")))
+	out, err := tf(planEnv, denied, "apply", "-no-color", "-input=false", "plan.tfplan")
+	require.Error(t, err, "an apply with the plan role's credentials must fail:\n%s", out)
+	assert.Contains(t, out, "403", "the plan role's apply must be refused by IAM:\n%s", out)
+	assert.Contains(t, out, "plangate-plan", "the refusal names the plan role's session:\n%s", out)
+
+	applySession, err := guard.Apply(ctx, planID)
+	require.NoError(t, err)
+	require.NoError(t, awsguard.CheckApplyAccount(planSession.Identity, applySession))
+	mustTF(applySession.Apply(serverEnv), "apply", "-no-color", "-input=false", "plan.tfplan")
+
+	list := strings.Fields(mustTF(applySession.Apply(serverEnv), "state", "list"))
+	sort.Strings(list)
+	assert.Equal(t, []string{
+		"aws_dynamodb_table.items", "aws_iam_role.app", "aws_instance.web", "aws_s3_bucket.data", "data.aws_caller_identity.current",
+	}, list)
+}
+
+// Remote state on the emulator's S3 with use_lockfile: a plan while another
+// run holds the lock fails naming the holder; once the lock is gone the plan
+// runs and releases its own lock. Moto cannot check IAM here: under
+// enforcement its S3 signature check fails for every query string holding
+// "/" (even boto3's), and the backend lists prefix "env:/".
+func TestS3BackendLockfile(t *testing.T) {
+	t.Parallel()
+	terraform := findTerraform(t)
+	srv := moto.Start(t)
+	admin := srv.Admin(t)
+	user := admin.CreateUser("plangate-server", "")
+	const bucket = "plangate-state"
+	lockPath := bucket + "/" + moto.StateKey + ".tflock"
+	srv.CreateBucket(t, admin.Creds, bucket)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, err := awsguard.New(awsBlock(srv.URL), awsguard.WithBaseEnv(envWith(t, user.Creds))).Plan(ctx, planID)
+	require.NoError(t, err)
+	env := s.Apply(terraformEnv(t))
+	dir := moto.FixtureStack(t)
+	moto.AddS3Backend(t, dir)
+	mustTerraform(t, ctx, terraform, dir, env, append([]string{"init", "-no-color", "-input=false"}, srv.S3BackendConfig(bucket)...)...)
+
+	// Another run holds the lock (the lock object as Terraform writes it).
+	const lockID = "5f0c1d2e-3b4a-4c5d-8e9f-0a1b2c3d4e5f"
+	lock := `{"ID":"` + lockID + `","Operation":"OperationTypeApply","Info":"","Who":"alice@build-7","Version":"1.11.0","Created":"2026-01-02T03:04:05Z","Path":"` + bucket + "/" + moto.StateKey + `"}`
+	status, body := srv.S3(t, admin.Creds, http.MethodPut, lockPath, []byte(lock))
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	plan := []string{"plan", "-no-color", "-input=false", "-var", "endpoint_url=" + srv.URL}
+	out, err := runTerraform(ctx, terraform, dir, env, plan...)
+	require.Error(t, err, "a plan must not run while another run holds the lock:\n%s", out)
+	assert.Contains(t, out, "Error acquiring the state lock")
+	assert.Contains(t, out, "alice@build-7")
+	assert.Contains(t, out, lockID)
+	assert.Contains(t, out, "OperationTypeApply")
+
+	status, body = srv.S3(t, admin.Creds, http.MethodDelete, lockPath, nil)
+	require.Equal(t, http.StatusNoContent, status, "%s", body)
+	out = mustTerraform(t, ctx, terraform, dir, env, plan...)
+	assert.Contains(t, out, "Plan: 4 to add, 0 to change, 0 to destroy.")
+	status, _ = srv.S3(t, admin.Creds, http.MethodHead, lockPath, nil)
+	assert.Equal(t, http.StatusNotFound, status, "the plan must release its lock")
+}
+
+// terraformEnv is a minimal environment for Terraform: PATH, an empty HOME,
+// the test-only CLI configuration (the provider mirror), no prompts.
+func terraformEnv(t *testing.T) map[string]string {
+	return map[string]string{
+		"PATH":               os.Getenv("PATH"),
+		"HOME":               t.TempDir(),
+		"TF_CLI_CONFIG_FILE": moto.TerraformCLIConfig(t),
+		"TF_IN_AUTOMATION":   "1",
+		"TF_INPUT":           "0",
+		"CHECKPOINT_DISABLE": "1",
+	}
+}
+
+func runTerraform(ctx context.Context, terraform, dir string, env map[string]string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, terraform, args...)
+	cmd.Dir = dir
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func mustTerraform(t *testing.T, ctx context.Context, terraform, dir string, env map[string]string, args ...string) string {
+	t.Helper()
+	out, err := runTerraform(ctx, terraform, dir, env, args...)
+	require.NoError(t, err, "terraform %s:\n%s", strings.Join(args, " "), out)
+	return out
+}
+
+// findTerraform is tftest.Setup's search without its process-wide
+// TF_CLI_CONFIG_FILE (this test passes its own environment to Terraform).
+func findTerraform(t *testing.T) string {
+	t.Helper()
+	path, err := tfbin.Find()
+	if err == nil {
+		return path
+	}
+	p := filepath.Join(tftest.RepoRoot(t), "bin", "terraform")
+	if _, statErr := os.Stat(p); statErr != nil {
+		t.Fatalf("%v (run `make terraform`)", err)
+	}
+	return p
+}

@@ -1,0 +1,120 @@
+package moto
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"text/template"
+
+	"github.com/plangate/plangate/internal/tftest"
+)
+
+// MirrorEnvVar overrides where ProviderMirror looks for the AWS provider.
+const MirrorEnvVar = "PLANGATE_TF_PLUGIN_MIRROR"
+
+// mirrorCandidates are the places a machine's image preinstalls Terraform
+// providers in the filesystem-mirror layout.
+var mirrorCandidates = []string{
+	"/opt/tf-plugins",
+	"/usr/local/share/terraform/plugins",
+	"/usr/share/terraform/plugins",
+}
+
+// ProviderMirror returns the root of a Terraform filesystem mirror holding
+// registry.terraform.io/hashicorp/aws for this platform: $PLANGATE_TF_PLUGIN_MIRROR,
+// else the first of /opt/tf-plugins, /usr/local/share/terraform/plugins,
+// /usr/share/terraform/plugins (and /opt/*/) that has it. None fails the
+// test with what to do; the AWS tests never download a provider.
+func ProviderMirror(t testing.TB) string {
+	t.Helper()
+	var candidates []string
+	if p := os.Getenv(MirrorEnvVar); p != "" {
+		candidates = append(candidates, p)
+	}
+	candidates = append(candidates, mirrorCandidates...)
+	if more, _ := filepath.Glob("/opt/*"); len(more) > 0 {
+		candidates = append(candidates, more...)
+	}
+	for _, dir := range candidates {
+		if hasAWSProvider(dir) {
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return abs
+		}
+	}
+	t.Fatalf("no Terraform filesystem mirror with the AWS provider (registry.terraform.io/hashicorp/aws/<version>/%s_%s/terraform-provider-aws_*) in %s: "+
+		"find one with `find / -name 'terraform-provider-aws_*' -not -path '/proc/*'` and set %s to the directory above registry.terraform.io",
+		runtime.GOOS, runtime.GOARCH, strings.Join(candidates, ", "), MirrorEnvVar)
+	return ""
+}
+
+func hasAWSProvider(dir string) bool {
+	pattern := filepath.Join(dir, "registry.terraform.io", "hashicorp", "aws", "*", runtime.GOOS+"_"+runtime.GOARCH, "terraform-provider-aws_*")
+	m, _ := filepath.Glob(pattern)
+	return len(m) > 0
+}
+
+// TerraformCLIConfig renders fixtures/aws/terraformrc.tmpl with the mirror
+// from ProviderMirror into the test's temporary directory and returns its
+// path, for TF_CLI_CONFIG_FILE.
+func TerraformCLIConfig(t testing.TB) string {
+	t.Helper()
+	src := filepath.Join(tftest.RepoRoot(t), "fixtures", "aws", "terraformrc.tmpl")
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := template.New("terraformrc").Option("missingkey=error").Parse(string(b))
+	if err != nil {
+		t.Fatalf("%s: %v", src, err)
+	}
+	var out strings.Builder
+	if err := tmpl.Execute(&out, map[string]string{"Mirror": ProviderMirror(t)}); err != nil {
+		t.Fatalf("%s: %v", src, err)
+	}
+	path := filepath.Join(t.TempDir(), "terraformrc")
+	if err := os.WriteFile(path, []byte(out.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// FixtureStack copies fixtures/aws/stack into a fresh temporary directory
+// and returns it.
+func FixtureStack(t testing.TB) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "stack")
+	tftest.CopyDir(t, filepath.Join(tftest.RepoRoot(t), "fixtures", "aws", "stack"), dst)
+	return dst
+}
+
+// StateKey is the state object key of fixtures/aws/backend_s3.tf; its lock
+// is StateKey + ".tflock".
+const StateKey = "fixture/terraform.tfstate"
+
+// AddS3Backend copies fixtures/aws/backend_s3.tf into a stack directory
+// from FixtureStack.
+func AddS3Backend(t testing.TB, dir string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(tftest.RepoRoot(t), "fixtures", "aws", "backend_s3.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "backend_s3.tf"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// S3BackendConfig is the rest of the S3 backend's configuration for
+// `terraform init`: the bucket and the emulator's S3 endpoint.
+func (s *Server) S3BackendConfig(bucket string) []string {
+	return []string{
+		"-backend-config=bucket=" + bucket,
+		fmt.Sprintf("-backend-config=endpoints={s3=%q}", s.URL),
+	}
+}
