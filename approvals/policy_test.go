@@ -316,7 +316,7 @@ func TestEvaluateRealPlans(t *testing.T) {
 				{"module.worker[1].terraform_data.consumer[1] would be destroyed"},
 				{"module.worker[1].terraform_data.queue would be destroyed"},
 			}},
-		{name: "tainted instance in a module is replaced", file: "tainted.json", policy: func(p *config.Policy) { p.Protected = []string{"module.cache.terraform_data.node[1]"} },
+		{name: "tainted instance in a module is replaced", file: "tainted.json", policy: func(p *config.Policy) { p.Protected = []string{"module.cache.terraform_data.node[1]"}; generous(p) },
 			wantHits:    []string{"module.cache.terraform_data.node[1]"},
 			wantReasons: [][]string{{"module.cache.terraform_data.node[1] would be replaced", "protected resources are never deleted or replaced"}}},
 		{name: "removed with destroy = true hits protection, the forget does not", file: "removed_destroy.json", policy: func(p *config.Policy) {
@@ -327,19 +327,20 @@ func TestEvaluateRealPlans(t *testing.T) {
 			wantReasons: [][]string{{"module.legacy.terraform_data.job[0] would be destroyed"}}},
 
 		// max_deletions.
-		{name: "max_deletions exceeded", file: "count_shrink.json", policy: func(p *config.Policy) { p.MaxDeletions = 2 },
+		{name: "max_deletions exceeded", file: "count_shrink.json", policy: func(p *config.Policy) { p.MaxDeletions = 2; generous(p) },
 			wantReasons: [][]string{{"destroys 3 resource instances, more than the 2 that stack \"web\" allows (max_deletions = 2)"}}},
 		{name: "max_deletions reached", file: "count_shrink.json", policy: func(p *config.Policy) { p.MaxDeletions = 3; generous(p) }},
 		{name: "max_deletions on a module count set to 0", file: "module_count_zero.json", policy: func(p *config.Policy) { p.MaxDeletions = 5; generous(p) },
 			wantReasons: [][]string{{"destroys 6 resource instances, more than the 5", "max_deletions = 5", "raise max_deletions"}}},
 		{name: "max_deletions on count to for_each without moved", file: "count_to_foreach.json", policy: func(p *config.Policy) { p.MaxDeletions = 0 },
-			wantReasons: [][]string{{"destroys 3 resource instances", "allows no deletions (max_deletions = 0)"}, {"destroys 3 of 3 resources (100%)"}}},
+			// 3 of 3 resources, but the default ratio spares stacks under 4.
+			wantReasons: [][]string{{"destroys 3 resource instances", "allows no deletions (max_deletions = 0)"}}},
 		{name: "count to for_each with moved deletes nothing", file: "count_to_foreach_moved.json", policy: func(p *config.Policy) {
 			p.MaxDeletions = 0
 			p.Protected = []string{"*"}
 			p.MaxDeletionRatioSet = true
 		}},
-		{name: "max_deletions counts tainted replacements", file: "tainted.json", policy: func(p *config.Policy) { p.MaxDeletions = 2 },
+		{name: "max_deletions counts tainted replacements", file: "tainted.json", policy: func(p *config.Policy) { p.MaxDeletions = 2; generous(p) },
 			wantReasons: [][]string{{"destroys 3 resource instances, more than the 2", "max_deletions = 2"}}},
 		{name: "nothing deleted", file: "create.json", policy: func(p *config.Policy) { p.MaxDeletions = 0; p.Protected = []string{"*"} }},
 

@@ -166,8 +166,10 @@ func versionAtLeast(have, want string) bool {
 // runFixture applies every step of a fixture but the last in a fresh
 // directory, plans the last one, and returns the plan as Terraform shows
 // it. Marker files in a step: apply-fails (that step's apply must fail; it
-// is how the deposed fixture leaves a deposed object) and plan-fails (the
-// plan must fail but still be saved, errored).
+// is how the deposed fixture leaves a deposed object), plan-fails (the
+// plan must fail but still be saved, errored) and taint (addresses, one a
+// line, that `terraform taint` marks before the step's apply or plan, as a
+// human would).
 func runFixture(t *testing.T, bin string, env []string, dir string) fixtureRun {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
@@ -208,7 +210,7 @@ func runFixture(t *testing.T, bin string, env []string, dir string) fixtureRun {
 		}
 		src := filepath.Join(dir, step)
 		tftest.CopyDir(t, src, work)
-		for _, marker := range []string{"apply-fails", "plan-fails"} {
+		for _, marker := range []string{"apply-fails", "plan-fails", "taint"} {
 			_ = os.Remove(filepath.Join(work, marker))
 		}
 		marked := func(name string) bool {
@@ -216,6 +218,14 @@ func runFixture(t *testing.T, bin string, env []string, dir string) fixtureRun {
 			return err == nil
 		}
 		tf(false, "init", "-input=false", "-no-color")
+		if b, err := os.ReadFile(filepath.Join(src, "taint")); err == nil {
+			// A human taints objects by hand before this step's run.
+			for _, addr := range strings.Split(string(b), "\n") {
+				if addr = strings.TrimSpace(addr); addr != "" && !strings.HasPrefix(addr, "#") {
+					tf(false, "taint", "-no-color", addr)
+				}
+			}
+		}
 		if i < len(steps)-1 {
 			tf(marked("apply-fails"), "apply", "-auto-approve", "-input=false", "-no-color")
 			continue
@@ -546,6 +556,61 @@ func TestFixtureFacts(t *testing.T) {
 				"terraform_data.app deposed": "delete delete ",
 			}, actions(a))
 			assert.Equal(t, 2, a.ManagedResourceCount(), "the deposed object counts as an object")
+		}},
+		{"count_to_foreach", func(t *testing.T, a *Analysis) {
+			// No implicit move from count to for_each: Terraform destroys the
+			// integer-keyed instances and creates the string-keyed ones.
+			assert.Equal(t, map[string]string{
+				"terraform_data.node[0]": "delete delete delete_because_wrong_repetition",
+				"terraform_data.node[1]": "delete delete delete_because_wrong_repetition",
+				"terraform_data.node[2]": "delete delete delete_because_wrong_repetition",
+			}, actions(a))
+			assert.Equal(t, Counts{Add: 3, Destroy: 3}, a.Counts, "not replacements: different instances")
+		}},
+		{"count_to_foreach_moved", func(t *testing.T, a *Analysis) {
+			assert.Equal(t, Counts{Move: 3}, a.Counts)
+			assert.Empty(t, a.Deleted)
+			assert.True(t, a.HasChanges(), "moves alone are worth applying")
+		}},
+		{"nested_modules", func(t *testing.T, a *Analysis) {
+			assert.Equal(t, map[string]string{
+				`module.app["eu"].module.db.terraform_data.cache`:      "delete delete delete_because_no_resource_config",
+				`module.app["eu"].module.db.terraform_data.replica[1]`: "delete delete delete_because_count_index",
+				`module.app["eu"].module.db.terraform_data.replica[2]`: "delete delete delete_because_count_index",
+				`module.app["us"].module.db.terraform_data.cache`:      "delete delete delete_because_no_resource_config",
+			}, actions(a))
+			assert.Equal(t, []Group{{Module: "module.app.module.db", Type: "terraform_data", Count: 4}}, GroupDeletions(a.Deleted))
+			assert.Equal(t, 11, a.ManagedResourceCount())
+		}},
+		{"module_count_zero", func(t *testing.T, a *Analysis) {
+			assert.Len(t, a.Deleted, 6)
+			for _, d := range a.Deleted {
+				assert.Equal(t, "delete_because_no_module", d.Reason, d.Address)
+			}
+			assert.Equal(t, []Group{{Module: "module.worker", Type: "terraform_data", Count: 6}}, GroupDeletions(a.Deleted))
+		}},
+		{"tainted", func(t *testing.T, a *Analysis) {
+			assert.Equal(t, map[string]string{
+				"module.cache.terraform_data.node[1]": "replace delete,create replace_because_tainted",
+				"terraform_data.app":                  "replace delete,create replace_because_tainted",
+				"terraform_data.lb":                   "replace create,delete replace_because_tainted",
+			}, actions(a))
+			assert.Equal(t, 3, a.Counts.Replace)
+		}},
+		{"removed_destroy", func(t *testing.T, a *Analysis) {
+			// destroy = true is a plain delete; destroy = false beside it is a
+			// forget that Terraform 1.11 leaves out of its Plan line, even
+			// though its action_reason says delete_because_no_resource_config.
+			assert.Equal(t, map[string]string{
+				"module.legacy.terraform_data.job[0]": "delete delete delete_because_no_resource_config",
+				"module.legacy.terraform_data.job[1]": "delete delete delete_because_no_resource_config",
+				"terraform_data.old_queue":            "delete delete delete_because_no_resource_config",
+			}, actions(a))
+			assert.Equal(t, Counts{Destroy: 3, Forget: 1}, a.Counts)
+		}},
+		{"replace_all", func(t *testing.T, a *Analysis) {
+			assert.Equal(t, Counts{Add: 6, Destroy: 6, Replace: 6}, a.Counts)
+			assert.Equal(t, a.ManagedResourceCount(), len(a.Deleted), "every managed object is destroyed")
 		}},
 		{"outputs_only", func(t *testing.T, a *Analysis) {
 			assert.Equal(t, Counts{}, a.Counts)
