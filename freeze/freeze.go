@@ -227,4 +227,3 @@ func CurrentUser() string {
 	}
 	return "unknown"
 }
-

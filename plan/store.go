@@ -293,4 +293,3 @@ func writeJSONAtomic(path string, v any) error {
 	}
 	return atomicfile.WriteFile(path, append(b, '\n'))
 }
-
