@@ -7,10 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // addPlanSeeds seeds a fuzz target with the captured fixture plans and a
@@ -181,6 +183,64 @@ func FuzzMaskValue(f *testing.F) {
 		}
 		if _, err := json.Marshal(out); err != nil {
 			t.Fatalf("masked value does not encode: %v", err)
+		}
+	})
+}
+
+// FuzzDecodeAny: the one-pass decoder gives what encoding/json gives (with
+// UseNumber), and refuses what it refuses.
+func FuzzDecodeAny(f *testing.F) {
+	addPlanSeeds(f)
+	for _, s := range []string{`"a\u00e9\ud83d\ude00"`, `"\xff"`, `-0.5e+10`, `01`, `1.`, `[1,]`, `{"a":1,"a":2}`, ` true `, `"\u12"`, "\"\t\""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got, err := decodeAny(in)
+		dec := json.NewDecoder(bytes.NewReader(in))
+		dec.UseNumber()
+		var want any
+		werr := dec.Decode(&want)
+		if werr == nil {
+			if _, terr := dec.Token(); terr != io.EOF {
+				werr = fmt.Errorf("trailing data")
+			}
+		}
+		if len(in) == 0 {
+			return // decodeAny: absent is nil
+		}
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("decodeAny(%q): error %v, encoding/json: %v", in, err, werr)
+		}
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeAny(%q) = %#v, encoding/json: %#v", in, got, want)
+		}
+	})
+}
+
+// FuzzJSONStream: the streaming reader accepts exactly the JSON documents
+// encoding/json accepts, and captures each value's bytes whole.
+func FuzzJSONStream(f *testing.F) {
+	addPlanSeeds(f)
+	for _, s := range []string{`[1, "a\"b", {"k": [true, false, null]}, -1.5e3]`, `{"a":}`, `[01]`, `"\u00zz"`, `{} {}`, `  `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		// A tiny reader buffer crosses every value's boundaries.
+		s := newJSONStream(iotest.OneByteReader(bytes.NewReader(in)))
+		s.buf = make([]byte, 3)
+		raw, err := s.raw()
+		if err == nil {
+			var end bool
+			if end, err = s.atEnd(); err == nil && !end {
+				err = fmt.Errorf("trailing data")
+			}
+		}
+		valid := json.Valid(in)
+		if (err == nil) != valid {
+			t.Fatalf("jsonStream on %q: error %v, json.Valid %v", in, err, valid)
+		}
+		if err == nil && !bytes.Equal(bytes.TrimSpace(raw), bytes.TrimSpace(in)) {
+			t.Fatalf("captured %q of %q", raw, in)
 		}
 	})
 }

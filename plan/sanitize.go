@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -495,22 +495,388 @@ func jsonRoundTrip(v any) (any, bool) {
 	return out, err == nil
 }
 
-// decodeAny decodes one JSON value keeping numbers exact. An empty input is
-// nil (absent), like JSON null.
+// decodeAny decodes one JSON value keeping numbers exact: the values
+// encoding/json gives with UseNumber (map[string]any, []any, string,
+// json.Number, bool, nil), with the same errors for input it rejects. An
+// empty input is nil (absent), like JSON null. It parses the bytes in one
+// pass; the renderer decodes every change's values with it.
 func decodeAny(raw []byte) (any, error) {
 	if len(raw) == 0 {
 		return nil, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	p := valueParser{b: raw}
+	p.space()
+	v, err := p.value(0)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	p.space()
+	if p.i != len(p.b) {
 		return nil, errors.New("trailing data after JSON value")
 	}
 	return v, nil
+}
+
+// valueParser parses a JSON value held in memory.
+type valueParser struct {
+	b []byte
+	i int
+	// trusted is set for bytes already validated (spans of a document
+	// read before): members and elements are then skipped without being
+	// validated again, which is several times faster.
+	trusted bool
+}
+
+func (p *valueParser) errorf(format string, args ...any) error {
+	return fmt.Errorf("invalid JSON at byte %d: %s", p.i, fmt.Sprintf(format, args...))
+}
+
+func (p *valueParser) space() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// value reads a value inside depth arrays and objects. Like encoding/json,
+// it refuses more than maxJSONDepth of them nested.
+func (p *valueParser) value(depth int) (any, error) {
+	if p.i >= len(p.b) {
+		return nil, p.errorf("unexpected end of input")
+	}
+	if c := p.b[p.i]; (c == '{' || c == '[') && depth >= maxJSONDepth {
+		return nil, p.errorf("nested too deep")
+	}
+	switch c := p.b[p.i]; {
+	case c == '{':
+		p.i++
+		m := map[string]any{}
+		p.space()
+		if p.i < len(p.b) && p.b[p.i] == '}' {
+			p.i++
+			return m, nil
+		}
+		for {
+			p.space()
+			if p.i >= len(p.b) || p.b[p.i] != '"' {
+				return nil, p.errorf("expected a string key")
+			}
+			k, err := p.string()
+			if err != nil {
+				return nil, err
+			}
+			p.space()
+			if p.i >= len(p.b) || p.b[p.i] != ':' {
+				return nil, p.errorf("expected ':'")
+			}
+			p.i++
+			p.space()
+			v, err := p.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			m[k] = v
+			p.space()
+			if p.i >= len(p.b) {
+				return nil, p.errorf("unexpected end of input")
+			}
+			p.i++
+			switch p.b[p.i-1] {
+			case ',':
+			case '}':
+				return m, nil
+			default:
+				p.i--
+				return nil, p.errorf("expected ',' or '}'")
+			}
+		}
+	case c == '[':
+		p.i++
+		l := []any{}
+		p.space()
+		if p.i < len(p.b) && p.b[p.i] == ']' {
+			p.i++
+			return l, nil
+		}
+		for {
+			p.space()
+			v, err := p.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			l = append(l, v)
+			p.space()
+			if p.i >= len(p.b) {
+				return nil, p.errorf("unexpected end of input")
+			}
+			p.i++
+			switch p.b[p.i-1] {
+			case ',':
+			case ']':
+				return l, nil
+			default:
+				p.i--
+				return nil, p.errorf("expected ',' or ']'")
+			}
+		}
+	case c == '"':
+		return p.string()
+	case c == 't':
+		return true, p.literal("true")
+	case c == 'f':
+		return false, p.literal("false")
+	case c == 'n':
+		return nil, p.literal("null")
+	case c == '-' || isDigit(c):
+		return p.number()
+	}
+	return nil, p.errorf("unexpected %q", p.b[p.i])
+}
+
+func (p *valueParser) literal(word string) error {
+	if !bytes.HasPrefix(p.b[p.i:], []byte(word)) {
+		return p.errorf("invalid literal (expected %s)", word)
+	}
+	p.i += len(word)
+	return nil
+}
+
+// skip reads past one value, validating it as encoding/json would,
+// without building it.
+func (p *valueParser) skip(depth int) error {
+	if p.i >= len(p.b) {
+		return p.errorf("unexpected end of input")
+	}
+	if c := p.b[p.i]; (c == '{' || c == '[') && depth >= maxJSONDepth {
+		return p.errorf("nested too deep")
+	}
+	switch c := p.b[p.i]; {
+	case c == '{':
+		return p.members(depth, nil)
+	case c == '[':
+		p.i++
+		p.space()
+		if p.i < len(p.b) && p.b[p.i] == ']' {
+			p.i++
+			return nil
+		}
+		for {
+			p.space()
+			if err := p.skip(depth + 1); err != nil {
+				return err
+			}
+			p.space()
+			if p.i >= len(p.b) {
+				return p.errorf("unexpected end of input")
+			}
+			p.i++
+			switch p.b[p.i-1] {
+			case ',':
+			case ']':
+				return nil
+			default:
+				p.i--
+				return p.errorf("expected ',' or ']'")
+			}
+		}
+	case c == '"':
+		return p.skipString()
+	case c == 't':
+		return p.literal("true")
+	case c == 'f':
+		return p.literal("false")
+	case c == 'n':
+		return p.literal("null")
+	case c == '-' || isDigit(c):
+		_, err := p.number()
+		return err
+	}
+	return p.errorf("unexpected %q", p.b[p.i])
+}
+
+// skipElement skips a member's or an element's value: validating it, or
+// only finding its end in trusted bytes.
+func (p *valueParser) skipElement(depth int) error {
+	if p.trusted {
+		p.skipTrusted()
+		return nil
+	}
+	return p.skip(depth)
+}
+
+// skipTrusted finds the end of a value in bytes known to be valid JSON.
+func (p *valueParser) skipTrusted() {
+	if p.i >= len(p.b) {
+		return
+	}
+	switch p.b[p.i] {
+	case '"':
+		p.skipTrustedString()
+		return
+	case '{', '[':
+	default:
+		for p.i < len(p.b) {
+			switch p.b[p.i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return
+			}
+			p.i++
+		}
+		return
+	}
+	depth := 0
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case '"':
+			p.skipTrustedString()
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				p.i++
+				return
+			}
+		}
+		p.i++
+	}
+}
+
+// skipTrustedString finds the end of a string known to be valid.
+func (p *valueParser) skipTrustedString() {
+	p.i++
+	for {
+		j := bytes.IndexByte(p.b[p.i:], '"')
+		if j < 0 {
+			p.i = len(p.b)
+			return
+		}
+		p.i += j + 1
+		// The quote ends the string unless an odd number of backslashes
+		// escapes it.
+		n := 0
+		for k := p.i - 2; k >= 0 && p.b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return
+		}
+	}
+}
+
+// skipString reads past a string, validating its escapes.
+func (p *valueParser) skipString() error {
+	p.i++
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			return nil
+		case c < 0x20:
+			return p.errorf("control character %q in a string", c)
+		case c == '\\':
+			if p.i+1 >= len(p.b) {
+				return p.errorf("unexpected end of input in a string")
+			}
+			switch p.b[p.i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				p.i += 2
+			case 'u':
+				if p.i+6 > len(p.b) {
+					return p.errorf("unexpected end of input in a string")
+				}
+				for _, h := range p.b[p.i+2 : p.i+6] {
+					if !isHex(h) {
+						return p.errorf("invalid \\u escape")
+					}
+				}
+				p.i += 6
+			default:
+				return p.errorf("invalid escape")
+			}
+			continue
+		}
+		p.i++
+	}
+	return p.errorf("unexpected end of input in a string")
+}
+
+// string reads a string. Plain ones (no escapes, valid UTF-8) are copied
+// as they are; the others go through encoding/json, for its exact rules
+// (surrogate pairs, invalid UTF-8 replaced).
+func (p *valueParser) string() (string, error) {
+	start := p.i
+	p.i++
+	plain := true
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			if plain {
+				return string(p.b[start+1 : p.i-1]), nil
+			}
+			var out string
+			if err := json.Unmarshal(p.b[start:p.i], &out); err != nil {
+				return "", err
+			}
+			return out, nil
+		case c < 0x20:
+			return "", p.errorf("control character %q in a string", c)
+		case c == '\\':
+			plain = false
+			p.i += 2
+			continue
+		case c >= 0x80:
+			plain = false
+		}
+		p.i++
+	}
+	return "", p.errorf("unexpected end of input in a string")
+}
+
+// number reads a number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (p *valueParser) number() (json.Number, error) {
+	start := p.i
+	digits := func() int {
+		n := 0
+		for p.i < len(p.b) && isDigit(p.b[p.i]) {
+			p.i++
+			n++
+		}
+		return n
+	}
+	if p.b[p.i] == '-' {
+		p.i++
+	}
+	switch {
+	case p.i < len(p.b) && p.b[p.i] == '0':
+		p.i++
+	case digits() == 0:
+		return "", p.errorf("invalid number")
+	}
+	if p.i < len(p.b) && p.b[p.i] == '.' {
+		p.i++
+		if digits() == 0 {
+			return "", p.errorf("invalid number: no digits after the decimal point")
+		}
+	}
+	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
+		p.i++
+		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
+			p.i++
+		}
+		if digits() == 0 {
+			return "", p.errorf("invalid number: no digits in the exponent")
+		}
+	}
+	return json.Number(p.b[start:p.i]), nil
 }
 
 // SanitizePlanJSON returns the plan JSON (`terraform show -json <planfile>`)
@@ -520,33 +886,693 @@ func decodeAny(raw []byte) (any, error) {
 // deferred_changes, output_changes, and anywhere else a sensitive string is
 // repeated unmarked (see the comment on SensitiveValue's masking rules).
 // Everything else is kept, so the result is still a plan JSON a tool can
-// read. Object keys come out sorted.
+// read. Object keys come out sorted; the JSON is compact.
+//
+// It works in two passes over raw without decoding the whole document:
+// the first collects the secrets, the second masks and writes. The large
+// sections (resource_changes, resource_drift, deferred_changes, the
+// resources of planned_values and prior_state, any other large array or
+// object) are decoded one element at a time, so memory beyond raw and the
+// result stays proportional to the largest element, not to the plan.
 func SanitizePlanJSON(raw []byte) ([]byte, error) {
-	v, err := decodeAny(raw)
+	out, err := sanitizePlan(raw)
 	if err != nil {
 		return nil, fmt.Errorf("sanitize plan JSON: %w", err)
 	}
-	doc, ok := v.(map[string]any)
-	if !ok {
-		return nil, errors.New("sanitize plan JSON: not a JSON object; expected the output of `terraform show -json <planfile>`")
+	return out, nil
+}
+
+func sanitizePlan(raw []byte) ([]byte, error) {
+	p := valueParser{b: raw}
+	p.space()
+	if p.i < len(raw) && raw[p.i] != '{' {
+		if err := p.skip(0); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("not a JSON object; expected the output of `terraform show -json <planfile>`")
 	}
-	if err := checkPlanKeys(doc["format_version"], func(k string) bool { _, ok := doc[k]; return ok }); err != nil {
-		return nil, fmt.Errorf("sanitize plan JSON: %w", err)
+	top, err := objectMembers(raw, false)
+	if err != nil {
+		return nil, err
+	}
+	sections := map[string][]byte{}
+	for _, m := range top {
+		sections[m.key] = m.val
+	}
+	var formatVersion any
+	if fv, ok := sections["format_version"]; ok {
+		if formatVersion, err = decodeAny(fv); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkPlanKeys(formatVersion, func(k string) bool { _, ok := sections[k]; return ok }); err != nil {
+		return nil, err
 	}
 
-	secrets := newSecretSet()
-	sensitiveVars := collectConfigSecrets(doc["configuration"], secrets)
-	walkPlanSensitive(doc, sensitiveVars, secrets, false)
-	walkPlanSensitive(doc, sensitiveVars, secrets, true)
-	maskDocument(doc, secrets, false, "")
+	z := &sanitizer{secrets: newSecretSet()}
+	if err := z.collect(sections); err != nil {
+		return nil, err
+	}
 
+	z.out = bytes.NewBuffer(make([]byte, 0, len(raw)+len(raw)/8))
+	z.out.WriteByte('{')
+	for i, m := range top {
+		if i > 0 {
+			z.out.WriteByte(',')
+		}
+		z.writeKey(m.key)
+		if err := z.section(m.key, m.val); err != nil {
+			return nil, fmt.Errorf("%s: %w", m.key, err)
+		}
+	}
+	z.out.WriteByte('}')
+	return z.out.Bytes(), nil
+}
+
+// member is one member of a JSON object: its key and its value's bytes.
+type member struct {
+	key string
+	val []byte
+}
+
+// objectMembers returns the members of the JSON object b, sorted by key,
+// the last one winning where a key repeats (as decoding into a map does).
+func objectMembers(b []byte, trusted bool) ([]member, error) {
+	p := valueParser{b: b, trusted: trusted}
+	p.space()
+	var members []member
+	index := map[string]int{}
+	var keyErr error
+	err := p.members(0, func(raw, val []byte) {
+		key, err := decodeKey(raw)
+		if err != nil {
+			keyErr = err
+			return
+		}
+		if i, ok := index[key]; ok {
+			members[i].val = val
+			return
+		}
+		index[key] = len(members)
+		members = append(members, member{key, val})
+	})
+	if err == nil {
+		err = keyErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.space()
+	if p.i != len(p.b) {
+		return nil, errors.New("trailing data after JSON value")
+	}
+	sort.Slice(members, func(i, j int) bool { return members[i].key < members[j].key })
+	return members, nil
+}
+
+// members reads an object, calling each with every member: its key as
+// written (quotes and escapes included) and its value's bytes. With each
+// nil, it only validates.
+func (p *valueParser) members(depth int, each func(key, val []byte)) error {
+	if p.i >= len(p.b) || p.b[p.i] != '{' {
+		return p.errorf("expected an object")
+	}
+	if depth >= maxJSONDepth {
+		return p.errorf("nested too deep")
+	}
+	p.i++
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		p.i++
+		return nil
+	}
+	for {
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != '"' {
+			return p.errorf("expected a string key")
+		}
+		keyStart := p.i
+		if p.trusted {
+			p.skipTrustedString()
+		} else if err := p.skipString(); err != nil {
+			return err
+		}
+		key := p.b[keyStart:p.i]
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return p.errorf("expected ':'")
+		}
+		p.i++
+		p.space()
+		start := p.i
+		if err := p.skipElement(depth + 1); err != nil {
+			return err
+		}
+		if each != nil {
+			each(key, p.b[start:p.i])
+		}
+		p.space()
+		if p.i >= len(p.b) {
+			return p.errorf("unexpected end of input")
+		}
+		p.i++
+		switch p.b[p.i-1] {
+		case ',':
+		case '}':
+			return nil
+		default:
+			p.i--
+			return p.errorf("expected ',' or '}'")
+		}
+	}
+}
+
+// decodeKey decodes a key as members gives it.
+func decodeKey(raw []byte) (string, error) {
+	p := valueParser{b: raw}
+	return p.string()
+}
+
+// keyIs reports whether a key as members gives it is name.
+func keyIs(raw []byte, name string) bool {
+	if len(raw) == len(name)+2 && string(raw[1:len(raw)-1]) == name {
+		return true
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return false
+	}
+	k, err := decodeKey(raw)
+	return err == nil && k == name
+}
+
+// fields returns the values of the named members of the object b (the last
+// one where a key repeats), nil for those it lacks or if b is not an
+// object.
+func fields(b []byte, names ...string) [][]byte {
+	out := make([][]byte, len(names))
+	if firstByte(b) != '{' {
+		return out
+	}
+	p := valueParser{b: b, trusted: true}
+	p.space()
+	_ = p.members(1, func(key, val []byte) {
+		for i, n := range names {
+			if keyIs(key, n) {
+				out[i] = val
+			}
+		}
+	})
+	return out
+}
+
+// eachElement calls each with the bytes of every element of the JSON
+// array b.
+func eachElement(b []byte, each func(elem []byte) error) error {
+	p := valueParser{b: b, trusted: true}
+	p.space()
+	if p.i >= len(p.b) || p.b[p.i] != '[' {
+		return p.errorf("expected an array")
+	}
+	p.i++
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == ']' {
+		return nil
+	}
+	for {
+		p.space()
+		start := p.i
+		if err := p.skipElement(1); err != nil {
+			return err
+		}
+		if err := each(p.b[start:p.i]); err != nil {
+			return err
+		}
+		p.space()
+		if p.i >= len(p.b) {
+			return p.errorf("unexpected end of input")
+		}
+		p.i++
+		switch p.b[p.i-1] {
+		case ',':
+		case ']':
+			return nil
+		default:
+			p.i--
+			return p.errorf("expected ',' or ']'")
+		}
+	}
+}
+
+// firstByte is the first byte of a JSON value that is not space.
+func firstByte(b []byte) byte {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+		default:
+			return c
+		}
+	}
+	return 0
+}
+
+// sanitizer holds one SanitizePlanJSON run.
+type sanitizer struct {
+	secrets       *secretSet
+	sensitiveVars map[string]bool
+	out           *bytes.Buffer
+	scratch       []byte
+}
+
+// collect is the first pass: every value the plan marks sensitive, the
+// sensitive variables (and those without a declaration), the sensitive
+// defaults of the configuration and the sensitive outputs.
+func (z *sanitizer) collect(sections map[string][]byte) error {
+	config, err := decodeAny(sections["configuration"])
+	if err != nil {
+		return err
+	}
+	z.sensitiveVars = collectConfigSecrets(config, z.secrets)
+
+	if vars, err := decodeAny(sections["variables"]); err != nil {
+		return err
+	} else if vm, ok := vars.(map[string]any); ok {
+		for name, v := range vm {
+			if m, ok := v.(map[string]any); ok && z.variableSensitive(name) {
+				z.secrets.addMarked(m["value"], true)
+			}
+		}
+	}
+
+	change := func(c any) {
+		if cm, ok := c.(map[string]any); ok {
+			z.secrets.addMarked(cm["before"], cm["before_sensitive"])
+			z.secrets.addMarked(cm["after"], cm["after_sensitive"])
+		}
+	}
+	for _, key := range []string{"resource_changes", "resource_drift", "deferred_changes"} {
+		b := sections[key]
+		if firstByte(b) != '[' {
+			continue
+		}
+		err := eachElement(b, func(e []byte) error {
+			if key == "deferred_changes" {
+				e = fields(e, "resource_change")[0]
+			}
+			f := fields(fields(e, "change")[0], "before", "before_sensitive", "after", "after_sensitive")
+			if err := z.collectMarked(f[0], f[1]); err != nil {
+				return err
+			}
+			return z.collectMarked(f[2], f[3])
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if outs, err := decodeAny(sections["output_changes"]); err != nil {
+		return err
+	} else if om, ok := outs.(map[string]any); ok {
+		for _, c := range om {
+			change(c)
+		}
+	}
+
+	if err := z.collectStateValues(sections["planned_values"]); err != nil {
+		return err
+	}
+	if ps := sections["prior_state"]; firstByte(ps) == '{' {
+		members, err := objectMembers(ps, true)
+		if err != nil {
+			return err
+		}
+		for _, m := range members {
+			if m.key == "values" {
+				if err := z.collectStateValues(m.val); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (z *sanitizer) variableSensitive(name string) bool {
+	sensitive, declared := z.sensitiveVars[name]
+	return sensitive || !declared
+}
+
+// collectMarked adds the leaves of the value v that the mask marks
+// sensitive (both as JSON bytes, nil when absent). Most masks mark
+// nothing: the value is decoded only when the mask holds a true.
+func (z *sanitizer) collectMarked(v, mask []byte) error {
+	if !bytes.Contains(mask, []byte("true")) {
+		return nil
+	}
+	val, err := decodeAny(v)
+	if err != nil {
+		return err
+	}
+	m, err := decodeAny(mask)
+	if err != nil {
+		return err
+	}
+	z.secrets.addMarked(val, m)
+	return nil
+}
+
+// collectStateValues collects the secrets of a state's values (the
+// planned_values section, prior_state's values): sensitive outputs, and the
+// values of every module's resources at the paths sensitive_values marks.
+func (z *sanitizer) collectStateValues(b []byte) error {
+	if firstByte(b) != '{' {
+		return nil
+	}
+	members, err := objectMembers(b, true)
+	if err != nil {
+		return err
+	}
+	for _, m := range members {
+		switch m.key {
+		case "outputs":
+			outs, err := decodeAny(m.val)
+			if err != nil {
+				return err
+			}
+			if om, ok := outs.(map[string]any); ok {
+				for _, o := range om {
+					if o, ok := o.(map[string]any); ok {
+						if sensitive, _ := o["sensitive"].(bool); sensitive {
+							z.secrets.addMarked(o["value"], true)
+						}
+					}
+				}
+			}
+		case "root_module":
+			if err := z.collectModule(m.val, 0); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (z *sanitizer) collectModule(b []byte, depth int) error {
+	if firstByte(b) != '{' || depth > maxJSONDepth {
+		return nil
+	}
+	members, err := objectMembers(b, true)
+	if err != nil {
+		return err
+	}
+	for _, m := range members {
+		switch m.key {
+		case "resources":
+			if firstByte(m.val) == '[' {
+				err = eachElement(m.val, func(e []byte) error {
+					f := fields(e, "values", "sensitive_values")
+					return z.collectMarked(f[0], f[1])
+				})
+			}
+		case "child_modules":
+			if firstByte(m.val) == '[' {
+				err = eachElement(m.val, func(e []byte) error { return z.collectModule(e, depth+1) })
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// The second pass writes every section masked: first by mark, where
+// Terraform marks values sensitive, then by value (maskDocument), with the
+// same context (inValue, key) maskDocument would have on the whole
+// document.
+
+// section writes one top-level section.
+func (z *sanitizer) section(key string, b []byte) error {
+	markChange := func(c any) {
+		if cm, ok := c.(map[string]any); ok {
+			cm["before"] = maskMarked(cm["before"], cm["before_sensitive"])
+			cm["after"] = maskMarked(cm["after"], cm["after_sensitive"])
+		}
+	}
+	switch key {
+	case "variables":
+		return z.decoded(b, false, key, func(v any) {
+			vm, _ := v.(map[string]any)
+			for name, e := range vm {
+				if m, ok := e.(map[string]any); ok && z.variableSensitive(name) {
+					m["value"] = maskMarked(m["value"], true)
+				}
+			}
+		})
+	case "configuration":
+		return z.decoded(b, false, key, maskConfigDefaults)
+	case "output_changes":
+		return z.decoded(b, false, key, func(v any) {
+			om, _ := v.(map[string]any)
+			for _, c := range om {
+				markChange(c)
+			}
+		})
+	case "resource_changes", "resource_drift":
+		return z.array(b, false, key, func(e []byte) error {
+			return z.decoded(e, false, key, func(v any) {
+				rm, _ := v.(map[string]any)
+				markChange(rm["change"])
+			})
+		})
+	case "deferred_changes":
+		return z.array(b, false, key, func(e []byte) error {
+			return z.decoded(e, false, key, func(v any) {
+				dm, _ := v.(map[string]any)
+				rm, _ := dm["resource_change"].(map[string]any)
+				markChange(rm["change"])
+			})
+		})
+	case "planned_values":
+		return z.stateValues(b, false, key)
+	case "prior_state":
+		return z.object(b, false, key, func(k string, v []byte, inValue bool) error {
+			if k == "values" {
+				return z.stateValues(v, inValue, k)
+			}
+			return z.generic(v, inValue, k)
+		})
+	}
+	return z.generic(b, valueKeys[key], key)
+}
+
+func (z *sanitizer) stateValues(b []byte, inValue bool, key string) error {
+	return z.object(b, inValue, key, func(k string, v []byte, inValue bool) error {
+		switch k {
+		case "outputs":
+			return z.decoded(v, inValue, k, func(v any) {
+				om, _ := v.(map[string]any)
+				for _, o := range om {
+					if o, ok := o.(map[string]any); ok {
+						if sensitive, _ := o["sensitive"].(bool); sensitive {
+							o["value"] = maskMarked(o["value"], true)
+						}
+					}
+				}
+			})
+		case "root_module":
+			return z.module(v, inValue, k)
+		}
+		return z.generic(v, inValue, k)
+	})
+}
+
+func (z *sanitizer) module(b []byte, inValue bool, key string) error {
+	return z.object(b, inValue, key, func(k string, v []byte, inValue bool) error {
+		switch k {
+		case "resources":
+			return z.array(v, inValue, k, func(e []byte) error {
+				return z.decoded(e, inValue, k, func(v any) {
+					if rm, ok := v.(map[string]any); ok {
+						rm["values"] = maskMarked(rm["values"], rm["sensitive_values"])
+					}
+				})
+			})
+		case "child_modules":
+			return z.array(v, inValue, k, func(e []byte) error { return z.module(e, inValue, k) })
+		}
+		return z.generic(v, inValue, k)
+	})
+}
+
+// streamAbove is the size above which a value other sections hold is
+// written member by member, or element by element, rather than decoded
+// whole.
+const streamAbove = 64 << 10
+
+// generic writes a value masked by value only.
+func (z *sanitizer) generic(b []byte, inValue bool, key string) error {
+	if len(b) > streamAbove {
+		switch firstByte(b) {
+		case '{':
+			return z.object(b, inValue, key, func(k string, v []byte, inValue bool) error { return z.generic(v, inValue, k) })
+		case '[':
+			return z.array(b, inValue, key, func(e []byte) error { return z.generic(e, inValue, key) })
+		}
+	}
+	return z.decoded(b, inValue, key, nil)
+}
+
+// decoded decodes a value, masks it by mark (mark, if not nil), then by
+// value, and writes it.
+func (z *sanitizer) decoded(b []byte, inValue bool, key string, mark func(any)) error {
+	v, err := decodeAny(b)
+	if err != nil {
+		return err
+	}
+	if mark != nil {
+		mark(v)
+	}
+	z.scratch = appendJSON(z.scratch[:0], maskDocument(v, z.secrets, inValue, key))
+	z.out.Write(z.scratch)
+	return nil
+}
+
+// object writes an object member by member, keys sorted, each member's
+// value written by each with its maskDocument context. Anything but an
+// object is written as generic would. Like maskDocument, it replaces an
+// object inside a value whose keys hold a secret whole.
+func (z *sanitizer) object(b []byte, inValue bool, key string, each func(k string, v []byte, inValue bool) error) error {
+	if firstByte(b) != '{' {
+		return z.decoded(b, inValue, key, nil)
+	}
+	members, err := objectMembers(b, true)
+	if err != nil {
+		return err
+	}
+	if inValue && !z.secrets.empty() {
+		for _, m := range members {
+			if z.secrets.matches(m.key) {
+				z.scratch = appendJSON(z.scratch[:0], SensitiveValue)
+				z.out.Write(z.scratch)
+				return nil
+			}
+		}
+	}
+	z.out.WriteByte('{')
+	for i, m := range members {
+		if i > 0 {
+			z.out.WriteByte(',')
+		}
+		z.writeKey(m.key)
+		if err := each(m.key, m.val, inValue || valueKeys[m.key]); err != nil {
+			return err
+		}
+	}
+	z.out.WriteByte('}')
+	return nil
+}
+
+// array writes an array element by element with each. Anything but an
+// array is written as generic would.
+func (z *sanitizer) array(b []byte, inValue bool, key string, each func(e []byte) error) error {
+	if firstByte(b) != '[' {
+		return z.decoded(b, inValue, key, nil)
+	}
+	z.out.WriteByte('[')
+	n := 0
+	err := eachElement(b, func(e []byte) error {
+		if n > 0 {
+			z.out.WriteByte(',')
+		}
+		n++
+		return each(e)
+	})
+	z.out.WriteByte(']')
+	return err
+}
+
+func (z *sanitizer) writeKey(k string) {
+	z.scratch = appendJSONString(z.scratch[:0], k)
+	z.scratch = append(z.scratch, ':')
+	z.out.Write(z.scratch)
+}
+
+// appendJSON appends the compact JSON of a decoded value (map[string]any
+// with keys sorted, []any, string, json.Number, bool, nil) exactly as
+// encoding/json with SetEscapeHTML(false) writes it. Other types go through
+// encoding/json.
+func appendJSON(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case bool:
+		if x {
+			return append(b, "true"...)
+		}
+		return append(b, "false"...)
+	case string:
+		return appendJSONString(b, x)
+	case json.Number:
+		if x == "" {
+			return append(b, '0')
+		}
+		return append(b, x...)
+	case map[string]any:
+		if x == nil {
+			return append(b, "null"...)
+		}
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			b = appendJSON(b, x[k])
+		}
+		return append(b, '}')
+	case []any:
+		if x == nil {
+			return append(b, "null"...)
+		}
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSON(b, e)
+		}
+		return append(b, ']')
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(doc); err != nil {
-		return nil, fmt.Errorf("sanitize plan JSON: %w", err)
+	if err := enc.Encode(v); err != nil {
+		return appendJSONString(b, SensitiveValue)
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
+}
+
+// appendJSONString appends s quoted as encoding/json quotes it with
+// SetEscapeHTML(false): plain printable ASCII as it is, the rest through
+// encoding/json itself.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(s)
+			return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // collectConfigSecrets walks the configuration section: it adds sensitive
@@ -581,107 +1607,6 @@ func collectConfigSecrets(config any, secrets *secretSet) map[string]bool {
 		walk(rm, true)
 	}
 	return root
-}
-
-// walkPlanSensitive visits every place of the plan document where Terraform
-// marks values sensitive. With mask false it collects those values into
-// secrets; with mask true it replaces them.
-func walkPlanSensitive(doc map[string]any, sensitiveVars map[string]bool, secrets *secretSet, mask bool) {
-	marked := func(v, m any) any {
-		if mask {
-			return maskMarked(v, m)
-		}
-		secrets.addMarked(v, m)
-		return v
-	}
-
-	// A variable is sensitive when its declaration says so, and also when
-	// the plan has no declaration for it: without one we cannot tell.
-	if vars, ok := doc["variables"].(map[string]any); ok {
-		for name, v := range vars {
-			vm, ok := v.(map[string]any)
-			if !ok {
-				continue
-			}
-			if sensitive, declared := sensitiveVars[name]; sensitive || !declared {
-				vm["value"] = marked(vm["value"], true)
-			}
-		}
-	}
-	if mask {
-		maskConfigDefaults(doc["configuration"])
-	}
-
-	change := func(c any) {
-		cm, ok := c.(map[string]any)
-		if !ok {
-			return
-		}
-		cm["before"] = marked(cm["before"], cm["before_sensitive"])
-		cm["after"] = marked(cm["after"], cm["after_sensitive"])
-	}
-	for _, key := range []string{"resource_changes", "resource_drift"} {
-		list, _ := doc[key].([]any)
-		for _, rc := range list {
-			if rm, ok := rc.(map[string]any); ok {
-				change(rm["change"])
-			}
-		}
-	}
-	if list, ok := doc["deferred_changes"].([]any); ok {
-		for _, d := range list {
-			if dm, ok := d.(map[string]any); ok {
-				if rm, ok := dm["resource_change"].(map[string]any); ok {
-					change(rm["change"])
-				}
-			}
-		}
-	}
-	if outs, ok := doc["output_changes"].(map[string]any); ok {
-		for _, c := range outs {
-			change(c)
-		}
-	}
-
-	stateValues := func(values any) {
-		vm, ok := values.(map[string]any)
-		if !ok {
-			return
-		}
-		if outs, ok := vm["outputs"].(map[string]any); ok {
-			for _, o := range outs {
-				om, ok := o.(map[string]any)
-				if !ok {
-					continue
-				}
-				if sensitive, _ := om["sensitive"].(bool); sensitive {
-					om["value"] = marked(om["value"], true)
-				}
-			}
-		}
-		var module func(m any)
-		module = func(m any) {
-			mm, ok := m.(map[string]any)
-			if !ok {
-				return
-			}
-			resources, _ := mm["resources"].([]any)
-			for _, r := range resources {
-				if rm, ok := r.(map[string]any); ok {
-					rm["values"] = marked(rm["values"], rm["sensitive_values"])
-				}
-			}
-			children, _ := mm["child_modules"].([]any)
-			for _, c := range children {
-				module(c)
-			}
-		}
-		module(vm["root_module"])
-	}
-	stateValues(doc["planned_values"])
-	if ps, ok := doc["prior_state"].(map[string]any); ok {
-		stateValues(ps["values"])
-	}
 }
 
 // maskConfigDefaults replaces the defaults of sensitive variables in every
