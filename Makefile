@@ -67,8 +67,17 @@ test-terraform-fallback:
 demo: build terraform
 	$(BIN)/plangate demo
 
+# Benchmarks on generated stacks of 1,000 and 10,000 terraform_data
+# instances (internal/gen; all create, all replace, a mix): Go benchmarks of
+# the analysis, the renderer and the sanitizer, then the ratio report
+# (analysis vs `terraform show -json`, plan_change vs bare terraform; see
+# docs/performance.md). Real terraform makes the plans once, into a
+# temporary directory both share; a few minutes in all.
 bench: terraform
-	$(GO) test -run '^$$' -bench . -benchmem ./plan/
+	@dir=$$(mktemp -d "$${TMPDIR:-/tmp}/plangate-bench.XXXXXX") && trap 'rm -rf "$$dir"' EXIT && \
+	PLANGATE_BENCH_DIR="$$dir" $(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./plan/ && \
+	$(GO) build -o "$$dir/benchreport" ./internal/gen/benchreport && \
+	PLANGATE_BENCH_DIR="$$dir" "$$dir/benchreport"
 
 clean:
 	rm -rf $(BIN)

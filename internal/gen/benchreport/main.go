@@ -1,0 +1,495 @@
+// Command benchreport prints the ratios `make bench` reports, from one run
+// on this machine:
+//
+//   - for generated plans of 1,000 and 10,000 changes (internal/gen: all
+//     create, all replace, a mix), plangate's analysis + rendering time and
+//     peak memory next to the time `terraform show -json` takes on the same
+//     plan file (target: analysis ≤ 10% of show -json), and the same for
+//     everything plangate does with the plan JSON (analysis, rendering,
+//     sanitizing);
+//   - plan.Planner.Propose (what plan_change runs) on the generated
+//     1,000-resource stack, end to end, next to bare `terraform plan -out`
+//   - `terraform show -json` on the same stack (target ratio ≤ 1.05).
+//
+// Peak memory is measured in a child process (this program run as
+// `benchreport measure`): the high-water mark of the Go heap's objects,
+// sampled, and the process's VmHWM from /proc/self/status.
+//
+//	go run ./internal/gen/benchreport [-dir DIR] [-reps N] [-sizes 1k,10k]
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/plangate/plangate/approvals"
+	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/internal/gen"
+	"github.com/plangate/plangate/internal/tfbin"
+	"github.com/plangate/plangate/plan"
+)
+
+var sizes = map[string]gen.Spec{
+	"1k":  {Modules: 10, PerModule: 100},
+	"10k": {Modules: 10, PerModule: 1000},
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "measure" {
+		if err := measureMain(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "benchreport measure:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "benchreport:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	dir := flag.String("dir", os.Getenv("PLANGATE_BENCH_DIR"), "where generated stacks and plans are kept (default: a temporary directory, removed at the end)")
+	reps := flag.Int("reps", 7, "repetitions of each end-to-end timing (the median is reported)")
+	sizeList := flag.String("sizes", "1k,10k", "plan sizes to report")
+	e2eOnly := flag.Bool("e2e-only", false, "only the plan_change end-to-end figure")
+	flag.Parse()
+
+	ctx := context.Background()
+	bin, err := tfbin.Find()
+	if err != nil {
+		return err
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "plangate-benchreport-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		*dir = d
+	}
+	tf, err := gen.NewTerraform(bin, *dir)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("plangate benchreport — %s, %d CPUs, %s, terraform %s\n", runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(), runtime.Version(), terraformVersion(ctx, tf))
+
+	if !*e2eOnly {
+		fmt.Println()
+		fmt.Println("Generated plans. show-json: `terraform show -json` on the plan file. analyse+render: plan.Analyze + RenderDiff,")
+		fmt.Println("as plan_change runs them; +sanitize: that and SanitizePlanJSON (all plan_change does with the JSON). Times are")
+		fmt.Println("medians; ratio = time / show-json time (target for analyse+render: <= 10%). heap: sampled high-water of Go heap")
+		fmt.Println("objects (garbage included); /B: per byte of plan JSON; kept: live heap after GC, the Analysis held; RSS: VmHWM.")
+		fmt.Printf("%-12s %7s %8s %9s | %9s %6s %8s %5s %8s %8s | %9s %6s %8s %5s %8s\n",
+			"plan", "changes", "JSON", "show-json", "anal+rend", "ratio", "heap", "/B", "kept", "RSS",
+			"+sanitize", "ratio", "heap", "/B", "RSS")
+		for _, name := range strings.Split(*sizeList, ",") {
+			spec, ok := sizes[name]
+			if !ok {
+				return fmt.Errorf("unknown size %q (have 1k, 10k)", name)
+			}
+			for _, sc := range gen.Scenarios {
+				if err := reportPlan(ctx, tf, self, *dir, name, spec, sc); err != nil {
+					return err
+				}
+			}
+		}
+	}
+
+	fmt.Println()
+	return reportEndToEnd(ctx, tf, *dir, *reps)
+}
+
+func terraformVersion(ctx context.Context, tf *gen.Terraform) string {
+	var out bytes.Buffer
+	if err := tf.Run(ctx, os.TempDir(), &out, "version", "-json"); err != nil {
+		return "?"
+	}
+	var v struct {
+		Version string `json:"terraform_version"`
+	}
+	_ = json.Unmarshal(out.Bytes(), &v)
+	return v.Version
+}
+
+// reportPlan prints one line: show -json time, plangate's times and memory.
+func reportPlan(ctx context.Context, tf *gen.Terraform, self, dir, sizeName string, spec gen.Spec, sc gen.Scenario) error {
+	p, err := gen.Prepare(ctx, tf, dir, spec, sc)
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(p.JSONFile)
+	if err != nil {
+		return err
+	}
+	size := st.Size()
+
+	// terraform show -json on the same plan file, into a file as the runner
+	// does: median of a few runs (one at 10k: it takes seconds).
+	showReps := 3
+	if spec.Resources() >= 10000 {
+		showReps = 1
+	}
+	var shows []time.Duration
+	out := filepath.Join(dir, "show-timing.json")
+	for range showReps {
+		d, err := tf.ShowJSON(ctx, p.Dir, p.PlanFile, out)
+		if err != nil {
+			return err
+		}
+		shows = append(shows, d)
+	}
+	_ = os.Remove(out)
+	show := median(shows)
+
+	ar, err := measureChild(self, "analyze-render", p.JSONFile)
+	if err != nil {
+		return err
+	}
+	full, err := measureChild(self, "planner", p.JSONFile)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%-12s %7d %8s %9s | %9s %5.1f%% %8s %5.2f %8s %8s | %9s %5.1f%% %8s %5.2f %8s\n",
+		sizeName+"/"+string(sc), spec.Changes(sc), mib(size), ms(show),
+		ms(ar.Time), 100*ar.Time.Seconds()/show.Seconds(), mib(ar.PeakHeap), float64(ar.PeakHeap)/float64(size), mib(ar.Kept), mib(ar.VmHWM),
+		ms(full.Time), 100*full.Time.Seconds()/show.Seconds(), mib(full.PeakHeap), float64(full.PeakHeap)/float64(size), mib(full.VmHWM))
+	return nil
+}
+
+// measurement is what `benchreport measure` prints.
+type measurement struct {
+	Time     time.Duration // median of the timed runs
+	PeakHeap int64         // sampled high-water of heap object bytes, first run
+	VmHWM    int64         // process RSS high-water, after the first run
+	Alloc    int64         // bytes allocated by the first run
+	Kept     int64         // live heap after the first run, its result still held
+}
+
+func measureChild(self, what, jsonFile string) (measurement, error) {
+	var m measurement
+	cmd := exec.Command(self, "measure", what, jsonFile)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return m, fmt.Errorf("measure %s %s: %w\n%s", what, jsonFile, err, stderr.String())
+	}
+	return m, json.Unmarshal(stdout.Bytes(), &m)
+}
+
+// measureMain runs one workload on a plan JSON file: once while sampling
+// the heap, then a few times for time.
+func measureMain(args []string) error {
+	if len(args) != 2 {
+		return errors.New("usage: benchreport measure analyze-render|planner PLAN_JSON")
+	}
+	what, file := args[0], args[1]
+	work, err := os.MkdirTemp("", "plangate-measure-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	var workload func(i int) (*plan.Analysis, error)
+	switch what {
+	case "analyze-render":
+		workload = func(i int) (*plan.Analysis, error) {
+			return analyzeRender(file, filepath.Join(work, fmt.Sprintf("diff%d.txt", i)))
+		}
+	case "planner":
+		workload = func(i int) (*plan.Analysis, error) { return plannerAnalyse(file, filepath.Join(work, strconv.Itoa(i))) }
+	default:
+		return fmt.Errorf("unknown workload %q", what)
+	}
+
+	var m measurement
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	stop := sampleHeap()
+	a, err := workload(0)
+	if err != nil {
+		return err
+	}
+	m.PeakHeap = stop()
+	m.VmHWM = vmHWM()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	m.Alloc = int64(after.TotalAlloc - before.TotalAlloc)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	m.Kept = int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	runtime.KeepAlive(a)
+
+	var times []time.Duration
+	for i := 1; i <= 3; i++ {
+		runtime.GC()
+		start := time.Now()
+		if _, err := workload(i); err != nil {
+			return err
+		}
+		times = append(times, time.Since(start))
+	}
+	m.Time = median(times)
+	return json.NewEncoder(os.Stdout).Encode(m)
+}
+
+// analyzeRender is the analysis and the rendered diff, as plan.Planner
+// makes them: the JSON streamed from its file, the diff to a file.
+func analyzeRender(jsonFile, diffFile string) (*plan.Analysis, error) {
+	f, err := os.Open(jsonFile)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	a, err := plan.Analyze(f)
+	if err != nil {
+		return nil, err
+	}
+	return a, writeDiff(a, diffFile)
+}
+
+func writeDiff(a *plan.Analysis, path string) error {
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := a.RenderDiff(out); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// plannerAnalyse is everything plan.Planner does with the plan JSON:
+// analysis, the rendered diff, and the sanitized JSON it keeps.
+func plannerAnalyse(jsonFile, dir string) (*plan.Analysis, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(jsonFile)
+	if err != nil {
+		return nil, err
+	}
+	a, err := plan.Analyze(bufio.NewReaderSize(f, 1<<20))
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	if err := writeDiff(a, filepath.Join(dir, plan.DiffFile)); err != nil {
+		return nil, err
+	}
+	raw, err := os.ReadFile(jsonFile)
+	if err != nil {
+		return nil, err
+	}
+	clean, err := plan.SanitizePlanJSON(raw)
+	if err != nil {
+		return nil, err
+	}
+	return a, os.WriteFile(filepath.Join(dir, plan.PlanJSONFile), clean, 0o600)
+}
+
+// sampleHeap samples the bytes of live and not yet swept heap objects
+// every 200µs until the returned function is called, which returns the
+// highest value seen.
+func sampleHeap() func() int64 {
+	const name = "/memory/classes/heap/objects:bytes"
+	var peak atomic.Int64
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	read := func(s []metrics.Sample) {
+		metrics.Read(s)
+		if v := int64(s[0].Value.Uint64()); v > peak.Load() {
+			peak.Store(v)
+		}
+	}
+	go func() {
+		defer close(finished)
+		s := []metrics.Sample{{Name: name}}
+		t := time.NewTicker(200 * time.Microsecond)
+		defer t.Stop()
+		for {
+			read(s)
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 {
+		close(done)
+		<-finished
+		s := []metrics.Sample{{Name: name}}
+		read(s)
+		return peak.Load()
+	}
+}
+
+// vmHWM returns the process's peak resident set size, in bytes.
+func vmHWM() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(rest)
+			if len(f) >= 1 {
+				kb, _ := strconv.ParseInt(f[0], 10, 64)
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}
+
+// reportEndToEnd times plan.Planner.Propose on the generated 1,000-resource
+// stack (mix) against bare terraform plan -out + show -json on the same
+// stack, alternating, after one warm-up run of each.
+func reportEndToEnd(ctx context.Context, tf *gen.Terraform, dir string, reps int) error {
+	spec := sizes["1k"]
+	p, err := gen.Prepare(ctx, tf, dir, spec, gen.Mix)
+	if err != nil {
+		return err
+	}
+	project := filepath.Join(dir, "e2e-project")
+	if err := os.RemoveAll(project); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(project, 0o755); err != nil {
+		return err
+	}
+	cfgPath := filepath.Join(project, "plangate.hcl")
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, "stack \"bench\" {\n  dir = %q\n}\n", p.Dir), 0o644); err != nil {
+		return err
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return err
+	}
+	st, _ := cfg.Stack("bench")
+	store, err := plan.OpenStore(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	// The planner runs terraform with the benchmark's CLI config, like the
+	// bare runs.
+	for _, kv := range tf.Env {
+		if k, v, ok := strings.Cut(kv, "="); ok && (strings.HasPrefix(k, "TF_CLI_CONFIG_FILE") || k == "CHECKPOINT_DISABLE") {
+			if err := os.Setenv(k, v); err != nil {
+				return err
+			}
+		}
+	}
+	planner := &plan.Planner{Runner: plan.NewRunner(func() (string, error) { return tf.Bin, nil }, cfg.StateDir, nil), Store: store, Policy: approvals.Evaluate}
+
+	propose := func() (time.Duration, *plan.Record, error) {
+		start := time.Now()
+		rec, err := planner.Propose(ctx, st, nil)
+		return time.Since(start), rec, err
+	}
+	// bare is what a user runs by hand; bareJSON runs plan with -json, as
+	// plangate does (Terraform's machine-readable output instead of the
+	// human diff), so the difference is plangate's own work.
+	bareRun := func(i int, jsonUI bool) (time.Duration, error) {
+		planFile := filepath.Join(dir, fmt.Sprintf("bare-%d.tfplan", i))
+		jsonFile := filepath.Join(dir, fmt.Sprintf("bare-%d.json", i))
+		defer os.Remove(planFile)
+		defer os.Remove(jsonFile)
+		start := time.Now()
+		args := []string{"plan", "-input=false", "-no-color", "-out=" + planFile}
+		if jsonUI {
+			args = append(args, "-json")
+		}
+		if err := tf.Run(ctx, p.Dir, nil, args...); err != nil {
+			return 0, err
+		}
+		if _, err := tf.ShowJSON(ctx, p.Dir, planFile, jsonFile); err != nil {
+			return 0, err
+		}
+		return time.Since(start), nil
+	}
+
+	// Warm-up: the planner's first run initialises its own data dir.
+	if _, rec, err := propose(); err != nil {
+		return err
+	} else if want := spec.Expected(gen.Mix); rec.Summary.Counts.Add != want.Add || rec.Summary.Counts.Change != want.Change || rec.Summary.Counts.Destroy != want.Destroy {
+		return fmt.Errorf("plan_change counted %+v, want %+v", rec.Summary.Counts, want)
+	}
+	if _, err := bareRun(0, false); err != nil {
+		return err
+	}
+	var proposes, bares, bareJSONs []time.Duration
+	for i := 1; i <= reps; i++ {
+		// Rotate the order so that drift in the machine's load spreads evenly.
+		for k := range 3 {
+			switch (i + k) % 3 {
+			case 0:
+				d, _, err := propose()
+				if err != nil {
+					return err
+				}
+				proposes = append(proposes, d)
+			case 1:
+				d, err := bareRun(i, false)
+				if err != nil {
+					return err
+				}
+				bares = append(bares, d)
+			case 2:
+				d, err := bareRun(i, true)
+				if err != nil {
+					return err
+				}
+				bareJSONs = append(bareJSONs, d)
+			}
+		}
+	}
+	mp, mb, mj := median(proposes), median(bares), median(bareJSONs)
+	fmt.Printf("plan_change end to end on the generated 1,000-resource stack (%s: %d changes), median of %d runs, interleaved\n",
+		gen.Mix, spec.Changes(gen.Mix), reps)
+	fmt.Printf("  plan.Planner.Propose                          %8s   (runs: %s)\n", ms(mp), list(proposes))
+	fmt.Printf("  bare terraform plan -out + show -json         %8s   (runs: %s)\n", ms(mb), list(bares))
+	fmt.Printf("  bare terraform plan -json -out + show -json   %8s   (runs: %s)\n", ms(mj), list(bareJSONs))
+	fmt.Printf("  ratio to bare                                 %8.3f   (target <= 1.05)\n", mp.Seconds()/mb.Seconds())
+	fmt.Printf("  ratio to bare with -json (plangate's own work) %7.3f\n", mp.Seconds()/mj.Seconds())
+	return nil
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0fms", float64(d.Microseconds())/1000) }
+
+func mib(n int64) string { return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20)) }
+
+func list(ds []time.Duration) string {
+	var parts []string
+	for _, d := range ds {
+		parts = append(parts, ms(d))
+	}
+	return strings.Join(parts, " ")
+}
