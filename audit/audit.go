@@ -58,6 +58,7 @@ const (
 	EventPlanFailed       = "plan_failed"
 	EventPlanNoChanges    = "plan_no_changes"
 	EventPlanDiscarded    = "plan_discarded"
+	EventPlanRefused      = "plan_refused"
 	EventPlanApproved     = "plan_approved"
 	EventApplyRefused     = "apply_refused"
 	EventApplyStarted     = "apply_started"
@@ -94,6 +95,9 @@ type Event struct {
 	// TokenFingerprints identify the approval tokens used. Never tokens:
 	// Append refuses an event that carries anything that looks like one.
 	TokenFingerprints []string `json:"token_fingerprints,omitempty"`
+	// AWS is the identity Terraform ran as (stacks with an aws block): the
+	// plan's for plan events, the apply's for apply events.
+	AWS *plan.AWSIdentity `json:"aws,omitempty"`
 	// Client is the MCP client's name and version.
 	Client *Client `json:"client,omitempty"`
 	// Actor is the OS user behind a CLI event (freeze, discard, approve).

@@ -377,3 +377,34 @@ func (g *Guard) stsEndpoint(ctx context.Context) string {
 var fixEmulatorErrors = func(stack *middleware.Stack) error {
 	return stack.Deserialize.Insert(emulatorErrors{}, "OperationDeserializer", middleware.After)
 }
+
+// Read returns the credentials for reading the stack's state (show_stack,
+// outputs): the plan role's, with session "plangate-read-<name>", checked
+// like a plan's.
+func (g *Guard) Read(ctx context.Context, name string) (*Session, error) {
+	return g.session(ctx, OpRead, g.planRole, name)
+}
+
+// Guards makes the guard of every stack that has an aws block, all with the
+// same options. A nil *Guards makes guards with the default options.
+type Guards struct {
+	opts []Option
+}
+
+// NewGuards returns Guards whose guards take opts.
+func NewGuards(opts ...Option) *Guards {
+	return &Guards{opts: opts}
+}
+
+// For returns the guard of st, nil when st has no aws block (plangate then
+// leaves Terraform's AWS credentials, if any, to Terraform).
+func (gs *Guards) For(st *plconfig.Stack) *Guard {
+	if st == nil || st.AWS == nil {
+		return nil
+	}
+	var opts []Option
+	if gs != nil {
+		opts = gs.opts
+	}
+	return New(st.AWS, opts...)
+}

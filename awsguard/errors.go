@@ -22,6 +22,8 @@ type Op string
 const (
 	OpPlan  Op = "plan"
 	OpApply Op = "apply"
+	// OpRead reads a stack's state (show_stack) with the plan role.
+	OpRead Op = "read"
 )
 
 // Every error below refuses the operation before Terraform ran: its message

@@ -175,16 +175,9 @@ func (e *Error) Error() string {
 // Option changes how Load treats a config file.
 type Option func(*loader)
 
-// AllowAWS accepts the aws block. Without it Load refuses the block, so that
-// nobody believes an identity guard protects them before one is enforced.
-func AllowAWS() Option {
-	return func(l *loader) { l.allowAWS = true }
-}
-
 type loader struct {
-	allowAWS bool
-	baseDir  string
-	diags    hcl.Diagnostics
+	baseDir string
+	diags   hcl.Diagnostics
 }
 
 // Find returns the config path to use: flagValue if non-empty, else
@@ -760,10 +753,6 @@ func (l *loader) aws(stack string, ra *awsBlock) *AWS {
 				"stack %q: endpoint_url %q is not an http(s) URL: use the emulator's address, such as \"http://127.0.0.1:5000\"",
 				stack, a.EndpointURL)
 		}
-	}
-	if !l.allowAWS {
-		l.errorf(ra.DefRange, "Unsupported aws block",
-			"aws block is not supported yet in this version of plangate: remove it, or plan without the identity guard")
 	}
 	return a
 }

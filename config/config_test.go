@@ -28,7 +28,7 @@ func TestLoadFullConfig(t *testing.T) {
 	require.NoError(t, err)
 	base := filepath.Dir(path)
 
-	cfg, err := Load(path, AllowAWS())
+	cfg, err := Load(path)
 	require.NoError(t, err)
 
 	assert.Equal(t, path, cfg.Path)
@@ -92,15 +92,6 @@ func TestLoadFullConfig(t *testing.T) {
 	lead, ok := cfg.Approver("lead")
 	require.True(t, ok)
 	assert.Equal(t, leadKey, lead.PublicKey)
-}
-
-func TestLoadRejectsAWSBlockByDefault(t *testing.T) {
-	path := filepath.Join("testdata", "full", "plangate.hcl")
-	_, err := Load(path)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), fmt.Sprintf("plangate.hcl:%d,", lineOf(t, path, "  aws {")))
-	assert.Contains(t, err.Error(),
-		"aws block is not supported yet in this version of plangate: remove it, or plan without the identity guard")
 }
 
 func TestLoadPolicyDefaults(t *testing.T) {
@@ -179,10 +170,9 @@ var okKey = FormatPublicKey(oncallKey)
 // "# ERR" is where the error must point; "# FIRST" marks the earlier
 // definition that a duplicate's message must name.
 var errorCases = []struct {
-	name     string
-	src      string
-	allowAWS bool
-	want     []string // substrings of the error besides file:line
+	name string
+	src  string
+	want []string // substrings of the error besides file:line
 }{
 	{
 		name: "syntax error",
@@ -235,8 +225,7 @@ var errorCases = []struct {
   }
 }
 `,
-		allowAWS: true,
-		want:     []string{"Unsupported argument", `"role"`},
+		want: []string{"Unsupported argument", `"role"`},
 	},
 	{
 		name: "missing dir",
@@ -564,17 +553,6 @@ stack "web2" { # ERR
 		want: []string{"Invalid protected address"},
 	},
 	{
-		name: "aws block not supported yet",
-		src: `stack "web" {
-  dir = "infra/web"
-  aws { # ERR
-    region = "us-east-1"
-  }
-}
-`,
-		want: []string{"aws block is not supported yet in this version of plangate: remove it, or plan without the identity guard"},
-	},
-	{
 		name: "aws block without region",
 		src: `stack "web" {
   dir = "infra/web"
@@ -583,8 +561,7 @@ stack "web2" { # ERR
   }
 }
 `,
-		allowAWS: true,
-		want:     []string{"Missing required argument", `"region" is required`},
+		want: []string{"Missing required argument", `"region" is required`},
 	},
 	{
 		name: "aws region typo",
@@ -595,8 +572,7 @@ stack "web2" { # ERR
   }
 }
 `,
-		allowAWS: true,
-		want:     []string{"Invalid region", `"us-east1"`, `"us-east-1"`},
+		want: []string{"Invalid region", `"us-east1"`, `"us-east-1"`},
 	},
 	{
 		name: "aws account id too short",
@@ -608,8 +584,7 @@ stack "web2" { # ERR
   }
 }
 `,
-		allowAWS: true,
-		want:     []string{"Invalid account_id", "12 digits"},
+		want: []string{"Invalid account_id", "12 digits"},
 	},
 	{
 		name: "aws role arn malformed",
@@ -621,8 +596,7 @@ stack "web2" { # ERR
   }
 }
 `,
-		allowAWS: true,
-		want:     []string{"Invalid plan_role_arn", "arn:aws:iam::123456789012:role/NAME"},
+		want: []string{"Invalid plan_role_arn", "arn:aws:iam::123456789012:role/NAME"},
 	},
 	{
 		name: "aws endpoint without scheme",
@@ -634,8 +608,7 @@ stack "web2" { # ERR
   }
 }
 `,
-		allowAWS: true,
-		want:     []string{"Invalid endpoint_url", "http://127.0.0.1:5000"},
+		want: []string{"Invalid endpoint_url", "http://127.0.0.1:5000"},
 	},
 	{
 		name: "approver name invalid",
@@ -738,11 +711,7 @@ func TestLoadErrors(t *testing.T) {
 	for _, tt := range errorCases {
 		t.Run(tt.name, func(t *testing.T) {
 			path := writeConfig(t, tt.src)
-			var opts []Option
-			if tt.allowAWS {
-				opts = append(opts, AllowAWS())
-			}
-			cfg, err := Load(path, opts...)
+			cfg, err := Load(path)
 			require.Error(t, err)
 			assert.Nil(t, cfg)
 

@@ -33,27 +33,25 @@ func FuzzLoad(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, src string) {
 		path := writeConfig(t, src)
-		for _, opts := range [][]Option{nil, {AllowAWS()}} {
-			cfg, err := Load(path, opts...)
-			if err != nil {
-				if cfg != nil {
-					t.Fatalf("Load returned both a config and an error: %v", err)
-				}
-				if !strings.Contains(err.Error(), "plangate.hcl") {
-					t.Fatalf("error does not name the file: %v", err)
-				}
-				var cerr *Error
-				if errors.As(err, &cerr) && len(cerr.Diagnostics) == 0 {
-					t.Fatalf("config error without diagnostics")
-				}
-				continue
+		cfg, err := Load(path)
+		if err != nil {
+			if cfg != nil {
+				t.Fatalf("Load returned both a config and an error: %v", err)
 			}
-			checkInvariants(t, cfg, len(opts) > 0)
+			if !strings.Contains(err.Error(), "plangate.hcl") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			var cerr *Error
+			if errors.As(err, &cerr) && len(cerr.Diagnostics) == 0 {
+				t.Fatalf("config error without diagnostics")
+			}
+			return
 		}
+		checkInvariants(t, cfg)
 	})
 }
 
-func checkInvariants(t *testing.T, cfg *Config, allowAWS bool) {
+func checkInvariants(t *testing.T, cfg *Config) {
 	t.Helper()
 	if !filepath.IsAbs(cfg.Path) || !filepath.IsAbs(cfg.StateDir) {
 		t.Fatalf("relative path in config: %q, %q", cfg.Path, cfg.StateDir)
@@ -93,8 +91,8 @@ func checkInvariants(t *testing.T, cfg *Config, allowAWS bool) {
 				t.Fatalf("stack %q protected pattern %q", s.Name, pat)
 			}
 		}
-		if s.AWS != nil && !allowAWS {
-			t.Fatalf("stack %q has an aws block although AllowAWS was not given", s.Name)
+		if a := s.AWS; a != nil && (a.Region == "" || a.AccountID != "" && len(a.AccountID) != 12) {
+			t.Fatalf("stack %q aws block accepted with region %q, account_id %q", s.Name, a.Region, a.AccountID)
 		}
 	}
 	if len(cfg.StackNames()) != len(cfg.Stacks) {

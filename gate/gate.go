@@ -18,6 +18,7 @@ import (
 
 	"github.com/plangate/plangate/approvals"
 	"github.com/plangate/plangate/audit"
+	"github.com/plangate/plangate/awsguard"
 	"github.com/plangate/plangate/config"
 	"github.com/plangate/plangate/freeze"
 	"github.com/plangate/plangate/plan"
@@ -31,6 +32,9 @@ type Gate struct {
 	Ledger *approvals.Ledger
 	Audit  *audit.Log
 	Logger *slog.Logger
+	// AWS makes the identity guard of stacks with an aws block (nil: the
+	// default options).
+	AWS *awsguard.Guards
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -56,6 +60,7 @@ type Outcome struct {
 	Outputs    []plan.StateOutput `json:"outputs"`
 	Errors     []string           `json:"errors,omitempty"`
 	Superseded []string           `json:"superseded,omitempty"`
+	AWS        *plan.AWSIdentity  `json:"aws,omitempty" jsonschema:"the AWS identity the apply ran as (the apply role's session), checked with STS after the approvals verified"`
 	Note       string             `json:"note,omitempty"`
 	StartedAt  time.Time          `json:"started_at"`
 	FinishedAt time.Time          `json:"finished_at"`
@@ -142,6 +147,31 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 		}
 		return nil, err
 	}
+	// The apply credentials come into play only now, with the approvals
+	// verified, and only in the plan's account. A refusal here leaves the
+	// tokens unspent.
+	var creds plan.Credentials
+	var identity *plan.AWSIdentity
+	guard := g.AWS.For(st)
+	switch {
+	case guard == nil && rec.Summary.AWS != nil:
+		return nil, g.refuse(rec, client, verified, fmt.Sprintf("plan %s was made with the AWS identity guard (%s), but stack %q has no aws block in plangate.hcl any more: nothing ran and the approval tokens were not used. A human restores the aws block, or the agent calls plan_change for a new plan",
+			rec.ID, rec.Summary.AWS, st.Name))
+	case guard != nil && rec.Summary.AWS == nil:
+		return nil, g.refuse(rec, client, verified, fmt.Sprintf("plan %s was made before stack %q had an aws block, so nobody checked which AWS account it was planned in: nothing ran. Call plan_change for a new plan and have it approved",
+			rec.ID, st.Name))
+	case guard != nil:
+		session, err := guard.Apply(ctx, rec.ID)
+		if err == nil {
+			err = awsguard.CheckApplyAccount(awsguard.Identity{Account: rec.Summary.AWS.Account, ARN: rec.Summary.AWS.ARN}, session)
+		}
+		if err != nil {
+			return nil, g.refuse(rec, client, verified, err.Error()+". The approval tokens were not used: once this is fixed, call apply_plan again with the same tokens")
+		}
+		g.logger().Info("aws identity checked", "stack", st.Name, "plan_id", rec.ID, "aws", session)
+		creds, identity = session.Apply, plan.IdentityOf(session)
+	}
+
 	// The tokens are spent before terraform starts, durably: a crash from
 	// here on can never let them be used twice.
 	if err := g.Ledger.Consume(verified.Uses); err != nil {
@@ -155,25 +185,42 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 	out := &Outcome{
 		PlanID: rec.ID, Stack: rec.Stack, Counts: rec.Summary.Counts, Deletions: rec.Summary.Deletions,
 		Deleted: deletedAddresses(rec), Approvers: verified.Approvers, Outputs: []plan.StateOutput{}, StartedAt: now,
+		AWS: identity,
 	}
-	g.append(g.event("apply_started", rec, client, verified, ""))
+	// Apply events carry the apply's identity, plan events the plan's.
+	event := func(name, reason string, errs []string) audit.Event {
+		e := g.eventWithErrors(name, rec, client, verified, reason, errs)
+		if identity != nil {
+			e.AWS = identity
+		}
+		return e
+	}
+	g.append(event("apply_started", "", nil))
 	g.logger().Info("applying plan", "plan_id", rec.ID, "stack", rec.Stack, "approvers", verified.Approvers)
 
-	res, runErr := g.Runner.ApplySaved(ctx, st, planFile, events)
+	run := plan.WithCredentials(creds)
+	res, runErr := g.Runner.ApplySaved(ctx, st, planFile, events, run)
 	out.FinishedAt = g.now()
 	switch {
 	case runErr != nil && res == nil:
 		// Terraform never ran (init failed, terraform missing): the plan
 		// stays as it was; the tokens are spent.
-		g.append(g.event("apply_failed", rec, client, verified, runErr.Error()))
+		g.append(event("apply_failed", runErr.Error(), nil))
 		g.setStatus(rec.ID, plan.StatusFailed, "apply could not start: "+runErr.Error())
 		return nil, runErr
+	case res.Failed && ctx.Err() == nil && plan.LockErrorFrom(st.Name, st.Dir, res.Diagnostics) != nil:
+		// Terraform stopped before changing anything: the plan stays
+		// valid, but the tokens are spent.
+		reason := plan.LockErrorFrom(st.Name, st.Dir, res.Diagnostics).Error() +
+			". Nothing was applied and the plan still awaits approval, but the approval tokens are spent: once the lock is free, a human approves it again with `plangate approve " + rec.ID + "`"
+		g.append(event("apply_refused", reason, nil))
+		return nil, &Refusal{PlanID: rec.ID, Reason: reason}
 	case res.Failed:
 		// Terraform's errors may quote values whose sensitive mark was
 		// lost: mask with every secret the state and config hold. The
 		// call's context may be cancelled (interrupted apply).
 		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		masker := g.Runner.SecretsLocked(mctx, st)
+		masker := g.Runner.SecretsLocked(mctx, st, run)
 		cancel()
 		for _, d := range res.Diagnostics {
 			if d.Severity == "error" {
@@ -182,25 +229,25 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 		}
 		out.Status = plan.StatusFailed
 		out.Note = "Terraform reported errors while applying"
-		event := "apply_failed"
+		name := "apply_failed"
 		if ctx.Err() != nil {
 			out.Status = plan.StatusInterrupted
 			out.Note = "the apply was interrupted; Terraform stopped gracefully (SIGINT), saved the state and released its lock. Run show_stack to see what exists, and plan again"
-			event = "apply_interrupted"
+			name = "apply_interrupted"
 		} else if isStale(res.Diagnostics) {
 			out.Status = plan.StatusSuperseded
 			out.Note = "Terraform refused the plan: the state changed after it was planned (another apply). Call plan_change for a fresh plan"
 		}
 		g.setStatus(rec.ID, out.Status, out.Note)
-		g.append(g.eventWithErrors(event, rec, client, verified, out.Note, out.Errors))
+		g.append(event(name, out.Note, out.Errors))
 		return out, nil
 	}
 
 	out.Status = plan.StatusApplied
 	g.setStatus(rec.ID, plan.StatusApplied, "applied with approval of "+strings.Join(verified.Approvers, ", "))
-	g.append(g.event("applied", rec, client, verified, ""))
+	g.append(event("applied", "", nil))
 	out.Superseded = g.supersede(rec, client)
-	if view, err := g.Runner.StateLocked(ctx, st); err == nil {
+	if view, err := g.Runner.StateLocked(ctx, st, run); err == nil {
 		out.Outputs = view.Outputs
 	} else {
 		g.logger().Warn("reading outputs after apply", "stack", st.Name, "err", err)
@@ -322,7 +369,7 @@ func PlanEvent(name string, rec *plan.Record, client audit.Client) audit.Event {
 	deletions := rec.Summary.Deletions
 	e := audit.Event{
 		Event: name, Stack: rec.Stack, PlanID: rec.ID, PlanSHA256: rec.PlanSHA256,
-		Counts: &counts, Deletions: &deletions, Deleted: deletedAddresses(rec),
+		Counts: &counts, Deletions: &deletions, Deleted: deletedAddresses(rec), AWS: rec.Summary.AWS,
 	}
 	if client.Name != "" || client.Version != "" {
 		c := client

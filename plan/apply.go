@@ -22,15 +22,17 @@ type ApplyOutput struct {
 // ApplySaved runs `terraform apply` on a saved plan file, never on a fresh
 // plan: Terraform itself refuses a saved plan made stale by another apply.
 // The caller must hold the stack lock (Runner.Lock) and must have verified
-// the approvals; this method checks nothing of the kind.
-func (r *Runner) ApplySaved(ctx context.Context, st *config.Stack, planFile string, events func(UIMessage)) (*ApplyOutput, error) {
+// the approvals; this method checks nothing of the kind. Of opts, only
+// WithCredentials applies.
+func (r *Runner) ApplySaved(ctx context.Context, st *config.Stack, planFile string, events func(UIMessage), opts ...PlanOption) (*ApplyOutput, error) {
+	c := runConfig(opts)
 	if err := r.ready(ctx); err != nil {
 		return nil, err
 	}
-	if err := r.ensureInit(ctx, st, false); err != nil {
+	if err := r.ensureInit(ctx, st, false, c.creds); err != nil {
 		return nil, err
 	}
-	tf, err := r.newTF(st)
+	tf, err := r.newTF(st, c.creds)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
 
+	"github.com/plangate/plangate/awsguard"
 	"github.com/plangate/plangate/config"
 	"github.com/plangate/plangate/internal/atomicfile"
 )
@@ -49,8 +50,35 @@ type Planner struct {
 	Store  *Store
 	Policy PolicyFunc
 	Logger *slog.Logger
+	// AWS makes the identity guard of stacks with an aws block (nil: the
+	// default options).
+	AWS *awsguard.Guards
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
+}
+
+// GuardError is a run that the AWS identity guard refused before Terraform
+// started: credentials in the wrong account, none or expired, a role that
+// cannot be assumed, STS unreachable. Err (awsguard's) says what a human
+// should do. Nothing was recorded.
+type GuardError struct {
+	Stack string
+	Err   error
+}
+
+func (e *GuardError) Error() string { return fmt.Sprintf("stack %q: %v", e.Stack, e.Err) }
+func (e *GuardError) Unwrap() error { return e.Err }
+
+// IdentityOf is the AWSIdentity of an awsguard session.
+func IdentityOf(s *awsguard.Session) *AWSIdentity {
+	if s == nil {
+		return nil
+	}
+	id := &AWSIdentity{Account: s.Identity.Account, ARN: s.Identity.ARN}
+	if s.RoleARN != "" {
+		id.RoleARN, id.AssumedBy = s.RoleARN, s.Base.ARN
+	}
+	return id
 }
 
 // Propose plans a change to the stack with the given agent-set variables
@@ -95,12 +123,30 @@ func (p *Planner) Propose(ctx context.Context, st *config.Stack, vars map[string
 		opts = append(opts, VarFile(vf))
 	}
 
+	// Who Terraform will act as, checked before it starts: nothing runs
+	// in the wrong account or without the plan role.
+	var identity *AWSIdentity
+	if guard := p.AWS.For(st); guard != nil {
+		session, err := guard.Plan(ctx, draft.ID)
+		if err != nil {
+			return nil, &GuardError{Stack: st.Name, Err: err}
+		}
+		p.logger().Info("aws identity checked", "stack", st.Name, "plan_id", draft.ID, "aws", session)
+		identity = IdentityOf(session)
+		opts = append(opts, WithCredentials(session.Apply))
+	}
+
 	out, err := p.Runner.Plan(ctx, st, draft.Dir, opts...)
 	// The plan file carries the values from here on; the variables file
 	// would only be a second copy of anything sensitive.
 	_ = os.Remove(filepath.Join(draft.Dir, VarsFile))
 	if err != nil {
 		return nil, err
+	}
+	if out.Failed && out.PlanFile == "" {
+		if le := LockErrorFrom(st.Name, st.Dir, out.Diagnostics); le != nil {
+			return nil, le
+		}
 	}
 	if out.PlanFile != "" {
 		_ = os.Chmod(out.PlanFile, 0o600)
@@ -115,7 +161,7 @@ func (p *Planner) Propose(ctx context.Context, st *config.Stack, vars map[string
 		UpdatedAt:        now,
 		TerraformVersion: p.Runner.Version(),
 	}
-	rec.Summary = Summary{PlanID: draft.ID, Stack: st.Name, Deleted: []Deletion{}, ProtectedHits: []string{}, BlockedReasons: []string{}}
+	rec.Summary = Summary{PlanID: draft.ID, Stack: st.Name, Deleted: []Deletion{}, ProtectedHits: []string{}, BlockedReasons: []string{}, AWS: identity}
 	for _, d := range out.Warnings() {
 		rec.Summary.Warnings = append(rec.Summary.Warnings, d.String())
 	}

@@ -102,6 +102,9 @@ func WriteReport(w io.Writer, s *Summary, now time.Time) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
 	p("%s\n", s.Headline())
 	p("Plan id: %s\n", s.PlanID)
+	if s.AWS != nil {
+		p("AWS: %s\n", s.AWS)
+	}
 	switch s.Status {
 	case StatusAwaitingApproval:
 		p("Status: awaiting approval — needs %d approval(s); expires %s (in %s)\n",

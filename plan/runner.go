@@ -167,6 +167,25 @@ func (o *PlanOutput) filter(sev string) []Diagnostic {
 type planConfig struct {
 	varFile string
 	events  func(UIMessage)
+	creds   Credentials
+}
+
+// Credentials turns the environment Terraform would get into the one it
+// gets for one run: awsguard.Session.Apply, which removes every AWS
+// credential of the server's and adds the session's. nil leaves the
+// environment as it is.
+type Credentials func(env map[string]string) map[string]string
+
+// WithCredentials runs Terraform with the environment c makes (init too,
+// when this run needs one).
+func WithCredentials(c Credentials) PlanOption { return func(pc *planConfig) { pc.creds = c } }
+
+func runConfig(opts []PlanOption) planConfig {
+	var c planConfig
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
 }
 
 // PlanOption configures Runner.Plan.
@@ -223,12 +242,12 @@ type uiDiagnostic struct {
 // newTF returns a fresh terraform-exec handle for one operation on a stack
 // (terraform-exec keeps per-call writers on the handle, so handles are
 // never shared between operations).
-func (r *Runner) newTF(st *config.Stack) (*tfexec.Terraform, error) {
+func (r *Runner) newTF(st *config.Stack, creds Credentials) (*tfexec.Terraform, error) {
 	tf, err := tfexec.NewTerraform(st.Dir, r.execPath)
 	if err != nil {
 		return nil, err
 	}
-	if err := tf.SetEnv(r.env(st)); err != nil {
+	if err := tf.SetEnv(r.env(st, creds)); err != nil {
 		return nil, err
 	}
 	// Cancellation sends SIGINT; give Terraform time to release state locks.
@@ -236,7 +255,7 @@ func (r *Runner) newTF(st *config.Stack) (*tfexec.Terraform, error) {
 	return tf, nil
 }
 
-func (r *Runner) env(st *config.Stack) map[string]string {
+func (r *Runner) env(st *config.Stack, creds Credentials) map[string]string {
 	env := map[string]string{}
 	for _, kv := range os.Environ() {
 		k, v, ok := strings.Cut(kv, "=")
@@ -249,6 +268,9 @@ func (r *Runner) env(st *config.Stack) map[string]string {
 			continue
 		}
 		env[k] = v
+	}
+	if creds != nil {
+		env = creds(env)
 	}
 	env["TF_DATA_DIR"] = r.dataDir(st)
 	env["CHECKPOINT_DISABLE"] = "1"
@@ -264,7 +286,7 @@ func (r *Runner) Lock(ctx context.Context, st *config.Stack) (func(), error) {
 
 // ensureInit runs terraform init for the stack once per process, and
 // selects the stack's workspace. The caller holds the stack lock.
-func (r *Runner) ensureInit(ctx context.Context, st *config.Stack, force bool) error {
+func (r *Runner) ensureInit(ctx context.Context, st *config.Stack, force bool, creds Credentials) error {
 	r.mu.Lock()
 	done := r.init[st.Name]
 	r.mu.Unlock()
@@ -274,7 +296,7 @@ func (r *Runner) ensureInit(ctx context.Context, st *config.Stack, force bool) e
 	if err := os.MkdirAll(r.dataDir(st), 0o700); err != nil {
 		return err
 	}
-	tf, err := r.newTF(st)
+	tf, err := r.newTF(st, creds)
 	if err != nil {
 		return err
 	}
@@ -323,14 +345,11 @@ func (e *TerraformError) Error() string {
 // A plan that Terraform rejects is not an error here: it comes back with
 // Failed set and Terraform's diagnostics.
 func (r *Runner) Plan(ctx context.Context, st *config.Stack, outDir string, opts ...PlanOption) (*PlanOutput, error) {
-	var c planConfig
-	for _, o := range opts {
-		o(&c)
-	}
+	c := runConfig(opts)
 	if err := r.ready(ctx); err != nil {
 		return nil, err
 	}
-	if err := r.ensureInit(ctx, st, false); err != nil {
+	if err := r.ensureInit(ctx, st, false, c.creds); err != nil {
 		return nil, err
 	}
 	out, err := r.planOnce(ctx, st, outDir, c)
@@ -339,7 +358,7 @@ func (r *Runner) Plan(ctx context.Context, st *config.Stack, outDir string, opts
 	}
 	if out.Failed && needsInit(out.Diagnostics) {
 		r.logger.Info("terraform asks for init; running it again", "stack", st.Name)
-		if err := r.ensureInit(ctx, st, true); err != nil {
+		if err := r.ensureInit(ctx, st, true, c.creds); err != nil {
 			return nil, err
 		}
 		if out, err = r.planOnce(ctx, st, outDir, c); err != nil {
@@ -350,7 +369,7 @@ func (r *Runner) Plan(ctx context.Context, st *config.Stack, outDir string, opts
 		return out, nil
 	}
 	jsonPath := filepath.Join(outDir, ".plan.raw.json")
-	if err := r.showJSON(ctx, st, out.PlanFile, jsonPath); err != nil {
+	if err := r.showJSON(ctx, st, out.PlanFile, jsonPath, c.creds); err != nil {
 		return nil, err
 	}
 	out.JSONFile = jsonPath
@@ -360,7 +379,7 @@ func (r *Runner) Plan(ctx context.Context, st *config.Stack, outDir string, opts
 func (r *Runner) planOnce(ctx context.Context, st *config.Stack, outDir string, c planConfig) (*PlanOutput, error) {
 	planFile := filepath.Join(outDir, PlanFile)
 	_ = os.Remove(planFile)
-	tf, err := r.newTF(st)
+	tf, err := r.newTF(st, c.creds)
 	if err != nil {
 		return nil, err
 	}
@@ -441,7 +460,7 @@ func needsInit(diags []Diagnostic) bool {
 // only offers a decoded *tfjson.Plan; streaming to disk keeps memory flat on
 // plans with thousands of changes. The process gets the same treatment as
 // terraform-exec's: its own process group, SIGINT on cancel.
-func (r *Runner) showJSON(ctx context.Context, st *config.Stack, planFile, path string) error {
+func (r *Runner) showJSON(ctx context.Context, st *config.Stack, planFile, path string, creds Credentials) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
@@ -449,7 +468,7 @@ func (r *Runner) showJSON(ctx context.Context, st *config.Stack, planFile, path 
 	defer f.Close()
 	cmd := exec.CommandContext(ctx, r.execPath, "show", "-json", "-no-color", planFile)
 	cmd.Dir = st.Dir
-	env := r.env(st)
+	env := r.env(st, creds)
 	env["TF_IN_AUTOMATION"] = "1"
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)

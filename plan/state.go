@@ -22,6 +22,8 @@ type StateView struct {
 	Workspace string          `json:"workspace"`
 	Resources []StateResource `json:"resources"`
 	Outputs   []StateOutput   `json:"outputs"`
+	// AWS is who read the state (stacks with an aws block: the plan role).
+	AWS *AWSIdentity `json:"aws,omitempty"`
 }
 
 // StateResource is one resource instance in state.
@@ -47,18 +49,19 @@ type StateOutput struct {
 const SensitiveMask = "(sensitive value)"
 
 // State reads the stack's current state with `terraform show -json`.
-func (r *Runner) State(ctx context.Context, st *config.Stack) (*StateView, error) {
+// Of opts, only WithCredentials applies.
+func (r *Runner) State(ctx context.Context, st *config.Stack, opts ...PlanOption) (*StateView, error) {
 	unlock, err := r.Lock(ctx, st)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	return r.StateLocked(ctx, st)
+	return r.StateLocked(ctx, st, opts...)
 }
 
 // StateLocked is State for a caller that already holds the stack lock.
-func (r *Runner) StateLocked(ctx context.Context, st *config.Stack) (*StateView, error) {
-	s, err := r.showState(ctx, st)
+func (r *Runner) StateLocked(ctx context.Context, st *config.Stack, opts ...PlanOption) (*StateView, error) {
+	s, err := r.showState(ctx, st, runConfig(opts).creds)
 	if err != nil {
 		return nil, err
 	}
@@ -69,9 +72,9 @@ func (r *Runner) StateLocked(ctx context.Context, st *config.Stack) (*StateView,
 // the stack without a plan: the values the state marks sensitive, sensitive
 // outputs, and the defaults of sensitive variables. The caller holds the
 // stack lock. Used to mask Terraform's diagnostics after an apply.
-func (r *Runner) SecretsLocked(ctx context.Context, st *config.Stack) *Masker {
+func (r *Runner) SecretsLocked(ctx context.Context, st *config.Stack, opts ...PlanOption) *Masker {
 	m := NewMasker()
-	if s, err := r.showState(ctx, st); err == nil {
+	if s, err := r.showState(ctx, st, runConfig(opts).creds); err == nil {
 		m = stateMasker(s)
 	}
 	for _, v := range sensitiveValues(st, nil, nil) {
@@ -80,14 +83,14 @@ func (r *Runner) SecretsLocked(ctx context.Context, st *config.Stack) *Masker {
 	return m
 }
 
-func (r *Runner) showState(ctx context.Context, st *config.Stack) (*tfjson.State, error) {
+func (r *Runner) showState(ctx context.Context, st *config.Stack, creds Credentials) (*tfjson.State, error) {
 	if err := r.ready(ctx); err != nil {
 		return nil, err
 	}
-	if err := r.ensureInit(ctx, st, false); err != nil {
+	if err := r.ensureInit(ctx, st, false, creds); err != nil {
 		return nil, err
 	}
-	tf, err := r.newTF(st)
+	tf, err := r.newTF(st, creds)
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +200,9 @@ func stateMasker(s *tfjson.State) *Masker {
 func FormatState(v *StateView) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Stack %s (workspace %s): %d resource(s) in state\n", v.Stack, v.Workspace, len(v.Resources))
+	if v.AWS != nil {
+		fmt.Fprintf(&b, "AWS: %s\n", v.AWS)
+	}
 	for _, r := range v.Resources {
 		fmt.Fprintf(&b, "  %s\n", r.Address)
 	}

@@ -55,31 +55,32 @@ type Deletion struct {
 // Summary is the one shape of a plan that every consumer shares: the
 // structured content of plan_change and get_plan, the CLI and the audit log.
 type Summary struct {
-	PlanID              string     `json:"plan_id" jsonschema:"the plan id; any unique prefix of 8+ characters also names the plan"`
-	Stack               string     `json:"stack"`
-	Status              Status     `json:"status" jsonschema:"awaiting_approval, no_changes, blocked, applied, failed, discarded, expired or superseded; only awaiting_approval can be approved"`
-	Counts              Counts     `json:"counts" jsonschema:"Terraform's own add/change/destroy figures, and replace/import/move/forget/read reported apart"`
-	Deletions           int        `json:"deletions" jsonschema:"exact number of resource instances this plan destroys (plain deletes, replacements in either order, deposed objects); equals counts.destroy"`
-	Deleted             []Deletion `json:"deleted" jsonschema:"every deleted instance (up to 200 per result; see deleted_groups and next_deletions_offset)"`
-	DeletedGroups       []Group    `json:"deleted_groups,omitempty" jsonschema:"deletions grouped by module and resource type, with exact counts, when there are more than 200"`
-	DeletedTruncated    bool       `json:"deleted_truncated,omitempty"`
-	Drift               []Drift    `json:"drift,omitempty" jsonschema:"changes made outside Terraform that the refresh found; not actions of this plan"`
-	Warnings            []string   `json:"warnings,omitempty"`
-	Errors              []string   `json:"errors,omitempty"`
-	ProtectedHits       []string   `json:"protected_hits"`
-	BlockedReasons      []string   `json:"blocked_reasons" jsonschema:"why policy blocks this plan; a blocked plan can never be approved"`
-	ApprovalsRequired   int        `json:"approvals_required" jsonschema:"distinct human approvals apply_plan needs"`
-	Diff                string     `json:"diff" jsonschema:"Terraform-style diff, deletions first, sensitive values masked; one page of it"`
-	DiffTruncated       bool       `json:"diff_truncated" jsonschema:"true when the diff continues: call get_plan with offset = next_offset"`
-	DiffOffset          int        `json:"diff_offset,omitempty"`
-	DiffTotal           int        `json:"diff_total_bytes"`
-	DeletedOffset       int        `json:"deleted_offset,omitempty"`
-	NextDeletionsOffset int        `json:"next_deletions_offset,omitempty"`
-	NextOffset          int        `json:"next_offset,omitempty"`
-	PlanSHA256          string     `json:"plan_sha256,omitempty" jsonschema:"SHA-256 of the saved plan file that approvals sign"`
-	CreatedAt           time.Time  `json:"created_at"`
-	ExpiresAt           time.Time  `json:"expires_at"`
-	ApproveCommand      string     `json:"approve_command,omitempty" jsonschema:"what a human runs to approve this plan"`
+	PlanID              string       `json:"plan_id" jsonschema:"the plan id; any unique prefix of 8+ characters also names the plan"`
+	Stack               string       `json:"stack"`
+	Status              Status       `json:"status" jsonschema:"awaiting_approval, no_changes, blocked, applied, failed, discarded, expired or superseded; only awaiting_approval can be approved"`
+	Counts              Counts       `json:"counts" jsonschema:"Terraform's own add/change/destroy figures, and replace/import/move/forget/read reported apart"`
+	Deletions           int          `json:"deletions" jsonschema:"exact number of resource instances this plan destroys (plain deletes, replacements in either order, deposed objects); equals counts.destroy"`
+	Deleted             []Deletion   `json:"deleted" jsonschema:"every deleted instance (up to 200 per result; see deleted_groups and next_deletions_offset)"`
+	DeletedGroups       []Group      `json:"deleted_groups,omitempty" jsonschema:"deletions grouped by module and resource type, with exact counts, when there are more than 200"`
+	DeletedTruncated    bool         `json:"deleted_truncated,omitempty"`
+	Drift               []Drift      `json:"drift,omitempty" jsonschema:"changes made outside Terraform that the refresh found; not actions of this plan"`
+	Warnings            []string     `json:"warnings,omitempty"`
+	Errors              []string     `json:"errors,omitempty"`
+	ProtectedHits       []string     `json:"protected_hits"`
+	BlockedReasons      []string     `json:"blocked_reasons" jsonschema:"why policy blocks this plan; a blocked plan can never be approved"`
+	ApprovalsRequired   int          `json:"approvals_required" jsonschema:"distinct human approvals apply_plan needs"`
+	Diff                string       `json:"diff" jsonschema:"Terraform-style diff, deletions first, sensitive values masked; one page of it"`
+	DiffTruncated       bool         `json:"diff_truncated" jsonschema:"true when the diff continues: call get_plan with offset = next_offset"`
+	DiffOffset          int          `json:"diff_offset,omitempty"`
+	DiffTotal           int          `json:"diff_total_bytes"`
+	DeletedOffset       int          `json:"deleted_offset,omitempty"`
+	NextDeletionsOffset int          `json:"next_deletions_offset,omitempty"`
+	NextOffset          int          `json:"next_offset,omitempty"`
+	PlanSHA256          string       `json:"plan_sha256,omitempty" jsonschema:"SHA-256 of the saved plan file that approvals sign"`
+	CreatedAt           time.Time    `json:"created_at"`
+	ExpiresAt           time.Time    `json:"expires_at"`
+	ApproveCommand      string       `json:"approve_command,omitempty" jsonschema:"what a human runs to approve this plan"`
+	AWS                 *AWSIdentity `json:"aws,omitempty" jsonschema:"the AWS identity the plan ran as, checked with STS before Terraform started (stacks with an aws block only)"`
 
 	// headline is fixed by ForOutput so that every page of a plan starts
 	// with the same line, whatever page of deletions it carries.
@@ -99,4 +100,27 @@ type Group struct {
 type Drift struct {
 	Address string   `json:"address"`
 	Actions []string `json:"actions"`
+}
+
+// AWSIdentity is who Terraform acted as on an AWS stack, as STS
+// GetCallerIdentity reported it before the run (awsguard).
+type AWSIdentity struct {
+	Account string `json:"account" jsonschema:"the AWS account id"`
+	ARN     string `json:"arn" jsonschema:"the caller: the assumed role's session ARN when plangate assumed a role"`
+	// RoleARN is the role plangate assumed; AssumedBy plangate's own
+	// identity, which assumed it.
+	RoleARN   string `json:"role_arn,omitempty" jsonschema:"the role plangate assumed for the run"`
+	AssumedBy string `json:"assumed_by,omitempty" jsonschema:"plangate's own identity, which assumed the role"`
+}
+
+// String is the identity in one line: "account 123456789012 as arn:...".
+func (a *AWSIdentity) String() string {
+	if a == nil {
+		return ""
+	}
+	s := "account " + a.Account + " as " + a.ARN
+	if a.RoleARN != "" {
+		s += " (role " + a.RoleARN + ", assumed by " + a.AssumedBy + ")"
+	}
+	return s
 }

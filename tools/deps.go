@@ -48,6 +48,15 @@ func clientOf(ctx context.Context) audit.Client {
 	return audit.Client{}
 }
 
+// clientPtr is clientOf for an audit event: nil when the client gave no name.
+func clientPtr(ctx context.Context) *audit.Client {
+	c := clientOf(ctx)
+	if c.Name == "" && c.Version == "" {
+		return nil
+	}
+	return &c
+}
+
 // audit appends an event, logging (not failing the call) if it can't.
 func (d *Deps) audit(e audit.Event) {
 	if d.Audit == nil {
@@ -130,15 +139,21 @@ func bind(req mcp.CallToolRequest, v any) error {
 // reported without internals.
 func (d *Deps) errorResult(tool string, err error) *mcp.CallToolResult {
 	var (
-		in   *plan.InputError
-		te   *plan.TerraformError
-		busy *plan.BusyError
+		in     *plan.InputError
+		te     *plan.TerraformError
+		busy   *plan.BusyError
+		guard  *plan.GuardError
+		locked *plan.StateLockError
 	)
 	switch {
 	case errors.As(err, &in):
 		return mcp.NewToolResultError(in.Msg)
 	case errors.As(err, &busy):
 		return mcp.NewToolResultError(busy.Error())
+	case errors.As(err, &guard):
+		return mcp.NewToolResultError(guard.Error() + "\n\nThis needs a human: the agent cannot fix AWS credentials or accounts. Tell them the message above.")
+	case errors.As(err, &locked):
+		return mcp.NewToolResultError(locked.Error())
 	case errors.Is(err, plan.ErrPlanNotFound), errors.Is(err, plan.ErrAmbiguousPlan), errors.Is(err, plan.ErrMalformedID):
 		return mcp.NewToolResultError(err.Error())
 	case errors.As(err, &te):

@@ -2,12 +2,14 @@ package tools
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/plangate/plangate/audit"
 	"github.com/plangate/plangate/gate"
 	"github.com/plangate/plangate/plan"
 )
@@ -41,6 +43,12 @@ func PlanChange(d *Deps) server.ServerTool {
 		prog := newProgress(ctx, req, 0, false)
 		rec, err := d.Planner.Propose(ctx, st, args.Variables, plan.Events(prog.event))
 		prog.finish("")
+		var refused *plan.GuardError
+		if errors.As(err, &refused) {
+			// A plan the AWS identity guard refused (wrong account, say)
+			// is evidence worth keeping: nothing ran.
+			d.audit(audit.Event{Event: audit.EventPlanRefused, Stack: st.Name, Reason: refused.Error(), Client: clientPtr(ctx)})
+		}
 		if err != nil {
 			return d.errorResult("plan_change", err), nil
 		}

@@ -29,10 +29,22 @@ func ShowStack(d *Deps) server.ServerTool {
 		if err != nil {
 			return d.errorResult("show_stack", err), nil
 		}
-		view, err := d.Planner.Runner.State(ctx, st)
+		var opts []plan.PlanOption
+		var identity *plan.AWSIdentity
+		if guard := d.Planner.AWS.For(st); guard != nil {
+			// The state may live in S3: read it as the plan role.
+			session, err := guard.Read(ctx, st.Name)
+			if err != nil {
+				return d.errorResult("show_stack", &plan.GuardError{Stack: st.Name, Err: err}), nil
+			}
+			opts = append(opts, plan.WithCredentials(session.Apply))
+			identity = plan.IdentityOf(session)
+		}
+		view, err := d.Planner.Runner.State(ctx, st, opts...)
 		if err != nil {
 			return d.errorResult("show_stack", err), nil
 		}
+		view.AWS = identity
 		return mcp.NewToolResultStructured(view, plan.FormatState(view)), nil
 	}}
 }

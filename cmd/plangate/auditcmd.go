@@ -68,6 +68,9 @@ func describeEvent(ev audit.Event) string {
 	if len(ev.Approvers) > 0 {
 		parts = append(parts, "approvers="+strings.Join(ev.Approvers, ","))
 	}
+	if ev.AWS != nil {
+		parts = append(parts, "aws="+ev.AWS.ARN)
+	}
 	if ev.Client != nil {
 		parts = append(parts, "client="+ev.Client.Name+"/"+ev.Client.Version)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/plangate/plangate/approvals"
 	"github.com/plangate/plangate/audit"
+	"github.com/plangate/plangate/awsguard"
 	"github.com/plangate/plangate/config"
 	"github.com/plangate/plangate/gate"
 	"github.com/plangate/plangate/internal/tfbin"
@@ -177,9 +178,10 @@ func openEnv(configFlag string, logger *slog.Logger) (*env, error) {
 		return nil, err
 	}
 	runner := plan.NewRunner(tfbin.Find, cfg.StateDir, logger)
-	planner := &plan.Planner{Runner: runner, Store: store, Policy: approvals.Evaluate, Logger: logger}
+	guards := awsguard.NewGuards()
+	planner := &plan.Planner{Runner: runner, Store: store, Policy: approvals.Evaluate, Logger: logger, AWS: guards}
 	log := audit.Open(cfg.StateDir)
-	g := &gate.Gate{Config: cfg, Store: store, Runner: runner, Ledger: ledger, Audit: log, Logger: logger}
+	g := &gate.Gate{Config: cfg, Store: store, Runner: runner, Ledger: ledger, Audit: log, Logger: logger, AWS: guards}
 	return &env{
 		cfg:     cfg,
 		store:   store,

@@ -1,0 +1,112 @@
+package plan
+
+import (
+	"fmt"
+	"strings"
+)
+
+// LockInfo is who holds a stack's Terraform state lock, as Terraform
+// reports it when it cannot acquire the lock ("Lock Info:" in the
+// diagnostic's detail).
+type LockInfo struct {
+	ID        string `json:"id,omitempty"`
+	Path      string `json:"path,omitempty"`
+	Operation string `json:"operation,omitempty"`
+	Who       string `json:"who,omitempty"`
+	Version   string `json:"version,omitempty"`
+	Created   string `json:"created,omitempty"`
+	Info      string `json:"info,omitempty"`
+}
+
+// lockSummary is the summary of Terraform's diagnostic for a state lock
+// held by someone else.
+const lockSummary = "Error acquiring the state lock"
+
+// ParseLockInfo reads the "Lock Info:" block of a Terraform diagnostic's
+// detail. ok is false when the detail has no such block. Values are clipped
+// to 256 bytes and stripped of control characters (the detail is
+// Terraform's, but the lock's Who and Info fields are whatever the other
+// run wrote).
+func ParseLockInfo(detail string) (info LockInfo, ok bool) {
+	_, rest, found := strings.Cut(detail, "Lock Info:\n")
+	if !found {
+		return LockInfo{}, false
+	}
+	fields := map[string]*string{
+		"ID": &info.ID, "Path": &info.Path, "Operation": &info.Operation, "Who": &info.Who,
+		"Version": &info.Version, "Created": &info.Created, "Info": &info.Info,
+	}
+	for _, line := range strings.Split(rest, "\n") {
+		if strings.TrimSpace(line) == "" {
+			break
+		}
+		key, value, found := strings.Cut(strings.TrimSpace(line), ":")
+		if !found {
+			continue
+		}
+		if dst, known := fields[key]; known && *dst == "" {
+			*dst = cleanField(value)
+			ok = true
+		}
+	}
+	return info, ok
+}
+
+func cleanField(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(s))
+	return Truncate(s, 256)
+}
+
+// StateLockError is a plan that did not run because another run holds the
+// stack's state lock. Nothing was recorded.
+type StateLockError struct {
+	Stack string
+	Dir   string
+	Lock  LockInfo
+}
+
+func (e *StateLockError) Error() string {
+	l := e.Lock
+	var b strings.Builder
+	fmt.Fprintf(&b, "stack %q: the Terraform state is locked by another run, so nothing ran", e.Stack)
+	if l.Who != "" {
+		fmt.Fprintf(&b, ": held by %s", l.Who)
+	}
+	if l.Created != "" {
+		fmt.Fprintf(&b, " since %s", l.Created)
+	}
+	var details []string
+	for _, f := range []struct{ name, v string }{
+		{"operation", l.Operation}, {"lock ID", l.ID}, {"Terraform", l.Version}, {"path", l.Path}, {"info", l.Info},
+	} {
+		if f.v != "" {
+			details = append(details, f.name+" "+f.v)
+		}
+	}
+	if len(details) > 0 {
+		fmt.Fprintf(&b, " (%s)", strings.Join(details, ", "))
+	}
+	b.WriteString(". Wait for that run to finish and try again. If it died and left the lock behind, a human (not the agent) checks that nothing is running and releases it with `terraform force-unlock")
+	if l.ID != "" {
+		b.WriteString(" " + l.ID)
+	}
+	fmt.Fprintf(&b, "` in %s", e.Dir)
+	return b.String()
+}
+
+// LockErrorFrom returns the StateLockError of a stack whose Terraform
+// diagnostics say another run holds the state lock, nil otherwise.
+func LockErrorFrom(stack, dir string, diags []Diagnostic) *StateLockError {
+	for _, d := range diags {
+		if d.Severity == "error" && d.Summary == lockSummary {
+			info, _ := ParseLockInfo(d.Detail)
+			return &StateLockError{Stack: stack, Dir: dir, Lock: info}
+		}
+	}
+	return nil
+}
