@@ -65,7 +65,15 @@ type rpc struct {
 
 func serve(t *testing.T, dir string) *rpc {
 	t.Helper()
+	return serveWithEnv(t, dir, nil)
+}
+
+// serveWithEnv starts `plangate serve` with exactly env as its environment
+// (nil: the test's own).
+func serveWithEnv(t *testing.T, dir string, env []string) *rpc {
+	t.Helper()
 	cmd := exec.Command(binary, "serve", "--config", filepath.Join(dir, "plangate.hcl"))
+	cmd.Env = env
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()
@@ -104,7 +112,7 @@ func (r *rpc) request(method string, params any) map[string]any {
 	r.nextID++
 	id := r.nextID
 	r.send(map[string]any{"jsonrpc": "2.0", "id": id, "method": method, "params": params})
-	deadline := time.After(3 * time.Minute)
+	deadline := time.After(5 * time.Minute)
 	for {
 		select {
 		case line, ok := <-r.lines:

@@ -29,6 +29,9 @@
 //   - Its authorization errors have the EC2 error shape for every service:
 //     IAM and STS clients see "UnknownError" (FixQueryErrors repairs that
 //     for the helpers' clients), DynamoDB clients fail to decode them.
+//   - A bucket's HEAD is authorized as "s3:HeadBucket" (AWS: s3:ListBucket);
+//     a role without it gets 403, which the AWS provider's refresh takes
+//     for a deleted bucket.
 //   - S3 signature checks fail for any query string holding "/" (even with
 //     boto3), such as the S3 backend's workspace listing (prefix "env:/"):
 //     Terraform's S3 backend cannot run with enforcement on.

@@ -1,7 +1,6 @@
 package moto
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -93,28 +92,6 @@ func FixtureStack(t testing.TB) string {
 	return dst
 }
 
-// StateKey is the state object key of fixtures/aws/backend_s3.tf; its lock
-// is StateKey + ".tflock".
+// StateKey is the state object key the remote-state tests use; its lock is
+// StateKey + ".tflock".
 const StateKey = "fixture/terraform.tfstate"
-
-// AddS3Backend copies fixtures/aws/backend_s3.tf into a stack directory
-// from FixtureStack.
-func AddS3Backend(t testing.TB, dir string) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(tftest.RepoRoot(t), "fixtures", "aws", "backend_s3.tf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "backend_s3.tf"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// S3BackendConfig is the rest of the S3 backend's configuration for
-// `terraform init`: the bucket and the emulator's S3 endpoint.
-func (s *Server) S3BackendConfig(bucket string) []string {
-	return []string{
-		"-backend-config=bucket=" + bucket,
-		fmt.Sprintf("-backend-config=endpoints={s3=%q}", s.URL),
-	}
-}
