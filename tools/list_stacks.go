@@ -22,10 +22,20 @@ type StackInfo struct {
 	Workspace   string          `json:"workspace"`
 	Variables   []plan.Variable `json:"variables"`
 	Policy      PolicyInfo      `json:"policy"`
+	// AWS is the stack's identity guard, when it has an aws block.
+	AWS *AWSGuardInfo `json:"aws,omitempty"`
 	// Frozen is set while the kill switch stops applies to the stack.
 	Frozen *freeze.Freeze `json:"frozen,omitempty"`
 	// Problem is set when the stack's configuration cannot be read.
 	Problem string `json:"problem,omitempty"`
+}
+
+// AWSGuardInfo is a stack's aws block as an agent may see it.
+type AWSGuardInfo struct {
+	Region       string `json:"region"`
+	AccountID    string `json:"account_id,omitempty" jsonschema:"plans and applies in any other account are refused"`
+	PlanRoleARN  string `json:"plan_role_arn,omitempty" jsonschema:"the role plans run as"`
+	ApplyRoleARN string `json:"apply_role_arn,omitempty" jsonschema:"the role applies run as, assumed only after approval"`
 }
 
 // PolicyInfo summarises a stack's policy.
@@ -79,6 +89,9 @@ func (d *Deps) stackInfo(st *config.Stack) StackInfo {
 		n := st.Policy.MaxDeletions
 		info.Policy.MaxDeletions = &n
 	}
+	if a := st.AWS; a != nil {
+		info.AWS = &AWSGuardInfo{Region: a.Region, AccountID: a.AccountID, PlanRoleARN: a.PlanRoleARN, ApplyRoleARN: a.ApplyRoleARN}
+	}
 	if f, err := freeze.Check(d.Config.StateDir, st.Name); err == nil && f != nil {
 		info.Frozen = f
 	}
@@ -115,6 +128,19 @@ func formatStacks(res ListStacksResult) string {
 			fmt.Fprintf(&b, ", protected: %s", strings.Join(s.Policy.Protected, ", "))
 		}
 		fmt.Fprintf(&b, ", plans expire after %s\n", s.Policy.PlanTTL)
+		if a := s.AWS; a != nil {
+			fmt.Fprintf(&b, "  aws: region %s", a.Region)
+			if a.AccountID != "" {
+				fmt.Fprintf(&b, ", account %s only", a.AccountID)
+			}
+			if a.PlanRoleARN != "" {
+				fmt.Fprintf(&b, ", plans as %s", a.PlanRoleARN)
+			}
+			if a.ApplyRoleARN != "" {
+				fmt.Fprintf(&b, ", applies as %s", a.ApplyRoleARN)
+			}
+			b.WriteString("\n")
+		}
 		if s.Frozen != nil {
 			fmt.Fprintf(&b, "  FROZEN: %s\n", s.Frozen.Error())
 		}

@@ -336,6 +336,9 @@ func TestAWSAccountGuardAndRoleSplitRefusals(t *testing.T) {
 	r := serveWithEnv(t, dir, awsServerEnv(t, server.Creds))
 	r.initialize()
 
+	stacks := resultText(r.callTool("list_stacks", map[string]any{}))
+	assert.Contains(t, stacks, "aws: region us-east-1, account "+otherAccount+" only, plans as "+planRole.ARN)
+
 	// account_id differs: refused before Terraform, nothing recorded, audited.
 	res := r.callTool("plan_change", map[string]any{"stack": "wrongacct"})
 	require.Equal(t, true, res["isError"], resultText(res))
