@@ -18,6 +18,7 @@ import (
 
 	"github.com/plangate/plangate/approvals"
 	"github.com/plangate/plangate/audit"
+	"github.com/plangate/plangate/awsguard"
 	"github.com/plangate/plangate/config"
 	"github.com/plangate/plangate/gate"
 	"github.com/plangate/plangate/internal/tfbin"
@@ -85,7 +86,19 @@ type harnessOption func(*harnessOpts)
 type harnessOpts struct {
 	find       func() (string, error)
 	diffBudget int
+	extra      string            // more plangate.hcl
+	copies     map[string]string // stack dir (under stacks/) -> fixture dir (under the repo root)
+	aws        *awsguard.Guards
 }
+
+// withStacks adds config (stack blocks) and copies fixtures into
+// stacks/<name> for them.
+func withStacks(config string, copies map[string]string) harnessOption {
+	return func(o *harnessOpts) { o.extra, o.copies = config, copies }
+}
+
+// withAWS gives the planner and the gate these AWS guards.
+func withAWS(g *awsguard.Guards) harnessOption { return func(o *harnessOpts) { o.aws = g } }
 
 func withTerraform(find func() (string, error)) harnessOption {
 	return func(o *harnessOpts) { o.find = find }
@@ -106,8 +119,11 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	for _, s := range []string{"broken", "failing", "slow", "applyfail", "slowapply"} {
 		tftest.CopyDir(t, filepath.Join(root, "fixtures", "stacks", s), filepath.Join(dir, "stacks", s))
 	}
+	for name, fixture := range o.copies {
+		tftest.CopyDir(t, filepath.Join(root, fixture), filepath.Join(dir, "stacks", name))
+	}
 	keys := map[string]*approvals.PrivateKey{}
-	cfgText := testConfig
+	cfgText := testConfig + o.extra
 	for _, name := range []string{"alice", "bob"} {
 		pub, priv, err := approvals.GenerateKey()
 		require.NoError(t, err)
@@ -128,12 +144,12 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	auditLog := audit.Open(cfg.StateDir)
 	deps := &tools.Deps{
 		Config:     cfg,
-		Planner:    &plan.Planner{Runner: runner, Store: store, Policy: approvals.Evaluate, Logger: logger},
+		Planner:    &plan.Planner{Runner: runner, Store: store, Policy: approvals.Evaluate, Logger: logger, AWS: o.aws},
 		Store:      store,
 		Logger:     logger,
 		DiffBudget: o.diffBudget,
 		Audit:      auditLog,
-		Gate:       &gate.Gate{Config: cfg, Store: store, Runner: runner, Ledger: ledger, Audit: auditLog, Logger: logger},
+		Gate:       &gate.Gate{Config: cfg, Store: store, Runner: runner, Ledger: ledger, Audit: auditLog, Logger: logger, AWS: o.aws},
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
