@@ -166,7 +166,7 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 			err = awsguard.CheckApplyAccount(awsguard.Identity{Account: rec.Summary.AWS.Account, ARN: rec.Summary.AWS.ARN}, session)
 		}
 		if err != nil {
-			return nil, g.refuse(rec, client, verified, err.Error()+". The approval tokens were not used: once this is fixed, call apply_plan again with the same tokens")
+			return nil, g.refuse(rec, client, verified, strings.TrimSuffix(err.Error(), ".")+". The approval tokens were not used: once this is fixed, call apply_plan again with the same tokens")
 		}
 		g.logger().Info("aws identity checked", "stack", st.Name, "plan_id", rec.ID, "aws", session)
 		creds, identity = session.Apply, plan.IdentityOf(session)
@@ -211,8 +211,9 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 	case res.Failed && ctx.Err() == nil && plan.LockErrorFrom(st.Name, st.Dir, res.Diagnostics) != nil:
 		// Terraform stopped before changing anything: the plan stays
 		// valid, but the tokens are spent.
-		reason := plan.LockErrorFrom(st.Name, st.Dir, res.Diagnostics).Error() +
-			". Nothing was applied and the plan still awaits approval, but the approval tokens are spent: once the lock is free, a human approves it again with `plangate approve " + rec.ID + "`"
+		locked := plan.LockErrorFrom(st.Name, st.Dir, res.Diagnostics)
+		reason := locked.Error() + ". Nothing was applied and the plan still awaits approval, but the approval tokens are spent: " +
+			"once the lock is free, a human approves it again with `plangate approve " + rec.ID + "`"
 		g.append(event("apply_refused", reason, nil))
 		return nil, &Refusal{PlanID: rec.ID, Reason: reason}
 	case res.Failed:
