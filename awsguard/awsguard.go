@@ -142,13 +142,19 @@ func CheckApplyAccount(plan Identity, apply *Session) error {
 }
 
 // SessionName is the role session name for op and planID:
-// "plangate-<op>-<first 8 characters of planID>".
+// "plangate-<op>-<first 8 characters of planID>"; for OpRead, planID is the
+// stack's name, kept whole up to the 64 characters a session name may have.
 func SessionName(op Op, planID string) string {
 	prefix := invalidSessionChars.ReplaceAllString(planID, "-")
-	if len(prefix) > 8 {
-		prefix = prefix[:8]
+	head := "plangate-" + string(op) + "-"
+	limit := 8
+	if op == OpRead {
+		limit = 64 - len(head)
 	}
-	return "plangate-" + string(op) + "-" + prefix
+	if len(prefix) > limit {
+		prefix = prefix[:limit]
+	}
+	return head + prefix
 }
 
 // invalidSessionChars are the characters a role session name cannot hold.

@@ -467,6 +467,8 @@ func TestSessionName(t *testing.T) {
 	assert.Equal(t, "plangate-plan-0193f2c4", awsguard.SessionName(awsguard.OpPlan, planID))
 	assert.Equal(t, "plangate-apply-0193f2c4", awsguard.SessionName(awsguard.OpApply, planID))
 	assert.Equal(t, "plangate-plan-ab-c", awsguard.SessionName(awsguard.OpPlan, "ab c"))
+	assert.Equal(t, "plangate-read-payments-eu", awsguard.SessionName(awsguard.OpRead, "payments-eu"), "a state read names the whole stack")
+	assert.Len(t, awsguard.SessionName(awsguard.OpRead, strings.Repeat("s", 100)), 64)
 	_, err := awsguard.New(awsBlock("http://127.0.0.1:1")).Plan(context.Background(), "")
 	assert.ErrorContains(t, err, "no plan id")
 	assert.True(t, strings.HasPrefix(awsguard.SessionName(awsguard.OpApply, "x"), "plangate-apply-"))

@@ -165,6 +165,9 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 		if err == nil {
 			err = awsguard.CheckApplyAccount(awsguard.Identity{Account: rec.Summary.AWS.Account, ARN: rec.Summary.AWS.ARN}, session)
 		}
+		if err != nil && ctx.Err() != nil {
+			return nil, ctx.Err() // cancelled while asking AWS: nothing ran, nothing to audit
+		}
 		if err != nil {
 			return nil, g.refuse(rec, client, verified, strings.TrimSuffix(err.Error(), ".")+". The approval tokens were not used: once this is fixed, call apply_plan again with the same tokens")
 		}
@@ -221,12 +224,25 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 		// lost: mask with every secret the state and config hold. The
 		// call's context may be cancelled (interrupted apply).
 		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		masker := g.Runner.SecretsLocked(mctx, st, run)
+		masker, stateErr := g.Runner.SecretsLocked(mctx, st, run)
+		if stateErr != nil && guard != nil {
+			// The apply session may have expired with the apply: read
+			// the state as the plan role.
+			if s, err := guard.Read(mctx, st.Name); err == nil {
+				masker, stateErr = g.Runner.SecretsLocked(mctx, st, plan.WithCredentials(s.Apply))
+			}
+		}
 		cancel()
 		for _, d := range res.Diagnostics {
-			if d.Severity == "error" {
-				out.Errors = append(out.Errors, masker.MaskText(d.String()))
+			if d.Severity != "error" {
+				continue
 			}
+			if stateErr != nil {
+				// Without the state's secrets to mask, only the summary
+				// (Terraform's own words, with the resource) goes out.
+				d.Detail = "(details withheld: plangate could not read the state to mask its secrets)"
+			}
+			out.Errors = append(out.Errors, masker.MaskText(d.String()))
 		}
 		out.Status = plan.StatusFailed
 		out.Note = "Terraform reported errors while applying"

@@ -2,7 +2,9 @@ package plan
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
+	"unicode"
 )
 
 // LockInfo is who holds a stack's Terraform state lock, as Terraform
@@ -52,15 +54,22 @@ func ParseLockInfo(detail string) (info LockInfo, ok bool) {
 	return info, ok
 }
 
+// cleanField drops control and format characters (C0, C1, bidi overrides,
+// zero-width marks) and clips the value.
 func cleanField(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) {
 			return -1
 		}
 		return r
 	}, strings.TrimSpace(s))
 	return Truncate(s, 256)
 }
+
+// lockIDPattern is what a lock ID must look like for plangate to print it
+// inside a command a human may paste: Terraform's lock IDs are UUIDs, but
+// whoever can write the lock object chooses the ID.
+var lockIDPattern = regexp.MustCompile(`^[0-9A-Za-z._-]{1,128}$`)
 
 // StateLockError is a plan that did not run because another run holds the
 // stack's state lock. Nothing was recorded.
@@ -80,9 +89,13 @@ func (e *StateLockError) Error() string {
 	if l.Created != "" {
 		fmt.Fprintf(&b, " since %s", l.Created)
 	}
+	id := l.ID
+	if id != "" && !lockIDPattern.MatchString(id) {
+		id = fmt.Sprintf("%q (not a lock ID Terraform makes)", id)
+	}
 	var details []string
 	for _, f := range []struct{ name, v string }{
-		{"operation", l.Operation}, {"lock ID", l.ID}, {"Terraform", l.Version}, {"path", l.Path}, {"info", l.Info},
+		{"operation", l.Operation}, {"lock ID", id}, {"Terraform", l.Version}, {"path", l.Path}, {"info", l.Info},
 	} {
 		if f.v != "" {
 			details = append(details, f.name+" "+f.v)
@@ -91,9 +104,11 @@ func (e *StateLockError) Error() string {
 	if len(details) > 0 {
 		fmt.Fprintf(&b, " (%s)", strings.Join(details, ", "))
 	}
-	b.WriteString(". Wait for that run to finish and try again. If it died and left the lock behind, a human (not the agent) checks that nothing is running and releases it with `terraform force-unlock")
-	if l.ID != "" {
-		b.WriteString(" " + l.ID)
+	b.WriteString(". Wait for that run to finish and try again. If it died and left the lock behind, a human (not the agent) checks that nothing is running and releases it with `terraform force-unlock ")
+	if lockIDPattern.MatchString(l.ID) {
+		b.WriteString(l.ID)
+	} else {
+		b.WriteString("<lock ID>")
 	}
 	fmt.Fprintf(&b, "` in %s", e.Dir)
 	return b.String()
@@ -101,10 +116,15 @@ func (e *StateLockError) Error() string {
 
 // LockErrorFrom returns the StateLockError of a stack whose Terraform
 // diagnostics say another run holds the state lock, nil otherwise.
+// Terraform gives every failure to lock the same summary (access denied on
+// the lock object or table, the network...): only a diagnostic that names
+// the holder's lock counts; the others stay Terraform's errors.
 func LockErrorFrom(stack, dir string, diags []Diagnostic) *StateLockError {
 	for _, d := range diags {
-		if d.Severity == "error" && d.Summary == lockSummary {
-			info, _ := ParseLockInfo(d.Detail)
+		if d.Severity != "error" || d.Summary != lockSummary {
+			continue
+		}
+		if info, ok := ParseLockInfo(d.Detail); ok && info.ID != "" {
 			return &StateLockError{Stack: stack, Dir: dir, Lock: info}
 		}
 	}

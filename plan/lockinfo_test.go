@@ -6,8 +6,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+	"unicode"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -67,9 +69,23 @@ func TestParseLockInfo(t *testing.T) {
 
 	_, ok = ParseLockInfo("Error message: AccessDenied")
 	assert.False(t, ok)
-	info, ok = ParseLockInfo("Lock Info:\n  Who: a\x1b[31mb\n  Who: second\n")
+	info, ok = ParseLockInfo("Lock Info:\n  Who: a\x1b[31mb\u202e\u0085c\n  Who: second\n  ID: $(rm -rf ~)\n")
 	require.True(t, ok)
-	assert.Equal(t, "a[31mb", info.Who, "control characters are dropped; the first value counts")
+	assert.Equal(t, "a[31mbc", info.Who, "control and format characters are dropped; the first value counts")
+	msg := (&StateLockError{Stack: "s", Dir: "/d", Lock: info}).Error()
+	assert.Contains(t, msg, "terraform force-unlock <lock ID>", "an ID that is not one is never put in a command")
+	assert.Contains(t, msg, `lock ID "$(rm -rf ~)" (not a lock ID Terraform makes)`)
+}
+
+// Terraform says "Error acquiring the state lock" for every failure to
+// lock; without the holder's lock info it is not "held by another run".
+func TestLockErrorNeedsTheHoldersLock(t *testing.T) {
+	denied := Diagnostic{Severity: "error", Summary: "Error acquiring the state lock", Detail: "Error message: operation error S3: PutObject, https response error StatusCode: 403, api error AccessDenied"}
+	assert.Nil(t, LockErrorFrom("s", "/d", []Diagnostic{denied}))
+	held := Diagnostic{Severity: "error", Summary: "Error acquiring the state lock", Detail: "Error message: ConditionalCheckFailed\nLock Info:\n  ID: 1234\n  Who: x@y\n"}
+	le := LockErrorFrom("s", "/d", []Diagnostic{denied, held})
+	require.NotNil(t, le)
+	assert.Equal(t, "x@y", le.Lock.Who)
 }
 
 func FuzzParseLockInfo(f *testing.F) {
@@ -83,14 +99,16 @@ func FuzzParseLockInfo(f *testing.F) {
 				t.Fatalf("field of %d bytes", len(v))
 			}
 			for _, r := range v {
-				if r < 0x20 || r == 0x7f {
-					t.Fatalf("control character in %q", v)
+				if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+					t.Fatalf("control or format character %U in %q", r, v)
 				}
 			}
 		}
 		msg := (&StateLockError{Stack: "s", Dir: "/d", Lock: info}).Error()
-		if msg == "" {
-			t.Fatal("empty message")
+		_, cmd, _ := strings.Cut(msg, "terraform force-unlock ")
+		cmd, _, _ = strings.Cut(cmd, "`")
+		if cmd != "<lock ID>" && !lockIDPattern.MatchString(cmd) {
+			t.Fatalf("force-unlock command with %q", cmd)
 		}
 	})
 }

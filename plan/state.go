@@ -71,16 +71,19 @@ func (r *Runner) StateLocked(ctx context.Context, st *config.Stack, opts ...Plan
 // SecretsLocked returns a Masker holding every secret plangate can find for
 // the stack without a plan: the values the state marks sensitive, sensitive
 // outputs, and the defaults of sensitive variables. The caller holds the
-// stack lock. Used to mask Terraform's diagnostics after an apply.
-func (r *Runner) SecretsLocked(ctx context.Context, st *config.Stack, opts ...PlanOption) *Masker {
+// stack lock. Used to mask Terraform's diagnostics after an apply. When the
+// state cannot be read, the Masker holds the configuration's secrets only
+// and the error says why: the caller must not trust it with state values.
+func (r *Runner) SecretsLocked(ctx context.Context, st *config.Stack, opts ...PlanOption) (*Masker, error) {
 	m := NewMasker()
-	if s, err := r.showState(ctx, st, runConfig(opts).creds); err == nil {
+	s, err := r.showState(ctx, st, runConfig(opts).creds)
+	if err == nil {
 		m = stateMasker(s)
 	}
 	for _, v := range sensitiveValues(st, nil, nil) {
 		m.AddValue(v)
 	}
-	return m
+	return m, err
 }
 
 func (r *Runner) showState(ctx context.Context, st *config.Stack, creds Credentials) (*tfjson.State, error) {

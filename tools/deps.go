@@ -150,6 +150,8 @@ func (d *Deps) errorResult(tool string, err error) *mcp.CallToolResult {
 		return mcp.NewToolResultError(in.Msg)
 	case errors.As(err, &busy):
 		return mcp.NewToolResultError(busy.Error())
+	case errors.Is(err, context.Canceled):
+		return mcp.NewToolResultError(tool + " was cancelled; nothing was recorded")
 	case errors.As(err, &guard):
 		return mcp.NewToolResultError(guard.Error() + "\n\nThis needs a human: the agent cannot fix AWS credentials or accounts. Tell them the message above.")
 	case errors.As(err, &locked):
@@ -158,8 +160,6 @@ func (d *Deps) errorResult(tool string, err error) *mcp.CallToolResult {
 		return mcp.NewToolResultError(err.Error())
 	case errors.As(err, &te):
 		return mcp.NewToolResultError(te.Error() + "\n\n" + nextStep(te))
-	case errors.Is(err, context.Canceled):
-		return mcp.NewToolResultError(tool + " was cancelled; nothing was recorded")
 	case errors.Is(err, context.DeadlineExceeded):
 		return mcp.NewToolResultError(tool + " timed out; nothing was recorded")
 	}

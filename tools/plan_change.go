@@ -44,7 +44,7 @@ func PlanChange(d *Deps) server.ServerTool {
 		rec, err := d.Planner.Propose(ctx, st, args.Variables, plan.Events(prog.event))
 		prog.finish("")
 		var refused *plan.GuardError
-		if errors.As(err, &refused) {
+		if errors.As(err, &refused) && ctx.Err() == nil {
 			// A plan the AWS identity guard refused (wrong account, say)
 			// is evidence worth keeping: nothing ran.
 			d.audit(audit.Event{Event: audit.EventPlanRefused, Stack: st.Name, Reason: refused.Error(), Client: clientPtr(ctx)})
