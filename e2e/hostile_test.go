@@ -213,8 +213,6 @@ func TestHostileInputOverStdio(t *testing.T) {
 	s.write([]byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}` + "\n"))
 
 	big := strings.Repeat("A", 1<<20)
-	const echoes = "echoes the whole 1 MiB input back in the error message"
-	const badID = "answers with a result that echoes an id MCP does not allow (ids are strings or integers); JSON-RPC wants -32600 Invalid Request with id null"
 	cases := []hostileCase{
 		// Not JSON at all.
 		{name: "garbage", line: "this is not json", nullError: true},
@@ -241,18 +239,20 @@ func TestHostileInputOverStdio(t *testing.T) {
 		{name: "params as array", line: req(`"h-parr"`, "tools/list", []any{1, 2}), id: `"h-parr"`, want: "error"},
 		{name: "params as string", line: req(`"h-pstr"`, "tools/call", "plan_change"), id: `"h-pstr"`, want: "error"},
 		{name: "params as number", line: req(`"h-pnum"`, "ping", 7), id: `"h-pnum"`, want: "error"},
-		{name: "id as object", line: `{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}`, id: `{"a":1}`, want: "error", known: badID},
-		{name: "id as array", line: `{"jsonrpc":"2.0","id":[1],"method":"ping"}`, id: `[1]`, want: "error", known: badID},
-		{name: "id as bool", line: `{"jsonrpc":"2.0","id":true,"method":"ping"}`, id: `true`, want: "error", known: badID},
-		{name: "id fractional", line: req(`1.5`, "ping", nil), id: `1.5`, want: "error", known: badID},
+		// Ids MCP does not allow (strings and integers only): -32600 with id null.
+		{name: "id as object", line: `{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}`, nullError: true},
+		{name: "id as array", line: `{"jsonrpc":"2.0","id":[1],"method":"ping"}`, nullError: true},
+		{name: "id as bool", line: `{"jsonrpc":"2.0","id":true,"method":"ping"}`, nullError: true},
+		{name: "id fractional", line: req(`1.5`, "ping", nil), nullError: true},
+		{name: "id with an exponent", line: req(`1e3`, "ping", nil), nullError: true},
 		{name: "id null (a notification to mcp-go)", line: `{"jsonrpc":"2.0","id":null,"method":"ping"}`},
 		{name: "id negative", line: req(`-7`, "ping", nil), id: `-7`, want: "result"},
-		{name: "id 2^53+1", line: req(`9007199254740993`, "ping", nil), id: `9007199254740993`, want: "result",
-			altID: `9007199254740992`, known: "decodes the id as a float64 and answers id 9007199254740992: an integer id above 2^53 comes back changed"},
+		{name: "id 2^53+1", line: req(`9007199254740993`, "ping", nil), id: `9007199254740993`, want: "result", altID: `9007199254740992`},
+		{name: "id -(2^63)-1", line: req(`-9223372036854775809`, "ping", nil), id: `-9223372036854775809`, want: "result"},
+		{name: "id like a stand-in", line: req(`"plangate-rpc-id-1"`, "ping", nil), id: `"plangate-rpc-id-1"`, want: "result"},
 		{name: "method missing", line: `{"jsonrpc":"2.0","id":"h-mmiss"}`, id: `"h-mmiss"`, want: "error"},
 		{name: "a client's result", line: `{"jsonrpc":"2.0","id":"h-res","result":{}}`, noAnswer: `"h-res"`},
-		{name: "a client's error response", line: `{"jsonrpc":"2.0","id":"h-err","error":{"code":1,"message":"x"}}`, noAnswer: `"h-err"`,
-			known: "answers a client's error response (no method, no result) with -32601 \"Method  not found\": JSON-RPC never answers a response"},
+		{name: "a client's error response", line: `{"jsonrpc":"2.0","id":"h-err","error":{"code":1,"message":"x"}}`, noAnswer: `"h-err"`},
 		{name: "unknown notification", line: `{"jsonrpc":"2.0","method":"notifications/nope","params":{"x":1}}`},
 		{name: "cancel an unknown request", line: `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"h-nope"}}`},
 		{name: "progress with bad params", line: `{"jsonrpc":"2.0","method":"notifications/progress","params":"x"}`, nullError: true},
@@ -285,8 +285,7 @@ func TestHostileInputOverStdio(t *testing.T) {
 		{name: "status a number", line: call(`"h-a12"`, "list_plans", map[string]any{"status": 5}), id: `"h-a12"`, want: "toolError"},
 		{name: "unknown argument", line: call(`"h-a13"`, "list_stacks", map[string]any{"force": true}), id: `"h-a13"`},
 		{name: "resource path traversal", line: req(`"h-a14"`, "resources/read", map[string]any{"uri": "plangate://plans/../../etc/passwd"}), id: `"h-a14"`, want: "error", code: -32002},
-		{name: "resource of an unknown plan", line: req(`"h-a16"`, "resources/read", map[string]any{"uri": "plangate://plans/deadbeef-0000-0000-0000-000000000000"}), id: `"h-a16"`, want: "error", code: -32002,
-			known: "a plan resource that does not exist is -32603 Internal error; MCP says -32002 Resource not found"},
+		{name: "resource of an unknown plan", line: req(`"h-a16"`, "resources/read", map[string]any{"uri": "plangate://plans/deadbeef-0000-0000-0000-000000000000"}), id: `"h-a16"`, want: "error", code: -32002},
 		{name: "resource uri a number", line: req(`"h-a15"`, "resources/read", map[string]any{"uri": 5}), id: `"h-a15"`, want: "error"},
 		// 1 MiB strings.
 		{name: "1 MiB stack name", line: call(`"h-b1"`, "plan_change", map[string]any{"stack": big}), id: `"h-b1"`, want: "toolError"},
@@ -296,8 +295,8 @@ func TestHostileInputOverStdio(t *testing.T) {
 		// agent variables are settings, at most 64 KiB (plan.MaxVariableBytes).
 		{name: "1 MiB variable value", line: call(`"h-b4"`, "plan_change", map[string]any{"stack": "web", "variables": map[string]any{"image_tag": big}}), id: `"h-b4"`, want: "toolError"},
 		{name: "1 MiB variable name", line: call(`"h-b5"`, "plan_change", map[string]any{"stack": "web", "variables": map[string]any{big: 1}}), id: `"h-b5"`, want: "toolError"},
-		{name: "1 MiB method", line: req(`"h-b6"`, big, nil), id: `"h-b6"`, want: "error", code: -32601, known: "mcp-go " + echoes},
-		{name: "1 MiB tool name", line: call(`"h-b7"`, big, nil), id: `"h-b7"`, want: "error", code: -32602, known: "mcp-go " + echoes},
+		{name: "1 MiB method", line: req(`"h-b6"`, big, nil), id: `"h-b6"`, want: "error", code: -32601},
+		{name: "1 MiB tool name", line: call(`"h-b7"`, big, nil), id: `"h-b7"`, want: "error", code: -32602},
 		{name: "1 MiB resource uri", line: req(`"h-b8"`, "resources/read", map[string]any{"uri": "plangate://plans/" + big}), id: `"h-b8"`, want: "error"},
 		{name: "1 MiB id", line: req(`"`+big+`"`, "ping", nil), id: `"` + big + `"`, want: "result", big: true},
 	}

@@ -124,8 +124,16 @@ func ServeStdio(ctx context.Context, s *mcpserver.MCPServer, in io.Reader, out i
 	// holds a worker, and reads must still be answered meanwhile.
 	mcpserver.WithWorkerPoolSize(16)(stdio)
 	mcpserver.WithQueueSize(256)(stdio)
+	// Outside in: rpcGuard (strict JSON-RPC ids, no answers to responses,
+	// bounded error messages), cancelFilter (no answer to a cancelled
+	// request), mcp-go.
+	g := newRPCGuard(out, func(msg string, args ...any) {
+		if logger != nil {
+			logger.Debug(msg, args...)
+		}
+	})
 	f := newCancelFilter()
-	return stdio.Listen(ctx, f.Reader(in), f.Writer(out))
+	return stdio.Listen(ctx, f.Reader(g.Reader(in)), f.Writer(g.Writer()))
 }
 
 type slogWriter struct{ l *slog.Logger }

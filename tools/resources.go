@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -92,6 +93,9 @@ func (d *Deps) readPlanResource(ctx context.Context, req mcp.ReadResourceRequest
 	}
 	id, wantJSON := strings.CutSuffix(rest, planJSONSuffix)
 	rec, err := d.Store.Get(id)
+	if errors.Is(err, plan.ErrPlanNotFound) || errors.Is(err, plan.ErrMalformedID) || errors.Is(err, plan.ErrAmbiguousPlan) {
+		return nil, fmt.Errorf("%w: %s: %w", server.ErrResourceNotFound, uri, err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,331 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/mark3labs/mcp-go/mcp"
+)
+
+// rpcGuard sits on the stdio streams outside mcp-go and makes its JSON-RPC
+// 2.0 strict where mcp-go is lenient:
+//
+//   - A request whose id is neither a string nor an integer (an object, an
+//     array, a boolean, 1.5) gets -32600 Invalid Request with id null, as
+//     JSON-RPC and MCP ask, instead of an answer that echoes that id.
+//   - An integer id beyond ±2^53, which mcp-go would decode as a float64 and
+//     answer changed, is swapped for a stand-in string on the way in (in
+//     notifications/cancelled too) and restored, byte for byte, on the way
+//     out.
+//   - A response from the client (plangate sends no requests) is dropped:
+//     mcp-go would answer an error response with -32601.
+//   - Error messages are clipped to maxErrorMessage bytes: mcp-go echoes an
+//     unknown method or tool name whole, 1 MiB of it if that is what came.
+//   - A resources/read of a plan that does not exist is "resource not found"
+//     (-32002; -32602 for protocol 2026-07-28, as mcp-go itself answers a URI
+//     no template matches) instead of -32603 Internal error.
+//
+// Lines that are not a JSON object pass through untouched: mcp-go answers
+// them with the parse or invalid-request error they deserve.
+type rpcGuard struct {
+	mu       sync.Mutex
+	standIns map[string]json.RawMessage // stand-in id (JSON) -> the client's id
+	bigIDs   map[string]string          // the client's id -> stand-in id (JSON)
+	reads    map[string]bool            // ids (as mcp-go sees them) of pending resources/read
+	next     uint64
+	legacy   bool // the client sent initialize: a 2025 protocol revision
+	out      *guardWriter
+	logger   func(msg string, args ...any)
+}
+
+// maxErrorMessage bounds the message of an error sent to the client.
+const maxErrorMessage = 1024
+
+// standInPrefix starts every stand-in id; a client id that starts with it
+// is remapped too, so that no client id is ever mistaken for one.
+const standInPrefix = "plangate-rpc-id-"
+
+func newRPCGuard(out io.Writer, logf func(msg string, args ...any)) *rpcGuard {
+	g := &rpcGuard{standIns: map[string]json.RawMessage{}, bigIDs: map[string]string{}, reads: map[string]bool{}, logger: logf}
+	g.out = &guardWriter{w: out, g: g}
+	return g
+}
+
+// Writer is the guard's side of the client's stdout.
+func (g *rpcGuard) Writer() io.Writer { return g.out }
+
+// Reader returns the client's lines as mcp-go should see them.
+func (g *rpcGuard) Reader(r io.Reader) io.Reader {
+	pr, pw := io.Pipe()
+	go func() {
+		br := bufio.NewReaderSize(r, 64<<10)
+		for {
+			line, err := br.ReadBytes('\n')
+			if len(line) > 0 {
+				body := bytes.TrimSuffix(line, []byte("\n"))
+				if out, ok := g.in(body); ok {
+					if _, werr := pw.Write(append(out, '\n')); werr != nil {
+						return
+					}
+				}
+			}
+			if err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+	}()
+	return pr
+}
+
+var (
+	safeInteger = regexp.MustCompile(`^-?(0|[1-9][0-9]{0,15})$`)
+	anyInteger  = regexp.MustCompile(`^-?[1-9][0-9]*$`)
+)
+
+// maxSafe is 2^53: integers up to it survive a float64.
+const maxSafe = 1 << 53
+
+// idKind classifies a JSON id: "string", "int" (exactly representable),
+// "bigint", "null" or "invalid".
+func idKind(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) == 0:
+		return "invalid"
+	case raw[0] == '"':
+		return "string"
+	case string(raw) == "null":
+		return "null"
+	case safeInteger.Match(raw):
+		n, err := strconv.ParseInt(string(raw), 10, 64)
+		if err == nil && n <= maxSafe && n >= -maxSafe {
+			return "int"
+		}
+		return "bigint"
+	case anyInteger.Match(raw):
+		return "bigint"
+	}
+	return "invalid"
+}
+
+// in rewrites one line from the client; ok false drops it.
+func (g *rpcGuard) in(line []byte) (out []byte, ok bool) {
+	trimmed := bytes.TrimSpace(line)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return line, true
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(trimmed, &m) != nil {
+		return line, true
+	}
+	id, hasID := m["id"]
+	methodRaw, hasMethod := m["method"]
+	var method string
+	if hasMethod && json.Unmarshal(methodRaw, &method) != nil {
+		return line, true // mcp-go: invalid request
+	}
+	_, hasResult := m["result"]
+	_, hasError := m["error"]
+	if !hasMethod && (hasResult || hasError) {
+		g.log("dropping a response from the client: plangate sends no requests", "id", clipString(string(id), 64))
+		return nil, false
+	}
+	changed := false
+	if hasID {
+		switch idKind(id) {
+		case "invalid":
+			g.out.writeLine([]byte(`{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Invalid Request: the id must be a string or an integer"}}`))
+			return nil, false
+		case "bigint":
+			m["id"] = g.standIn(id)
+			changed = true
+		case "string":
+			var s string
+			if json.Unmarshal(id, &s) == nil && strings.HasPrefix(s, standInPrefix) {
+				m["id"] = g.standIn(id)
+				changed = true
+			}
+		}
+	}
+	switch method {
+	case "initialize":
+		g.mu.Lock()
+		g.legacy = true
+		g.mu.Unlock()
+	case "resources/read":
+		if hasID {
+			g.mu.Lock()
+			if len(g.reads) > maxTracked {
+				g.reads = map[string]bool{}
+			}
+			g.reads[key(m["id"])] = true
+			g.mu.Unlock()
+		}
+	case "notifications/cancelled":
+		var p map[string]json.RawMessage
+		if json.Unmarshal(m["params"], &p) == nil {
+			g.mu.Lock()
+			s, mapped := g.bigIDs[key(p["requestId"])]
+			g.mu.Unlock()
+			if mapped {
+				p["requestId"] = json.RawMessage(s)
+				if b, err := json.Marshal(p); err == nil {
+					m["params"], changed = b, true
+				}
+			}
+		}
+	}
+	if !changed {
+		return line, true
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return line, true
+	}
+	return b, true
+}
+
+// standIn returns the stand-in id for a client id, making one if needed.
+func (g *rpcGuard) standIn(id json.RawMessage) json.RawMessage {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if s, ok := g.bigIDs[key(id)]; ok {
+		return json.RawMessage(s)
+	}
+	if len(g.standIns) > maxTracked {
+		g.standIns, g.bigIDs = map[string]json.RawMessage{}, map[string]string{}
+	}
+	g.next++
+	s := strconv.Quote(standInPrefix + strconv.FormatUint(g.next, 10))
+	g.standIns[s] = append(json.RawMessage(nil), bytes.TrimSpace(id)...)
+	g.bigIDs[key(id)] = s
+	return json.RawMessage(s)
+}
+
+// outLine rewrites one line to the client.
+func (g *rpcGuard) outLine(line []byte) []byte {
+	hasStandIn := bytes.Contains(line, []byte(standInPrefix))
+	g.mu.Lock()
+	reads := len(g.reads) > 0
+	g.mu.Unlock()
+	if !hasStandIn && !(bytes.Contains(line, []byte(`"error"`)) && (reads || len(line) > maxErrorMessage)) {
+		return line
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(line, &m) != nil {
+		return line
+	}
+	if _, isRequest := m["method"]; isRequest {
+		return line
+	}
+	changed := false
+	id := key(m["id"])
+	g.mu.Lock()
+	read := g.reads[id]
+	delete(g.reads, id)
+	if orig, ok := g.standIns[id]; ok {
+		m["id"] = orig
+		delete(g.standIns, id)
+		delete(g.bigIDs, key(orig))
+		changed = true
+	}
+	legacy := g.legacy
+	g.mu.Unlock()
+	if raw, ok := m["error"]; ok {
+		var e struct {
+			Code    int             `json:"code"`
+			Message string          `json:"message"`
+			Data    json.RawMessage `json:"data,omitempty"`
+		}
+		if json.Unmarshal(raw, &e) == nil {
+			if read && e.Code == mcp.INTERNAL_ERROR && strings.Contains(e.Message, "resource not found") {
+				e.Code = mcp.RESOURCE_NOT_FOUND
+				if !legacy {
+					e.Code = mcp.INVALID_PARAMS
+				}
+				changed = true
+			}
+			if len(e.Message) > maxErrorMessage {
+				e.Message = clipString(e.Message, maxErrorMessage)
+				changed = true
+			}
+			if len(e.Data) > maxErrorMessage {
+				e.Data = nil
+				changed = true
+			}
+			if changed {
+				if b, err := json.Marshal(e); err == nil {
+					m["error"] = b
+				}
+			}
+		}
+	}
+	if !changed {
+		return line
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return line
+	}
+	return b
+}
+
+func (g *rpcGuard) log(msg string, args ...any) {
+	if g.logger != nil {
+		g.logger(msg, args...)
+	}
+}
+
+// clipString cuts s to at most n bytes, never inside a UTF-8 sequence,
+// marking the cut.
+func clipString(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "… (clipped)"
+}
+
+// guardWriter writes whole lines to the client, each through outLine.
+type guardWriter struct {
+	mu      sync.Mutex
+	w       io.Writer
+	g       *rpcGuard
+	pending []byte
+}
+
+func (gw *guardWriter) Write(p []byte) (int, error) {
+	gw.mu.Lock()
+	defer gw.mu.Unlock()
+	gw.pending = append(gw.pending, p...)
+	for {
+		i := bytes.IndexByte(gw.pending, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := gw.g.outLine(gw.pending[:i])
+		if _, err := gw.w.Write(append(append([]byte(nil), line...), '\n')); err != nil {
+			gw.pending = gw.pending[i+1:]
+			return len(p), err
+		}
+		gw.pending = gw.pending[i+1:]
+	}
+}
+
+// writeLine sends a line of the guard's own to the client, between the
+// server's lines.
+func (gw *guardWriter) writeLine(line []byte) {
+	gw.mu.Lock()
+	defer gw.mu.Unlock()
+	_, _ = gw.w.Write(append(append([]byte(nil), line...), '\n'))
+}

@@ -1,0 +1,163 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func newTestGuard() (*rpcGuard, *bytes.Buffer) {
+	var out bytes.Buffer
+	return newRPCGuard(&out, nil), &out
+}
+
+// A big integer id goes to mcp-go as a stand-in string and comes back to
+// the client exactly as it sent it; a cancellation names the stand-in.
+func TestRPCGuardBigIDRoundTrip(t *testing.T) {
+	g, out := newTestGuard()
+	line, ok := g.in([]byte(`{"jsonrpc":"2.0","id":9007199254740993,"method":"tools/call","params":{"name":"plan_change"}}`))
+	require.True(t, ok)
+	var m struct {
+		ID     string          `json:"id"`
+		Params json.RawMessage `json:"params"`
+	}
+	require.NoError(t, json.Unmarshal(line, &m), "%s", line)
+	assert.True(t, strings.HasPrefix(m.ID, standInPrefix), "%s", line)
+	assert.JSONEq(t, `{"name":"plan_change"}`, string(m.Params))
+
+	cancel, ok := g.in([]byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":9007199254740993,"reason":"x"}}`))
+	require.True(t, ok)
+	assert.Contains(t, string(cancel), `"requestId":"`+m.ID+`"`)
+
+	_, err := g.Writer().Write([]byte(`{"jsonrpc":"2.0","id":"` + m.ID + `","result":{}}` + "\n"))
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"jsonrpc":"2.0","id":9007199254740993,"result":{}}`, out.String())
+	assert.Contains(t, out.String(), `"id":9007199254740993`, "byte for byte")
+	assert.Empty(t, g.standIns, "the mapping is forgotten once answered")
+
+	// Safe integers and strings pass untouched.
+	for _, l := range []string{
+		`{"jsonrpc":"2.0","id":9007199254740992,"method":"ping"}`,
+		`{"jsonrpc":"2.0","id":-7,"method":"ping"}`,
+		`{"jsonrpc":"2.0","id":"abc","method":"ping"}`,
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
+		`not json`, ``, `[1,2]`,
+	} {
+		got, ok := g.in([]byte(l))
+		assert.True(t, ok)
+		assert.Equal(t, l, string(got))
+	}
+}
+
+func TestRPCGuardRefusesIDsMCPDoesNotAllow(t *testing.T) {
+	for _, id := range []string{`{"a":1}`, `[1]`, `true`, `1.5`, `1e3`, `-0.0`} {
+		g, out := newTestGuard()
+		_, ok := g.in([]byte(`{"jsonrpc":"2.0","id":` + id + `,"method":"ping"}`))
+		assert.False(t, ok, "id %s must not reach mcp-go", id)
+		assert.JSONEq(t, `{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Invalid Request: the id must be a string or an integer"}}`, out.String(), "id %s", id)
+	}
+}
+
+func TestRPCGuardDropsClientResponses(t *testing.T) {
+	g, out := newTestGuard()
+	for _, l := range []string{
+		`{"jsonrpc":"2.0","id":"x","result":{}}`,
+		`{"jsonrpc":"2.0","id":"y","error":{"code":1,"message":"no"}}`,
+	} {
+		_, ok := g.in([]byte(l))
+		assert.False(t, ok, l)
+	}
+	assert.Empty(t, out.String(), "a response is never answered")
+}
+
+func TestRPCGuardClipsErrorMessages(t *testing.T) {
+	g, out := newTestGuard()
+	big := strings.Repeat("é", 1<<19)
+	b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": "m", "error": map[string]any{"code": -32601, "message": "Method " + big + " not found"}})
+	_, err := g.Writer().Write(append(b, '\n'))
+	require.NoError(t, err)
+	assert.Less(t, out.Len(), 2*maxErrorMessage)
+	var m struct {
+		Error struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &m))
+	assert.Equal(t, -32601, m.Error.Code)
+	assert.True(t, strings.HasPrefix(m.Error.Message, "Method éé"))
+	assert.True(t, strings.HasSuffix(m.Error.Message, "… (clipped)"))
+}
+
+// A plan resource that does not exist: -32002 for 2025 clients (they
+// initialize), -32602 for 2026-07-28 ones, as mcp-go answers a URI that no
+// template matches.
+func TestRPCGuardResourceNotFound(t *testing.T) {
+	notFound := `{"jsonrpc":"2.0","id":"r","error":{"code":-32603,"message":"resource not found: plangate://plans/deadbeef: no such plan"}}`
+	for _, tc := range []struct {
+		name       string
+		initialize bool
+		code       int
+	}{{"2025", true, -32002}, {"2026-07-28", false, -32602}} {
+		g, out := newTestGuard()
+		if tc.initialize {
+			g.in([]byte(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}`))
+		}
+		g.in([]byte(`{"jsonrpc":"2.0","id":"r","method":"resources/read","params":{"uri":"plangate://plans/deadbeef"}}`))
+		_, err := g.Writer().Write([]byte(notFound + "\n"))
+		require.NoError(t, err)
+		assert.Contains(t, out.String(), `"code":`+jsonInt(tc.code), tc.name)
+	}
+	// Another method's internal error stays one.
+	g, out := newTestGuard()
+	g.in([]byte(`{"jsonrpc":"2.0","id":"t","method":"tools/call","params":{}}`))
+	_, err := g.Writer().Write([]byte(`{"jsonrpc":"2.0","id":"t","error":{"code":-32603,"message":"resource not found"}}` + "\n"))
+	require.NoError(t, err)
+	assert.Contains(t, out.String(), `"code":-32603`)
+}
+
+func jsonInt(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// Whatever the client sends, the guard neither panics nor forwards a line
+// that was valid JSON as invalid JSON, and what it writes to the client is
+// one JSON-RPC line.
+func FuzzRPCGuard(f *testing.F) {
+	for _, s := range []string{
+		`{"jsonrpc":"2.0","id":9007199254740993,"method":"ping"}`,
+		`{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}`,
+		`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":123456789012345678901}}`,
+		`{"jsonrpc":"2.0","id":"x","result":{}}`,
+		`{"jsonrpc":"2.0","id":"plangate-rpc-id-1","method":"resources/read","params":{"uri":"x"}}`,
+		`{"id":1,"method":5}`, `{`, `null`, ``,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		if strings.ContainsRune(line, '\n') {
+			return // the reader splits lines: in never sees a newline
+		}
+		g, out := newTestGuard()
+		got, ok := g.in([]byte(line))
+		if ok && json.Valid([]byte(line)) && !json.Valid(got) {
+			t.Fatalf("valid JSON %q forwarded as %q", line, got)
+		}
+		if ok && bytes.ContainsRune(got, '\n') {
+			t.Fatalf("forwarded line holds a newline: %q", got)
+		}
+		if out.Len() > 0 {
+			if !json.Valid(bytes.TrimSuffix(out.Bytes(), []byte("\n"))) || bytes.Count(out.Bytes(), []byte("\n")) != 1 {
+				t.Fatalf("guard wrote %q", out.String())
+			}
+		}
+		// The same bytes as a server line.
+		out.Reset()
+		_, _ = g.Writer().Write([]byte(line + "\n"))
+		if json.Valid([]byte(line)) && !json.Valid(bytes.TrimSuffix(out.Bytes(), []byte("\n"))) {
+			t.Fatalf("server line %q written as %q", line, out.String())
+		}
+	})
+}
