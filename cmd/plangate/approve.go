@@ -102,7 +102,7 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stderr, "note: %s (the approval is valid, but nothing is applied while the freeze lasts)\n", f.Error())
 	}
 	if !*yes {
-		ok, err := confirm(st.Name, rec.ID, key.Approver)
+		ok, err := confirm(os.Stdin, stderr, st.Name, rec.ID, key.Approver)
 		if err != nil {
 			return err
 		}

@@ -341,16 +341,28 @@ func TestHumanGateOverStdio(t *testing.T) {
 	assert.Equal(t, true, refused["isError"])
 	assert.Contains(t, resultText(refused), "plangate approve")
 
-	// Without --yes and without a terminal, approve refuses rather than sign blind.
-	cmd := exec.Command(binary, "approve", "--config", cfg, "--key", key, id[:8])
-	cmd.Stdin = strings.NewReader("web\n")
-	cmd.SysProcAttr = noControllingTTY()
-	out2, err := cmd.CombinedOutput()
-	require.Error(t, err, string(out2))
-	assert.Contains(t, string(out2), "--yes")
+	// The human confirms by typing the stack name (stdin, as Terraform asks
+	// for "yes"; no terminal needed). Anything else, or nothing, signs
+	// nothing.
+	approveTyping := func(typed string) (stdout, stderr string, err error) {
+		cmd := exec.Command(binary, "approve", "--config", cfg, "--key", key, id[:8])
+		cmd.Stdin = strings.NewReader(typed)
+		cmd.SysProcAttr = noControllingTTY()
+		var o, e strings.Builder
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err = cmd.Run()
+		return o.String(), e.String(), err
+	}
+	_, stderr, err := approveTyping("prod\n")
+	require.Error(t, err)
+	assert.Contains(t, stderr, "not approved: the stack name did not match")
+	_, stderr, err = approveTyping("")
+	require.Error(t, err)
+	assert.Contains(t, stderr, "--yes")
 
-	out, err = cli("approve", "--config", cfg, "--key", key, "--yes", id[:8])
-	require.NoError(t, err, out)
+	out, stderr, err = approveTyping("web\n")
+	require.NoError(t, err, stderr)
+	assert.Contains(t, stderr, "Type the stack name (web) to approve")
 	assert.Contains(t, out, "5 to add")
 	assert.Contains(t, out, "# terraform_data.web[1] will be created")
 	lines := strings.Split(strings.TrimSpace(out), "\n")

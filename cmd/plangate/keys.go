@@ -182,17 +182,14 @@ func findKey(cfg *config.Config, keyFlag, approverFlag string) (string, error) {
 	}
 }
 
-// confirm asks the human to type the stack name.
-func confirm(stack, planID, approver string) (bool, error) {
-	tty, err := openTTY()
-	if err != nil {
-		return false, errors.New("no terminal to confirm on: pass --yes to approve non-interactively (scripts only)")
-	}
-	defer tty.Close()
-	fmt.Fprintf(tty, "\nApprove plan %s as %s? Type the stack name (%s) to approve, anything else to cancel: ", planID, approver, stack)
-	line, err := bufio.NewReader(tty).ReadString('\n')
+// confirm asks the human to type the stack name, on stdin as Terraform
+// asks for "yes" (the question goes to stderr: stdout ends with the token
+// alone). A script that means to approve passes --yes instead.
+func confirm(in io.Reader, prompt io.Writer, stack, planID, approver string) (bool, error) {
+	fmt.Fprintf(prompt, "\nApprove plan %s as %s? Type the stack name (%s) to approve, anything else to cancel: ", planID, approver, stack)
+	line, err := bufio.NewReader(in).ReadString('\n')
 	if err != nil && line == "" {
-		return false, err
+		return false, errors.New("no answer on standard input: type the stack name to approve, or pass --yes (scripts only)")
 	}
 	return strings.TrimSpace(line) == stack, nil
 }
