@@ -20,7 +20,7 @@ import (
 
 func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("approve", "<plan-id>", "Review a plan — its summary, every deletion and the full diff — and sign an approval token for exactly that plan. "+
-		"The token is printed alone on the last line of stdout: paste it back to the agent. A unique prefix of 8+ characters names a plan.", stdout)
+		"The token is printed alone on the last line of stdout: paste it back to the agent. A unique prefix of 8+ characters names a plan.", stdout, stderr)
 	configFlag := fs.String("config", "", "config file (default $PLANGATE_CONFIG, else ./plangate.hcl)")
 	approver := fs.String("approver", "", "approver name whose key to use (default: the one configured approver with a key in the key dir)")
 	keyFlag := fs.String("key", "", "private key file (default: $PLANGATE_KEY, else <user config dir>/plangate/<approver>.key)")
@@ -30,8 +30,7 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if fs.NArg() != 1 {
-		fs.Usage()
-		return errUsage
+		return usageError(fs, "name one plan: its id, or a unique prefix of 8+ characters (plangate plans lists them)")
 	}
 	logger, _ := newLogger(stderr, "warn")
 	e, err := openEnv(*configFlag, logger)

@@ -14,15 +14,14 @@ import (
 func auditClient() audit.Client { return audit.Client{Name: "plangate-cli", Version: appVersion()} }
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("audit", "[verify]", "Print the audit log (every plan, refusal, approval, apply and freeze), or with `verify` check its hash chain and name the first broken line.", stdout)
+	fs := newFlags("audit", "[verify]", "Print the audit log (every plan, refusal, approval, apply and freeze), or with `verify` check its hash chain and name the first broken line.", stdout, stderr)
 	configFlag := fs.String("config", "", "config file (default $PLANGATE_CONFIG, else ./plangate.hcl)")
 	raw := fs.Bool("json", false, "print the raw JSON lines")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 1 || fs.NArg() == 1 && fs.Arg(0) != "verify" {
-		fs.Usage()
-		return errUsage
+		return usageError(fs, "unexpected argument %q: the only subcommand is verify", fs.Arg(fs.NArg()-1))
 	}
 	logger, _ := newLogger(stderr, "warn")
 	e, err := openEnv(*configFlag, logger)

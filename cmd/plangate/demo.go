@@ -17,7 +17,7 @@ import (
 )
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", "", "Run plangate's whole workflow on the embedded demo stack in a temporary directory, through an in-process MCP client, and narrate it.", stdout)
+	fs := newFlags("demo", "", "Run plangate's whole workflow on the embedded demo stack in a temporary directory, through an in-process MCP client, and narrate it.", stdout, stderr)
 	keep := fs.Bool("keep", false, "keep the temporary directory (its path is printed)")
 	if err := parse(fs, args); err != nil {
 		return err

@@ -262,6 +262,23 @@ func TestCLI(t *testing.T) {
 		assert.Equal(t, 0, code)
 		assert.Contains(t, out, "serve")
 	})
+	// Misuse: the problem and the usage on stderr, nothing on stdout, exit 2.
+	t.Run("misuse goes to stderr", func(t *testing.T) {
+		for _, args := range [][]string{{}, {"plans", "--bogus"}, {"show"}, {"approve"}, {"freeze", "web"}, {"keygen"}, {"audit", "nope"}} {
+			cmd := exec.Command(binary, args...)
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			require.ErrorAs(t, err, &ee, "%v", args)
+			assert.Equal(t, 2, ee.ExitCode(), "%v", args)
+			assert.Empty(t, stdout.String(), "%v: stdout", args)
+			assert.Contains(t, stderr.String(), "Usage:", "%v", args)
+		}
+		cmd := exec.Command(binary, "freeze", "web")
+		out, _ := cmd.CombinedOutput()
+		assert.Contains(t, string(out), "plangate freeze: --reason is required")
+	})
 	t.Run("version", func(t *testing.T) {
 		out, code := run("version")
 		assert.Equal(t, 0, code)

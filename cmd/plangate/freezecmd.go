@@ -11,18 +11,17 @@ import (
 )
 
 func runFreeze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("freeze", "[stack]", "Kill switch: refuse every apply_plan to the stack (all stacks when none is named) until plangate unfreeze. Plans can still be made and reviewed.", stdout)
+	fs := newFlags("freeze", "[stack]", "Kill switch: refuse every apply_plan to the stack (all stacks when none is named) until plangate unfreeze. Plans can still be made and reviewed.", stdout, stderr)
 	configFlag := fs.String("config", "", "config file (default $PLANGATE_CONFIG, else ./plangate.hcl)")
 	reason := fs.String("reason", "", "why (required; shown to the agent and in the audit log)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 1 || *reason == "" {
-		fs.Usage()
-		if *reason == "" {
-			fmt.Fprintln(stdout, "\n--reason is required: say why, for whoever finds the stack frozen")
-		}
-		return errUsage
+	if fs.NArg() > 1 {
+		return usageError(fs, "name at most one stack (none freezes every stack)")
+	}
+	if *reason == "" {
+		return usageError(fs, "--reason is required: say why, for whoever finds the stack frozen")
 	}
 	logger, _ := newLogger(stderr, "warn")
 	e, err := openEnv(*configFlag, logger)
@@ -47,14 +46,13 @@ func runFreeze(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func runUnfreeze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("unfreeze", "[stack]", "Lift the freeze of a stack (the all-stacks freeze when none is named).", stdout)
+	fs := newFlags("unfreeze", "[stack]", "Lift the freeze of a stack (the all-stacks freeze when none is named).", stdout, stderr)
 	configFlag := fs.String("config", "", "config file (default $PLANGATE_CONFIG, else ./plangate.hcl)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 1 {
-		fs.Usage()
-		return errUsage
+		return usageError(fs, "name at most one stack (none lifts the freeze of every stack)")
 	}
 	logger, _ := newLogger(stderr, "warn")
 	e, err := openEnv(*configFlag, logger)

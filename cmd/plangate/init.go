@@ -13,13 +13,12 @@ import (
 )
 
 func runInit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fset := newFlags("init", "[dir]", "Write a plangate.hcl and a demo stack (terraform_data resources, no cloud needed) into dir (default: the current directory). Existing files are never overwritten.", stdout)
+	fset := newFlags("init", "[dir]", "Write a plangate.hcl and a demo stack (terraform_data resources, no cloud needed) into dir (default: the current directory). Existing files are never overwritten.", stdout, stderr)
 	if err := parse(fset, args); err != nil {
 		return err
 	}
 	if fset.NArg() > 1 {
-		fset.Usage()
-		return errUsage
+		return usageError(fset, "name at most one directory")
 	}
 	dir := "."
 	if fset.NArg() == 1 {

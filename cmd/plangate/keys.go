@@ -38,7 +38,7 @@ func defaultKeyPath(approver string) (string, error) {
 }
 
 func runKeygen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("keygen", "", "Create an approver key pair. The private key file (mode 0600) never leaves this machine; paste the printed approver block into plangate.hcl. Keep keys where the agent cannot read them, ideally passphrase-protected.", stdout)
+	fs := newFlags("keygen", "", "Create an approver key pair. The private key file (mode 0600) never leaves this machine; paste the printed approver block into plangate.hcl. Keep keys where the agent cannot read them, ideally passphrase-protected.", stdout, stderr)
 	name := fs.String("name", "", "approver name, as it will appear in plangate.hcl and the audit log (required)")
 	out := fs.String("out", "", "private key file (default: <user config dir>/plangate/<name>.key, or $PLANGATE_KEY_DIR/<name>.key)")
 	withPass := fs.Bool("passphrase", false, "encrypt the key with a passphrase read from the terminal")
@@ -46,9 +46,11 @@ func runKeygen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *name == "" || fs.NArg() != 0 {
-		fs.Usage()
-		return errUsage
+	if *name == "" {
+		return usageError(fs, "--name is required: the approver's name, as plangate.hcl will know it (for example --name oncall)")
+	}
+	if fs.NArg() != 0 {
+		return usageError(fs, "unexpected argument %q (a passphrase is asked for on the terminal with --passphrase, or read with --passphrase-file)", fs.Arg(0))
 	}
 	path := *out
 	if path == "" {

@@ -70,11 +70,12 @@ func main() {
 var errUsage = errors.New("usage")
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)
-		if len(args) == 0 {
-			return 2
-		}
 		return 0
 	}
 	for _, c := range commands() {
@@ -104,26 +105,67 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "\nRun `plangate <command> --help` for a command's flags.\nThe config file is --config, else $PLANGATE_CONFIG, else ./plangate.hcl.\n")
 }
 
-// newFlags returns a flag set whose --help prints a usage line and the flags to stdout.
-func newFlags(name, argsUsage, doc string, stdout io.Writer) *flag.FlagSet {
+// newFlags returns a flag set whose --help prints a usage line and the
+// flags to help (stdout, except for serve), and whose errors print the
+// problem and the usage to errs (stderr).
+func newFlags(name, argsUsage, doc string, help, errs io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	fs.SetOutput(&flagOutput{help: help, errs: errs})
 	fs.Usage = func() {
-		fmt.Fprintf(stdout, "Usage: plangate %s [flags] %s\n\n%s\n", name, argsUsage, doc)
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: plangate %s [flags] %s\n\n%s\n", name, argsUsage, doc)
 		var any bool
 		fs.VisitAll(func(*flag.Flag) { any = true })
 		if any {
-			fmt.Fprintln(stdout, "\nFlags:")
+			fmt.Fprintln(w, "\nFlags:")
 			fs.PrintDefaults()
 		}
 	}
 	return fs
 }
 
+// flagOutput sends a flag set's output to help when the arguments ask for
+// help, else to errs.
+type flagOutput struct {
+	help, errs io.Writer
+	helping    bool
+}
+
+func (o *flagOutput) Write(p []byte) (int, error) {
+	if o.helping {
+		return o.help.Write(p)
+	}
+	return o.errs.Write(p)
+}
+
+// usageError reports a misuse of a command: the problem in one line, then
+// the usage, on the flag set's error output; the exit status is 2.
+func usageError(fs *flag.FlagSet, format string, args ...any) error {
+	fmt.Fprintf(fs.Output(), "plangate %s: %s\n\n", fs.Name(), fmt.Sprintf(format, args...))
+	fs.Usage()
+	return errUsage
+}
+
+// wantsHelp reports whether args ask for help before any "--".
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help", "--h":
+			return true
+		}
+	}
+	return false
+}
+
 // parse parses flags anywhere among the arguments (`plangate freeze web
 // --reason x` as well as `plangate freeze --reason x web`), turning a parse
 // failure into errUsage. Positional arguments are left in fs.Args().
 func parse(fs *flag.FlagSet, args []string) error {
+	if o, ok := fs.Output().(*flagOutput); ok {
+		o.helping = wantsHelp(args)
+	}
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -201,7 +243,7 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 }
 
 func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("version", "", "Print plangate's version.", stdout)
+	fs := newFlags("version", "", "Print plangate's version.", stdout, stderr)
 	if err := parse(fs, args); err != nil {
 		return err
 	}

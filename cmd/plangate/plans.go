@@ -11,7 +11,7 @@ import (
 )
 
 func runPlans(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("plans", "", "List recorded plans, newest first.", stdout)
+	fs := newFlags("plans", "", "List recorded plans, newest first.", stdout, stderr)
 	configFlag := fs.String("config", "", "config file (default $PLANGATE_CONFIG, else ./plangate.hcl)")
 	stack := fs.String("stack", "", "only plans of this stack")
 	status := fs.String("status", "", "only plans with this status (awaiting_approval, applied, ...)")
@@ -50,14 +50,13 @@ func runPlans(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("show", "<plan-id>", "Show a plan: its summary, every deletion, and the full diff. A unique prefix of 8+ characters names a plan.", stdout)
+	fs := newFlags("show", "<plan-id>", "Show a plan: its summary, every deletion, and the full diff. A unique prefix of 8+ characters names a plan.", stdout, stderr)
 	configFlag := fs.String("config", "", "config file (default $PLANGATE_CONFIG, else ./plangate.hcl)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fs.Usage()
-		return errUsage
+		return usageError(fs, "name one plan: its id, or a unique prefix of 8+ characters (plangate plans lists them)")
 	}
 	logger, _ := newLogger(stderr, "warn")
 	e, err := openEnv(*configFlag, logger)
