@@ -7,11 +7,14 @@
 // is its 1-based line number. Editing, removing, inserting or reordering
 // lines therefore breaks the chain at a line Verify names.
 //
-// What the chain cannot show on its own: a change to the newest line (no
-// later line hashes it) and the removal of whole lines at the end. Both are
-// caught by comparing Head with a value recorded elsewhere, and neither
-// stops someone who can rewrite the whole file from rewriting the whole
-// chain; the log is tamper-evident against edits, not tamper-proof.
+// Each line also carries line_sha256, the SHA-256 of the line without that
+// field, so that an edit shows at the line edited, the newest included. The
+// head file (audit.head) records the newest line's seq and hash after every
+// Append, so that lines removed from the end, or a newest line rewritten
+// with a fresh line_sha256, show too. None of this stops someone who can
+// rewrite the log and the head file together from rewriting the whole
+// chain: the log is tamper-evident against edits, not tamper-proof; compare
+// Head with a value kept elsewhere when that matters.
 //
 // Crash safety: Append holds an exclusive flock on the log while it reads
 // the last line and writes the next, and fsyncs before returning, so
@@ -106,6 +109,21 @@ type Event struct {
 	// Prev is the SHA-256 (hex) of the previous line's exact bytes; Append
 	// sets it.
 	Prev string `json:"prev_sha256"`
+	// LineSHA256 is the SHA-256 (hex) of this line as written without this
+	// field: a change to any line, the newest included, shows at that very
+	// line. Append sets it; lines written before plangate had it lack it.
+	LineSHA256 string `json:"line_sha256,omitempty"`
+}
+
+// HeadFileName is the file beside the log that records its newest line
+// (seq and SHA-256), rewritten atomically after every Append: removing
+// lines from the end, or rewriting the newest line whole, shows against it.
+const HeadFileName = "audit.head"
+
+// head is the content of the head file.
+type head struct {
+	Seq    int64  `json:"seq"`
+	SHA256 string `json:"sha256"`
 }
 
 // Errors of Append.
@@ -114,6 +132,9 @@ var (
 	ErrIncompleteLastLine = errors.New("the audit log's last line is incomplete (a write was cut short); refusing to append so no evidence is lost — plangate audit verify shows where, then move the log aside (keep it) to start a new one")
 	// ErrCorruptLastLine: the log's last line is not an event.
 	ErrCorruptLastLine = errors.New("the audit log's last line is not a plangate event; refusing to append to a broken chain — plangate audit verify shows where, then move the log aside (keep it) to start a new one")
+	// ErrHeadMismatch: the log's newest line is not the one the head file
+	// recorded.
+	ErrHeadMismatch = errors.New("the audit log's newest line is not the one audit.head recorded (the line was rewritten, or lines were removed from the end); refusing to append so no evidence is lost — plangate audit verify shows where, then move the log and its head aside (keep them) to start a new one")
 	// ErrSecret: the event carries something that looks like an approval token.
 	ErrSecret = errors.New("the event carries something that looks like an approval token (pgt1.…); audit entries hold token fingerprints, never tokens")
 )
@@ -207,6 +228,11 @@ func (l *Log) Append(e Event) (Event, error) {
 		if json.Unmarshal(last, &prev) != nil || prev.Seq < 1 {
 			return Event{}, fmt.Errorf("audit: %s: %w", l.path, ErrCorruptLastLine)
 		}
+		if h, ok, err := l.readHead(); err != nil {
+			return Event{}, err
+		} else if ok && !headAgrees(h, prev, last) {
+			return Event{}, fmt.Errorf("audit: %s: %w", l.path, ErrHeadMismatch)
+		}
 		e.Seq, e.Prev = prev.Seq+1, hashLine(last)
 	}
 
@@ -230,7 +256,43 @@ func (l *Log) Append(e Event) (Event, error) {
 			return Event{}, fmt.Errorf("audit: %w", err)
 		}
 	}
+	// Still under the lock. A crash before this leaves the head one line
+	// behind, which Verify and the next Append accept.
+	hb, _ := json.Marshal(head{Seq: e.Seq, SHA256: hashLine(line)})
+	if err := atomicfile.WriteFile(l.headPath(), append(hb, '\n')); err != nil {
+		return Event{}, fmt.Errorf("audit: the line is written, but recording the head failed: %w", err)
+	}
 	return e, nil
+}
+
+func (l *Log) headPath() string { return filepath.Join(filepath.Dir(l.path), HeadFileName) }
+
+// readHead reads the head file; ok is false when there is none (a log
+// from before plangate kept one).
+func (l *Log) readHead() (h head, ok bool, err error) {
+	b, err := os.ReadFile(l.headPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return head{}, false, nil
+	}
+	if err != nil {
+		return head{}, false, fmt.Errorf("audit: %w", err)
+	}
+	if json.Unmarshal(b, &h) != nil || h.Seq < 1 || len(h.SHA256) != 64 {
+		return head{}, true, fmt.Errorf("audit: %s is not a plangate audit head: %w", l.headPath(), ErrHeadMismatch)
+	}
+	return h, true, nil
+}
+
+// headAgrees reports whether h records the last line (last, decoded as e)
+// or, after a crash between writing a line and its head, the line before.
+func headAgrees(h head, e Event, last []byte) bool {
+	switch h.Seq {
+	case e.Seq:
+		return h.SHA256 == hashLine(last)
+	case e.Seq - 1:
+		return h.SHA256 == e.Prev
+	}
+	return false
 }
 
 // encode returns the line for e and the event as Verify will read it back.
@@ -246,6 +308,12 @@ func encode(e Event) ([]byte, Event, error) {
 	if err := json.Unmarshal(first, &back); err != nil {
 		return nil, Event{}, fmt.Errorf("audit: encoding %s event: %w", e.Event, err)
 	}
+	back.LineSHA256 = ""
+	unsealed, err := json.Marshal(back)
+	if err != nil {
+		return nil, Event{}, fmt.Errorf("audit: encoding %s event: %w", e.Event, err)
+	}
+	back.LineSHA256 = hashLine(unsealed)
 	line, err := json.Marshal(back)
 	if err != nil {
 		return nil, Event{}, fmt.Errorf("audit: encoding %s event: %w", e.Event, err)
@@ -378,7 +446,7 @@ func (l *Log) Read(fn func(line int, e Event, raw []byte) error) error {
 			return &BrokenError{Line: n, Reason: "not a valid event: " + err.Error()}
 		}
 		return fn(n, e, raw)
-	})
+	}, nil)
 }
 
 const incompleteReason = "incomplete: the line has no trailing newline (a write was cut short or the log was truncated)"
@@ -389,9 +457,20 @@ const incompleteReason = "incomplete: the line has no trailing newline (a write 
 // the SHA-256 of the previous line (ZeroHash on line 1). On failure the
 // error is a *BrokenError naming the first broken line. An empty or
 // missing log verifies with 0 lines.
+//
+// Then the newest lines must agree with the head file, when there is one:
+// the log must hold the line it records, unchanged, and at most one line
+// more (an Append cut short between the line and its head).
 func (l *Log) Verify() (int, error) {
 	prevHash := ZeroHash
 	verified := 0
+	sealed := false
+	hashes := map[int64]string{} // the last two lines' hashes, for the head
+	var (
+		h    head
+		ok   bool
+		herr error
+	)
 	err := l.scan(func(n int, raw []byte, complete bool) error {
 		if !complete {
 			return &BrokenError{Line: n, Reason: incompleteReason}
@@ -406,12 +485,55 @@ func (l *Log) Verify() (int, error) {
 			return &BrokenError{Line: n, Reason: "prev_sha256 of the first line is not 64 zeros — lines were removed from the start of the log"}
 		case e.Prev != prevHash:
 			return &BrokenError{Line: n, Reason: fmt.Sprintf("prev_sha256 does not match line %d — the log was edited or lines were removed", n-1)}
+		case e.LineSHA256 == "" && sealed:
+			return &BrokenError{Line: n, Reason: "line_sha256 is missing — the line was edited"}
+		case e.LineSHA256 != "" && e.LineSHA256 != unsealedHash(e):
+			return &BrokenError{Line: n, Reason: "the line does not match its line_sha256 — the line was edited"}
 		}
+		sealed = sealed || e.LineSHA256 != ""
 		prevHash = hashLine(raw)
+		delete(hashes, int64(n-2))
+		hashes[int64(n)] = prevHash
 		verified = n
 		return nil
-	})
-	return verified, err
+	}, func() { h, ok, herr = l.readHead() })
+	if err != nil {
+		return verified, err
+	}
+	if _, serr := os.Stat(l.path); errors.Is(serr, os.ErrNotExist) {
+		h, ok, herr = l.readHead() // a missing log: its head may say it had lines
+	}
+	switch {
+	case herr != nil:
+		return verified, &BrokenError{Line: verified + 1, Reason: herr.Error()}
+	case !ok:
+		return verified, nil
+	case h.Seq > int64(verified):
+		return verified, &BrokenError{Line: verified + 1, Reason: fmt.Sprintf("missing: %s records %d lines, the log ends at line %d — lines were removed from the end", HeadFileName, h.Seq, verified)}
+	case h.Seq < int64(verified)-1:
+		return int(h.Seq) + 1, &BrokenError{Line: int(h.Seq) + 2, Reason: fmt.Sprintf("%s records %d lines: the lines after line %d were not written by plangate", HeadFileName, h.Seq, h.Seq+1)}
+	case hashes[h.Seq] != h.SHA256:
+		return int(h.Seq) - 1, &BrokenError{Line: int(h.Seq), Reason: fmt.Sprintf("not the line %s recorded when it was written — the line was rewritten", HeadFileName)}
+	}
+	return verified, nil
+}
+
+// HasHead reports whether the log has a head file (logs written before
+// plangate kept one do not; their newest line is not covered).
+func (l *Log) HasHead() bool {
+	_, err := os.Stat(l.headPath())
+	return err == nil
+}
+
+// unsealedHash is the line_sha256 e should carry: the hash of its line
+// without that field.
+func unsealedHash(e Event) string {
+	e.LineSHA256 = ""
+	b, err := json.Marshal(e)
+	if err != nil {
+		return ""
+	}
+	return hashLine(b)
 }
 
 // decodeLine decodes one line and says what is wrong with it, if anything
@@ -436,7 +558,7 @@ func decodeLine(raw []byte) (Event, string) {
 
 // scan calls fn for each line of the log, complete or not (only the last
 // one can be incomplete).
-func (l *Log) scan(fn func(n int, raw []byte, complete bool) error) error {
+func (l *Log) scan(fn func(n int, raw []byte, complete bool) error, locked func()) error {
 	f, err := os.Open(l.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -453,6 +575,9 @@ func (l *Log) scan(fn func(n int, raw []byte, complete bool) error) error {
 		return fmt.Errorf("audit: locking %s: %w", l.path, err)
 	}
 	st, err := f.Stat()
+	if locked != nil {
+		locked() // sees the head file as it was for this size
+	}
 	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)

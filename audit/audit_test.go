@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -196,18 +197,12 @@ func TestAppendRefusesTokens(t *testing.T) {
 	})
 }
 
-// TestEveryByteFlipIsDetected flips bits in every byte of a small log. A
-// change to line k shows as line k broken (it no longer reads as an event,
-// or its seq or prev is wrong) or as line k+1 broken (its prev_sha256 no
-// longer matches). The newest line has no later line to vouch for it: a
-// change there that still reads as a valid event is caught by the head
-// recorded before.
+// Every single-bit flip anywhere in the log is detected, and at the line
+// it changed: the line no longer reads as an event, its seq or prev is
+// wrong, or it no longer matches its own line_sha256 — the newest line
+// included.
 func TestEveryByteFlipIsDetected(t *testing.T) {
 	l, orig := writeLog(t, 5)
-	_, head, err := l.Head()
-	require.NoError(t, err)
-	nLines := len(lines(orig))
-
 	lineOf := make([]int, len(orig)) // 1-based line of each byte; a newline belongs to its line
 	line := 1
 	for i, c := range orig {
@@ -216,30 +211,16 @@ func TestEveryByteFlipIsDetected(t *testing.T) {
 			line++
 		}
 	}
-
-	caughtByHeadOnly := 0
 	for i := range orig {
 		for _, mask := range []byte{0x01, 0x20, 0x80} {
 			b := bytes.Clone(orig)
 			b[i] ^= mask
 			require.NoError(t, os.WriteFile(l.Path(), b, 0o600))
-			changed := lineOf[i]
-
 			_, err := l.Verify()
-			if err == nil {
-				require.Equal(t, nLines, changed, "byte %d (line %d) ^ %#x: only a change to the newest line can pass the chain", i, changed, mask)
-				_, h, herr := l.Head()
-				require.NoError(t, herr)
-				require.NotEqual(t, head, h, "byte %d ^ %#x: the head shows the change", i, mask)
-				caughtByHeadOnly++
-				continue
-			}
-			got := brokenLine(t, err)
-			assert.True(t, got == changed || got == changed+1,
-				"byte %d (line %d) ^ %#x: reported line %d: %v", i, changed, mask, got, err)
+			require.Error(t, err, "byte %d (line %d) ^ %#x", i, lineOf[i], mask)
+			assert.Equal(t, lineOf[i], brokenLine(t, err), "byte %d ^ %#x: %v", i, mask, err)
 		}
 	}
-	t.Logf("%d of %d flips were in the newest line's values, caught by the head", caughtByHeadOnly, 3*len(orig))
 }
 
 func TestVerifyNamesTheFirstBrokenLine(t *testing.T) {
@@ -268,7 +249,19 @@ func TestVerifyNamesTheFirstBrokenLine(t *testing.T) {
 		{"value edited", edit(func(ls [][]byte) [][]byte {
 			ls[3] = bytes.Replace(ls[3], []byte(`"reason":"event 4"`), []byte(`"reason":"event X"`), 1)
 			return ls
+		}), 4, "the line does not match its line_sha256 — the line was edited"},
+		{"newest line edited", edit(func(ls [][]byte) [][]byte {
+			ls[5] = bytes.Replace(ls[5], []byte(`"stack":"web"`), []byte(`"stack":"wex"`), 1)
+			return ls
+		}), 6, "the line does not match its line_sha256"},
+		{"value edited and line_sha256 recomputed", edit(func(ls [][]byte) [][]byte {
+			ls[3] = reseal(t, bytes.Replace(ls[3], []byte(`"reason":"event 4"`), []byte(`"reason":"event X"`), 1))
+			return ls
 		}), 5, "prev_sha256 does not match line 4 — the log was edited or lines were removed"},
+		{"line_sha256 removed", edit(func(ls [][]byte) [][]byte {
+			ls[2] = unseal(t, ls[2])
+			return ls
+		}), 3, "line_sha256 is missing"},
 		{"line deleted and seqs renumbered", edit(func(ls [][]byte) [][]byte {
 			out := append(ls[:2], ls[3:]...)
 			for i := 2; i < len(out); i++ {
@@ -313,22 +306,86 @@ func TestVerifyNamesTheFirstBrokenLine(t *testing.T) {
 	}
 }
 
-// Removing whole lines from the end leaves a valid, shorter chain: only a
-// head recorded elsewhere shows it.
-func TestTailRemovalShowsInTheHead(t *testing.T) {
+// Removing whole lines from the end leaves a valid, shorter chain; the
+// head file shows it, as it shows a newest line rewritten whole (with a
+// fresh line_sha256) and lines appended by someone else. Append refuses to
+// extend a log whose newest line is not the one the head recorded.
+func TestTheHeadFileShowsTheEnd(t *testing.T) {
 	l, orig := writeLog(t, 4)
-	seq, head, err := l.Head()
+	seq, h, err := l.Head()
 	require.NoError(t, err)
 	assert.Equal(t, int64(4), seq)
 	ls := lines(orig)
-	require.NoError(t, os.WriteFile(l.Path(), joinLines(ls[:3]), 0o600))
+	check := func(content []byte, line int, reason string) {
+		t.Helper()
+		require.NoError(t, os.WriteFile(l.Path(), content, 0o600))
+		n, err := l.Verify()
+		require.Error(t, err)
+		assert.Equal(t, line, brokenLine(t, err))
+		assert.Equal(t, line-1, n)
+		assert.Contains(t, err.Error(), reason)
+		_, err = l.Append(sampleEvent(9))
+		assert.ErrorIs(t, err, ErrHeadMismatch, "Append refuses")
+	}
+	check(joinLines(ls[:3]), 4, "missing: audit.head records 4 lines, the log ends at line 3")
+	check(joinLines(append(ls[:3:3], reseal(t, bytes.Replace(ls[3], []byte(`"event 4"`), []byte(`"event X"`), 1)))), 4,
+		"not the line audit.head recorded when it was written")
+	require.NoError(t, os.Remove(l.Path()))
+	_, err = l.Verify()
+	assert.ErrorContains(t, err, "missing: audit.head records 4 lines")
+
+	// Someone appends a well-chained line of their own, then another.
+	require.NoError(t, os.WriteFile(l.Path(), orig, 0o600))
+	forged := forge(t, ls[3], 5)
+	require.NoError(t, os.WriteFile(l.Path(), joinLines(append(ls[:4:4], forged)), 0o600))
+	_, err = l.Verify()
+	require.NoError(t, err, "one line past the head is an Append cut short before its head: accepted")
+	require.NoError(t, os.WriteFile(l.Path(), joinLines(append(ls[:4:4], forged, forge(t, forged, 6))), 0o600))
+	_, err = l.Verify()
+	assert.ErrorContains(t, err, "line 6: audit.head records 4 lines")
+
+	// The untouched log verifies, and appends go on.
+	require.NoError(t, os.WriteFile(l.Path(), orig, 0o600))
+	_, err = l.Append(sampleEvent(5))
+	require.NoError(t, err)
 	n, err := l.Verify()
 	require.NoError(t, err)
-	assert.Equal(t, 3, n)
-	seq2, head2, err := l.Head()
+	assert.Equal(t, 5, n)
+	_, h2, err := l.Head()
 	require.NoError(t, err)
-	assert.Equal(t, int64(3), seq2)
-	assert.NotEqual(t, head, head2)
+	assert.NotEqual(t, h, h2)
+}
+
+// reseal recomputes a line's line_sha256, as a careful forger would.
+func reseal(t *testing.T, line []byte) []byte {
+	t.Helper()
+	var e Event
+	require.NoError(t, json.Unmarshal(line, &e))
+	e.LineSHA256 = unsealedHash(e)
+	b, err := json.Marshal(e)
+	require.NoError(t, err)
+	return b
+}
+
+// unseal drops a line's line_sha256.
+func unseal(t *testing.T, line []byte) []byte {
+	t.Helper()
+	var e Event
+	require.NoError(t, json.Unmarshal(line, &e))
+	e.LineSHA256 = ""
+	b, err := json.Marshal(e)
+	require.NoError(t, err)
+	return b
+}
+
+// forge makes a line that chains onto prev, with seq.
+func forge(t *testing.T, prev []byte, seq int64) []byte {
+	t.Helper()
+	e := sampleEvent(int(seq))
+	e.Seq, e.Time, e.Prev = seq, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), hashLine(prev)
+	b, err := json.Marshal(e)
+	require.NoError(t, err)
+	return reseal(t, b)
 }
 
 func TestEmptyOrMissingLogVerifies(t *testing.T) {

@@ -38,6 +38,9 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		fmt.Fprintf(stdout, "audit log %s: %d entries, hash chain intact\n", e.audit.Path(), n)
+		if n > 0 && !e.audit.HasHead() {
+			fmt.Fprintf(stdout, "note: no %s beside it (a log from before plangate kept one): lines removed from the end would not show until the next entry is written\n", audit.HeadFileName)
+		}
 		return nil
 	}
 	return e.audit.Read(func(line int, ev audit.Event, rawLine []byte) error {
