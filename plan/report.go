@@ -29,15 +29,14 @@ func (s *Summary) Headline() string {
 	if s.headline != "" {
 		return s.headline
 	}
-	head := fmt.Sprintf("Plan %s… for %s", ShortID(s.PlanID), s.Stack)
+	c := s.Counts
+	line := fmt.Sprintf("Plan %s… for %s: %d to add, %d to change, %d to destroy", ShortID(s.PlanID), s.Stack, c.Add, c.Change, c.Destroy)
 	switch s.Status {
 	case StatusFailed:
-		return head + ": FAILED — Terraform reported errors; this plan can never be applied"
+		return line + " — FAILED: Terraform reported errors; this plan can never be applied"
 	case StatusNoChanges:
-		return head + ": no changes — the infrastructure matches the configuration"
+		return line + " — no changes: the infrastructure matches the configuration"
 	}
-	c := s.Counts
-	line := fmt.Sprintf("%s: %d to add, %d to change, %d to destroy", head, c.Add, c.Change, c.Destroy)
 	if s.Deletions == 0 {
 		line += " — no deletions"
 	} else {
@@ -91,7 +90,8 @@ func (s Summary) ForOutput(page DiffPage, deletionsOffset int) Summary {
 	s.DiffOffset = page.Offset
 	s.DiffTotal = page.Total
 	s.NextOffset = page.Next
-	s.DiffTruncated = page.Next != 0 || page.Offset != 0
+	// True while the diff continues: a client may page until it is false.
+	s.DiffTruncated = page.Next != 0
 	return s
 }
 

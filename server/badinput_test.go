@@ -115,7 +115,8 @@ func TestPlanThatErrorsHalfWayIsRecordedFailed(t *testing.T) {
 	require.NotEmpty(t, s.Errors)
 	assert.Contains(t, s.Errors[0], "The stack is not healthy")
 	text := textOf(res)
-	assert.True(t, strings.HasPrefix(text, "Plan "+s.PlanID[:8]+"… for failing: FAILED"), text)
+	assert.True(t, strings.HasPrefix(text, "Plan "+s.PlanID[:8]+"… for failing: "), text)
+	assert.Contains(t, strings.SplitN(text, "\n", 2)[0], " — FAILED: Terraform reported errors", text)
 	assert.NotContains(t, text, "plangate approve")
 	assert.NoFileExists(t, filepath.Join(h.deps.Store.Dir(s.PlanID), plan.PlanFile), "a failed plan keeps no plan file to apply")
 

@@ -199,6 +199,7 @@ func TestGetPlanPagesThroughALongDiff(t *testing.T) {
 		var p plan.Summary
 		h.ok("get_plan", map[string]any{"plan_id": s.PlanID, "offset": offset}, &p)
 		assert.Equal(t, offset, p.DiffOffset)
+		assert.Equal(t, p.NextOffset != 0, p.DiffTruncated, "diff_truncated says whether the diff continues")
 		full += p.Diff
 		offset = p.NextOffset
 	}
