@@ -24,6 +24,12 @@ const (
 	StatusInterrupted Status = "interrupted"
 )
 
+// Statuses lists every status a plan can have.
+var Statuses = []Status{
+	StatusAwaitingApproval, StatusNoChanges, StatusBlocked, StatusApplied, StatusFailed,
+	StatusDiscarded, StatusExpired, StatusSuperseded, StatusInterrupted,
+}
+
 // Counts are the per-action figures of a plan. Add, Change and Destroy equal
 // Terraform's own "Plan: N to add, N to change, N to destroy" line (a
 // replacement adds one and destroys one); the others are reported apart.

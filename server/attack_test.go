@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plangate/plangate/approvals"
+	"github.com/plangate/plangate/audit"
 	"github.com/plangate/plangate/freeze"
 	"github.com/plangate/plangate/gate"
 	"github.com/plangate/plangate/plan"
@@ -78,6 +79,20 @@ func TestAttackNoToken(t *testing.T) {
 	h := newHarness(t)
 	s := h.planWeb(nil)
 	h.refused(s.PlanID, nil, "plangate approve")
+
+	// approval_tokens left out altogether: the same audited refusal.
+	res := h.call("apply_plan", map[string]any{"plan_id": s.PlanID})
+	require.True(t, res.IsError)
+	assert.Contains(t, textOf(res), "no approval token was given")
+	assert.Contains(t, textOf(res), "plangate approve "+s.PlanID)
+	refusals := 0
+	require.NoError(t, h.deps.Audit.Read(func(_ int, ev audit.Event, _ []byte) error {
+		if ev.Event == audit.EventApplyRefused && ev.PlanID == s.PlanID {
+			refusals++
+		}
+		return nil
+	}))
+	assert.Equal(t, 2, refusals)
 }
 
 func TestAttackForgedSignature(t *testing.T) {

@@ -21,8 +21,9 @@ func ApplyPlan(d *Deps) server.ServerTool {
 			"the plan's status and expiry, the stack's policy and the kill switch. You cannot create approval tokens: a human reviews the plan, "+
 			"runs `plangate approve <plan_id>` and pastes the token to you. Call this only with such tokens."),
 		planIDProperty("Plan id (or a unique prefix of at least 8 characters) from plan_change."),
-		mcp.WithArray("approval_tokens", mcp.Required(),
-			mcp.Description("Approval tokens (pgt1.…) pasted by human approvers, one per approver; the plan says how many distinct approvers it needs."),
+		mcp.WithArray("approval_tokens",
+			mcp.Description("Approval tokens (pgt1.…) pasted by human approvers, one per approver; the plan says how many distinct approvers it needs. "+
+				"Without them the apply is refused, and the refusal says who must approve."),
 			mcp.Items(map[string]any{"type": "string", "minLength": 1, "maxLength": 4096}), mcp.MaxItems(16)),
 		annotations("Apply an approved plan", false, true, false, true),
 		mcp.WithOutputSchema[gate.Outcome](),

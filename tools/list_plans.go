@@ -29,11 +29,13 @@ type ListPlansResult struct {
 	Plans []PlanListing `json:"plans"`
 }
 
-var allStatuses = []string{
-	string(plan.StatusAwaitingApproval), string(plan.StatusNoChanges), string(plan.StatusBlocked), string(plan.StatusApplied),
-	string(plan.StatusFailed), string(plan.StatusDiscarded), string(plan.StatusExpired), string(plan.StatusSuperseded),
-	string(plan.StatusInterrupted),
-}
+var allStatuses = func() []string {
+	out := make([]string, len(plan.Statuses))
+	for i, st := range plan.Statuses {
+		out[i] = string(st)
+	}
+	return out
+}()
 
 // ListPlans lists recorded plans, newest first.
 func ListPlans(d *Deps) server.ServerTool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -17,6 +18,12 @@ func runPlans(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	status := fs.String("status", "", "only plans with this status (awaiting_approval, applied, ...)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() != 0 {
+		return usageError(fs, "unexpected argument %q: filter with --stack and --status", fs.Arg(0))
+	}
+	if *status != "" && !slices.Contains(plan.Statuses, plan.Status(*status)) {
+		return usageError(fs, "--status %q is not a plan status: use one of %v", *status, plan.Statuses)
 	}
 	logger, _ := newLogger(stderr, "warn")
 	e, err := openEnv(*configFlag, logger)
