@@ -47,7 +47,8 @@ func TestBadInputIsAClearErrorAndLeavesNothingBehind(t *testing.T) {
 		{"discard unknown", "discard_plan", map[string]any{"plan_id": "deadbeefdeadbeef"}, []string{"no such plan"}},
 		{"show unknown stack", "show_stack", map[string]any{"stack": "nope"}, []string{`unknown stack "nope"`}},
 		{"list_plans bad status", "list_plans", map[string]any{"status": "approved"}, []string{"/status: got approved, want [awaiting_approval no_changes", "status (string, one of ["}},
-		{"apply without tokens argument", "apply_plan", map[string]any{"plan_id": "deadbeef"}, []string{"missing required argument(s) approval_tokens", "approval_tokens (array, required)"}},
+		{"apply without plan_id", "apply_plan", map[string]any{"approval_tokens": []any{}}, []string{"missing required argument(s) plan_id", "plan_id (string, required, 8-36 characters)"}},
+		{"apply without tokens argument", "apply_plan", map[string]any{"plan_id": "deadbeef"}, []string{"no such plan", "list_plans"}},
 		{"apply unknown plan", "apply_plan", map[string]any{"plan_id": "deadbeef", "approval_tokens": []any{"pgt1.x.y"}}, []string{"no such plan", "list_plans"}},
 		{"null variable", "plan_change", map[string]any{"stack": "web", "variables": map[string]any{"replicas": nil}}, []string{`variable "replicas" is null: omit it`}},
 	}
