@@ -9,9 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/plangate/plangate/plan"
 )
 
 // rpcGuard sits on the stdio streams outside mcp-go and makes its JSON-RPC
@@ -135,7 +136,7 @@ func (g *rpcGuard) in(line []byte) (out []byte, ok bool) {
 	_, hasResult := m["result"]
 	_, hasError := m["error"]
 	if !hasMethod && (hasResult || hasError) {
-		g.log("dropping a response from the client: plangate sends no requests", "id", clipString(string(id), 64))
+		g.log("dropping a response from the client: plangate sends no requests", "id", plan.Truncate(string(id), 64))
 		return nil, false
 	}
 	changed := false
@@ -254,7 +255,7 @@ func (g *rpcGuard) outLine(line []byte) []byte {
 				changed = true
 			}
 			if len(e.Message) > maxErrorMessage {
-				e.Message = clipString(e.Message, maxErrorMessage)
+				e.Message = plan.Truncate(e.Message, maxErrorMessage)
 				changed = true
 			}
 			if len(e.Data) > maxErrorMessage {
@@ -282,18 +283,6 @@ func (g *rpcGuard) log(msg string, args ...any) {
 	if g.logger != nil {
 		g.logger(msg, args...)
 	}
-}
-
-// clipString cuts s to at most n bytes, never inside a UTF-8 sequence,
-// marking the cut.
-func clipString(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "… (clipped)"
 }
 
 // guardWriter writes whole lines to the client, each through outLine.

@@ -35,6 +35,19 @@ import (
 // bucket for gone and plans to create it again.
 var planRolePolicy = moto.Allow("s3:Get*", "s3:List*", "s3:HeadBucket", "dynamodb:Describe*", "dynamodb:List*", "ec2:Describe*", "iam:Get*", "iam:List*")
 
+// roleSplit starts moto with IAM enforced and sets up the role split of
+// the README: plangate's own user may only assume roles and ask who it is;
+// the plan role reads, the apply role writes; both trust only that user.
+func roleSplit(t *testing.T) (srv *moto.Server, admin *moto.Admin, server moto.User, planRole, applyRole moto.Role) {
+	t.Helper()
+	srv = moto.Start(t, moto.WithIAMEnforcement(moto.BootstrapActions))
+	admin = srv.Admin(t)
+	server = admin.CreateUser("plangate-server", moto.Allow("sts:AssumeRole", "sts:GetCallerIdentity"))
+	planRole = admin.CreateRole("plangate-plan", moto.Trust(server.ARN), planRolePolicy)
+	applyRole = admin.CreateRole("plangate-apply", moto.Trust(server.ARN), moto.Allow("s3:*", "dynamodb:*", "ec2:*", "iam:*"))
+	return srv, admin, server, planRole, applyRole
+}
+
 // awsStack is one stack of an AWS project: a copy of fixtures/aws/stack
 // whose resources are named after name.
 type awsStack struct {
@@ -176,11 +189,7 @@ func deletedAddrs(sum map[string]any) []string {
 // instance, and the IAM role removed from the configuration.
 func TestAWSLoopWithRoleSplit(t *testing.T) {
 	t.Parallel()
-	srv := moto.Start(t, moto.WithIAMEnforcement(moto.BootstrapActions))
-	admin := srv.Admin(t)
-	server := admin.CreateUser("plangate-server", moto.Allow("sts:AssumeRole", "sts:GetCallerIdentity"))
-	planRole := admin.CreateRole("plangate-plan", moto.Trust(server.ARN), planRolePolicy)
-	applyRole := admin.CreateRole("plangate-apply", moto.Trust(server.ARN), moto.Allow("s3:*", "dynamodb:*", "ec2:*", "iam:*"))
+	srv, admin, server, planRole, applyRole := roleSplit(t)
 
 	dir, cfg, key := awsProject(t, srv, awsStack{name: "app", awsBlock: fmt.Sprintf(`
     region         = "us-east-1"
@@ -316,10 +325,7 @@ func assertNoSecret(t *testing.T, secret, dir string, texts ...string) {
 // runs with the server's own user, which IAM denies.
 func TestAWSAccountGuardAndRoleSplitRefusals(t *testing.T) {
 	t.Parallel()
-	srv := moto.Start(t, moto.WithIAMEnforcement(moto.BootstrapActions))
-	admin := srv.Admin(t)
-	server := admin.CreateUser("plangate-server", moto.Allow("sts:AssumeRole", "sts:GetCallerIdentity"))
-	planRole := admin.CreateRole("plangate-plan", moto.Trust(server.ARN), planRolePolicy)
+	srv, _, server, planRole, _ := roleSplit(t)
 	const otherAccount = "210987654321"
 	dir, cfg, key := awsProject(t, srv,
 		awsStack{name: "wrongacct", awsBlock: fmt.Sprintf(`
