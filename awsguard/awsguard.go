@@ -109,6 +109,7 @@ func New(cfg *plconfig.AWS, opts ...Option) *Guard {
 		g.region, g.accountID, g.profile = cfg.Region, cfg.AccountID, cfg.Profile
 		g.planRole, g.applyRole = cfg.PlanRoleARN, cfg.ApplyRoleARN
 		g.endpointURL = cfg.EndpointURL
+		g.duration = cfg.SessionDuration
 	}
 	for _, o := range opts {
 		o(g)

@@ -473,3 +473,22 @@ func TestSessionName(t *testing.T) {
 	assert.ErrorContains(t, err, "no plan id")
 	assert.True(t, strings.HasPrefix(awsguard.SessionName(awsguard.OpApply, "x"), "plangate-apply-"))
 }
+
+// session_duration sets how long the role's credentials last (an apply
+// that outlives them would fail part-way); without it AWS's hour applies.
+func TestSessionDuration(t *testing.T) {
+	t.Parallel()
+	srv := moto.Start(t)
+	user := srv.Admin(t).CreateUser("plangate-server", "")
+	cfg := awsBlock(srv.URL)
+	cfg.ApplyRoleARN = "arn:aws:iam::" + moto.DefaultAccountID + ":role/plangate-apply"
+	for _, tc := range []struct {
+		duration, want time.Duration
+	}{{0, time.Hour}, {3 * time.Hour, 3 * time.Hour}} {
+		cfg.SessionDuration = tc.duration
+		before := time.Now()
+		s, err := awsguard.New(cfg, awsguard.WithBaseEnv(envWith(t, user.Creds))).Apply(context.Background(), planID)
+		require.NoError(t, err)
+		assert.WithinDuration(t, before.Add(tc.want), s.Expires, time.Minute, "session_duration %s", tc.duration)
+	}
+}

@@ -131,8 +131,18 @@ func (p Policy) RatioApplies(n int) bool {
 // AWS is a stack's optional identity guard.
 type AWS struct {
 	Region, AccountID, Profile, PlanRoleARN, ApplyRoleARN, EndpointURL string
-	DeclRange                                                          hcl.Range
+	// SessionDuration is how long assumed-role credentials last; 0 means
+	// AWS's default (1h). An apply that outlives them fails part-way.
+	SessionDuration time.Duration
+	DeclRange       hcl.Range
 }
+
+// Bounds of session_duration: what AssumeRole accepts (the role's
+// MaxSessionDuration may be lower; AWS then refuses the AssumeRole).
+const (
+	MinSessionDuration = 15 * time.Minute
+	MaxSessionDuration = 12 * time.Hour
+)
 
 // Approver is a human whose signature counts as an approval.
 type Approver struct {
@@ -317,6 +327,8 @@ type awsBlock struct {
 	ApplyRoleARNRange hcl.Range `hcl:"apply_role_arn,attr_value_range"`
 	EndpointURL       *string   `hcl:"endpoint_url,optional"`
 	EndpointURLRange  hcl.Range `hcl:"endpoint_url,attr_value_range"`
+	SessionDuration   *string   `hcl:"session_duration,optional"`
+	SessionDurRange   hcl.Range `hcl:"session_duration,attr_value_range"`
 }
 
 type approverBlock struct {
@@ -347,6 +359,7 @@ var expectedValue = map[string]string{
 	"plan_role_arn":      `a quoted role ARN`,
 	"apply_role_arn":     `a quoted role ARN`,
 	"endpoint_url":       `a quoted URL such as "http://127.0.0.1:5000"`,
+	"session_duration":   `a quoted duration such as "2h"`,
 	"public_key":         `a quoted key such as "ed25519:<base64>" (plangate keygen prints it)`,
 }
 
@@ -743,6 +756,19 @@ func (l *loader) aws(stack string, ra *awsBlock) *AWS {
 			l.errorf(arn.r, "Invalid "+arn.name,
 				"stack %q: %s %q is not an IAM role ARN: use the form \"arn:aws:iam::123456789012:role/NAME\"",
 				stack, arn.name, *arn.value)
+		}
+	}
+	if ra.SessionDuration != nil {
+		d, err := time.ParseDuration(*ra.SessionDuration)
+		switch {
+		case err != nil:
+			l.errorf(ra.SessionDurRange, "Invalid session_duration",
+				"stack %q: session_duration %q is not a duration: use a Go duration such as \"2h\" or \"90m\"", stack, *ra.SessionDuration)
+		case d < MinSessionDuration || d > MaxSessionDuration:
+			l.errorf(ra.SessionDurRange, "Invalid session_duration",
+				"stack %q: session_duration %q is out of range: AssumeRole takes 15m to 12h (and at most the role's MaxSessionDuration)", stack, *ra.SessionDuration)
+		default:
+			a.SessionDuration = d
 		}
 	}
 	if ra.EndpointURL != nil {

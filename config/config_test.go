@@ -62,6 +62,7 @@ func TestLoadFullConfig(t *testing.T) {
 	assert.Equal(t, "arn:aws:iam::123456789012:role/plangate-plan", web.AWS.PlanRoleARN)
 	assert.Equal(t, "arn:aws:iam::123456789012:role/plangate-apply", web.AWS.ApplyRoleARN)
 	assert.Equal(t, "http://127.0.0.1:5000", web.AWS.EndpointURL)
+	assert.Equal(t, 2*time.Hour, web.AWS.SessionDuration)
 	assert.Equal(t, lineOf(t, path, `  aws {`), web.AWS.DeclRange.Start.Line)
 	assert.Equal(t, path, web.DeclRange.Filename)
 	assert.Equal(t, lineOf(t, path, `stack "web" {`), web.DeclRange.Start.Line)
@@ -551,6 +552,30 @@ stack "web2" { # ERR
 }
 `,
 		want: []string{"Invalid protected address"},
+	},
+	{
+		name: "aws session_duration too long",
+		src: `stack "web" {
+  dir = "infra/web"
+  aws {
+    region           = "us-east-1"
+    session_duration = "24h" # ERR
+  }
+}
+`,
+		want: []string{"Invalid session_duration", "AssumeRole takes 15m to 12h"},
+	},
+	{
+		name: "aws session_duration not a duration",
+		src: `stack "web" {
+  dir = "infra/web"
+  aws {
+    region           = "us-east-1"
+    session_duration = "2 hours" # ERR
+  }
+}
+`,
+		want: []string{"Invalid session_duration", "not a duration"},
 	},
 	{
 		name: "aws block without region",

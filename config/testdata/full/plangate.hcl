@@ -24,6 +24,7 @@ stack "web" {
     plan_role_arn  = "arn:aws:iam::123456789012:role/plangate-plan"
     apply_role_arn = "arn:aws:iam::123456789012:role/plangate-apply"
     endpoint_url   = "http://127.0.0.1:5000"
+    session_duration = "2h"
   }
 }
 
