@@ -91,7 +91,8 @@ func checkInvariants(t *testing.T, cfg *Config) {
 				t.Fatalf("stack %q protected pattern %q", s.Name, pat)
 			}
 		}
-		if a := s.AWS; a != nil && (a.Region == "" || a.AccountID != "" && len(a.AccountID) != 12) {
+		if a := s.AWS; a != nil && (a.Region == "" || a.AccountID != "" && len(a.AccountID) != 12 ||
+			a.SessionDuration != 0 && (a.SessionDuration < MinSessionDuration || a.SessionDuration > MaxSessionDuration)) {
 			t.Fatalf("stack %q aws block accepted with region %q, account_id %q", s.Name, a.Region, a.AccountID)
 		}
 	}
