@@ -219,6 +219,15 @@ func (l *Log) Append(e Event) (Event, error) {
 	}
 	size := st.Size()
 	e.Seq, e.Prev = 1, ZeroHash
+	if size == 0 {
+		// An empty log whose head says it had lines was emptied: starting
+		// a new chain over it would hide that.
+		if _, ok, err := l.readHead(); err != nil {
+			return Event{}, err
+		} else if ok {
+			return Event{}, fmt.Errorf("audit: %s is empty: %w", l.path, ErrHeadMismatch)
+		}
+	}
 	if size > 0 {
 		last, err := readLastLine(f, size)
 		if err != nil {

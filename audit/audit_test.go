@@ -333,6 +333,11 @@ func TestTheHeadFileShowsTheEnd(t *testing.T) {
 	require.NoError(t, os.Remove(l.Path()))
 	_, err = l.Verify()
 	assert.ErrorContains(t, err, "missing: audit.head records 4 lines")
+	_, err = l.Append(sampleEvent(9))
+	assert.ErrorIs(t, err, ErrHeadMismatch, "a removed log is not silently started anew")
+	require.NoError(t, os.WriteFile(l.Path(), nil, 0o600))
+	_, err = l.Append(sampleEvent(9))
+	assert.ErrorIs(t, err, ErrHeadMismatch, "nor an emptied one")
 
 	// Someone appends a well-chained line of their own, then another.
 	require.NoError(t, os.WriteFile(l.Path(), orig, 0o600))
