@@ -97,6 +97,14 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 		return nil, g.refuse(rec, client, nil, fmt.Sprintf("stack %q of plan %s is no longer in plangate.hcl: nothing can be applied to it", rec.Stack, rec.ID))
 	}
 
+	if len(tokens) == 0 {
+		// Nothing to verify, so nothing to wait for: refuse (audited)
+		// without queueing behind the stack's running plan or apply.
+		if _, _, err := g.check(rec, st, tokens, client, g.now()); err != nil {
+			return nil, err
+		}
+	}
+
 	// One apply per stack at a time: two racing apply_plan calls with the
 	// same token serialize here, and the second finds the nonce used.
 	unlock, err := g.Runner.Lock(ctx, st)
@@ -108,43 +116,8 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 		return nil, err
 	}
 	now := g.now()
-
-	if f, err := freeze.Check(g.Config.StateDir, st.Name); err != nil {
-		return nil, err
-	} else if f != nil {
-		return nil, g.refuse(rec, client, nil, f.Error())
-	}
-	if reason := StatusRefusal(rec, now); reason != "" {
-		return nil, g.refuse(rec, client, nil, reason)
-	}
-
-	// Policy as configured now: a human may have tightened it since the plan.
-	verdict := approvals.EvaluateFacts(st, rec.Summary.Deleted, rec.ManagedResources)
-	if len(verdict.BlockedReasons) > 0 {
-		return nil, g.refuse(rec, client, nil, "the stack's policy now blocks this plan: "+strings.Join(verdict.BlockedReasons, "; "))
-	}
-	required := max(verdict.ApprovalsRequired, rec.Summary.ApprovalsRequired)
-
-	planFile := filepath.Join(g.Store.Dir(rec.ID), plan.PlanFile)
-	sum, err := plan.FileSHA256(planFile)
+	verified, planFile, err := g.check(rec, st, tokens, client, now)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, g.refuse(rec, client, nil, fmt.Sprintf("plan %s has no plan file any more: it cannot be applied; call plan_change for a new plan", rec.ID))
-		}
-		return nil, err
-	}
-	if sum != rec.PlanSHA256 {
-		return nil, g.refuse(rec, client, nil, fmt.Sprintf("the plan file of %s changed after it was planned (SHA-256 %s…, recorded %s…): it will not be applied; call plan_change for a new plan and have it approved", rec.ID, sum[:12], shortSum(rec.PlanSHA256)))
-	}
-
-	verified, err := approvals.Verify(tokens, approvals.PlanFacts{
-		ID: rec.ID, Stack: rec.Stack, SHA256: sum, ExpiresAt: rec.ExpiresAt, Required: required,
-	}, g.Config.Approvers, g.Ledger, now)
-	if err != nil {
-		var ref *approvals.RefusalError
-		if errors.As(err, &ref) {
-			return nil, g.refuse(rec, client, nil, ref.Reason)
-		}
 		return nil, err
 	}
 	// The apply credentials come into play only now, with the approvals
@@ -270,6 +243,51 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 		g.logger().Warn("reading outputs after apply", "stack", st.Name, "err", err)
 	}
 	return out, nil
+}
+
+// check runs every check before the ledger, in order: the kill switch, the
+// plan's status and expiry, the stack's policy as configured now, the plan
+// file's hash, and the approval tokens. A refusal is an audited *Refusal.
+func (g *Gate) check(rec *plan.Record, st *config.Stack, tokens []string, client audit.Client, now time.Time) (*approvals.Verified, string, error) {
+	if f, err := freeze.Check(g.Config.StateDir, st.Name); err != nil {
+		return nil, "", err
+	} else if f != nil {
+		return nil, "", g.refuse(rec, client, nil, f.Error())
+	}
+	if reason := StatusRefusal(rec, now); reason != "" {
+		return nil, "", g.refuse(rec, client, nil, reason)
+	}
+
+	// Policy as configured now: a human may have tightened it since the plan.
+	verdict := approvals.EvaluateFacts(st, rec.Summary.Deleted, rec.ManagedResources)
+	if len(verdict.BlockedReasons) > 0 {
+		return nil, "", g.refuse(rec, client, nil, "the stack's policy now blocks this plan: "+strings.Join(verdict.BlockedReasons, "; "))
+	}
+	required := max(verdict.ApprovalsRequired, rec.Summary.ApprovalsRequired)
+
+	planFile := filepath.Join(g.Store.Dir(rec.ID), plan.PlanFile)
+	sum, err := plan.FileSHA256(planFile)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, "", g.refuse(rec, client, nil, fmt.Sprintf("plan %s has no plan file any more: it cannot be applied; call plan_change for a new plan", rec.ID))
+		}
+		return nil, "", err
+	}
+	if sum != rec.PlanSHA256 {
+		return nil, "", g.refuse(rec, client, nil, fmt.Sprintf("the plan file of %s changed after it was planned (SHA-256 %s…, recorded %s…): it will not be applied; call plan_change for a new plan and have it approved", rec.ID, sum[:12], shortSum(rec.PlanSHA256)))
+	}
+
+	verified, err := approvals.Verify(tokens, approvals.PlanFacts{
+		ID: rec.ID, Stack: rec.Stack, SHA256: sum, ExpiresAt: rec.ExpiresAt, Required: required,
+	}, g.Config.Approvers, g.Ledger, now)
+	if err != nil {
+		var ref *approvals.RefusalError
+		if errors.As(err, &ref) {
+			return nil, "", g.refuse(rec, client, nil, ref.Reason)
+		}
+		return nil, "", err
+	}
+	return verified, planFile, nil
 }
 
 // StatusRefusal says why a plan in its current status cannot be approved

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"os"
@@ -93,6 +94,22 @@ func TestAttackNoToken(t *testing.T) {
 		return nil
 	}))
 	assert.Equal(t, 2, refusals)
+
+	// Without tokens there is nothing to wait for: the refusal comes while
+	// another run holds the stack.
+	st, _ := h.cfg.Stack("web")
+	unlock, err := h.deps.Planner.Runner.Lock(context.Background(), st)
+	require.NoError(t, err)
+	defer unlock()
+	done := make(chan *mcp.CallToolResult, 1)
+	go func() { done <- h.call("apply_plan", map[string]any{"plan_id": s.PlanID}) }()
+	select {
+	case res := <-done:
+		assert.True(t, res.IsError)
+		assert.Contains(t, textOf(res), "no approval token was given")
+	case <-time.After(time.Minute):
+		t.Fatal("a token-less apply_plan waited for the busy stack")
+	}
 }
 
 func TestAttackForgedSignature(t *testing.T) {
