@@ -62,8 +62,9 @@ func newRPCGuard(out io.Writer, logf func(msg string, args ...any)) *rpcGuard {
 // Writer is the guard's side of the client's stdout.
 func (g *rpcGuard) Writer() io.Writer { return g.out }
 
-// Reader returns the client's lines as mcp-go should see them.
-func (g *rpcGuard) Reader(r io.Reader) io.Reader {
+// Reader returns the client's lines as mcp-go should see them. Close it
+// when the server stops, so that the goroutine copying lines ends.
+func (g *rpcGuard) Reader(r io.Reader) *io.PipeReader {
 	pr, pw := io.Pipe()
 	go func() {
 		br := bufio.NewReaderSize(r, 64<<10)
@@ -84,6 +85,16 @@ func (g *rpcGuard) Reader(r io.Reader) io.Reader {
 		}
 	}()
 	return pr
+}
+
+// jsonrpcMembers are the member names of JSON-RPC 2.0 messages.
+var jsonrpcMembers = []string{"jsonrpc", "id", "method", "params", "result", "error"}
+
+// invalidRequest is the -32600 error line, with id null, for a message the
+// guard does not pass on.
+func invalidRequest(why string) []byte {
+	b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": nil, "error": map[string]any{"code": mcp.INVALID_REQUEST, "message": "Invalid Request: " + why}})
+	return b
 }
 
 var (
@@ -127,6 +138,16 @@ func (g *rpcGuard) in(line []byte) (out []byte, ok bool) {
 	if json.Unmarshal(trimmed, &m) != nil {
 		return line, true
 	}
+	// JSON-RPC member names are case-sensitive; mcp-go's decoder is not,
+	// and would take "ID" for the id.
+	for k := range m {
+		for _, member := range jsonrpcMembers {
+			if k != member && strings.EqualFold(k, member) {
+				g.out.writeLine(invalidRequest("member names are lower case (" + strconv.Quote(member) + ")"))
+				return nil, false
+			}
+		}
+	}
 	id, hasID := m["id"]
 	methodRaw, hasMethod := m["method"]
 	var method string
@@ -141,9 +162,15 @@ func (g *rpcGuard) in(line []byte) (out []byte, ok bool) {
 	}
 	changed := false
 	if hasID {
-		switch idKind(id) {
+		kind := idKind(id)
+		if kind == "null" && hasMethod {
+			// MCP: a request id is never null (and mcp-go would take it
+			// for a notification and say nothing).
+			kind = "invalid"
+		}
+		switch kind {
 		case "invalid":
-			g.out.writeLine([]byte(`{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Invalid Request: the id must be a string or an integer"}}`))
+			g.out.writeLine(invalidRequest("the id must be a string or an integer"))
 			return nil, false
 		case "bigint":
 			m["id"] = g.standIn(id)
@@ -173,8 +200,16 @@ func (g *rpcGuard) in(line []byte) (out []byte, ok bool) {
 	case "notifications/cancelled":
 		var p map[string]json.RawMessage
 		if json.Unmarshal(m["params"], &p) == nil {
+			// The answer will not come out (cancelFilter drops it): forget
+			// what was kept for it.
 			g.mu.Lock()
 			s, mapped := g.bigIDs[key(p["requestId"])]
+			if mapped {
+				delete(g.standIns, s)
+				delete(g.bigIDs, key(p["requestId"]))
+				delete(g.reads, s)
+			}
+			delete(g.reads, key(p["requestId"]))
 			g.mu.Unlock()
 			if mapped {
 				p["requestId"] = json.RawMessage(s)
@@ -217,7 +252,7 @@ func (g *rpcGuard) outLine(line []byte) []byte {
 	g.mu.Lock()
 	reads := len(g.reads) > 0
 	g.mu.Unlock()
-	if !hasStandIn && !(bytes.Contains(line, []byte(`"error"`)) && (reads || len(line) > maxErrorMessage)) {
+	if !hasStandIn && !reads && !(len(line) > maxErrorMessage && bytes.Contains(line, []byte(`"error"`))) {
 		return line
 	}
 	var m map[string]json.RawMessage

@@ -29,15 +29,23 @@ func TestRPCGuardBigIDRoundTrip(t *testing.T) {
 	assert.True(t, strings.HasPrefix(m.ID, standInPrefix), "%s", line)
 	assert.JSONEq(t, `{"name":"plan_change"}`, string(m.Params))
 
-	cancel, ok := g.in([]byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":9007199254740993,"reason":"x"}}`))
-	require.True(t, ok)
-	assert.Contains(t, string(cancel), `"requestId":"`+m.ID+`"`)
-
 	_, err := g.Writer().Write([]byte(`{"jsonrpc":"2.0","id":"` + m.ID + `","result":{}}` + "\n"))
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"jsonrpc":"2.0","id":9007199254740993,"result":{}}`, out.String())
 	assert.Contains(t, out.String(), `"id":9007199254740993`, "byte for byte")
 	assert.Empty(t, g.standIns, "the mapping is forgotten once answered")
+
+	// A cancelled big-id request: the cancellation names its stand-in (so
+	// that mcp-go stops the right call), and the mapping is forgotten (the
+	// answer never comes out).
+	line, ok = g.in([]byte(`{"jsonrpc":"2.0","id":-9007199254740995,"method":"ping"}`))
+	require.True(t, ok)
+	require.NoError(t, json.Unmarshal(line, &m))
+	cancel, ok := g.in([]byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":-9007199254740995,"reason":"x"}}`))
+	require.True(t, ok)
+	assert.Contains(t, string(cancel), `"requestId":"`+m.ID+`"`)
+	assert.Empty(t, g.standIns)
+	assert.Empty(t, g.bigIDs)
 
 	// Safe integers and strings pass untouched.
 	for _, l := range []string{
@@ -54,11 +62,27 @@ func TestRPCGuardBigIDRoundTrip(t *testing.T) {
 }
 
 func TestRPCGuardRefusesIDsMCPDoesNotAllow(t *testing.T) {
-	for _, id := range []string{`{"a":1}`, `[1]`, `true`, `1.5`, `1e3`, `-0.0`} {
+	for _, id := range []string{`{"a":1}`, `[1]`, `true`, `1.5`, `1e3`, `-0.0`, `null`} {
 		g, out := newTestGuard()
 		_, ok := g.in([]byte(`{"jsonrpc":"2.0","id":` + id + `,"method":"ping"}`))
 		assert.False(t, ok, "id %s must not reach mcp-go", id)
 		assert.JSONEq(t, `{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Invalid Request: the id must be a string or an integer"}}`, out.String(), "id %s", id)
+	}
+}
+
+// Member names are case-sensitive in JSON-RPC; mcp-go's decoder is not.
+func TestRPCGuardRefusesMembersInAnotherCase(t *testing.T) {
+	for _, l := range []string{
+		`{"jsonrpc":"2.0","ID":{"a":1},"method":"ping"}`,
+		`{"jsonrpc":"2.0","id":"x","Method":"ping"}`,
+		`{"JSONRPC":"2.0","id":"x","method":"ping"}`,
+		`{"jsonrpc":"2.0","id":"x","Result":{}}`,
+	} {
+		g, out := newTestGuard()
+		_, ok := g.in([]byte(l))
+		assert.False(t, ok, l)
+		assert.Contains(t, out.String(), `"code":-32600`, l)
+		assert.Contains(t, out.String(), `"id":null`, l)
 	}
 }
 
@@ -112,6 +136,13 @@ func TestRPCGuardResourceNotFound(t *testing.T) {
 		require.NoError(t, err)
 		assert.Contains(t, out.String(), `"code":`+jsonInt(tc.code), tc.name)
 	}
+	// A read answered with contents is forgotten too.
+	g0, _ := newTestGuard()
+	g0.in([]byte(`{"jsonrpc":"2.0","id":"ok","method":"resources/read","params":{"uri":"plangate://plans/x"}}`))
+	_, err0 := g0.Writer().Write([]byte(`{"jsonrpc":"2.0","id":"ok","result":{"contents":[]}}` + "\n"))
+	require.NoError(t, err0)
+	assert.Empty(t, g0.reads)
+
 	// Another method's internal error stays one.
 	g, out := newTestGuard()
 	g.in([]byte(`{"jsonrpc":"2.0","id":"t","method":"tools/call","params":{}}`))

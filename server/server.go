@@ -133,7 +133,9 @@ func ServeStdio(ctx context.Context, s *mcpserver.MCPServer, in io.Reader, out i
 		}
 	})
 	f := newCancelFilter()
-	return stdio.Listen(ctx, f.Reader(g.Reader(in)), f.Writer(g.Writer()))
+	guarded := g.Reader(in)
+	defer guarded.Close()
+	return stdio.Listen(ctx, f.Reader(guarded), f.Writer(g.Writer()))
 }
 
 type slogWriter struct{ l *slog.Logger }
