@@ -22,8 +22,8 @@
 // chain. If the log's last line is incomplete — a crash or a full disk cut a
 // write short — Append refuses rather than truncate it: that line is
 // evidence, and only a human should decide what to do with it. `plangate
-// audit verify` shows where the log breaks; move the damaged log aside
-// (keep it) to start a new chain.
+// audit verify` shows where the log breaks; move the damaged log and its
+// audit.head aside (keep them) to start a new chain.
 package audit
 
 import (
@@ -129,12 +129,12 @@ type head struct {
 // Errors of Append.
 var (
 	// ErrIncompleteLastLine: the log does not end with a newline.
-	ErrIncompleteLastLine = errors.New("the audit log's last line is incomplete (a write was cut short); refusing to append so no evidence is lost — plangate audit verify shows where, then move the log aside (keep it) to start a new one")
+	ErrIncompleteLastLine = errors.New("the audit log's last line is incomplete (a write was cut short); refusing to append so no evidence is lost — plangate audit verify shows where, then move audit.jsonl and audit.head aside (keep them) to start a new one")
 	// ErrCorruptLastLine: the log's last line is not an event.
-	ErrCorruptLastLine = errors.New("the audit log's last line is not a plangate event; refusing to append to a broken chain — plangate audit verify shows where, then move the log aside (keep it) to start a new one")
+	ErrCorruptLastLine = errors.New("the audit log's last line is not a plangate event; refusing to append to a broken chain — plangate audit verify shows where, then move audit.jsonl and audit.head aside (keep them) to start a new one")
 	// ErrHeadMismatch: the log's newest line is not the one the head file
 	// recorded.
-	ErrHeadMismatch = errors.New("the audit log's newest line is not the one audit.head recorded (the line was rewritten, or lines were removed from the end); refusing to append so no evidence is lost — plangate audit verify shows where, then move the log and its head aside (keep them) to start a new one")
+	ErrHeadMismatch = errors.New("the audit log's newest line is not the one audit.head recorded (the line was rewritten, lines were removed from the end, or plangate could not write audit.head twice in a row, on a full disk say); refusing to append so no evidence is lost — plangate audit verify shows where; if the lines are genuine, remove audit.head and the next entry starts a new one; otherwise move audit.jsonl and audit.head aside (keep them) to start a new log")
 	// ErrSecret: the event carries something that looks like an approval token.
 	ErrSecret = errors.New("the event carries something that looks like an approval token (pgt1.…); audit entries hold token fingerprints, never tokens")
 )
@@ -511,6 +511,9 @@ func (l *Log) Verify() (int, error) {
 	}
 	if _, serr := os.Stat(l.path); errors.Is(serr, os.ErrNotExist) {
 		h, ok, herr = l.readHead() // a missing log: its head may say it had lines
+		if _, serr := os.Stat(l.path); serr == nil {
+			return verified, nil // a first Append came in between: nothing was missing
+		}
 	}
 	switch {
 	case herr != nil:

@@ -174,6 +174,9 @@ func WriteReport(w io.Writer, s *Summary, now time.Time) {
 			p("  - %s\n", indentRest(e, "    "))
 		}
 	}
+	if s.DiffOffset > 0 {
+		p("\n[diff continued: bytes %d–%d of %d; offset 0 starts it]\n", s.DiffOffset, s.DiffOffset+len(s.Diff), s.DiffTotal)
+	}
 	if s.Diff != "" {
 		p("\n%s", s.Diff)
 		if !strings.HasSuffix(s.Diff, "\n") {

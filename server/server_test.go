@@ -197,7 +197,8 @@ func TestGetPlanPagesThroughALongDiff(t *testing.T) {
 	for pages := 0; offset != 0; pages++ {
 		require.Less(t, pages, 100)
 		var p plan.Summary
-		h.ok("get_plan", map[string]any{"plan_id": s.PlanID, "offset": offset}, &p)
+		pageText := h.ok("get_plan", map[string]any{"plan_id": s.PlanID, "offset": offset}, &p)
+		assert.Contains(t, pageText, "[diff continued: bytes "+strconv.Itoa(offset)+"–")
 		assert.Equal(t, offset, p.DiffOffset)
 		assert.Equal(t, p.NextOffset != 0, p.DiffTruncated, "diff_truncated says whether the diff continues")
 		full += p.Diff

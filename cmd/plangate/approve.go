@@ -108,6 +108,15 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if !ok {
 			return fmt.Errorf("not approved: the stack name did not match")
 		}
+		// The human may have taken a while: sign only what is still
+		// pending now, and never past its expiry.
+		if rec, err = e.store.Get(rec.ID); err != nil {
+			return err
+		}
+		now = time.Now().UTC()
+		if reason := gate.StatusRefusal(rec, now); reason != "" {
+			return fmt.Errorf("not approved: %s", reason)
+		}
 	}
 	token, claims, err := approvals.Issue(key, rec.ID, rec.PlanSHA256, rec.Stack, rec.ExpiresAt, now, rec.ExpiresAt.Sub(now))
 	if err != nil {

@@ -22,6 +22,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() != 0 {
+		return usageError(fs, "unexpected argument %q", fs.Arg(0))
+	}
 	dir, err := os.MkdirTemp("", "plangate-demo-*")
 	if err != nil {
 		return err

@@ -247,6 +247,9 @@ func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() != 0 {
+		return usageError(fs, "unexpected argument %q", fs.Arg(0))
+	}
 	fmt.Fprintf(stdout, "plangate %s\n", appVersion())
 	return nil
 }
