@@ -24,27 +24,40 @@ func FuzzVerify(f *testing.F) {
 			}
 		}
 		b, _ := os.ReadFile(l.Path())
-		f.Add(b)
+		f.Add(b, []byte(nil))
+		if h, err := os.ReadFile(l.headPath()); err == nil {
+			f.Add(b, h)
+			if len(b) > 0 {
+				f.Add(b[:bytes.LastIndexByte(b[:len(b)-1], '\n')+1], h) // newest line removed
+			}
+		}
 		if len(b) > 0 {
-			f.Add(b[:len(b)-1])
-			f.Add(append(bytes.Clone(b), b...))
-			f.Add(bytes.ReplaceAll(b, []byte(`"seq":1`), []byte(`"SEQ":1`)))
+			f.Add(b[:len(b)-1], []byte(nil))
+			f.Add(append(bytes.Clone(b), b...), []byte(nil))
+			f.Add(bytes.ReplaceAll(b, []byte(`"seq":1`), []byte(`"SEQ":1`)), []byte(nil))
 		}
 	}
-	f.Add([]byte("\n"))
-	f.Add([]byte(`{"seq":1,"prev_sha256":"` + ZeroHash + `"}` + "\n"))
-	f.Add([]byte(`{"seq":1,"time":"0001-01-01T00:00:00Z","event":"x","prev_sha256":"` + ZeroHash + `"}` + "\n"))
+	f.Add([]byte("\n"), []byte(nil))
+	f.Add([]byte(`{"seq":1,"prev_sha256":"` + ZeroHash + `"}` + "\n"), []byte(nil))
+	f.Add([]byte(`{"seq":1,"time":"0001-01-01T00:00:00Z","event":"x","prev_sha256":"` + ZeroHash + `"}` + "\n"), []byte(nil))
 
 	dir := f.TempDir()
-	f.Fuzz(func(t *testing.T, content []byte) {
+	f.Fuzz(func(t *testing.T, content, headContent []byte) {
 		l := Open(dir)
 		// A new file each time: ext4 flushes a file truncated and rewritten
 		// in place on close, which would stall the fuzzer on disk writes.
-		if err := os.Remove(l.Path()); err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
+		for _, p := range []string{l.Path(), l.headPath()} {
+			if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
 		}
 		if err := os.WriteFile(l.Path(), content, 0o600); err != nil {
 			t.Fatal(err)
+		}
+		if headContent != nil {
+			if err := os.WriteFile(l.headPath(), headContent, 0o600); err != nil {
+				t.Fatal(err)
+			}
 		}
 		n, err := l.Verify()
 
