@@ -38,8 +38,8 @@ func FuzzVerify(f *testing.F) {
 		}
 	}
 	f.Add([]byte("\n"), []byte(nil))
-	f.Add([]byte(`{"seq":1,"prev_sha256":"` + ZeroHash + `"}` + "\n"), []byte(nil))
-	f.Add([]byte(`{"seq":1,"time":"0001-01-01T00:00:00Z","event":"x","prev_sha256":"` + ZeroHash + `"}` + "\n"), []byte(nil))
+	f.Add([]byte(`{"seq":1,"prev_sha256":"`+ZeroHash+`"}`+"\n"), []byte(nil))
+	f.Add([]byte(`{"seq":1,"time":"0001-01-01T00:00:00Z","event":"x","prev_sha256":"`+ZeroHash+`"}`+"\n"), []byte(nil))
 
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, content, headContent []byte) {
