@@ -19,8 +19,10 @@ import (
 // 2.0 strict where mcp-go is lenient:
 //
 //   - A request whose id is neither a string nor an integer (an object, an
-//     array, a boolean, 1.5) gets -32600 Invalid Request with id null, as
-//     JSON-RPC and MCP ask, instead of an answer that echoes that id.
+//     array, a boolean, 1.5, null) gets -32600 Invalid Request with id
+//     null, as JSON-RPC and MCP ask, instead of an answer that echoes that
+//     id (or, for null, no answer at all). So does a message whose member
+//     names are in another case ("ID"), which mcp-go would accept.
 //   - An integer id beyond ±2^53, which mcp-go would decode as a float64 and
 //     answer changed, is swapped for a stand-in string on the way in (in
 //     notifications/cancelled too) and restored, byte for byte, on the way
