@@ -27,6 +27,8 @@ import (
 //     answer changed, is swapped for a stand-in string on the way in (in
 //     notifications/cancelled too) and restored, byte for byte, on the way
 //     out.
+//   - The same goes for such a progress token (params._meta.progressToken):
+//     progress notifications carry it back exactly as the client sent it.
 //   - A response from the client (plangate sends no requests) is dropped:
 //     mcp-go would answer an error response with -32601.
 //   - Error messages are clipped to maxErrorMessage bytes: mcp-go echoes an
@@ -42,21 +44,30 @@ type rpcGuard struct {
 	standIns map[string]json.RawMessage // stand-in id (JSON) -> the client's id
 	bigIDs   map[string]string          // the client's id -> stand-in id (JSON)
 	reads    map[string]bool            // ids (as mcp-go sees them) of pending resources/read
-	next     uint64
-	legacy   bool // the client sent initialize: a 2025 protocol revision
-	out      *guardWriter
-	logger   func(msg string, args ...any)
+	// tokens and bigTokens are standIns and bigIDs for progress tokens,
+	// kept until the maps are full: progress may trail the response.
+	tokens    map[string]json.RawMessage
+	bigTokens map[string]string
+	next      uint64
+	legacy    bool // the client sent initialize: a 2025 protocol revision
+	out       *guardWriter
+	logger    func(msg string, args ...any)
 }
 
 // maxErrorMessage bounds the message of an error sent to the client.
 const maxErrorMessage = 1024
 
-// standInPrefix starts every stand-in id; a client id that starts with it
-// is remapped too, so that no client id is ever mistaken for one.
-const standInPrefix = "plangate-rpc-id-"
+// standInPrefix starts every stand-in id (tokenPrefix every stand-in
+// progress token); a client id or token that starts with it is remapped
+// too, so that none is ever mistaken for one.
+const (
+	standInPrefix = "plangate-rpc-id-"
+	tokenPrefix   = "plangate-rpc-token-"
+)
 
 func newRPCGuard(out io.Writer, logf func(msg string, args ...any)) *rpcGuard {
-	g := &rpcGuard{standIns: map[string]json.RawMessage{}, bigIDs: map[string]string{}, reads: map[string]bool{}, logger: logf}
+	g := &rpcGuard{standIns: map[string]json.RawMessage{}, bigIDs: map[string]string{}, reads: map[string]bool{},
+		tokens: map[string]json.RawMessage{}, bigTokens: map[string]string{}, logger: logf}
 	g.out = &guardWriter{w: out, g: g}
 	return g
 }
@@ -185,6 +196,11 @@ func (g *rpcGuard) in(line []byte) (out []byte, ok bool) {
 			}
 		}
 	}
+	if params, ok := m["params"]; ok && hasMethod && bytes.Contains(params, []byte("progressToken")) {
+		if b, ok := g.mapProgressToken(params); ok {
+			m["params"], changed = b, true
+		}
+	}
 	switch method {
 	case "initialize":
 		g.mu.Lock()
@@ -231,6 +247,76 @@ func (g *rpcGuard) in(line []byte) (out []byte, ok bool) {
 	return b, true
 }
 
+// mapProgressToken swaps a progress token in params._meta that mcp-go
+// would change (an integer beyond 2^53) or mistake (one that looks like a
+// stand-in) for a stand-in string.
+func (g *rpcGuard) mapProgressToken(params json.RawMessage) (json.RawMessage, bool) {
+	var p map[string]json.RawMessage
+	if json.Unmarshal(params, &p) != nil {
+		return nil, false
+	}
+	var meta map[string]json.RawMessage
+	if json.Unmarshal(p["_meta"], &meta) != nil {
+		return nil, false
+	}
+	tok, ok := meta["progressToken"]
+	if !ok {
+		return nil, false
+	}
+	switch idKind(tok) {
+	case "bigint":
+	case "string":
+		var s string
+		if json.Unmarshal(tok, &s) != nil || !strings.HasPrefix(s, tokenPrefix) {
+			return nil, false
+		}
+	default:
+		return nil, false
+	}
+	g.mu.Lock()
+	s, ok := g.bigTokens[key(tok)]
+	if !ok {
+		if len(g.tokens) > maxTracked {
+			g.tokens, g.bigTokens = map[string]json.RawMessage{}, map[string]string{}
+		}
+		g.next++
+		s = strconv.Quote(tokenPrefix + strconv.FormatUint(g.next, 10))
+		g.tokens[s] = append(json.RawMessage(nil), bytes.TrimSpace(tok)...)
+		g.bigTokens[key(tok)] = s
+	}
+	g.mu.Unlock()
+	meta["progressToken"] = json.RawMessage(s)
+	mb, err1 := json.Marshal(meta)
+	p["_meta"] = mb
+	pb, err2 := json.Marshal(p)
+	if err1 != nil || err2 != nil {
+		return nil, false
+	}
+	return pb, true
+}
+
+// restoreProgressToken puts the client's own token back into a progress
+// notification.
+func (g *rpcGuard) restoreProgressToken(m map[string]json.RawMessage) bool {
+	var p map[string]json.RawMessage
+	if json.Unmarshal(m["params"], &p) != nil {
+		return false
+	}
+	g.mu.Lock()
+	orig, ok := g.tokens[key(p["progressToken"])]
+	g.mu.Unlock()
+	if !ok {
+		return false
+	}
+	p["progressToken"] = orig
+	b, err := json.Marshal(p)
+	if err != nil {
+		return false
+	}
+	m["params"] = b
+	return true
+}
+
 // standIn returns the stand-in id for a client id, making one if needed.
 func (g *rpcGuard) standIn(id json.RawMessage) json.RawMessage {
 	g.mu.Lock()
@@ -251,17 +337,23 @@ func (g *rpcGuard) standIn(id json.RawMessage) json.RawMessage {
 // outLine rewrites one line to the client.
 func (g *rpcGuard) outLine(line []byte) []byte {
 	hasStandIn := bytes.Contains(line, []byte(standInPrefix))
+	hasToken := bytes.Contains(line, []byte(tokenPrefix))
 	g.mu.Lock()
 	reads := len(g.reads) > 0
 	g.mu.Unlock()
-	if !hasStandIn && !reads && !(len(line) > maxErrorMessage && bytes.Contains(line, []byte(`"error"`))) {
+	if !hasStandIn && !hasToken && !reads && !(len(line) > maxErrorMessage && bytes.Contains(line, []byte(`"error"`))) {
 		return line
 	}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(line, &m) != nil {
 		return line
 	}
-	if _, isRequest := m["method"]; isRequest {
+	if _, isNotification := m["method"]; isNotification {
+		if hasToken && g.restoreProgressToken(m) {
+			if b, err := json.Marshal(m); err == nil {
+				return b
+			}
+		}
 		return line
 	}
 	changed := false

@@ -163,6 +163,8 @@ func FuzzRPCGuard(f *testing.F) {
 		`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":123456789012345678901}}`,
 		`{"jsonrpc":"2.0","id":"x","result":{}}`,
 		`{"jsonrpc":"2.0","id":"plangate-rpc-id-1","method":"resources/read","params":{"uri":"x"}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{"progressToken":123456789012345678901}}}`,
+		`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"plangate-rpc-token-1"}}`,
 		`{"id":1,"method":5}`, `{`, `null`, ``,
 	} {
 		f.Add(s)
@@ -191,4 +193,45 @@ func FuzzRPCGuard(f *testing.F) {
 			t.Fatalf("server line %q written as %q", line, out.String())
 		}
 	})
+}
+
+// A progress token beyond 2^53 comes back in progress notifications
+// exactly as the client sent it, even after the response.
+func TestRPCGuardBigProgressToken(t *testing.T) {
+	g, out := newTestGuard()
+	line, ok := g.in([]byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"plan_change","arguments":{"stack":"web"},"_meta":{"progressToken":12345678901234567890}}}`))
+	require.True(t, ok)
+	var m struct {
+		Params struct {
+			Name      string         `json:"name"`
+			Arguments map[string]any `json:"arguments"`
+			Meta      struct {
+				ProgressToken string `json:"progressToken"`
+			} `json:"_meta"`
+		} `json:"params"`
+	}
+	require.NoError(t, json.Unmarshal(line, &m), "%s", line)
+	tok := m.Params.Meta.ProgressToken
+	assert.True(t, strings.HasPrefix(tok, tokenPrefix), "%s", line)
+	assert.Equal(t, "plan_change", m.Params.Name)
+	assert.Equal(t, map[string]any{"stack": "web"}, m.Params.Arguments)
+
+	for _, l := range []string{
+		`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"` + tok + `","progress":1,"total":5}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{}}`,
+		`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"` + tok + `","progress":5,"total":5}}`,
+	} {
+		_, err := g.Writer().Write([]byte(l + "\n"))
+		require.NoError(t, err)
+	}
+	got := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, got, 3)
+	assert.Contains(t, got[0], `"progressToken":12345678901234567890`)
+	assert.Contains(t, got[2], `"progressToken":12345678901234567890`, "a notification trailing the response too")
+
+	// Ordinary tokens pass untouched.
+	l := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"x","_meta":{"progressToken":"abc"}}}`
+	same, ok := g.in([]byte(l))
+	require.True(t, ok)
+	assert.Equal(t, l, string(same))
 }
