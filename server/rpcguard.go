@@ -26,7 +26,8 @@ import (
 //   - An integer id beyond ±2^53, which mcp-go would decode as a float64 and
 //     answer changed, is swapped for a stand-in string on the way in (in
 //     notifications/cancelled too) and restored, byte for byte, on the way
-//     out.
+//     out. So is a string id that reads as a number ("7"), which mcp-go
+//     would take for the same request as 7 when cancelling.
 //   - The same goes for such a progress token (params._meta.progressToken):
 //     progress notifications carry it back exactly as the client sent it.
 //   - A response from the client (plangate sends no requests) is dropped:
@@ -189,8 +190,11 @@ func (g *rpcGuard) in(line []byte) (out []byte, ok bool) {
 			m["id"] = g.standIn(id)
 			changed = true
 		case "string":
+			// mcp-go keys in-flight requests by the id's text: "7" would
+			// be the same request as 7. Ids it could confuse, or take for
+			// a stand-in, get a stand-in of their own.
 			var s string
-			if json.Unmarshal(id, &s) == nil && strings.HasPrefix(s, standInPrefix) {
+			if json.Unmarshal(id, &s) == nil && (strings.HasPrefix(s, standInPrefix) || looksNumeric(s)) {
 				m["id"] = g.standIn(id)
 				changed = true
 			}
@@ -315,6 +319,12 @@ func (g *rpcGuard) restoreProgressToken(m map[string]json.RawMessage) bool {
 	}
 	m["params"] = b
 	return true
+}
+
+// looksNumeric reports whether a string id reads as a number.
+func looksNumeric(s string) bool {
+	_, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	return err == nil
 }
 
 // standIn returns the stand-in id for a client id, making one if needed.

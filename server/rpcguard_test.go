@@ -47,6 +47,17 @@ func TestRPCGuardBigIDRoundTrip(t *testing.T) {
 	assert.Empty(t, g.standIns)
 	assert.Empty(t, g.bigIDs)
 
+	// "7" and 7 stay two requests for mcp-go.
+	seven, ok := g.in([]byte(`{"jsonrpc":"2.0","id":"7","method":"ping"}`))
+	require.True(t, ok)
+	assert.Contains(t, string(seven), `"id":"`+standInPrefix)
+	out.Reset()
+	var s7 struct{ ID string }
+	require.NoError(t, json.Unmarshal(seven, &s7))
+	_, err = g.Writer().Write([]byte(`{"jsonrpc":"2.0","id":"` + s7.ID + `","result":{}}` + "\n"))
+	require.NoError(t, err)
+	assert.Contains(t, out.String(), `"id":"7"`)
+
 	// Safe integers and strings pass untouched.
 	for _, l := range []string{
 		`{"jsonrpc":"2.0","id":9007199254740992,"method":"ping"}`,
