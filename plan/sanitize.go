@@ -580,18 +580,10 @@ func (p *valueParser) value(depth int) (any, error) {
 				return nil, err
 			}
 			m[k] = v
-			p.space()
-			if p.i >= len(p.b) {
-				return nil, p.errorf("unexpected end of input")
-			}
-			p.i++
-			switch p.b[p.i-1] {
-			case ',':
-			case '}':
+			if done, err := p.separator('}'); err != nil {
+				return nil, err
+			} else if done {
 				return m, nil
-			default:
-				p.i--
-				return nil, p.errorf("expected ',' or '}'")
 			}
 		}
 	case c == '[':
@@ -609,18 +601,10 @@ func (p *valueParser) value(depth int) (any, error) {
 				return nil, err
 			}
 			l = append(l, v)
-			p.space()
-			if p.i >= len(p.b) {
-				return nil, p.errorf("unexpected end of input")
-			}
-			p.i++
-			switch p.b[p.i-1] {
-			case ',':
-			case ']':
+			if done, err := p.separator(']'); err != nil {
+				return nil, err
+			} else if done {
 				return l, nil
-			default:
-				p.i--
-				return nil, p.errorf("expected ',' or ']'")
 			}
 		}
 	case c == '"':
@@ -635,6 +619,24 @@ func (p *valueParser) value(depth int) (any, error) {
 		return p.number()
 	}
 	return nil, p.errorf("unexpected %q", p.b[p.i])
+}
+
+// separator consumes what follows a member or an element: ',' (more to
+// come) or close (done).
+func (p *valueParser) separator(close byte) (done bool, err error) {
+	p.space()
+	if p.i >= len(p.b) {
+		return false, p.errorf("unexpected end of input")
+	}
+	p.i++
+	switch p.b[p.i-1] {
+	case ',':
+		return false, nil
+	case close:
+		return true, nil
+	}
+	p.i--
+	return false, p.errorf("expected ',' or '%c'", close)
 }
 
 func (p *valueParser) literal(word string) error {
@@ -669,18 +671,10 @@ func (p *valueParser) skip(depth int) error {
 			if err := p.skip(depth + 1); err != nil {
 				return err
 			}
-			p.space()
-			if p.i >= len(p.b) {
-				return p.errorf("unexpected end of input")
-			}
-			p.i++
-			switch p.b[p.i-1] {
-			case ',':
-			case ']':
+			if done, err := p.separator(']'); err != nil {
+				return err
+			} else if done {
 				return nil
-			default:
-				p.i--
-				return p.errorf("expected ',' or ']'")
 			}
 		}
 	case c == '"':
@@ -1031,18 +1025,10 @@ func (p *valueParser) members(depth int, each func(key, val []byte)) error {
 		if each != nil {
 			each(key, p.b[start:p.i])
 		}
-		p.space()
-		if p.i >= len(p.b) {
-			return p.errorf("unexpected end of input")
-		}
-		p.i++
-		switch p.b[p.i-1] {
-		case ',':
-		case '}':
+		if done, err := p.separator('}'); err != nil {
+			return err
+		} else if done {
 			return nil
-		default:
-			p.i--
-			return p.errorf("expected ',' or '}'")
 		}
 	}
 }
@@ -1107,18 +1093,10 @@ func eachElement(b []byte, each func(elem []byte) error) error {
 		if err := each(p.b[start:p.i]); err != nil {
 			return err
 		}
-		p.space()
-		if p.i >= len(p.b) {
-			return p.errorf("unexpected end of input")
-		}
-		p.i++
-		switch p.b[p.i-1] {
-		case ',':
-		case ']':
+		if done, err := p.separator(']'); err != nil {
+			return err
+		} else if done {
 			return nil
-		default:
-			p.i--
-			return p.errorf("expected ',' or ']'")
 		}
 	}
 }
