@@ -16,7 +16,6 @@ import (
 
 	"github.com/plangate/plangate/awsguard"
 	"github.com/plangate/plangate/internal/moto"
-	"github.com/plangate/plangate/internal/tfbin"
 	"github.com/plangate/plangate/internal/tftest"
 )
 
@@ -30,7 +29,7 @@ import (
 // (they may only assume roles).
 func TestTerraformWithGuardCredentials(t *testing.T) {
 	t.Parallel()
-	terraform := findTerraform(t)
+	terraform := tftest.Find(t)
 	srv := moto.Start(t, moto.WithIAMEnforcement(moto.BootstrapActions))
 	admin := srv.Admin(t)
 	server := admin.CreateUser("plangate-server", moto.Allow("sts:AssumeRole", "sts:GetCallerIdentity"))
@@ -128,19 +127,4 @@ func mustTerraform(t *testing.T, ctx context.Context, terraform, dir string, env
 	out, err := runTerraform(ctx, terraform, dir, env, args...)
 	require.NoError(t, err, "terraform %s:\n%s", strings.Join(args, " "), out)
 	return out
-}
-
-// findTerraform is tftest.Setup's search without its process-wide
-// TF_CLI_CONFIG_FILE (this test passes its own environment to Terraform).
-func findTerraform(t *testing.T) string {
-	t.Helper()
-	path, err := tfbin.Find()
-	if err == nil {
-		return path
-	}
-	p := filepath.Join(tftest.RepoRoot(t), "bin", "terraform")
-	if _, statErr := os.Stat(p); statErr != nil {
-		t.Fatalf("%v (run `make terraform`)", err)
-	}
-	return p
 }

@@ -103,12 +103,7 @@ stack %q {
 // the developer's.
 func awsServerEnv(t *testing.T, creds moto.Credentials) []string {
 	t.Helper()
-	terraform, err := tfbin.Find()
-	if err != nil {
-		terraform = filepath.Join(tftest.RepoRoot(t), "bin", "terraform")
-		_, statErr := os.Stat(terraform)
-		require.NoError(t, statErr, "%v (run `make terraform`)", err)
-	}
+	terraform := tftest.Find(t)
 	return []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + t.TempDir(),

@@ -15,16 +15,9 @@ import (
 // CLI config of its own, so no developer's config or plugin cache leaks in.
 func Setup(t testing.TB) string {
 	t.Helper()
-	path, err := tfbin.Find()
-	if err != nil {
-		// `go test` run by hand on a machine without terraform: use the one
-		// `make terraform` built into the repository's bin/.
-		p := filepath.Join(RepoRoot(t), "bin", "terraform")
-		if _, statErr := os.Stat(p); statErr != nil {
-			t.Fatalf("%v (run `make terraform`)", err)
-		}
-		t.Setenv(tfbin.EnvVar, p)
-		path = p
+	path := Find(t)
+	if _, err := tfbin.Find(); err != nil {
+		t.Setenv(tfbin.EnvVar, path) // the bin/ fallback, for the code under test
 	}
 	rc := filepath.Join(t.TempDir(), "terraformrc")
 	if err := os.WriteFile(rc, nil, 0o600); err != nil {
@@ -33,6 +26,23 @@ func Setup(t testing.TB) string {
 	t.Setenv("TF_CLI_CONFIG_FILE", rc)
 	t.Setenv("CHECKPOINT_DISABLE", "1")
 	return path
+}
+
+// Find is Setup's search for terraform without touching the environment
+// (for parallel tests that pass Terraform an environment of their own):
+// tfbin.Find, else, for `go test` run by hand on a machine without
+// terraform, the one `make terraform` built into the repository's bin/.
+func Find(t testing.TB) string {
+	t.Helper()
+	path, err := tfbin.Find()
+	if err == nil {
+		return path
+	}
+	p := filepath.Join(RepoRoot(t), "bin", "terraform")
+	if _, statErr := os.Stat(p); statErr != nil {
+		t.Fatalf("%v (run `make terraform`)", err)
+	}
+	return p
 }
 
 // CopyDir copies the directory tree src into dst (created if needed).
