@@ -41,18 +41,15 @@ import (
 // Lines that are not a JSON object pass through untouched: mcp-go answers
 // them with the parse or invalid-request error they deserve.
 type rpcGuard struct {
-	mu       sync.Mutex
-	standIns map[string]json.RawMessage // stand-in id (JSON) -> the client's id
-	bigIDs   map[string]string          // the client's id -> stand-in id (JSON)
-	reads    map[string]bool            // ids (as mcp-go sees them) of pending resources/read
-	// tokens and bigTokens are standIns and bigIDs for progress tokens,
-	// kept until the maps are full: progress may trail the response.
-	tokens    map[string]json.RawMessage
-	bigTokens map[string]string
-	next      uint64
-	legacy    bool // the client sent initialize: a 2025 protocol revision
-	out       *guardWriter
-	logger    func(msg string, args ...any)
+	mu    sync.Mutex
+	ids   *standIns       // request ids, forgotten once answered or cancelled
+	reads map[string]bool // ids (as mcp-go sees them) of pending resources/read
+	// tokens are progress tokens, kept until the map is full: progress
+	// may trail the response.
+	tokens *standIns
+	legacy bool // the client sent initialize: a 2025 protocol revision
+	out    *guardWriter
+	logger func(msg string, args ...any)
 }
 
 // maxErrorMessage bounds the message of an error sent to the client.
@@ -67,8 +64,7 @@ const (
 )
 
 func newRPCGuard(out io.Writer, logf func(msg string, args ...any)) *rpcGuard {
-	g := &rpcGuard{standIns: map[string]json.RawMessage{}, bigIDs: map[string]string{}, reads: map[string]bool{},
-		tokens: map[string]json.RawMessage{}, bigTokens: map[string]string{}, logger: logf}
+	g := &rpcGuard{ids: newStandIns(standInPrefix), tokens: newStandIns(tokenPrefix), reads: map[string]bool{}, logger: logf}
 	g.out = &guardWriter{w: out, g: g}
 	return g
 }
@@ -111,10 +107,8 @@ func invalidRequest(why string) []byte {
 	return b
 }
 
-var (
-	safeInteger = regexp.MustCompile(`^-?(0|[1-9][0-9]{0,15})$`)
-	anyInteger  = regexp.MustCompile(`^-?[1-9][0-9]*$`)
-)
+// integer is a JSON integer (no fraction, no exponent).
+var integer = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
 
 // maxSafe is 2^53: integers up to it survive a float64.
 const maxSafe = 1 << 53
@@ -130,13 +124,11 @@ func idKind(raw json.RawMessage) string {
 		return "string"
 	case string(raw) == "null":
 		return "null"
-	case safeInteger.Match(raw):
+	case integer.Match(raw):
 		n, err := strconv.ParseInt(string(raw), 10, 64)
 		if err == nil && n <= maxSafe && n >= -maxSafe {
 			return "int"
 		}
-		return "bigint"
-	case anyInteger.Match(raw):
 		return "bigint"
 	}
 	return "invalid"
@@ -225,10 +217,9 @@ func (g *rpcGuard) in(line []byte) (out []byte, ok bool) {
 			// The answer will not come out (cancelFilter drops it): forget
 			// what was kept for it.
 			g.mu.Lock()
-			s, mapped := g.bigIDs[key(p["requestId"])]
+			s, mapped := g.ids.lookup(p["requestId"])
 			if mapped {
-				delete(g.standIns, s)
-				delete(g.bigIDs, key(p["requestId"]))
+				g.ids.forget(s)
 				delete(g.reads, s)
 			}
 			delete(g.reads, key(p["requestId"]))
@@ -278,18 +269,8 @@ func (g *rpcGuard) mapProgressToken(params json.RawMessage) (json.RawMessage, bo
 		return nil, false
 	}
 	g.mu.Lock()
-	s, ok := g.bigTokens[key(tok)]
-	if !ok {
-		if len(g.tokens) > maxTracked {
-			g.tokens, g.bigTokens = map[string]json.RawMessage{}, map[string]string{}
-		}
-		g.next++
-		s = strconv.Quote(tokenPrefix + strconv.FormatUint(g.next, 10))
-		g.tokens[s] = append(json.RawMessage(nil), bytes.TrimSpace(tok)...)
-		g.bigTokens[key(tok)] = s
-	}
+	meta["progressToken"] = g.tokens.standIn(tok)
 	g.mu.Unlock()
-	meta["progressToken"] = json.RawMessage(s)
 	mb, err1 := json.Marshal(meta)
 	p["_meta"] = mb
 	pb, err2 := json.Marshal(p)
@@ -307,7 +288,7 @@ func (g *rpcGuard) restoreProgressToken(m map[string]json.RawMessage) bool {
 		return false
 	}
 	g.mu.Lock()
-	orig, ok := g.tokens[key(p["progressToken"])]
+	orig, ok := g.tokens.original(key(p["progressToken"]))
 	g.mu.Unlock()
 	if !ok {
 		return false
@@ -331,17 +312,57 @@ func looksNumeric(s string) bool {
 func (g *rpcGuard) standIn(id json.RawMessage) json.RawMessage {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if s, ok := g.bigIDs[key(id)]; ok {
+	return g.ids.standIn(id)
+}
+
+// standIns pairs client values (ids, progress tokens) with the stand-in
+// strings mcp-go sees instead. Not safe for concurrent use: rpcGuard.mu
+// guards it.
+type standIns struct {
+	prefix   string
+	next     uint64
+	byStand  map[string]json.RawMessage // stand-in (JSON) -> the client's value
+	byClient map[string]string          // the client's value (JSON) -> stand-in
+}
+
+func newStandIns(prefix string) *standIns {
+	return &standIns{prefix: prefix, byStand: map[string]json.RawMessage{}, byClient: map[string]string{}}
+}
+
+// standIn returns the stand-in for v, making one if needed. The maps are
+// emptied when full, so that memory stays bounded whatever the client sends.
+func (m *standIns) standIn(v json.RawMessage) json.RawMessage {
+	if s, ok := m.byClient[key(v)]; ok {
 		return json.RawMessage(s)
 	}
-	if len(g.standIns) > maxTracked {
-		g.standIns, g.bigIDs = map[string]json.RawMessage{}, map[string]string{}
+	if len(m.byStand) > maxTracked {
+		m.byStand, m.byClient = map[string]json.RawMessage{}, map[string]string{}
 	}
-	g.next++
-	s := strconv.Quote(standInPrefix + strconv.FormatUint(g.next, 10))
-	g.standIns[s] = append(json.RawMessage(nil), bytes.TrimSpace(id)...)
-	g.bigIDs[key(id)] = s
+	m.next++
+	s := strconv.Quote(m.prefix + strconv.FormatUint(m.next, 10))
+	m.byStand[s] = append(json.RawMessage(nil), bytes.TrimSpace(v)...)
+	m.byClient[key(v)] = s
 	return json.RawMessage(s)
+}
+
+// lookup returns the stand-in of a client value, if it has one.
+func (m *standIns) lookup(v json.RawMessage) (string, bool) {
+	s, ok := m.byClient[key(v)]
+	return s, ok
+}
+
+// original returns the client's value behind a stand-in.
+func (m *standIns) original(standIn string) (json.RawMessage, bool) {
+	v, ok := m.byStand[standIn]
+	return v, ok
+}
+
+// forget drops a stand-in and its client value.
+func (m *standIns) forget(standIn string) {
+	if v, ok := m.byStand[standIn]; ok {
+		delete(m.byClient, key(v))
+		delete(m.byStand, standIn)
+	}
 }
 
 // outLine rewrites one line to the client.
@@ -371,10 +392,9 @@ func (g *rpcGuard) outLine(line []byte) []byte {
 	g.mu.Lock()
 	read := g.reads[id]
 	delete(g.reads, id)
-	if orig, ok := g.standIns[id]; ok {
+	if orig, ok := g.ids.original(id); ok {
 		m["id"] = orig
-		delete(g.standIns, id)
-		delete(g.bigIDs, key(orig))
+		g.ids.forget(id)
 		changed = true
 	}
 	legacy := g.legacy

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -33,7 +34,7 @@ func TestRPCGuardBigIDRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"jsonrpc":"2.0","id":9007199254740993,"result":{}}`, out.String())
 	assert.Contains(t, out.String(), `"id":9007199254740993`, "byte for byte")
-	assert.Empty(t, g.standIns, "the mapping is forgotten once answered")
+	assert.Empty(t, g.ids.byStand, "the mapping is forgotten once answered")
 
 	// A cancelled big-id request: the cancellation names its stand-in (so
 	// that mcp-go stops the right call), and the mapping is forgotten (the
@@ -44,8 +45,8 @@ func TestRPCGuardBigIDRoundTrip(t *testing.T) {
 	cancel, ok := g.in([]byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":-9007199254740995,"reason":"x"}}`))
 	require.True(t, ok)
 	assert.Contains(t, string(cancel), `"requestId":"`+m.ID+`"`)
-	assert.Empty(t, g.standIns)
-	assert.Empty(t, g.bigIDs)
+	assert.Empty(t, g.ids.byStand)
+	assert.Empty(t, g.ids.byClient)
 
 	// "7" and 7 stay two requests for mcp-go.
 	seven, ok := g.in([]byte(`{"jsonrpc":"2.0","id":"7","method":"ping"}`))
@@ -145,7 +146,7 @@ func TestRPCGuardResourceNotFound(t *testing.T) {
 		g.in([]byte(`{"jsonrpc":"2.0","id":"r","method":"resources/read","params":{"uri":"plangate://plans/deadbeef"}}`))
 		_, err := g.Writer().Write([]byte(notFound + "\n"))
 		require.NoError(t, err)
-		assert.Contains(t, out.String(), `"code":`+jsonInt(tc.code), tc.name)
+		assert.Contains(t, out.String(), `"code":`+strconv.Itoa(tc.code), tc.name)
 	}
 	// A read answered with contents is forgotten too.
 	g0, _ := newTestGuard()
@@ -161,8 +162,6 @@ func TestRPCGuardResourceNotFound(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, out.String(), `"code":-32603`)
 }
-
-func jsonInt(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 // Whatever the client sends, the guard neither panics nor forwards a line
 // that was valid JSON as invalid JSON, and what it writes to the client is
