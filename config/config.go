@@ -701,17 +701,9 @@ func (l *loader) policy(stack string, rp *policyBlock) Policy {
 	}
 
 	if rp.PlanTTL != nil {
-		d, err := time.ParseDuration(*rp.PlanTTL)
-		switch {
-		case err != nil:
-			l.errorf(rp.PlanTTLRange, "Invalid plan_ttl",
-				"stack %q: plan_ttl %q is not a duration: use a Go duration such as \"30m\", \"1h\" or \"24h\" (there is no day unit)",
-				stack, *rp.PlanTTL)
-		case d <= 0 || d > MaxPlanTTL:
-			l.errorf(rp.PlanTTLRange, "Invalid plan_ttl",
-				"stack %q: plan_ttl %q is out of range: a plan must expire after more than 0s and at most %s (7 days)",
-				stack, *rp.PlanTTL, "168h")
-		default:
+		if d, ok := l.duration(stack, "plan_ttl", *rp.PlanTTL, rp.PlanTTLRange, `"30m", "1h" or "24h" (there is no day unit)`,
+			func(d time.Duration) bool { return d > 0 && d <= MaxPlanTTL },
+			"a plan must expire after more than 0s and at most 168h (7 days)"); ok {
 			p.PlanTTL = d
 		}
 	}
@@ -759,15 +751,9 @@ func (l *loader) aws(stack string, ra *awsBlock) *AWS {
 		}
 	}
 	if ra.SessionDuration != nil {
-		d, err := time.ParseDuration(*ra.SessionDuration)
-		switch {
-		case err != nil:
-			l.errorf(ra.SessionDurRange, "Invalid session_duration",
-				"stack %q: session_duration %q is not a duration: use a Go duration such as \"2h\" or \"90m\"", stack, *ra.SessionDuration)
-		case d < MinSessionDuration || d > MaxSessionDuration:
-			l.errorf(ra.SessionDurRange, "Invalid session_duration",
-				"stack %q: session_duration %q is out of range: AssumeRole takes 15m to 12h (and at most the role's MaxSessionDuration)", stack, *ra.SessionDuration)
-		default:
+		if d, ok := l.duration(stack, "session_duration", *ra.SessionDuration, ra.SessionDurRange, `"2h" or "90m"`,
+			func(d time.Duration) bool { return d >= MinSessionDuration && d <= MaxSessionDuration },
+			"AssumeRole takes 15m to 12h (and at most the role's MaxSessionDuration)"); ok {
 			a.SessionDuration = d
 		}
 	}
@@ -781,6 +767,21 @@ func (l *loader) aws(stack string, ra *awsBlock) *AWS {
 		}
 	}
 	return a
+}
+
+// duration parses a duration attribute, reporting a value that is not one
+// (with examples) or that inRange refuses (with why).
+func (l *loader) duration(stack, name, value string, rng hcl.Range, examples string, inRange func(time.Duration) bool, why string) (time.Duration, bool) {
+	d, err := time.ParseDuration(value)
+	switch {
+	case err != nil:
+		l.errorf(rng, "Invalid "+name, "stack %q: %s %q is not a duration: use a Go duration such as %s", stack, name, value, examples)
+	case !inRange(d):
+		l.errorf(rng, "Invalid "+name, "stack %q: %s %q is out of range: %s", stack, name, value, why)
+	default:
+		return d, true
+	}
+	return 0, false
 }
 
 func (l *loader) approver(ra *approverBlock) *Approver {
