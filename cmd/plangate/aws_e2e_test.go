@@ -272,8 +272,13 @@ func TestAWSLoopWithRoleSplit(t *testing.T) {
 	// reaches the log, the plan records or the server's output.
 	out, err := exec.Command(binary, "audit", "--config", cfg).CombinedOutput()
 	require.NoError(t, err, string(out))
-	assert.Contains(t, string(out), "aws="+planARN[:strings.LastIndex(planARN, "-")])
-	assert.Contains(t, string(out), "aws=arn:aws:sts::"+moto.DefaultAccountID+":assumed-role/plangate-apply/plangate-apply-"+id[:8])
+	// Each event of the last plan names the identity of its step.
+	events := auditEvents(string(out), id)
+	role := "arn:aws:sts::" + moto.DefaultAccountID + ":assumed-role/"
+	assert.Contains(t, events["plan_created"], "aws="+role+"plangate-plan/plangate-plan-"+id[:8]+" ")
+	for _, name := range []string{"apply_started", "applied"} {
+		assert.Contains(t, events[name], "aws="+role+"plangate-apply/plangate-apply-"+id[:8]+" ", name)
+	}
 	require.NoError(t, r.stdin.Close())
 	for line := range r.lines {
 		r.all = append(r.all, line)
@@ -384,7 +389,22 @@ func TestAWSAccountGuardAndRoleSplitRefusals(t *testing.T) {
 	require.NoError(t, err, string(b))
 	assert.Contains(t, string(b), "plan_refused")
 	assert.Contains(t, string(b), "stack=wrongacct")
-	assert.Contains(t, string(b), "apply_refused")
+	cross := auditEvents(string(b), crossID)
+	assert.Contains(t, cross, "apply_refused")
+	assert.NotContains(t, cross, "apply_started", "the cross-account apply never started")
+	assert.Contains(t, auditEvents(string(b), id), "apply_started", "the server-user apply started, and IAM denied it")
+}
+
+// auditEvents maps the event names of one plan's lines in `plangate audit`
+// output to those lines.
+func auditEvents(out, planID string) map[string]string {
+	events := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 3 && strings.Contains(line, " plan="+planID+" ") {
+			events[f[2]] = line
+		}
+	}
+	return events
 }
 
 // Remote state in the emulator's S3 with S3-native locking: plangate
