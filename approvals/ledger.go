@@ -10,9 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/plangate/plangate/internal/atomicfile"
+	"github.com/plangate/plangate/internal/flock"
 )
 
 // LedgerFile is the ledger's file name inside the state directory.
@@ -79,8 +78,8 @@ func (l *Ledger) lookup(nonce string) (*NonceUse, error) {
 		return nil, fmt.Errorf("read approval ledger: %w", err)
 	}
 	defer f.Close()
-	if err := flock(f, unix.LOCK_SH); err != nil {
-		return nil, err
+	if err := flock.Lock(f, flock.Shared); err != nil {
+		return nil, fmt.Errorf("lock approval ledger: %w", err)
 	}
 	uses, _, err := l.read(f)
 	if err != nil {
@@ -128,8 +127,8 @@ func (l *Ledger) Consume(uses []NonceUse) error {
 		return fmt.Errorf("record token use: %w", err)
 	}
 	defer f.Close()
-	if err := flock(f, unix.LOCK_EX); err != nil {
-		return err
+	if err := flock.Lock(f, flock.Exclusive); err != nil {
+		return fmt.Errorf("lock approval ledger: %w", err)
 	}
 	recorded, complete, err := l.read(f)
 	if err != nil {
@@ -188,18 +187,6 @@ func (l *Ledger) read(f *os.File) (map[string]NonceUse, int64, error) {
 		}
 		if _, dup := uses[u.Nonce]; !dup {
 			uses[u.Nonce] = u
-		}
-	}
-}
-
-func flock(f *os.File, how int) error {
-	for {
-		err := unix.Flock(int(f.Fd()), how)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, unix.EINTR) {
-			return fmt.Errorf("lock approval ledger: %w", err)
 		}
 	}
 }

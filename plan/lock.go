@@ -2,14 +2,12 @@ package plan
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/plangate/plangate/internal/flock"
 )
 
 // StackLocks serialises Terraform runs per stack: at most one terraform
@@ -91,52 +89,14 @@ func (l *StackLocks) Lock(ctx context.Context, stack string) (unlock func(), err
 		release()
 		return nil, fmt.Errorf("lock file: %w", err)
 	}
-	if err := flockWait(ctx, f); err != nil {
+	if err := flock.Wait(ctx, f); err != nil {
 		f.Close()
 		release()
 		return nil, fmt.Errorf("waiting for another plangate process running Terraform on stack %q: %w", stack, err)
 	}
 	return func() {
-		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		_ = flock.Unlock(f)
 		f.Close()
 		release()
 	}, nil
-}
-
-// flockWait takes an exclusive flock, polling so that ctx can end the wait.
-func flockWait(ctx context.Context, f *os.File) error {
-	delay := 10 * time.Millisecond
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
-			return err
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		if delay < 250*time.Millisecond {
-			delay *= 2
-		}
-	}
-}
-
-// withFileLock runs fn while holding an exclusive flock on path.
-func withFileLock(path string, fn func() error) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		return err
-	}
-	defer unix.Flock(int(f.Fd()), unix.LOCK_UN) //nolint:errcheck
-	return fn()
 }
