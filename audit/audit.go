@@ -42,9 +42,8 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/plangate/plangate/internal/atomicfile"
+	"github.com/plangate/plangate/internal/flock"
 	"github.com/plangate/plangate/plan"
 )
 
@@ -54,23 +53,27 @@ const FileName = "audit.jsonl"
 // ZeroHash is the prev_sha256 of the first line.
 const ZeroHash = "0000000000000000000000000000000000000000000000000000000000000000"
 
+// EventName is what happened, in lower snake case: one of the Event*
+// names below.
+type EventName string
+
 // Event names.
 const (
-	EventPlanCreated      = "plan_created"
-	EventPlanBlocked      = "plan_blocked"
-	EventPlanFailed       = "plan_failed"
-	EventPlanNoChanges    = "plan_no_changes"
-	EventPlanDiscarded    = "plan_discarded"
-	EventPlanRefused      = "plan_refused"
-	EventPlanApproved     = "plan_approved"
-	EventApplyRefused     = "apply_refused"
-	EventApplyStarted     = "apply_started"
-	EventApplied          = "applied"
-	EventApplyFailed      = "apply_failed"
-	EventApplyInterrupted = "apply_interrupted"
-	EventPlanSuperseded   = "plan_superseded"
-	EventFreeze           = "freeze"
-	EventUnfreeze         = "unfreeze"
+	EventPlanCreated      EventName = "plan_created"
+	EventPlanBlocked      EventName = "plan_blocked"
+	EventPlanFailed       EventName = "plan_failed"
+	EventPlanNoChanges    EventName = "plan_no_changes"
+	EventPlanDiscarded    EventName = "plan_discarded"
+	EventPlanRefused      EventName = "plan_refused"
+	EventPlanApproved     EventName = "plan_approved"
+	EventApplyRefused     EventName = "apply_refused"
+	EventApplyStarted     EventName = "apply_started"
+	EventApplied          EventName = "applied"
+	EventApplyFailed      EventName = "apply_failed"
+	EventApplyInterrupted EventName = "apply_interrupted"
+	EventPlanSuperseded   EventName = "plan_superseded"
+	EventFreeze           EventName = "freeze"
+	EventUnfreeze         EventName = "unfreeze"
 )
 
 // Client names the MCP client that caused an event.
@@ -85,8 +88,8 @@ type Event struct {
 	Seq int64 `json:"seq"`
 	// Time is when it happened, in UTC; Append sets it when zero.
 	Time time.Time `json:"time"`
-	// Event is what happened: one of the Event* names (lower snake case).
-	Event      string       `json:"event"`
+	// Event is what happened: one of the Event* names.
+	Event      EventName    `json:"event"`
 	Stack      string       `json:"stack,omitempty"`
 	PlanID     string       `json:"plan_id,omitempty"`
 	PlanSHA256 string       `json:"plan_sha256,omitempty"`
@@ -176,7 +179,7 @@ var eventNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 // Append writes e as the next line of the log and returns it as written,
 // with Seq, Time and Prev set. It returns only once the line is on disk.
 func (l *Log) Append(e Event) (Event, error) {
-	if !eventNameRE.MatchString(e.Event) {
+	if !eventNameRE.MatchString(string(e.Event)) {
 		return Event{}, fmt.Errorf("audit: invalid event name %q: lower snake case, such as %q", e.Event, EventApplied)
 	}
 	stamp := e.Time.IsZero()
@@ -204,10 +207,10 @@ func (l *Log) Append(e Event) (Event, error) {
 	defer f.Close()
 	// The lock covers reading the last line and writing the next one: two
 	// writers that both read line N would otherwise both write a line N+1.
-	if err := flock(f, unix.LOCK_EX); err != nil {
+	if err := flock.Lock(f, flock.Exclusive); err != nil {
 		return Event{}, fmt.Errorf("audit: locking %s: %w", l.path, err)
 	}
-	defer unix.Flock(int(f.Fd()), unix.LOCK_UN) //nolint:errcheck // Close releases it anyway
+	defer flock.Unlock(f) //nolint:errcheck // Close releases it anyway
 
 	st, err := f.Stat()
 	if err != nil {
@@ -418,10 +421,10 @@ func (l *Log) Head() (int64, string, error) {
 	}
 	defer f.Close()
 	// A shared lock: an Append in progress is never seen half written.
-	if err := flock(f, unix.LOCK_SH); err != nil {
+	if err := flock.Lock(f, flock.Shared); err != nil {
 		return 0, "", fmt.Errorf("audit: locking %s: %w", l.path, err)
 	}
-	defer unix.Flock(int(f.Fd()), unix.LOCK_UN) //nolint:errcheck // Close releases it anyway
+	defer flock.Unlock(f) //nolint:errcheck // Close releases it anyway
 	st, err := f.Stat()
 	if err != nil {
 		return 0, "", fmt.Errorf("audit: %w", err)
@@ -562,7 +565,7 @@ func decodeLine(raw []byte) (Event, string) {
 	if err != nil || !bytes.Equal(again, raw) {
 		return Event{}, "not exactly what plangate writes (unknown or reordered fields, altered formatting) — the line was edited"
 	}
-	if !eventNameRE.MatchString(e.Event) {
+	if !eventNameRE.MatchString(string(e.Event)) {
 		return Event{}, fmt.Sprintf("invalid event name %q — the line was edited", e.Event)
 	}
 	return e, ""
@@ -583,14 +586,14 @@ func (l *Log) scan(fn func(n int, raw []byte, complete bool) error, locked func(
 	// complete, and appends made meanwhile, not yet whole, are left out
 	// rather than reported as torn. The lock is not held while reading, so
 	// verifying a long log does not hold up the server's appends.
-	if err := flock(f, unix.LOCK_SH); err != nil {
+	if err := flock.Lock(f, flock.Shared); err != nil {
 		return fmt.Errorf("audit: locking %s: %w", l.path, err)
 	}
 	st, err := f.Stat()
 	if locked != nil {
 		locked() // sees the head file as it was for this size
 	}
-	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	_ = flock.Unlock(f)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
@@ -614,15 +617,4 @@ func (l *Log) scan(fn func(n int, raw []byte, complete bool) error, locked func(
 func hashLine(raw []byte) string {
 	sum := sha256.Sum256(raw)
 	return hex.EncodeToString(sum[:])
-}
-
-// flock takes a lock on f (unix.LOCK_EX or LOCK_SH), retrying when a
-// signal interrupts the wait.
-func flock(f *os.File, how int) error {
-	for {
-		err := unix.Flock(int(f.Fd()), how)
-		if !errors.Is(err, unix.EINTR) {
-			return err
-		}
-	}
 }
