@@ -9,34 +9,58 @@ import (
 	"unicode"
 
 	"github.com/plangate/plangate/config"
-	"github.com/plangate/plangate/plan"
 )
 
 // maxProtectedReasons bounds the blocked reasons listed one per protected
 // address; ProtectedHits always lists every one.
 const maxProtectedReasons = 20
 
-// Evaluate implements plan.PolicyFunc: it is EvaluateFacts on the plan's
-// deletions and the number of managed resources in its prior state.
-func Evaluate(st *config.Stack, a *plan.Analysis) plan.Verdict {
-	if a == nil {
-		return EvaluateFacts(st, nil, 0)
-	}
-	return EvaluateFacts(st, a.Deleted, a.ManagedResourceCount())
+// Facts are what a stack's policy judges a plan by: every resource
+// instance it destroys and the size of the stack it destroys them in. The
+// gate derives them from the plan; policy needs nothing else.
+type Facts struct {
+	// Deleted lists every instance the plan destroys, one entry per
+	// destroyed object (a deposed object is an entry of its own).
+	Deleted []Deleted
+	// Managed is the number of managed resource instances in the state
+	// the plan was made against: the base of the mass-deletion ratio.
+	Managed int
 }
 
-var _ plan.PolicyFunc = Evaluate
+// Deleted is one destroyed object, as policy sees it.
+type Deleted struct {
+	Address string
+	// Replace is set when the instance is destroyed to be created anew.
+	Replace bool
+	// Deposed is the deposed key when the object destroyed is deposed.
+	Deposed string
+}
 
-// EvaluateFacts applies the stack's policy to a plan that destroys deleted
-// (the full list) in a stack of managed resources: how many approvers it
-// needs, which protected addresses it hits, and why it is blocked, if it
-// is. A blocked plan can never be approved or applied.
-func EvaluateFacts(st *config.Stack, deleted []plan.Deletion, managed int) plan.Verdict {
+// Verdict is what policy says of a plan before anyone approves it.
+type Verdict struct {
+	// ApprovalsRequired is the number of distinct approvers it needs.
+	ApprovalsRequired int
+	// ProtectedHits lists every destroyed address that matches a
+	// protected pattern.
+	ProtectedHits []string
+	// BlockedReasons say why the plan can never be approved; empty when
+	// it can be.
+	BlockedReasons []string
+}
+
+// Blocked reports whether policy forbids the plan whatever the approvals.
+func (v Verdict) Blocked() bool { return len(v.BlockedReasons) > 0 }
+
+// Evaluate applies the stack's policy to a plan's facts: how many
+// approvers it needs, which protected addresses it hits, and why it is
+// blocked, if it is. A blocked plan can never be approved or applied.
+func Evaluate(st *config.Stack, f Facts) Verdict {
 	if st == nil {
-		return plan.Verdict{ApprovalsRequired: 1, BlockedReasons: []string{"the plan has no stack, so no policy applies to it: plan again through a configured stack"}}
+		return Verdict{ApprovalsRequired: 1, BlockedReasons: []string{"the plan has no stack, so no policy applies to it: plan again through a configured stack"}}
 	}
+	deleted, managed := f.Deleted, f.Managed
 	p := st.Policy
-	v := plan.Verdict{ApprovalsRequired: max(p.Approvals, 1)}
+	v := Verdict{ApprovalsRequired: max(p.Approvals, 1)}
 	n := len(deleted)
 	if n == 0 {
 		return v
@@ -112,11 +136,11 @@ func EvaluateFacts(st *config.Stack, deleted []plan.Deletion, managed int) plan.
 	return v
 }
 
-func deletionVerb(d plan.Deletion) string {
+func deletionVerb(d Deleted) string {
 	switch {
 	case d.Deposed != "":
 		return "destroyed (deposed object " + d.Deposed + ")"
-	case d.Action == "replace":
+	case d.Replace:
 		return "replaced"
 	default:
 		return "destroyed"

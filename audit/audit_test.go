@@ -127,7 +127,7 @@ func TestAppendTime(t *testing.T) {
 func TestAppendRejectsInvalidEventName(t *testing.T) {
 	l := Open(t.TempDir())
 	for _, name := range []string{"", "Applied", "apply started", "x\n"} {
-		_, err := l.Append(Event{Event: name})
+		_, err := l.Append(Event{Event: EventName(name)})
 		assert.Error(t, err, "event name %q", name)
 	}
 	_, err := os.Stat(l.Path())

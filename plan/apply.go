@@ -22,10 +22,9 @@ type ApplyOutput struct {
 // ApplySaved runs `terraform apply` on a saved plan file, never on a fresh
 // plan: Terraform itself refuses a saved plan made stale by another apply.
 // The caller must hold the stack lock (Runner.Lock) and must have verified
-// the approvals; this method checks nothing of the kind. Of opts, only
-// WithCredentials applies.
-func (r *Runner) ApplySaved(ctx context.Context, st *config.Stack, planFile string, events func(UIMessage), opts ...PlanOption) (*ApplyOutput, error) {
-	c := runConfig(opts)
+// the approvals; this method checks nothing of the kind.
+func (r *Runner) ApplySaved(ctx context.Context, st *config.Stack, planFile string, opts ...ApplyOption) (*ApplyOutput, error) {
+	c := applyOptions(opts)
 	if err := r.ready(ctx); err != nil {
 		return nil, err
 	}
@@ -51,8 +50,8 @@ func (r *Runner) ApplySaved(ctx context.Context, st *config.Stack, planFile stri
 			if m.Type == "diagnostic" && m.Diagnostic != nil {
 				out.Diagnostics = append(out.Diagnostics, m.Diagnostic.toDiagnostic())
 			}
-			if events != nil {
-				events(m)
+			if c.events != nil {
+				c.events(m)
 			}
 		})
 	}()

@@ -1,61 +1,13 @@
 package plan
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
-	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"unicode"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// Another run holds the stack's state lock (here: the local backend's lock,
-// held the way Terraform holds it, with its lock info beside the state): the
-// plan does not run, nothing is recorded, and the error names the holder
-// and what a human can do.
-func TestPlanWhileStateLockedNamesTheHolder(t *testing.T) {
-	p, cfg := newPlanner(t, map[string]string{"main.tf": plannerModule}, "")
-	st, _ := cfg.Stack("s")
-
-	statePath := filepath.Join(st.Dir, "terraform.tfstate")
-	f, err := os.OpenFile(statePath, os.O_RDWR|os.O_CREATE, 0o600)
-	require.NoError(t, err)
-	defer f.Close()
-	require.NoError(t, syscall.FcntlFlock(f.Fd(), syscall.F_SETLK, &syscall.Flock_t{Type: syscall.F_WRLCK, Whence: 0}))
-	info, err := json.Marshal(map[string]string{
-		"ID": "5f0c1d2e-3b4a-4c5d-8e9f-0a1b2c3d4e5f", "Operation": "OperationTypeApply", "Info": "",
-		"Who": "alice@build-7", "Version": "1.11.0", "Created": "2026-01-02T03:04:05Z", "Path": "terraform.tfstate",
-	})
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(st.Dir, ".terraform.tfstate.lock.info"), info, 0o600))
-
-	_, err = p.Propose(context.Background(), st, nil)
-	var locked *StateLockError
-	require.True(t, errors.As(err, &locked), "want a StateLockError, got %v", err)
-	assert.Equal(t, "alice@build-7", locked.Lock.Who)
-	assert.Equal(t, "5f0c1d2e-3b4a-4c5d-8e9f-0a1b2c3d4e5f", locked.Lock.ID)
-	assert.Equal(t, "OperationTypeApply", locked.Lock.Operation)
-	msg := err.Error()
-	assert.Contains(t, msg, `stack "s": the Terraform state is locked by another run, so nothing ran: held by alice@build-7`)
-	assert.Contains(t, msg, "terraform force-unlock 5f0c1d2e-3b4a-4c5d-8e9f-0a1b2c3d4e5f")
-	assert.Contains(t, msg, "a human (not the agent)")
-	recs, err := p.Store.List()
-	require.NoError(t, err)
-	assert.Empty(t, recs, "a plan that never ran is not recorded")
-
-	// Once the lock is free, the plan runs.
-	require.NoError(t, syscall.FcntlFlock(f.Fd(), syscall.F_SETLK, &syscall.Flock_t{Type: syscall.F_UNLCK, Whence: 0}))
-	require.NoError(t, os.Remove(filepath.Join(st.Dir, ".terraform.tfstate.lock.info")))
-	rec, err := p.Propose(context.Background(), st, nil)
-	require.NoError(t, err)
-	assert.Equal(t, StatusAwaitingApproval, rec.Status)
-}
 
 func TestParseLockInfo(t *testing.T) {
 	// Terraform 1.11's detail, as its -json diagnostic carries it.

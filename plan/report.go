@@ -67,11 +67,23 @@ func (s *Summary) Headline() string {
 	return line
 }
 
-// ForOutput returns a copy of the summary fit for a tool result: one page
-// of at most MaxListedDeletions deletions from deletionsOffset (with every
+// WithDiff returns a copy of the summary carrying the given diff page,
+// and every deletion.
+func (s Summary) WithDiff(page DiffPage) Summary {
+	s.Diff = page.Text
+	s.DiffOffset = page.Offset
+	s.DiffTotal = page.Total
+	s.NextOffset = page.Next
+	// True while the diff continues: a client may page until it is false.
+	s.DiffTruncated = page.Next != 0
+	return s
+}
+
+// Page returns a copy of the summary fit for a tool result: one page of at
+// most MaxListedDeletions deletions from deletionsOffset (with every
 // deletion grouped by module and type, exact counts, when they don't all
 // fit) and the given diff page.
-func (s Summary) ForOutput(page DiffPage, deletionsOffset int) Summary {
+func (s Summary) Page(page DiffPage, deletionsOffset int) Summary {
 	s.headline = s.Headline()
 	total := len(s.Deleted)
 	deletionsOffset = max(0, min(deletionsOffset, total))
@@ -86,21 +98,58 @@ func (s Summary) ForOutput(page DiffPage, deletionsOffset int) Summary {
 	if end < total {
 		s.NextDeletionsOffset = end
 	}
-	s.Diff = page.Text
-	s.DiffOffset = page.Offset
-	s.DiffTotal = page.Total
-	s.NextOffset = page.Next
-	// True while the diff continues: a client may page until it is false.
-	s.DiffTruncated = page.Next != 0
-	return s
+	return s.WithDiff(page)
+}
+
+// ReportOption changes how WriteReport writes a plan.
+type ReportOption func(*reportConfig)
+
+type reportConfig struct {
+	approver bool
+	colour   bool
+}
+
+// ForApprover writes the report for the human deciding whether to approve:
+// without the advice to the agent on what to do next.
+func ForApprover() ReportOption { return func(c *reportConfig) { c.approver = true } }
+
+// Colour colours the report for a terminal, as Terraform colours its own
+// output: the headline, the deletions and what blocks the plan. The diff
+// is written as the summary holds it (RenderDiff with Colour colours it).
+func Colour() ReportOption { return func(c *reportConfig) { c.colour = true } }
+
+// ANSI escapes, as Terraform's colorstring writes them.
+const (
+	ansiReset  = "\x1b[0m"
+	ansiBold   = "\x1b[1m"
+	ansiRed    = "\x1b[31m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiCyan   = "\x1b[36m"
+)
+
+// paint wraps text in the given escapes when on, else returns it as it is.
+func paint(on bool, text string, escapes ...string) string {
+	if !on || text == "" {
+		return text
+	}
+	return strings.Join(escapes, "") + text + ansiReset
 }
 
 // WriteReport writes the human-readable report of a plan: headline,
-// status, deletions, drift, warnings and errors, the diff page, and what
-// must happen next.
-func WriteReport(w io.Writer, s *Summary, now time.Time) {
+// status, deletions, drift, warnings and errors, the diff page, and
+// (unless ForApprover) what must happen next.
+func WriteReport(w io.Writer, s *Summary, now time.Time, opts ...ReportOption) {
+	var c reportConfig
+	for _, o := range opts {
+		o(&c)
+	}
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
-	p("%s\n", s.Headline())
+	headColour := ansiGreen
+	if s.Deletions > 0 || s.Status == StatusBlocked || s.Status == StatusFailed {
+		headColour = ansiRed
+	}
+	p("%s\n", paint(c.colour, s.Headline(), ansiBold, headColour))
 	p("Plan id: %s\n", s.PlanID)
 	if s.AWS != nil {
 		p("AWS: %s\n", s.AWS)
@@ -114,20 +163,20 @@ func WriteReport(w io.Writer, s *Summary, now time.Time) {
 	}
 	if s.Deletions > 0 {
 		if s.DeletedTruncated {
-			p("\nDeletions (%d; listed here: %d–%d):\n", s.Deletions, s.DeletedOffset+1, s.DeletedOffset+len(s.Deleted))
+			p("\n%s\n", paint(c.colour, fmt.Sprintf("Deletions (%d; listed here: %d–%d):", s.Deletions, s.DeletedOffset+1, s.DeletedOffset+len(s.Deleted)), ansiBold, ansiRed))
 		} else {
-			p("\nDeletions (%d):\n", s.Deletions)
+			p("\n%s\n", paint(c.colour, fmt.Sprintf("Deletions (%d):", s.Deletions), ansiBold, ansiRed))
 		}
 		for _, d := range s.Deleted {
-			p("  - %s", d.Address)
+			line := "  - " + d.Address
 			if d.Deposed != "" {
-				p(" (deposed object %s)", d.Deposed)
+				line += " (deposed object " + d.Deposed + ")"
 			}
-			p(" [%s", strings.Join(d.Actions, ","))
+			line += " [" + strings.Join(d.Actions, ",")
 			if d.Reason != "" {
-				p("; %s", d.Reason)
+				line += "; " + d.Reason
 			}
-			p("]\n")
+			p("%s\n", paint(c.colour, line+"]", ansiRed))
 		}
 		if s.DeletedTruncated {
 			p("  All %d deletions by module and type:\n", s.Deletions)
@@ -144,12 +193,12 @@ func WriteReport(w io.Writer, s *Summary, now time.Time) {
 		}
 	}
 	if len(s.ProtectedHits) > 0 {
-		p("\nProtected resources hit: %s\n", strings.Join(s.ProtectedHits, ", "))
+		p("\n%s\n", paint(c.colour, "Protected resources hit: "+strings.Join(s.ProtectedHits, ", "), ansiRed))
 	}
 	if len(s.BlockedReasons) > 0 {
-		p("\nBlocked:\n")
+		p("\n%s\n", paint(c.colour, "Blocked:", ansiBold, ansiRed))
 		for _, r := range s.BlockedReasons {
-			p("  - %s\n", r)
+			p("%s\n", paint(c.colour, "  - "+r, ansiRed))
 		}
 	}
 	if len(s.Drift) > 0 {
@@ -186,6 +235,9 @@ func WriteReport(w io.Writer, s *Summary, now time.Time) {
 	if s.NextOffset != 0 {
 		p("\n[diff truncated: showed bytes %d–%d of %d; call get_plan with plan_id %q and offset %d for the rest]\n",
 			s.DiffOffset, s.NextOffset, s.DiffTotal, ShortID(s.PlanID), s.NextOffset)
+	}
+	if c.approver {
+		return
 	}
 	p("\n")
 	switch s.Status {

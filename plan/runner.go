@@ -53,7 +53,7 @@ type Runner struct {
 // answers every call with what to install.
 func NewRunner(find func() (string, error), stateDir string, logger *slog.Logger) *Runner {
 	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Runner{
 		find:     find,
@@ -164,38 +164,92 @@ func (o *PlanOutput) filter(sev string) []Diagnostic {
 	return out
 }
 
-type planConfig struct {
-	varFile string
-	events  func(UIMessage)
-	creds   Credentials
-}
-
 // Credentials turns the environment Terraform would get into the one it
 // gets for one run: awsguard.Session.Apply, which removes every AWS
 // credential of the server's and adds the session's. nil leaves the
 // environment as it is.
 type Credentials func(env map[string]string) map[string]string
 
-// WithCredentials runs Terraform with the environment c makes (init too,
-// when this run needs one).
-func WithCredentials(c Credentials) PlanOption { return func(pc *planConfig) { pc.creds = c } }
+// Options, as terraform-exec has them: each command takes only the options
+// that mean something to it, so one it would ignore cannot be passed.
 
-func runConfig(opts []PlanOption) planConfig {
+// PlanOption configures Runner.Plan.
+type PlanOption interface{ configurePlan(*planConfig) }
+
+// ApplyOption configures Runner.ApplySaved.
+type ApplyOption interface{ configureApply(*applyConfig) }
+
+// StateOption configures Runner.State, StateLocked and SecretsLocked.
+type StateOption interface{ configureState(*stateConfig) }
+
+type planConfig struct {
+	varFile string
+	events  func(UIMessage)
+	creds   Credentials
+}
+
+type applyConfig struct {
+	events func(UIMessage)
+	creds  Credentials
+}
+
+type stateConfig struct {
+	creds Credentials
+}
+
+// CredentialsOption runs Terraform with the environment its Credentials
+// make (the init a run needs too). Every command takes it.
+type CredentialsOption struct{ creds Credentials }
+
+// WithCredentials runs Terraform with the environment c makes.
+func WithCredentials(c Credentials) *CredentialsOption { return &CredentialsOption{c} }
+
+func (o *CredentialsOption) configurePlan(c *planConfig)   { c.creds = o.creds }
+func (o *CredentialsOption) configureApply(c *applyConfig) { c.creds = o.creds }
+func (o *CredentialsOption) configureState(c *stateConfig) { c.creds = o.creds }
+
+// VarFileOption passes agent-set variables, already written to a
+// .tfvars.json file, to a plan.
+type VarFileOption struct{ path string }
+
+// VarFile passes the variables in the .tfvars.json file at path.
+func VarFile(path string) *VarFileOption { return &VarFileOption{path} }
+
+func (o *VarFileOption) configurePlan(c *planConfig) { c.varFile = o.path }
+
+// EventsOption receives each message of Terraform's machine-readable UI
+// stream of a plan or an apply.
+type EventsOption struct{ fn func(UIMessage) }
+
+// Events calls fn with each message of Terraform's UI stream.
+func Events(fn func(UIMessage)) *EventsOption { return &EventsOption{fn} }
+
+func (o *EventsOption) configurePlan(c *planConfig)   { c.events = o.fn }
+func (o *EventsOption) configureApply(c *applyConfig) { c.events = o.fn }
+
+func planOptions(opts []PlanOption) planConfig {
 	var c planConfig
 	for _, o := range opts {
-		o(&c)
+		o.configurePlan(&c)
 	}
 	return c
 }
 
-// PlanOption configures Runner.Plan.
-type PlanOption func(*planConfig)
+func applyOptions(opts []ApplyOption) applyConfig {
+	var c applyConfig
+	for _, o := range opts {
+		o.configureApply(&c)
+	}
+	return c
+}
 
-// VarFile passes agent-set variables, already written to a .tfvars.json file.
-func VarFile(path string) PlanOption { return func(c *planConfig) { c.varFile = path } }
-
-// Events receives each message of Terraform's machine-readable UI stream.
-func Events(fn func(UIMessage)) PlanOption { return func(c *planConfig) { c.events = fn } }
+func stateOptions(opts []StateOption) stateConfig {
+	var c stateConfig
+	for _, o := range opts {
+		o.configureState(&c)
+	}
+	return c
+}
 
 // UIMessage is one line of `terraform plan -json` output.
 type UIMessage struct {
@@ -345,7 +399,7 @@ func (e *TerraformError) Error() string {
 // A plan that Terraform rejects is not an error here: it comes back with
 // Failed set and Terraform's diagnostics.
 func (r *Runner) Plan(ctx context.Context, st *config.Stack, outDir string, opts ...PlanOption) (*PlanOutput, error) {
-	c := runConfig(opts)
+	c := planOptions(opts)
 	if err := r.ready(ctx); err != nil {
 		return nil, err
 	}

@@ -49,8 +49,7 @@ type StateOutput struct {
 const SensitiveMask = "(sensitive value)"
 
 // State reads the stack's current state with `terraform show -json`.
-// Of opts, only WithCredentials applies.
-func (r *Runner) State(ctx context.Context, st *config.Stack, opts ...PlanOption) (*StateView, error) {
+func (r *Runner) State(ctx context.Context, st *config.Stack, opts ...StateOption) (*StateView, error) {
 	unlock, err := r.Lock(ctx, st)
 	if err != nil {
 		return nil, err
@@ -60,8 +59,8 @@ func (r *Runner) State(ctx context.Context, st *config.Stack, opts ...PlanOption
 }
 
 // StateLocked is State for a caller that already holds the stack lock.
-func (r *Runner) StateLocked(ctx context.Context, st *config.Stack, opts ...PlanOption) (*StateView, error) {
-	s, err := r.showState(ctx, st, runConfig(opts).creds)
+func (r *Runner) StateLocked(ctx context.Context, st *config.Stack, opts ...StateOption) (*StateView, error) {
+	s, err := r.showState(ctx, st, stateOptions(opts).creds)
 	if err != nil {
 		return nil, err
 	}
@@ -74,13 +73,13 @@ func (r *Runner) StateLocked(ctx context.Context, st *config.Stack, opts ...Plan
 // stack lock. Used to mask Terraform's diagnostics after an apply. When the
 // state cannot be read, the Masker holds the configuration's secrets only
 // and the error says why: the caller must not trust it with state values.
-func (r *Runner) SecretsLocked(ctx context.Context, st *config.Stack, opts ...PlanOption) (*Masker, error) {
+func (r *Runner) SecretsLocked(ctx context.Context, st *config.Stack, opts ...StateOption) (*Masker, error) {
 	m := NewMasker()
-	s, err := r.showState(ctx, st, runConfig(opts).creds)
+	s, err := r.showState(ctx, st, stateOptions(opts).creds)
 	if err == nil {
 		m = stateMasker(s)
 	}
-	for _, v := range sensitiveValues(st, nil, nil) {
+	for _, v := range SensitiveValues(st, nil, nil) {
 		m.AddValue(v)
 	}
 	return m, err

@@ -12,12 +12,14 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/sys/unix"
 
 	"github.com/plangate/plangate/internal/atomicfile"
+	"github.com/plangate/plangate/internal/flock"
 )
 
 // Record is what plangate keeps of one plan, in <state_dir>/plans/<id>/record.json.
+// Each fact is held once; Summary derives from it the view every consumer
+// shares. The diff text lives beside it in diff.txt.
 type Record struct {
 	ID               string         `json:"id"`
 	Stack            string         `json:"stack"`
@@ -30,13 +32,29 @@ type Record struct {
 	TerraformVersion string         `json:"terraform_version,omitempty"`
 	Status           Status         `json:"status"`
 	StatusNote       string         `json:"status_note,omitempty"`
+
+	// What the plan does, as Terraform's plan JSON says.
+	Counts Counts `json:"counts"`
+	// Deleted lists every destroyed instance; its length is the deletion count.
+	Deleted  []Deletion `json:"deleted"`
+	Drift    []Drift    `json:"drift,omitempty"`
+	Warnings []string   `json:"warnings,omitempty"`
+	Errors   []string   `json:"errors,omitempty"`
 	// ManagedResources is the number of managed resource instances in the
 	// state the plan was made against (the base of the mass-deletion ratio).
 	ManagedResources int `json:"managed_resources"`
-	// Summary holds everything of the plan summary except the diff text,
-	// which lives beside the record in diff.txt.
-	Summary Summary `json:"summary"`
+
+	// What policy said when the plan was made.
+	ApprovalsRequired int      `json:"approvals_required"`
+	ProtectedHits     []string `json:"protected_hits,omitempty"`
+	BlockedReasons    []string `json:"blocked_reasons,omitempty"`
+
+	// AWS is who Terraform planned as (stacks with an aws block).
+	AWS *AWSIdentity `json:"aws,omitempty"`
 }
+
+// Deletions is the number of resource instances the plan destroys.
+func (r *Record) Deletions() int { return len(r.Deleted) }
 
 // Files inside a plan's directory.
 const (
@@ -121,7 +139,10 @@ func (s *Store) NewDraft() (*Draft, error) {
 	}
 	f, err := os.OpenFile(filepath.Join(dir, draftLock), os.O_CREATE|os.O_RDWR, 0o600)
 	if err == nil {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		var ok bool
+		if ok, err = flock.TryLock(f); err == nil && !ok {
+			err = errors.New("another process holds it")
+		}
 	}
 	if err != nil {
 		if f != nil {
@@ -180,7 +201,7 @@ func (s *Store) removeAbandonedDrafts() {
 			}
 			continue
 		}
-		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		if ok, _ := flock.TryLock(f); ok {
 			_ = os.RemoveAll(dir)
 		}
 		f.Close()
@@ -229,10 +250,40 @@ func (s *Store) read(id string) (*Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plan %s: %w", id, err)
 	}
-	var r Record
-	if err := json.Unmarshal(b, &r); err != nil {
+	r, err := decodeRecord(b)
+	if err != nil {
 		return nil, fmt.Errorf("plan %s: record is corrupt: %w", id, err)
 	}
+	return r, nil
+}
+
+// decodeRecord reads record.json. Records written before plangate kept
+// each fact once carry the plan's facts in a "summary" object instead;
+// they are read into the same fields.
+func decodeRecord(b []byte) (*Record, error) {
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
+	}
+	var legacy struct {
+		Summary *struct {
+			Counts            Counts       `json:"counts"`
+			Deleted           []Deletion   `json:"deleted"`
+			Drift             []Drift      `json:"drift"`
+			Warnings          []string     `json:"warnings"`
+			Errors            []string     `json:"errors"`
+			ProtectedHits     []string     `json:"protected_hits"`
+			BlockedReasons    []string     `json:"blocked_reasons"`
+			ApprovalsRequired int          `json:"approvals_required"`
+			AWS               *AWSIdentity `json:"aws"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal(b, &legacy); err != nil || legacy.Summary == nil {
+		return &r, err
+	}
+	ls := legacy.Summary
+	r.Counts, r.Deleted, r.Drift, r.Warnings, r.Errors = ls.Counts, ls.Deleted, ls.Drift, ls.Warnings, ls.Errors
+	r.ProtectedHits, r.BlockedReasons, r.ApprovalsRequired, r.AWS = ls.ProtectedHits, ls.BlockedReasons, ls.ApprovalsRequired, ls.AWS
 	return &r, nil
 }
 
@@ -240,7 +291,7 @@ func (s *Store) read(id string) (*Record, error) {
 // record; if it returns an error nothing is written.
 func (s *Store) Update(id string, fn func(*Record) error) (*Record, error) {
 	var out *Record
-	err := withFileLock(filepath.Join(s.dir, ".lock"), func() error {
+	err := flock.WithFile(filepath.Join(s.dir, ".lock"), func() error {
 		r, err := s.read(id)
 		if err != nil {
 			return err

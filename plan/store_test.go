@@ -79,7 +79,7 @@ func TestStoreUpdateIsAtomicAndSerialised(t *testing.T) {
 	for range 20 {
 		go func() {
 			_, err := s.Update(r.ID, func(rec *Record) error {
-				rec.Summary.Counts.Add++
+				rec.Counts.Add++
 				return nil
 			})
 			done <- err
@@ -90,7 +90,7 @@ func TestStoreUpdateIsAtomicAndSerialised(t *testing.T) {
 	}
 	got, err := s.Get(r.ID)
 	require.NoError(t, err)
-	assert.Equal(t, 20, got.Summary.Counts.Add, "no update was lost")
+	assert.Equal(t, 20, got.Counts.Add, "no update was lost")
 
 	// A failing update writes nothing.
 	_, err = s.Update(r.ID, func(rec *Record) error {

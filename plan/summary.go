@@ -88,9 +88,36 @@ type Summary struct {
 	ApproveCommand      string       `json:"approve_command,omitempty" jsonschema:"what a human runs to approve this plan"`
 	AWS                 *AWSIdentity `json:"aws,omitempty" jsonschema:"the AWS identity the plan ran as, checked with STS before Terraform started (stacks with an aws block only)"`
 
-	// headline is fixed by ForOutput so that every page of a plan starts
-	// with the same line, whatever page of deletions it carries.
+	// headline is fixed by Page so that every page of a plan starts with
+	// the same line, whatever page of deletions it carries.
 	headline string
+}
+
+// Summary is the plan as every consumer sees it, derived from the record
+// as of now: the effective status (a pending plan past its expiry is
+// expired), every deletion, and the approve command only while the plan
+// can be approved. It carries no diff: Page adds one page of it.
+func (r *Record) Summary(now time.Time) Summary {
+	s := Summary{
+		PlanID: r.ID, Stack: r.Stack, Status: r.EffectiveStatus(now),
+		Counts: r.Counts, Deletions: len(r.Deleted), Deleted: nonNil(r.Deleted), Drift: r.Drift,
+		Warnings: r.Warnings, Errors: r.Errors,
+		ProtectedHits: nonNil(r.ProtectedHits), BlockedReasons: nonNil(r.BlockedReasons), ApprovalsRequired: r.ApprovalsRequired,
+		PlanSHA256: r.PlanSHA256, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, AWS: r.AWS,
+	}
+	if s.Status == StatusAwaitingApproval {
+		s.ApproveCommand = "plangate approve " + r.ID
+	}
+	return s
+}
+
+// nonNil returns s, or an empty slice for nil: the summary's lists are
+// always JSON arrays.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // Group counts deletions that share a module path and resource type; used

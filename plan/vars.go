@@ -280,3 +280,42 @@ func formatInspectDiags(dir string, diags tfconfig.Diagnostics) string {
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
+
+// SensitiveValues are the values of the stack's sensitive variables that
+// plangate knows without a plan: the agent's, and the declared defaults.
+func SensitiveValues(st *config.Stack, decls []Variable, vars map[string]any) []any {
+	var out []any
+	for _, d := range decls {
+		if v, ok := vars[d.Name]; ok && d.Sensitive {
+			out = append(out, v)
+		}
+	}
+	if mod, diags := tfconfig.LoadModule(st.Dir); !diags.HasErrors() {
+		for _, v := range mod.Variables {
+			if v.Sensitive && v.Default != nil {
+				out = append(out, v.Default)
+			}
+		}
+	}
+	return out
+}
+
+// RedactSensitive returns the agent's variables as recorded: the values of
+// variables the stack declares sensitive are masked.
+func RedactSensitive(decls []Variable, vars map[string]any) map[string]any {
+	if len(vars) == 0 {
+		return vars
+	}
+	sensitive := map[string]bool{}
+	for _, d := range decls {
+		sensitive[d.Name] = d.Sensitive
+	}
+	out := make(map[string]any, len(vars))
+	for k, v := range vars {
+		if sensitive[k] {
+			v = SensitiveMask
+		}
+		out[k] = v
+	}
+	return out
+}

@@ -87,7 +87,7 @@ func TestAttackNoToken(t *testing.T) {
 	assert.Contains(t, textOf(res), "no approval token was given")
 	assert.Contains(t, textOf(res), "plangate approve "+s.PlanID)
 	refusals := 0
-	require.NoError(t, h.deps.Audit.Read(func(_ int, ev audit.Event, _ []byte) error {
+	require.NoError(t, h.deps.Gate.Audit.Read(func(_ int, ev audit.Event, _ []byte) error {
 		if ev.Event == audit.EventApplyRefused && ev.PlanID == s.PlanID {
 			refusals++
 		}
@@ -98,7 +98,7 @@ func TestAttackNoToken(t *testing.T) {
 	// Without tokens there is nothing to wait for: the refusal comes while
 	// another run holds the stack.
 	st, _ := h.cfg.Stack("web")
-	unlock, err := h.deps.Planner.Runner.Lock(context.Background(), st)
+	unlock, err := h.deps.Gate.Runner.Lock(context.Background(), st)
 	require.NoError(t, err)
 	defer unlock()
 	done := make(chan *mcp.CallToolResult, 1)
@@ -386,7 +386,7 @@ func TestAttackSecretsNeverLeak(t *testing.T) {
 		assert.NotContains(t, everything, base64.StdEncoding.EncodeToString(k.Key.Seed()))
 	}
 	assert.Contains(t, string(auditText), "token_fingerprints", "the audit log names tokens by fingerprint")
-	n, err := h.deps.Audit.Verify()
+	n, err := h.deps.Gate.Audit.Verify()
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, n, 5)
 }

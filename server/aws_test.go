@@ -76,21 +76,21 @@ stack "nosts" {
 	assert.Contains(t, text, "AWS: account "+moto.DefaultAccountID+" as "+asPlan.ARN)
 	rec, err := h.deps.Store.Get(sum.PlanID)
 	require.NoError(t, err)
-	assert.Equal(t, asPlan, rec.Summary.AWS, "the plan record keeps the identity")
+	assert.Equal(t, asPlan, rec.AWS, "the plan record keeps the identity")
 	planRuns := runs()
 	var out gate.Outcome
 	h.ok("apply_plan", map[string]any{"plan_id": sum.PlanID, "approval_tokens": []string{h.approve(sum.PlanID, "alice")}}, &out)
 	assert.Equal(t, asApply, out.AWS)
 	applyRuns := runs()[len(planRuns):]
-	events := map[string]*plan.AWSIdentity{}
-	require.NoError(t, h.deps.Audit.Read(func(_ int, ev audit.Event, _ []byte) error {
+	events := map[audit.EventName]*plan.AWSIdentity{}
+	require.NoError(t, h.deps.Gate.Audit.Read(func(_ int, ev audit.Event, _ []byte) error {
 		if ev.PlanID == sum.PlanID {
 			events[ev.Event] = ev.AWS
 		}
 		return nil
 	}))
 	assert.Equal(t, asPlan, events[audit.EventPlanCreated])
-	for _, name := range []string{audit.EventApplyStarted, audit.EventApplied} {
+	for _, name := range []audit.EventName{audit.EventApplyStarted, audit.EventApplied} {
 		assert.Equal(t, asApply, events[name], "audit event %s", name)
 	}
 
@@ -127,7 +127,7 @@ stack "nosts" {
 	// identity) is refused: nobody checked which account it was made in.
 	var second plan.Summary
 	h.ok("plan_change", map[string]any{"stack": "guarded", "variables": map[string]any{"replicas": 3}}, &second)
-	_, err = h.deps.Store.Update(second.PlanID, func(r *plan.Record) error { r.Summary.AWS = nil; return nil })
+	_, err = h.deps.Store.Update(second.PlanID, func(r *plan.Record) error { r.AWS = nil; return nil })
 	require.NoError(t, err)
 	token := h.approve(second.PlanID, "alice")
 	msg := textOf(h.applyWith(second.PlanID, token))
@@ -136,13 +136,13 @@ stack "nosts" {
 	// A plan made with the guard on a stack whose aws block is gone.
 	var web plan.Summary
 	h.ok("plan_change", map[string]any{"stack": "web"}, &web)
-	_, err = h.deps.Store.Update(web.PlanID, func(r *plan.Record) error { r.Summary.AWS = asPlan; return nil })
+	_, err = h.deps.Store.Update(web.PlanID, func(r *plan.Record) error { r.AWS = asPlan; return nil })
 	require.NoError(t, err)
 	token = h.approve(web.PlanID, "alice")
 	msg = textOf(h.applyWith(web.PlanID, token))
 	assert.Contains(t, msg, "has no aws block in plangate.hcl any more")
 	assert.Contains(t, msg, "the approval tokens were not used")
-	_, err = h.deps.Store.Update(web.PlanID, func(r *plan.Record) error { r.Summary.AWS = nil; return nil })
+	_, err = h.deps.Store.Update(web.PlanID, func(r *plan.Record) error { r.AWS = nil; return nil })
 	require.NoError(t, err)
 	h.ok("apply_plan", map[string]any{"plan_id": web.PlanID, "approval_tokens": []string{token}}, nil)
 
@@ -154,7 +154,7 @@ stack "nosts" {
 	_, err = os.Stat(filepath.Join(h.cfg.StateDir, "terraform", "nosts"))
 	assert.True(t, os.IsNotExist(err), "terraform never ran")
 	var refused []string
-	require.NoError(t, h.deps.Audit.Read(func(_ int, ev audit.Event, _ []byte) error {
+	require.NoError(t, h.deps.Gate.Audit.Read(func(_ int, ev audit.Event, _ []byte) error {
 		if ev.Event == audit.EventPlanRefused {
 			refused = append(refused, ev.Stack)
 		}

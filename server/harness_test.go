@@ -144,11 +144,9 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	auditLog := audit.Open(cfg.StateDir)
 	deps := &tools.Deps{
 		Config:     cfg,
-		Planner:    &plan.Planner{Runner: runner, Store: store, Policy: approvals.Evaluate, Logger: logger, AWS: o.aws},
 		Store:      store,
 		Logger:     logger,
 		DiffBudget: o.diffBudget,
-		Audit:      auditLog,
 		Gate:       &gate.Gate{Config: cfg, Store: store, Runner: runner, Ledger: ledger, Audit: auditLog, Logger: logger, AWS: o.aws},
 	}
 	t.Cleanup(func() {
@@ -212,7 +210,7 @@ func (h *harness) applyWith(id string, tokens ...string) *mcp.CallToolResult {
 func (h *harness) stateList(stack string) []string {
 	h.t.Helper()
 	st, _ := h.cfg.Stack(stack)
-	view, err := h.deps.Planner.Runner.State(context.Background(), st)
+	view, err := h.deps.Gate.Runner.State(context.Background(), st)
 	require.NoError(h.t, err)
 	var out []string
 	for _, r := range view.Resources {
@@ -275,10 +273,10 @@ func (h *harness) applyDirectly(id string) {
 	require.NoError(h.t, err)
 	st, _ := h.cfg.Stack(rec.Stack)
 	ctx := context.Background()
-	unlock, err := h.deps.Planner.Runner.Lock(ctx, st)
+	unlock, err := h.deps.Gate.Runner.Lock(ctx, st)
 	require.NoError(h.t, err)
 	defer unlock()
-	out, err := h.deps.Planner.Runner.ApplySaved(ctx, st, filepath.Join(h.deps.Store.Dir(rec.ID), plan.PlanFile), nil)
+	out, err := h.deps.Gate.Runner.ApplySaved(ctx, st, filepath.Join(h.deps.Store.Dir(rec.ID), plan.PlanFile))
 	require.NoError(h.t, err)
 	require.False(h.t, out.Failed, "apply: %v", out.Diagnostics)
 	_, err = h.deps.Store.Update(rec.ID, func(r *plan.Record) error { r.Status = plan.StatusApplied; return nil })

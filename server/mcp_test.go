@@ -199,8 +199,8 @@ func TestCancelledApplyLeavesStateConsistent(t *testing.T) {
 	assert.NoFileExists(t, filepath.Join(dir, "done-d"))
 
 	var events []string
-	require.NoError(t, h.deps.Audit.Read(func(_ int, e audit.Event, _ []byte) error {
-		events = append(events, e.Event)
+	require.NoError(t, h.deps.Gate.Audit.Read(func(_ int, e audit.Event, _ []byte) error {
+		events = append(events, string(e.Event))
 		return nil
 	}))
 	assert.Contains(t, events, "apply_interrupted")

@@ -38,7 +38,7 @@ Discard plans you no longer want with discard_plan.`
 func New(d *tools.Deps, version string) *mcpserver.MCPServer {
 	logger := d.Logger
 	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		logger = slog.New(slog.DiscardHandler)
 	}
 	hooks := &mcpserver.Hooks{}
 	hooks.AddAfterInitialize(func(ctx context.Context, id any, req *mcp.InitializeRequest, res *mcp.InitializeResult) {

@@ -334,8 +334,8 @@ func TestApplyFailureIsRecorded(t *testing.T) {
 	assert.Contains(t, h.stateList("applyfail"), "terraform_data.fine")
 
 	var events []string
-	require.NoError(t, h.deps.Audit.Read(func(line int, e audit.Event, raw []byte) error {
-		events = append(events, e.Event)
+	require.NoError(t, h.deps.Gate.Audit.Read(func(line int, e audit.Event, raw []byte) error {
+		events = append(events, string(e.Event))
 		return nil
 	}))
 	assert.Equal(t, []string{"plan_created", "apply_started", "apply_failed"}, events)

@@ -10,12 +10,18 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/plangate/plangate/audit"
 	"github.com/plangate/plangate/gate"
 	"github.com/plangate/plangate/plan"
 )
 
+// applier applies approved plans: gate.Gate.
+type applier interface {
+	Apply(ctx context.Context, idOrPrefix string, tokens []string, client audit.Client, events func(plan.UIMessage)) (*gate.Outcome, error)
+}
+
 // ApplyPlan applies a saved plan that enough humans approved.
-func ApplyPlan(d *Deps) server.ServerTool {
+func ApplyPlan(a applier, plans planReader, d *Deps) server.ServerTool {
 	tool := mcp.NewTool("apply_plan",
 		mcp.WithDescription("Apply a saved plan — only `terraform apply` of exactly that plan, never a fresh one — after verifying the human approval tokens, "+
 			"the plan's status and expiry, the stack's policy and the kill switch. You cannot create approval tokens: a human reviews the plan, "+
@@ -36,16 +42,13 @@ func ApplyPlan(d *Deps) server.ServerTool {
 		if err := bind(req, &args); err != nil {
 			return d.errorResult("apply_plan", err), nil
 		}
-		if d.Gate == nil {
-			return mcp.NewToolResultError("apply_plan is not available on this server"), nil
-		}
 		total := 0
-		if rec, err := d.Store.Get(args.PlanID); err == nil {
-			c := rec.Summary.Counts
+		if rec, err := plans.Get(args.PlanID); err == nil {
+			c := rec.Counts
 			total = c.Add + c.Change + c.Destroy
 		}
 		prog := newProgress(ctx, req, total, true)
-		out, err := d.Gate.Apply(ctx, args.PlanID, args.ApprovalTokens, clientOf(ctx), prog.event)
+		out, err := a.Apply(ctx, args.PlanID, args.ApprovalTokens, clientOf(ctx), prog.event)
 		prog.finish("")
 		syncFromContext(ctx, d)
 		if err != nil {

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sort"
 	"strings"
@@ -23,20 +22,29 @@ import (
 	"github.com/plangate/plangate/plan"
 )
 
-// Deps are what the tools need. Every dependency arrives here; tools keep
-// no package-level state.
+// Deps are what every tool shares: the config, the clock, the logger and
+// the size of a diff page, and the gate and plan store that All hands to
+// each tool as the small interface it needs. Tools keep no package-level
+// state.
 type Deps struct {
-	Config  *config.Config
-	Planner *plan.Planner
-	Store   *plan.Store
-	Logger  *slog.Logger
+	Config *config.Config
+	// Gate proposes, discards and applies plans and reads stacks' state.
+	Gate *gate.Gate
+	// Store holds the plan records, which the tools only read.
+	Store  *plan.Store
+	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// DiffBudget bounds the diff bytes in one tool result (default 16 KiB).
 	DiffBudget int
-	// Gate applies approved plans; Audit records every plan and apply.
-	Gate  *gate.Gate
-	Audit *audit.Log
+}
+
+// planReader reads recorded plans: plan.Store.
+type planReader interface {
+	Get(idOrPrefix string) (*plan.Record, error)
+	List() ([]*plan.Record, error)
+	ReadDiff(id string, offset, limit int) (plan.DiffPage, error)
+	PlanJSON(id string) ([]byte, error)
 }
 
 // clientOf names the MCP client of the session, for the audit log.
@@ -46,25 +54,6 @@ func clientOf(ctx context.Context) audit.Client {
 		return audit.Client{Name: info.Name, Version: info.Version}
 	}
 	return audit.Client{}
-}
-
-// clientPtr is clientOf for an audit event: nil when the client gave no name.
-func clientPtr(ctx context.Context) *audit.Client {
-	c := clientOf(ctx)
-	if c.Name == "" && c.Version == "" {
-		return nil
-	}
-	return &c
-}
-
-// audit appends an event, logging (not failing the call) if it can't.
-func (d *Deps) audit(e audit.Event) {
-	if d.Audit == nil {
-		return
-	}
-	if _, err := d.Audit.Append(e); err != nil {
-		d.logger().Error("writing audit log", "event", e.Event, "err", err)
-	}
 }
 
 func (d *Deps) now() time.Time {
@@ -78,7 +67,7 @@ func (d *Deps) logger() *slog.Logger {
 	if d.Logger != nil {
 		return d.Logger
 	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
+	return slog.New(slog.DiscardHandler)
 }
 
 func (d *Deps) diffBudget() int {
@@ -92,12 +81,12 @@ func (d *Deps) diffBudget() int {
 func All(d *Deps) []server.ServerTool {
 	return []server.ServerTool{
 		ListStacks(d),
-		ShowStack(d),
-		PlanChange(d),
-		GetPlan(d),
-		ListPlans(d),
-		DiscardPlan(d),
-		ApplyPlan(d),
+		ShowStack(d.Gate, d),
+		PlanChange(d.Gate, d.Store, d),
+		GetPlan(d.Store, d),
+		ListPlans(d.Store, d),
+		DiscardPlan(d.Gate, d),
+		ApplyPlan(d.Gate, d.Store, d),
 	}
 }
 
@@ -142,7 +131,7 @@ func (d *Deps) errorResult(tool string, err error) *mcp.CallToolResult {
 		in     *plan.InputError
 		te     *plan.TerraformError
 		busy   *plan.BusyError
-		guard  *plan.GuardError
+		guard  *gate.GuardError
 		locked *plan.StateLockError
 	)
 	switch {

@@ -11,7 +11,7 @@ import (
 
 // GetPlan returns a recorded plan's summary and pages through its diff and
 // its full list of deletions.
-func GetPlan(d *Deps) server.ServerTool {
+func GetPlan(plans planReader, d *Deps) server.ServerTool {
 	tool := mcp.NewTool("get_plan",
 		mcp.WithDescription("Get a recorded plan: its status, counts, deletions and the Terraform-style diff, paged. "+
 			"When diff_truncated is true, call again with offset = next_offset; when a plan deletes more than 200 resources, "+
@@ -31,10 +31,10 @@ func GetPlan(d *Deps) server.ServerTool {
 		if err := bind(req, &args); err != nil {
 			return d.errorResult("get_plan", err), nil
 		}
-		rec, err := d.Store.Get(args.PlanID)
+		rec, err := plans.Get(args.PlanID)
 		if err != nil {
 			return d.errorResult("get_plan", err), nil
 		}
-		return d.summaryResult(rec, args.Offset, args.DeletionsOffset)
+		return d.summaryResult(plans, rec, args.Offset, args.DeletionsOffset), nil
 	}}
 }

@@ -38,7 +38,7 @@ var allStatuses = func() []string {
 }()
 
 // ListPlans lists recorded plans, newest first.
-func ListPlans(d *Deps) server.ServerTool {
+func ListPlans(plans planReader, d *Deps) server.ServerTool {
 	tool := mcp.NewTool("list_plans",
 		mcp.WithDescription("List recorded plans, newest first, with status, counts, deletions and age. Filter by stack and/or status."),
 		mcp.WithString("stack", mcp.Description("Only plans of this stack."), mcp.MaxLength(64)),
@@ -59,7 +59,7 @@ func ListPlans(d *Deps) server.ServerTool {
 				return d.errorResult("list_plans", err), nil
 			}
 		}
-		recs, err := d.Store.List()
+		recs, err := plans.List()
 		if err != nil {
 			return d.errorResult("list_plans", err), nil
 		}
@@ -71,7 +71,7 @@ func ListPlans(d *Deps) server.ServerTool {
 				continue
 			}
 			res.Plans = append(res.Plans, PlanListing{
-				PlanID: r.ID, Stack: r.Stack, Status: st, Counts: r.Summary.Counts, Deletions: r.Summary.Deletions,
+				PlanID: r.ID, Stack: r.Stack, Status: st, Counts: r.Counts, Deletions: r.Deletions(),
 				CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, Age: now.Sub(r.CreatedAt).Round(time.Second).String(),
 			})
 		}

@@ -2,7 +2,6 @@ package tools
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -10,13 +9,18 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/plangate/plangate/audit"
-	"github.com/plangate/plangate/gate"
+	"github.com/plangate/plangate/config"
 	"github.com/plangate/plangate/plan"
 )
 
+// proposer makes plans: gate.Gate.
+type proposer interface {
+	Propose(ctx context.Context, st *config.Stack, vars map[string]any, client audit.Client, opts ...plan.PlanOption) (*plan.Record, error)
+}
+
 // PlanChange runs terraform plan on a stack with agent-set variables and
 // records the saved plan for a human to approve.
-func PlanChange(d *Deps) server.ServerTool {
+func PlanChange(p proposer, plans planReader, d *Deps) server.ServerTool {
 	tool := mcp.NewTool("plan_change",
 		mcp.WithDescription("Propose a change: run `terraform plan` on a stack with the variables you set, save the plan, and return its summary "+
 			"(counts, the exact number of resources it deletes and their addresses, a Terraform-style diff). Nothing changes in the infrastructure. "+
@@ -41,43 +45,29 @@ func PlanChange(d *Deps) server.ServerTool {
 			return d.errorResult("plan_change", err), nil
 		}
 		prog := newProgress(ctx, req, 0, false)
-		rec, err := d.Planner.Propose(ctx, st, args.Variables, plan.Events(prog.event))
+		rec, err := p.Propose(ctx, st, args.Variables, clientOf(ctx), plan.Events(prog.event))
 		prog.finish("")
-		var refused *plan.GuardError
-		if errors.As(err, &refused) && ctx.Err() == nil {
-			// A plan the AWS identity guard refused (wrong account, say)
-			// is evidence worth keeping: nothing ran.
-			d.audit(audit.Event{Event: audit.EventPlanRefused, Stack: st.Name, Reason: refused.Error(), Client: clientPtr(ctx)})
-		}
 		if err != nil {
 			return d.errorResult("plan_change", err), nil
 		}
 		syncFromContext(ctx, d)
-		e := gate.PlanEvent(gate.PlanCreatedEvent(rec), rec, clientOf(ctx))
-		e.Reason = strings.Join(append(rec.Summary.BlockedReasons, rec.Summary.Errors...), "; ")
-		d.audit(e)
-		return d.summaryResult(rec, 0, 0)
+		return d.summaryResult(plans, rec, 0, 0), nil
 	}}
 }
 
 // summaryResult renders a plan record as structured content plus text,
 // with one page of the diff and of the deletions.
-func (d *Deps) summaryResult(rec *plan.Record, offset, deletionsOffset int) (*mcp.CallToolResult, error) {
-	page, err := d.Store.ReadDiff(rec.ID, offset, d.diffBudget())
+func (d *Deps) summaryResult(plans planReader, rec *plan.Record, offset, deletionsOffset int) *mcp.CallToolResult {
+	page, err := plans.ReadDiff(rec.ID, offset, d.diffBudget())
 	if err != nil {
-		return d.errorResult("plan", err), nil
+		return d.errorResult("plan", err)
 	}
-	s := rec.Summary
-	s.PlanID = rec.ID
-	s.Status = rec.EffectiveStatus(d.now())
-	if s.Status != plan.StatusAwaitingApproval {
-		s.ApproveCommand = ""
-	}
+	s := rec.Summary(d.now())
 	if deletionsOffset < 0 || deletionsOffset > 0 && deletionsOffset >= len(s.Deleted) {
-		return mcp.NewToolResultError(fmt.Sprintf("deletions_offset %d is outside the list of %d deletions: use next_deletions_offset from the previous page (or 0)", deletionsOffset, len(s.Deleted))), nil
+		return mcp.NewToolResultError(fmt.Sprintf("deletions_offset %d is outside the list of %d deletions: use next_deletions_offset from the previous page (or 0)", deletionsOffset, len(s.Deleted)))
 	}
-	out := s.ForOutput(page, deletionsOffset)
+	out := s.Page(page, deletionsOffset)
 	var b strings.Builder
 	plan.WriteReport(&b, &out, d.now())
-	return mcp.NewToolResultStructured(out, b.String()), nil
+	return mcp.NewToolResultStructured(out, b.String())
 }

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -57,7 +54,7 @@ func PlanResources(d *Deps) []server.ServerResource {
 			continue
 		}
 		desc := fmt.Sprintf("Plan for %s (%s): %d to add, %d to change, %d to destroy; deletes %d",
-			r.Stack, st, r.Summary.Counts.Add, r.Summary.Counts.Change, r.Summary.Counts.Destroy, r.Summary.Deletions)
+			r.Stack, st, r.Counts.Add, r.Counts.Change, r.Counts.Destroy, r.Deletions())
 		out = append(out,
 			server.ServerResource{
 				Resource: mcp.NewResource(planURIPrefix+r.ID, "Plan "+plan.ShortID(r.ID)+" diff ("+r.Stack+")",
@@ -100,19 +97,17 @@ func (d *Deps) readPlanResource(ctx context.Context, req mcp.ReadResourceRequest
 		return nil, err
 	}
 	if wantJSON {
-		b, err := os.ReadFile(filepath.Join(d.Store.Dir(rec.ID), plan.PlanJSONFile))
+		b, err := d.Store.PlanJSON(rec.ID)
 		if err != nil {
 			return nil, fmt.Errorf("plan %s has no plan JSON (Terraform produced no plan): %w", rec.ID, err)
 		}
 		return []mcp.ResourceContents{mcp.TextResourceContents{URI: uri, MIMEType: "application/json", Text: string(b)}}, nil
 	}
-	page, err := d.Store.ReadDiff(rec.ID, 0, 1<<62)
+	page, err := d.Store.ReadDiff(rec.ID, 0, plan.AllOfIt)
 	if err != nil {
 		return nil, err
 	}
-	s := rec.Summary
-	s.PlanID, s.Status = rec.ID, rec.EffectiveStatus(time.Now())
-	s.Diff, s.DiffTotal = page.Text, page.Total
+	s := rec.Summary(d.now()).WithDiff(page)
 	var b strings.Builder
 	plan.WriteReport(&b, &s, d.now())
 	return []mcp.ResourceContents{mcp.TextResourceContents{URI: uri, MIMEType: "text/plain", Text: b.String()}}, nil

@@ -6,11 +6,17 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/plangate/plangate/config"
 	"github.com/plangate/plangate/plan"
 )
 
+// stateReader reads a stack's state: gate.Gate.
+type stateReader interface {
+	State(ctx context.Context, st *config.Stack) (*plan.StateView, error)
+}
+
 // ShowStack shows which resources a stack's state holds, and its outputs.
-func ShowStack(d *Deps) server.ServerTool {
+func ShowStack(states stateReader, d *Deps) server.ServerTool {
 	tool := mcp.NewTool("show_stack",
 		mcp.WithDescription("Show a stack's current Terraform state: the address and type of every resource instance, and the outputs "+
 			"(sensitive outputs are masked; attribute values are never shown). Use it to see what exists before proposing a change."),
@@ -29,22 +35,10 @@ func ShowStack(d *Deps) server.ServerTool {
 		if err != nil {
 			return d.errorResult("show_stack", err), nil
 		}
-		var opts []plan.PlanOption
-		var identity *plan.AWSIdentity
-		if guard := d.Planner.AWS.For(st); guard != nil {
-			// The state may live in S3: read it as the plan role.
-			session, err := guard.Read(ctx, st.Name)
-			if err != nil {
-				return d.errorResult("show_stack", &plan.GuardError{Stack: st.Name, Err: err}), nil
-			}
-			opts = append(opts, plan.WithCredentials(session.Apply))
-			identity = plan.IdentityOf(session)
-		}
-		view, err := d.Planner.Runner.State(ctx, st, opts...)
+		view, err := states.State(ctx, st)
 		if err != nil {
 			return d.errorResult("show_stack", err), nil
 		}
-		view.AWS = identity
 		return mcp.NewToolResultStructured(view, plan.FormatState(view)), nil
 	}}
 }

@@ -38,7 +38,7 @@ func runFreeze(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if _, err := e.audit.Append(audit.Event{Event: "freeze", Stack: stack, Actor: f.By, Reason: *reason}); err != nil {
+	if _, err := e.audit.Append(audit.Event{Event: audit.EventFreeze, Stack: stack, Actor: f.By, Reason: *reason}); err != nil {
 		return fmt.Errorf("frozen, but the audit log failed: %w", err)
 	}
 	fmt.Fprintln(stdout, f.Error())
@@ -72,7 +72,7 @@ func runUnfreeze(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(stdout, "%s was not frozen\n", what)
 		return nil
 	}
-	if _, err := e.audit.Append(audit.Event{Event: "unfreeze", Stack: stack, Actor: freeze.CurrentUser()}); err != nil {
+	if _, err := e.audit.Append(audit.Event{Event: audit.EventUnfreeze, Stack: stack, Actor: freeze.CurrentUser()}); err != nil {
 		return fmt.Errorf("unfrozen, but the audit log failed: %w", err)
 	}
 	fmt.Fprintf(stdout, "%s unfrozen: applies are allowed again\n", what)

@@ -191,12 +191,11 @@ func parse(fs *flag.FlagSet, args []string) error {
 
 // env is what commands that work on a config share.
 type env struct {
-	cfg     *config.Config
-	store   *plan.Store
-	planner *plan.Planner
-	audit   *audit.Log
-	gate    *gate.Gate
-	deps    *tools.Deps
+	cfg   *config.Config
+	store *plan.Store
+	audit *audit.Log
+	gate  *gate.Gate
+	deps  *tools.Deps
 }
 
 func openEnv(configFlag string, logger *slog.Logger) (*env, error) {
@@ -220,17 +219,14 @@ func openEnv(configFlag string, logger *slog.Logger) (*env, error) {
 		return nil, err
 	}
 	runner := plan.NewRunner(tfbin.Find, cfg.StateDir, logger)
-	guards := awsguard.NewGuards()
-	planner := &plan.Planner{Runner: runner, Store: store, Policy: approvals.Evaluate, Logger: logger, AWS: guards}
 	log := audit.Open(cfg.StateDir)
-	g := &gate.Gate{Config: cfg, Store: store, Runner: runner, Ledger: ledger, Audit: log, Logger: logger, AWS: guards}
+	g := &gate.Gate{Config: cfg, Store: store, Runner: runner, Ledger: ledger, Audit: log, Logger: logger, AWS: awsguard.NewGuards()}
 	return &env{
-		cfg:     cfg,
-		store:   store,
-		planner: planner,
-		audit:   log,
-		gate:    g,
-		deps:    &tools.Deps{Config: cfg, Planner: planner, Store: store, Logger: logger, Gate: g, Audit: log},
+		cfg:   cfg,
+		store: store,
+		audit: log,
+		gate:  g,
+		deps:  &tools.Deps{Config: cfg, Gate: g, Store: store, Logger: logger},
 	}, nil
 }
 

@@ -44,8 +44,8 @@ func runPlans(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			continue
 		}
 		n++
-		c := r.Summary.Counts
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", r.ID, r.Stack, st, c.Add, c.Change, c.Destroy, r.Summary.Deletions, ago(now.Sub(r.CreatedAt)))
+		c := r.Counts
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", r.ID, r.Stack, st, c.Add, c.Change, c.Destroy, r.Deletions(), ago(now.Sub(r.CreatedAt)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -74,15 +74,12 @@ func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	page, err := e.store.ReadDiff(rec.ID, 0, 1<<62)
+	page, err := e.store.ReadDiff(rec.ID, 0, plan.AllOfIt)
 	if err != nil {
 		return err
 	}
-	s := rec.Summary
-	s.PlanID = rec.ID
-	s.Status = rec.EffectiveStatus(time.Now())
-	s.Diff = page.Text
-	s.DiffTotal = page.Total
-	plan.WriteReport(stdout, &s, time.Now())
+	now := time.Now()
+	s := rec.Summary(now).WithDiff(page)
+	plan.WriteReport(stdout, &s, now)
 	return nil
 }

@@ -7,7 +7,7 @@
 //     plan file (target: analysis ≤ 10% of show -json), and the same for
 //     everything plangate does with the plan JSON (analysis, rendering,
 //     sanitizing);
-//   - plan.Planner.Propose (what plan_change runs) on the generated
+//   - gate.Gate.Propose (what plan_change runs) on the generated
 //     1,000-resource stack, end to end, next to bare `terraform plan -out`
 //   - `terraform show -json` on the same stack (target ratio ≤ 1.05).
 //
@@ -37,8 +37,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/plangate/plangate/approvals"
+	"github.com/plangate/plangate/audit"
 	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/gate"
 	"github.com/plangate/plangate/internal/gen"
 	"github.com/plangate/plangate/internal/tfbin"
 	"github.com/plangate/plangate/plan"
@@ -252,7 +253,7 @@ func measureMain(args []string) error {
 	return json.NewEncoder(os.Stdout).Encode(m)
 }
 
-// analyzeRender is the analysis and the rendered diff, as plan.Planner
+// analyzeRender is the analysis and the rendered diff, as gate.Gate.Propose
 // makes them: the JSON streamed from its file, the diff to a file.
 func analyzeRender(jsonFile, diffFile string) (*plan.Analysis, error) {
 	f, err := os.Open(jsonFile)
@@ -279,7 +280,7 @@ func writeDiff(a *plan.Analysis, path string) error {
 	return out.Close()
 }
 
-// plannerAnalyse is everything plan.Planner does with the plan JSON:
+// plannerAnalyse is everything gate.Gate.Propose does with the plan JSON:
 // analysis, the rendered diff, and the sanitized JSON it keeps.
 func plannerAnalyse(jsonFile, dir string) (*plan.Analysis, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -363,7 +364,7 @@ func vmHWM() int64 {
 	return 0
 }
 
-// reportEndToEnd times plan.Planner.Propose on the generated 1,000-resource
+// reportEndToEnd times gate.Gate.Propose on the generated 1,000-resource
 // stack (mix) against bare terraform plan -out + show -json on the same
 // stack, alternating, after one warm-up run of each.
 func reportEndToEnd(ctx context.Context, tf *gen.Terraform, dir string, reps int) error {
@@ -401,11 +402,11 @@ func reportEndToEnd(ctx context.Context, tf *gen.Terraform, dir string, reps int
 			}
 		}
 	}
-	planner := &plan.Planner{Runner: plan.NewRunner(func() (string, error) { return tf.Bin, nil }, cfg.StateDir, nil), Store: store, Policy: approvals.Evaluate}
+	planner := &gate.Gate{Config: cfg, Runner: plan.NewRunner(func() (string, error) { return tf.Bin, nil }, cfg.StateDir, nil), Store: store}
 
 	propose := func() (time.Duration, *plan.Record, error) {
 		start := time.Now()
-		rec, err := planner.Propose(ctx, st, nil)
+		rec, err := planner.Propose(ctx, st, nil, audit.Client{})
 		return time.Since(start), rec, err
 	}
 	// bare is what a user runs by hand; bareJSON runs plan with -json, as
@@ -433,8 +434,8 @@ func reportEndToEnd(ctx context.Context, tf *gen.Terraform, dir string, reps int
 	// Warm-up: the planner's first run initialises its own data dir.
 	if _, rec, err := propose(); err != nil {
 		return err
-	} else if want := spec.Expected(gen.Mix); rec.Summary.Counts.Add != want.Add || rec.Summary.Counts.Change != want.Change || rec.Summary.Counts.Destroy != want.Destroy {
-		return fmt.Errorf("plan_change counted %+v, want %+v", rec.Summary.Counts, want)
+	} else if want := spec.Expected(gen.Mix); rec.Counts.Add != want.Add || rec.Counts.Change != want.Change || rec.Counts.Destroy != want.Destroy {
+		return fmt.Errorf("plan_change counted %+v, want %+v", rec.Counts, want)
 	}
 	if _, err := bareRun(0, false); err != nil {
 		return err
@@ -468,7 +469,7 @@ func reportEndToEnd(ctx context.Context, tf *gen.Terraform, dir string, reps int
 	mp, mb, mj := median(proposes), median(bares), median(bareJSONs)
 	fmt.Printf("plan_change end to end on the generated 1,000-resource stack (%s: %d changes), median of %d runs, interleaved\n",
 		gen.Mix, spec.Changes(gen.Mix), reps)
-	fmt.Printf("  plan.Planner.Propose                          %8s   (runs: %s)\n", ms(mp), list(proposes))
+	fmt.Printf("  gate.Gate.Propose                          %8s   (runs: %s)\n", ms(mp), list(proposes))
 	fmt.Printf("  bare terraform plan -out + show -json         %8s   (runs: %s)\n", ms(mb), list(bares))
 	fmt.Printf("  bare terraform plan -json -out + show -json   %8s   (runs: %s)\n", ms(mj), list(bareJSONs))
 	fmt.Printf("  ratio to bare                                 %8.3f   (target <= 1.05)\n", mp.Seconds()/mb.Seconds())

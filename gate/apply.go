@@ -1,0 +1,244 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/plangate/plangate/approvals"
+	"github.com/plangate/plangate/audit"
+	"github.com/plangate/plangate/awsguard"
+	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/freeze"
+	"github.com/plangate/plangate/plan"
+)
+
+// Outcome is the result of an apply that ran.
+type Outcome struct {
+	PlanID     string             `json:"plan_id"`
+	Stack      string             `json:"stack"`
+	Status     plan.Status        `json:"status"`
+	Counts     plan.Counts        `json:"counts"`
+	Deletions  int                `json:"deletions"`
+	Deleted    []string           `json:"deleted"`
+	Approvers  []string           `json:"approvers"`
+	Outputs    []plan.StateOutput `json:"outputs"`
+	Errors     []string           `json:"errors,omitempty"`
+	Superseded []string           `json:"superseded,omitempty"`
+	AWS        *plan.AWSIdentity  `json:"aws,omitempty" jsonschema:"the AWS identity the apply ran as (the apply role's session), checked with STS after the approvals verified"`
+	Note       string             `json:"note,omitempty"`
+	StartedAt  time.Time          `json:"started_at"`
+	FinishedAt time.Time          `json:"finished_at"`
+}
+
+// Apply verifies everything about the plan and its approval tokens and, if
+// all holds, applies the saved plan. A refusal is a *Refusal (audited); a
+// plan that Terraform fails to apply is an Outcome with status failed.
+func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, client audit.Client, events func(plan.UIMessage)) (*Outcome, error) {
+	id, err := g.Store.Resolve(idOrPrefix)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := g.Store.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	st, ok := g.Config.Stack(rec.Stack)
+	if !ok {
+		return nil, g.refuse(rec, client, nil, fmt.Sprintf("stack %q of plan %s is no longer in plangate.hcl: nothing can be applied to it", rec.Stack, rec.ID))
+	}
+
+	if len(tokens) == 0 {
+		// Nothing to verify, so nothing to wait for: refuse (audited)
+		// without queueing behind the stack's running plan or apply.
+		if _, _, err := g.check(rec, st, tokens, client, g.now()); err != nil {
+			return nil, err
+		}
+	}
+
+	// One apply per stack at a time: two racing apply_plan calls with the
+	// same token serialize here, and the second finds the nonce used.
+	unlock, err := g.Runner.Lock(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if rec, err = g.Store.Get(id); err != nil {
+		return nil, err
+	}
+	now := g.now()
+	verified, planFile, err := g.check(rec, st, tokens, client, now)
+	if err != nil {
+		return nil, err
+	}
+	// The apply credentials come into play only now, with the approvals
+	// verified, and only in the plan's account. A refusal here leaves the
+	// tokens unspent.
+	var creds plan.Credentials
+	var identity *plan.AWSIdentity
+	guard := g.AWS.For(st)
+	switch {
+	case guard == nil && rec.AWS != nil:
+		return nil, g.refuse(rec, client, verified, fmt.Sprintf("plan %s was made with the AWS identity guard (%s), but stack %q has no aws block in plangate.hcl any more: nothing ran and the approval tokens were not used. A human restores the aws block, or the agent calls plan_change for a new plan",
+			rec.ID, rec.AWS, st.Name))
+	case guard != nil && rec.AWS == nil:
+		return nil, g.refuse(rec, client, verified, fmt.Sprintf("plan %s was made before stack %q had an aws block, so nobody checked which AWS account it was planned in: nothing ran. Call plan_change for a new plan and have it approved",
+			rec.ID, st.Name))
+	case guard != nil:
+		session, err := guard.Apply(ctx, rec.ID)
+		if err == nil {
+			err = awsguard.CheckApplyAccount(awsguard.Identity{Account: rec.AWS.Account, ARN: rec.AWS.ARN}, session)
+		}
+		if err != nil && ctx.Err() != nil {
+			return nil, ctx.Err() // cancelled while asking AWS: nothing ran, nothing to audit
+		}
+		if err != nil {
+			return nil, g.refuse(rec, client, verified, strings.TrimSuffix(err.Error(), ".")+". The approval tokens were not used: once this is fixed, call apply_plan again with the same tokens")
+		}
+		g.logger().Info("aws identity checked", "stack", st.Name, "plan_id", rec.ID, "aws", session)
+		creds, identity = session.Apply, identityOf(session)
+	}
+
+	// The tokens are spent before terraform starts, durably: a crash from
+	// here on can never let them be used twice.
+	if err := g.Ledger.Consume(verified.Uses); err != nil {
+		var ref *approvals.RefusalError
+		if errors.As(err, &ref) {
+			return nil, g.refuse(rec, client, verified, ref.Reason)
+		}
+		return nil, err
+	}
+
+	out := &Outcome{
+		PlanID: rec.ID, Stack: rec.Stack, Counts: rec.Counts, Deletions: rec.Deletions(),
+		Deleted: deletedAddresses(rec), Approvers: verified.Approvers, Outputs: []plan.StateOutput{}, StartedAt: now,
+		AWS: identity,
+	}
+	// Apply events carry the apply's identity, plan events the plan's.
+	event := func(name audit.EventName, reason string, errs []string) audit.Event {
+		e := withReason(withApprovals(PlanEvent(name, rec, client), verified), reason, errs)
+		if identity != nil {
+			e.AWS = identity
+		}
+		return e
+	}
+	g.append(event(audit.EventApplyStarted, "", nil))
+	g.logger().Info("applying plan", "plan_id", rec.ID, "stack", rec.Stack, "approvers", verified.Approvers)
+
+	run := plan.WithCredentials(creds)
+	res, runErr := g.Runner.ApplySaved(ctx, st, planFile, run, plan.Events(events))
+	out.FinishedAt = g.now()
+	switch {
+	case runErr != nil && res == nil:
+		// Terraform never ran (init failed, terraform missing): the plan
+		// stays as it was; the tokens are spent.
+		g.append(event(audit.EventApplyFailed, runErr.Error(), nil))
+		g.setStatus(rec.ID, plan.StatusFailed, "apply could not start: "+runErr.Error())
+		return nil, runErr
+	case res.Failed && ctx.Err() == nil && plan.LockErrorFrom(st.Name, st.Dir, res.Diagnostics) != nil:
+		// Terraform stopped before changing anything: the plan stays
+		// valid, but the tokens are spent.
+		locked := plan.LockErrorFrom(st.Name, st.Dir, res.Diagnostics)
+		reason := locked.Error() + ". Nothing was applied and the plan still awaits approval, but the approval tokens are spent: " +
+			"once the lock is free, a human approves it again with `plangate approve " + rec.ID + "`"
+		g.append(event(audit.EventApplyRefused, reason, nil))
+		return nil, &Refusal{PlanID: rec.ID, Reason: reason}
+	case res.Failed:
+		// Terraform's errors may quote values whose sensitive mark was
+		// lost: mask with every secret the state and config hold. The
+		// call's context may be cancelled (interrupted apply).
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		masker, stateErr := g.Runner.SecretsLocked(mctx, st, run)
+		if stateErr != nil && guard != nil {
+			// The apply session may have expired with the apply: read
+			// the state as the plan role.
+			if s, err := guard.Read(mctx, st.Name); err == nil {
+				masker, stateErr = g.Runner.SecretsLocked(mctx, st, plan.WithCredentials(s.Apply))
+			}
+		}
+		cancel()
+		for _, d := range res.Diagnostics {
+			if d.Severity != "error" {
+				continue
+			}
+			if stateErr != nil {
+				// Without the state's secrets to mask, only the summary
+				// (Terraform's own words, with the resource) goes out.
+				d.Detail = "(details withheld: plangate could not read the state to mask its secrets)"
+			}
+			out.Errors = append(out.Errors, masker.MaskText(d.String()))
+		}
+		out.Status = plan.StatusFailed
+		out.Note = "Terraform reported errors while applying"
+		name := audit.EventApplyFailed
+		if ctx.Err() != nil {
+			out.Status = plan.StatusInterrupted
+			out.Note = "the apply was interrupted; Terraform stopped gracefully (SIGINT), saved the state and released its lock. Run show_stack to see what exists, and plan again"
+			name = audit.EventApplyInterrupted
+		} else if isStale(res.Diagnostics) {
+			out.Status = plan.StatusSuperseded
+			out.Note = "Terraform refused the plan: the state changed after it was planned (another apply). Call plan_change for a fresh plan"
+		}
+		g.setStatus(rec.ID, out.Status, out.Note)
+		g.append(event(name, out.Note, out.Errors))
+		return out, nil
+	}
+
+	out.Status = plan.StatusApplied
+	g.setStatus(rec.ID, plan.StatusApplied, "applied with approval of "+strings.Join(verified.Approvers, ", "))
+	g.append(event(audit.EventApplied, "", nil))
+	out.Superseded = g.supersede(rec, client)
+	if view, err := g.Runner.StateLocked(ctx, st, run); err == nil {
+		out.Outputs = view.Outputs
+	} else {
+		g.logger().Warn("reading outputs after apply", "stack", st.Name, "err", err)
+	}
+	return out, nil
+}
+
+// check runs every check before the ledger, in order: the kill switch,
+// whether the plan can be approved (Approvable), and the approval tokens.
+// A refusal is an audited *Refusal.
+func (g *Gate) check(rec *plan.Record, st *config.Stack, tokens []string, client audit.Client, now time.Time) (*approvals.Verified, string, error) {
+	if f, err := freeze.Check(g.Config.StateDir, st.Name); err != nil {
+		return nil, "", err
+	} else if f != nil {
+		return nil, "", g.refuse(rec, client, nil, f.Error())
+	}
+	chk, err := g.Approvable(rec, st, now)
+	var refusal *Refusal
+	if errors.As(err, &refusal) {
+		return nil, "", g.refuse(rec, client, nil, refusal.Reason)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	verified, err := approvals.Verify(tokens, approvals.PlanFacts{
+		ID: rec.ID, Stack: rec.Stack, SHA256: chk.SHA256, ExpiresAt: rec.ExpiresAt, Required: chk.Required,
+	}, g.Config.Approvers, g.Ledger, now)
+	if err != nil {
+		var ref *approvals.RefusalError
+		if errors.As(err, &ref) {
+			return nil, "", g.refuse(rec, client, nil, ref.Reason)
+		}
+		return nil, "", err
+	}
+	return verified, chk.PlanFile, nil
+}
+
+func (g *Gate) refuse(rec *plan.Record, client audit.Client, v *approvals.Verified, reason string) error {
+	g.append(withReason(withApprovals(PlanEvent(audit.EventApplyRefused, rec, client), v), reason, nil))
+	g.logger().Info("apply refused", "plan_id", rec.ID, "stack", rec.Stack, "reason", reason)
+	return &Refusal{PlanID: rec.ID, Reason: reason}
+}
+
+func isStale(diags []plan.Diagnostic) bool {
+	for _, d := range diags {
+		if strings.Contains(d.Summary, "Saved plan is stale") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,73 @@
+package gate
+
+import (
+	"fmt"
+
+	"github.com/plangate/plangate/approvals"
+	"github.com/plangate/plangate/audit"
+	"github.com/plangate/plangate/plan"
+)
+
+// CheckKey checks that key is the key of an approver configured now.
+func (g *Gate) CheckKey(key *approvals.PrivateKey) error {
+	a, ok := g.Config.Approver(key.Approver)
+	if !ok {
+		return fmt.Errorf("approver %q is not configured in %s: paste the block printed by plangate keygen into it", key.Approver, g.Config.Path)
+	}
+	if !a.PublicKey.Equal(key.Public()) {
+		return fmt.Errorf("this key does not match approver %q's public_key in %s", key.Approver, g.Config.Path)
+	}
+	return nil
+}
+
+// Approval is a signed approval of one plan.
+type Approval struct {
+	// Token is the approval token: the human pastes it to the agent. It
+	// is a secret until used: never log it.
+	Token  string
+	Claims *approvals.Claims
+	Record *plan.Record
+}
+
+// Approve signs an approval token for the plan as key's approver, if the
+// plan can be approved at this moment (Approvable, on the record as it is
+// now: the human may have taken a while to decide), and records the
+// approval in the audit log. No token is returned unless the audit entry
+// is written. actor is the OS user who approved.
+func (g *Gate) Approve(idOrPrefix string, key *approvals.PrivateKey, actor string, client audit.Client) (*Approval, error) {
+	if err := g.CheckKey(key); err != nil {
+		return nil, err
+	}
+	rec, err := g.Store.Get(idOrPrefix)
+	if err != nil {
+		return nil, err
+	}
+	st, ok := g.Config.Stack(rec.Stack)
+	if !ok {
+		return nil, &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("stack %q of plan %s is no longer in %s", rec.Stack, rec.ID, g.Config.Path)}
+	}
+	now := g.now()
+	chk, err := g.Approvable(rec, st, now)
+	if err != nil {
+		return nil, err
+	}
+	token, claims, err := approvals.Issue(key, rec.ID, chk.SHA256, rec.Stack, rec.ExpiresAt, now, rec.ExpiresAt.Sub(now))
+	if err != nil {
+		return nil, err
+	}
+	t, err := approvals.Parse(token)
+	if err != nil {
+		return nil, err
+	}
+	ev := PlanEvent(audit.EventPlanApproved, rec, client)
+	ev.Approvers = []string{key.Approver}
+	ev.TokenFingerprints = []string{t.Fingerprint()}
+	ev.Actor = actor
+	if g.Audit == nil {
+		return nil, fmt.Errorf("no audit log: no token issued")
+	}
+	if _, err := g.Audit.Append(ev); err != nil {
+		return nil, fmt.Errorf("audit log: %w (no token issued)", err)
+	}
+	return &Approval{Token: token, Claims: claims, Record: rec}, nil
+}

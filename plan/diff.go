@@ -1,0 +1,464 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+)
+
+// kind says how a value diff renders.
+type kind int
+
+const (
+	kPrimitive kind = iota
+	kObject
+	kList
+	kSensitive
+	kUnknown
+	kTypeChange
+)
+
+// vdiff is the diff of one value: Terraform's computed.Diff, reduced to what
+// plangate renders without provider schemas.
+type vdiff struct {
+	kind    kind
+	action  action // aNoOp, aCreate, aUpdate or aDelete
+	replace bool
+
+	before, after any // kPrimitive
+
+	keys   []string // kObject, sorted
+	fields map[string]*vdiff
+
+	elems []*vdiff // kList
+
+	inner *vdiff // kUnknown: the before value as a deletion; kTypeChange: before
+
+	other *vdiff // kTypeChange: after
+
+	beforeSensitive, afterSensitive bool // kSensitive
+}
+
+type differ struct {
+	secrets      *secretSet
+	replacePaths []any
+}
+
+// maxLCSCells bounds the work of aligning two lists; longer lists are
+// compared position by position.
+const maxLCSCells = 1 << 20
+
+func (d *differ) forcesReplacement(path []any) bool {
+	for _, p := range d.replacePaths {
+		pl, ok := p.([]any)
+		if !ok || len(pl) != len(path) {
+			continue
+		}
+		match := true
+		for i := range pl {
+			if !pathStepEqual(pl[i], path[i]) {
+				match = false
+				break
+			}
+		}
+		if match {
+			return true
+		}
+	}
+	return false
+}
+
+func pathStepEqual(a, b any) bool {
+	switch x := a.(type) {
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case json.Number:
+		y, ok := b.(int)
+		return ok && x.String() == fmt.Sprint(y)
+	}
+	return false
+}
+
+func isTrue(v any) bool { b, ok := v.(bool); return ok && b }
+
+func child(v any, key string) any {
+	if m, ok := v.(map[string]any); ok {
+		return m[key]
+	}
+	return nil
+}
+
+func elem(v any, i int) any {
+	if l, ok := v.([]any); ok && i < len(l) {
+		return l[i]
+	}
+	return nil
+}
+
+// secret reports whether v is, or holds, a sensitive string or number
+// (bools are masked by mark only: see SensitiveValue).
+func (d *differ) secret(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return d.secrets.matches(x)
+	case json.Number:
+		return d.secrets.matchesNumber(string(x))
+	case map[string]any:
+		if d.secrets.objectKeyMatches(x) {
+			return true
+		}
+		for _, e := range x {
+			if d.secret(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if d.secret(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// diff computes the diff of one value. before, after: the values; unknown,
+// bs, as: after_unknown, before_sensitive and after_sensitive at the same
+// path; path: the path, for replace_paths.
+func (d *differ) diff(before, after, unknown, bs, as any, path []any) *vdiff {
+	replace := d.forcesReplacement(path)
+
+	if isTrue(bs) || isTrue(as) {
+		return d.sensitive(before, after, unknown, isTrue(bs), isTrue(as), replace)
+	}
+
+	if isTrue(unknown) {
+		out := &vdiff{kind: kUnknown, action: aCreate, replace: replace}
+		if before != nil {
+			out.action = aUpdate
+			out.inner = d.diff(before, nil, nil, bs, nil, path)
+		}
+		return out
+	}
+
+	_, bObj := before.(map[string]any)
+	_, aObj := after.(map[string]any)
+	_, uObj := unknown.(map[string]any)
+	_, bList := before.([]any)
+	_, aList := after.([]any)
+	_, uList := unknown.([]any)
+
+	switch {
+	case (bObj || before == nil) && (aObj || after == nil || uObj) && (bObj || aObj || uObj):
+		if (bObj && d.secrets.objectKeyMatches(before.(map[string]any))) ||
+			(aObj && d.secrets.objectKeyMatches(after.(map[string]any))) {
+			return d.sensitive(before, after, unknown, false, false, replace)
+		}
+		return d.object(before, after, unknown, bs, as, path, replace)
+	case (bList || before == nil) && (aList || after == nil || uList) && (bList || aList || uList):
+		return d.list(before, after, unknown, bs, as, path, replace)
+	case isComposite(before) || isComposite(after):
+		if before == nil || after == nil {
+			// A composite against null is handled above; this is a
+			// composite against a primitive or the other composite kind.
+			break
+		}
+		return &vdiff{
+			kind:    kTypeChange,
+			action:  aUpdate,
+			replace: replace,
+			inner:   d.diff(before, nil, nil, bs, nil, path),
+			other:   d.diff(nil, after, unknown, nil, as, path),
+		}
+	}
+
+	if d.secret(before) || d.secret(after) {
+		return d.sensitive(before, after, unknown, false, false, replace)
+	}
+	return &vdiff{kind: kPrimitive, action: valueAction(before, after), replace: replace, before: before, after: after}
+}
+
+func isComposite(v any) bool {
+	switch v.(type) {
+	case map[string]any, []any:
+		return true
+	}
+	return false
+}
+
+func valueAction(before, after any) action {
+	switch {
+	case before == nil && after == nil:
+		return aNoOp
+	case before == nil:
+		return aCreate
+	case after == nil:
+		return aDelete
+	case reflect.DeepEqual(before, after):
+		return aNoOp
+	}
+	return aUpdate
+}
+
+func (d *differ) sensitive(before, after, unknown any, bs, as, replace bool) *vdiff {
+	act := valueAction(before, after)
+	if isTrue(unknown) {
+		act = aUpdate
+		if before == nil {
+			act = aCreate
+		}
+	}
+	if act == aNoOp && bs != as {
+		act = aUpdate
+	}
+	return &vdiff{kind: kSensitive, action: act, replace: replace, beforeSensitive: bs, afterSensitive: as}
+}
+
+func (d *differ) object(before, after, unknown, bs, as any, path []any, replace bool) *vdiff {
+	bm, _ := before.(map[string]any)
+	am, _ := after.(map[string]any)
+	um, _ := unknown.(map[string]any)
+	out := &vdiff{kind: kObject, replace: replace, fields: map[string]*vdiff{}}
+	keys := map[string]bool{}
+	for k := range bm {
+		keys[k] = true
+	}
+	for k := range am {
+		keys[k] = true
+	}
+	for k, u := range um {
+		if isTrue(u) {
+			keys[k] = true
+		}
+	}
+	changed := false
+	for k := range keys {
+		b, a, u := bm[k], am[k], um[k]
+		if b == nil && a == nil && !isTrue(u) && !isComposite(u) {
+			continue // null before and after: Terraform leaves it out
+		}
+		f := d.diff(b, a, u, child(bs, k), child(as, k), appendPath(path, k))
+		out.fields[k] = f
+		out.keys = append(out.keys, k)
+		if f.action != aNoOp {
+			changed = true
+		}
+	}
+	sort.Strings(out.keys)
+	switch {
+	case before == nil:
+		out.action = aCreate
+	case after == nil && unknown == nil:
+		out.action = aDelete
+	case changed:
+		out.action = aUpdate
+	default:
+		out.action = aNoOp
+	}
+	return out
+}
+
+func appendPath(path []any, step any) []any {
+	out := make([]any, len(path), len(path)+1)
+	copy(out, path)
+	return append(out, step)
+}
+
+func (d *differ) list(before, after, unknown, bs, as any, path []any, replace bool) *vdiff {
+	bl, _ := before.([]any)
+	al, _ := after.([]any)
+	ul, _ := unknown.([]any)
+	out := &vdiff{kind: kList, replace: replace}
+
+	// Align elements by longest common subsequence when values alone decide
+	// equality; with unknown or sensitive elements, or very long lists,
+	// compare position by position.
+	positional := len(bl)*len(al) > maxLCSCells || hasTrue(ul)
+	var pairs [][2]int // -1 marks a missing side
+	if positional {
+		n := max(len(bl), len(al), len(ul))
+		for i := 0; i < n; i++ {
+			bi, ai := i, i
+			if i >= len(bl) {
+				bi = -1
+			}
+			if i >= len(al) && i >= len(ul) {
+				ai = -1
+			}
+			pairs = append(pairs, [2]int{bi, ai})
+		}
+	} else {
+		pairs = alignLists(bl, al)
+	}
+	changed := false
+	for _, p := range pairs {
+		var b, a, u, ebs, eas any
+		if p[0] >= 0 {
+			b, ebs = bl[p[0]], elem(bs, p[0])
+		}
+		if p[1] >= 0 {
+			a, u, eas = elem(al, p[1]), elem(ul, p[1]), elem(as, p[1])
+		}
+		idx := p[1]
+		if idx < 0 {
+			idx = p[0]
+		}
+		e := d.diff(b, a, u, ebs, eas, appendPath(path, idx))
+		if p[0] >= 0 && p[1] < 0 {
+			e = forceAction(e, aDelete)
+		} else if p[0] < 0 && p[1] >= 0 {
+			e = forceAction(e, aCreate)
+		}
+		out.elems = append(out.elems, e)
+		if e.action != aNoOp {
+			changed = true
+		}
+	}
+	switch {
+	case before == nil:
+		out.action = aCreate
+	case after == nil && unknown == nil:
+		out.action = aDelete
+	case changed:
+		out.action = aUpdate
+	default:
+		out.action = aNoOp
+	}
+	return out
+}
+
+// forceAction marks a null list element that was added or removed, which
+// valueAction alone would call a no-op.
+func forceAction(e *vdiff, act action) *vdiff {
+	if e.action == aNoOp {
+		e.action = act
+	}
+	return e
+}
+
+func hasTrue(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case []any:
+		for _, e := range x {
+			if hasTrue(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if hasTrue(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// alignLists pairs list elements: equal elements along a longest common
+// subsequence, then within each gap objects pair up as in-place updates and
+// the rest are deletions followed by additions (Terraform's ProcessSlice).
+func alignLists(b, a []any) [][2]int {
+	n, m := len(b), len(a)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if reflect.DeepEqual(b[i], a[j]) {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var out [][2]int
+	gap := func(bs, as []int) {
+		k := 0
+		for ; k < len(bs) && k < len(as); k++ {
+			_, bo := b[bs[k]].(map[string]any)
+			_, ao := a[as[k]].(map[string]any)
+			if !bo || !ao {
+				break
+			}
+			out = append(out, [2]int{bs[k], as[k]})
+		}
+		for _, i := range bs[k:] {
+			out = append(out, [2]int{i, -1})
+		}
+		for _, j := range as[k:] {
+			out = append(out, [2]int{-1, j})
+		}
+	}
+	var gb, ga []int
+	i, j := 0, 0
+	for i < n && j < m {
+		switch {
+		case reflect.DeepEqual(b[i], a[j]):
+			gap(gb, ga)
+			gb, ga = nil, nil
+			out = append(out, [2]int{i, j})
+			i++
+			j++
+		case lcs[i+1][j] >= lcs[i][j+1]:
+			gb = append(gb, i)
+			i++
+		default:
+			ga = append(ga, j)
+			j++
+		}
+	}
+	for ; i < n; i++ {
+		gb = append(gb, i)
+	}
+	for ; j < m; j++ {
+		ga = append(ga, j)
+	}
+	gap(gb, ga)
+	return out
+}
+
+// action is Terraform's plans.Action, as the renderer needs it.
+type action int
+
+const (
+	aNoOp action = iota
+	aCreate
+	aRead
+	aUpdate
+	aDelete
+	aDeleteThenCreate
+	aCreateThenDelete
+	aForget
+	aCreateThenForget
+	aUnknown
+)
+
+func parseActions(acts []string) action {
+	switch strings.Join(acts, ",") {
+	case "no-op", "":
+		return aNoOp
+	case "create":
+		return aCreate
+	case "read":
+		return aRead
+	case "update":
+		return aUpdate
+	case "delete":
+		return aDelete
+	case "delete,create":
+		return aDeleteThenCreate
+	case "create,delete":
+		return aCreateThenDelete
+	case "forget":
+		return aForget
+	case "create,forget":
+		return aCreateThenForget
+	}
+	return aUnknown
+}
