@@ -1,0 +1,88 @@
+package gate
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plangate/plangate/approvals"
+	"github.com/plangate/plangate/audit"
+	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/plan"
+)
+
+// The whole life of a plan through the gate, with real Terraform: proposed,
+// approved, applied once; the stack's other pending plan is superseded; a
+// second apply with a fresh token is refused; every step is audited.
+func TestApplyRunsTheApprovedPlanOnce(t *testing.T) {
+	pub, priv, err := approvals.GenerateKey()
+	require.NoError(t, err)
+	g, cfg := newPlanner(t, map[string]string{"main.tf": plannerModule}, `variables = ["n"]
+}
+approver "alice" {
+  public_key = "`+config.FormatPublicKey(pub)+`"`)
+	ledger, err := approvals.OpenLedger(cfg.StateDir)
+	require.NoError(t, err)
+	g.Ledger = ledger
+	key := &approvals.PrivateKey{Approver: "alice", Key: priv}
+	st, _ := cfg.Stack("s")
+	ctx := context.Background()
+	agent := audit.Client{Name: "agent", Version: "1"}
+
+	first, err := g.Propose(ctx, st, map[string]any{"n": 2}, agent)
+	require.NoError(t, err)
+	require.Equal(t, plan.StatusAwaitingApproval, first.Status)
+	second, err := g.Propose(ctx, st, map[string]any{"n": 3}, agent)
+	require.NoError(t, err)
+
+	a, err := g.Approve(first.ID, key, "root", audit.Client{Name: "plangate-cli"})
+	require.NoError(t, err)
+	var applying []string
+	out, err := g.Apply(ctx, first.ID[:8], []string{a.Token}, agent, func(m plan.UIMessage) {
+		if m.Type == "apply_complete" {
+			addr, _ := m.Resource()
+			applying = append(applying, addr)
+		}
+	})
+	require.NoError(t, err)
+	assert.Equal(t, plan.StatusApplied, out.Status)
+	assert.Equal(t, plan.Counts{Add: 2}, out.Counts)
+	assert.Equal(t, []string{"alice"}, out.Approvers)
+	assert.ElementsMatch(t, []string{"terraform_data.item[0]", "terraform_data.item[1]"}, applying, "events reach the caller")
+	assert.Equal(t, []string{second.ID}, out.Superseded)
+	assert.False(t, out.FinishedAt.Before(out.StartedAt))
+
+	for id, want := range map[string]plan.Status{first.ID: plan.StatusApplied, second.ID: plan.StatusSuperseded} {
+		rec, err := g.Store.Get(id)
+		require.NoError(t, err)
+		assert.Equal(t, want, rec.Status)
+	}
+	view, err := g.State(ctx, st)
+	require.NoError(t, err)
+	assert.Len(t, view.Resources, 2)
+
+	// Approving or applying it again: refused, whatever the token.
+	_, err = g.Approve(first.ID, key, "root", audit.Client{})
+	assert.Contains(t, refusalOf(t, err), "was already applied")
+	tok, _, err := approvals.Issue(key, first.ID, first.PlanSHA256, "s", first.ExpiresAt, time.Now(), time.Hour)
+	require.NoError(t, err)
+	_, err = g.Apply(ctx, first.ID, []string{tok}, agent, nil)
+	assert.Contains(t, refusalOf(t, err), "was already applied")
+	_, err = g.Apply(ctx, first.ID, []string{a.Token}, agent, nil)
+	assert.Contains(t, refusalOf(t, err), "was already applied")
+
+	var events []string
+	require.NoError(t, g.Audit.Read(func(_ int, e audit.Event, _ []byte) error {
+		events = append(events, string(e.Event)+" "+plan.ShortID(e.PlanID))
+		return nil
+	}))
+	f, s := plan.ShortID(first.ID), plan.ShortID(second.ID)
+	assert.Equal(t, []string{
+		"plan_created " + f, "plan_created " + s, "plan_approved " + f,
+		"apply_started " + f, "applied " + f, "plan_superseded " + s,
+		"apply_refused " + f, "apply_refused " + f,
+	}, events)
+}
