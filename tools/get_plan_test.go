@@ -1,0 +1,103 @@
+package tools
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plangate/plangate/plan"
+)
+
+// A diff longer than a page comes in pages that chain through next_offset,
+// cut at line ends, until diff_truncated is false; together they are the
+// whole diff, and every page starts with the same first line.
+func TestGetPlanPagesTheDiff(t *testing.T) {
+	f := newFixture(t)
+	f.deps.DiffBudget = 1000
+	var diff strings.Builder
+	for i := range 120 {
+		fmt.Fprintf(&diff, "  # terraform_data.item[%d] will be destroyed\n", i)
+	}
+	rec := f.commit(t, "web", plan.StatusAwaitingApproval, diff.String(), 3)
+	tool := GetPlan(f.deps.Store, f.deps)
+
+	var got strings.Builder
+	offset, pages, first := 0, 0, ""
+	for {
+		res := call(t, tool, map[string]any{"plan_id": rec.ID[:8], "offset": offset})
+		require.False(t, res.IsError, text(res))
+		s := res.StructuredContent.(plan.Summary)
+		assert.LessOrEqual(t, len(s.Diff), 1000)
+		assert.True(t, strings.HasSuffix(s.Diff, "\n"), "pages end at a line end")
+		assert.Equal(t, offset, s.DiffOffset)
+		assert.Equal(t, diff.Len(), s.DiffTotal)
+		assert.Equal(t, s.NextOffset != 0, s.DiffTruncated)
+		line, _, _ := strings.Cut(text(res), "\n")
+		if first == "" {
+			first = line
+		}
+		assert.Equal(t, first, line, "page %d", pages)
+		got.WriteString(s.Diff)
+		pages++
+		if !s.DiffTruncated {
+			break
+		}
+		offset = s.NextOffset
+	}
+	assert.Equal(t, diff.String(), got.String())
+	assert.Greater(t, pages, 5)
+	assert.Contains(t, first, "DELETES 3 (terraform_data.item[0], deleted;")
+
+	res := call(t, tool, map[string]any{"plan_id": rec.ID, "offset": diff.Len() + 1})
+	assert.Equal(t, fmt.Sprintf("offset %d is outside the diff (0..%d): use next_offset from the previous page", diff.Len()+1, diff.Len()), errorText(t, res))
+}
+
+// More deletions than one result lists: pages of 200 through
+// deletions_offset, every page grouping all of them with exact counts.
+func TestGetPlanPagesTheDeletions(t *testing.T) {
+	f := newFixture(t)
+	rec := f.commit(t, "web", plan.StatusAwaitingApproval, "diff\n", 450)
+	tool := GetPlan(f.deps.Store, f.deps)
+	var seen []string
+	for _, tt := range []struct{ offset, next, n int }{{0, 200, 200}, {200, 400, 200}, {400, 0, 50}} {
+		res := call(t, tool, map[string]any{"plan_id": rec.ID, "deletions_offset": tt.offset})
+		s := res.StructuredContent.(plan.Summary)
+		assert.Equal(t, 450, s.Deletions)
+		assert.Len(t, s.Deleted, tt.n)
+		assert.Equal(t, tt.offset, s.DeletedOffset)
+		assert.Equal(t, tt.next, s.NextDeletionsOffset)
+		assert.True(t, s.DeletedTruncated)
+		assert.Equal(t, []plan.Group{{Type: "terraform_data", Count: 450}}, s.DeletedGroups)
+		for _, d := range s.Deleted {
+			seen = append(seen, d.Address)
+		}
+	}
+	assert.Len(t, seen, 450)
+	assert.Equal(t, "terraform_data.item[449]", seen[449])
+
+	res := call(t, tool, map[string]any{"plan_id": rec.ID, "deletions_offset": 450})
+	assert.Equal(t, "deletions_offset 450 is outside the list of 450 deletions: use next_deletions_offset from the previous page (or 0)", errorText(t, res))
+	none := f.commit(t, "web", plan.StatusAwaitingApproval, "", 0)
+	res = call(t, tool, map[string]any{"plan_id": none.ID, "deletions_offset": 0})
+	assert.False(t, res.IsError, "offset 0 is always valid: %s", text(res))
+}
+
+func TestGetPlanNamesTheWrongID(t *testing.T) {
+	f := newFixture(t)
+	rec := f.commit(t, "web", plan.StatusAwaitingApproval, "", 0)
+	tool := GetPlan(f.deps.Store, f.deps)
+	assert.Contains(t, errorText(t, call(t, tool, map[string]any{"plan_id": "ffffffff"})), `no such plan "ffffffff": list_plans shows the plans that exist`)
+	assert.Contains(t, errorText(t, call(t, tool, map[string]any{"plan_id": "../../etc"})), `malformed plan id "../../etc"`)
+	s := call(t, tool, map[string]any{"plan_id": strings.ToUpper(rec.ID[:10])}).StructuredContent.(plan.Summary)
+	assert.Equal(t, rec.ID, s.PlanID, "a prefix in any case names the plan")
+	assert.Equal(t, "plangate approve "+rec.ID, s.ApproveCommand)
+
+	// Past its expiry the plan reads as expired, with no approve command.
+	f.now = rec.ExpiresAt.Add(1)
+	s = call(t, tool, map[string]any{"plan_id": rec.ID}).StructuredContent.(plan.Summary)
+	assert.Equal(t, plan.StatusExpired, s.Status)
+	assert.Empty(t, s.ApproveCommand)
+}
