@@ -20,7 +20,9 @@ type stateStub struct {
 	err  error
 }
 
-func (s stateStub) State(context.Context, *config.Stack) (*plan.StateView, error) { return s.view, s.err }
+func (s stateStub) State(context.Context, *config.Stack) (*plan.StateView, error) {
+	return s.view, s.err
+}
 
 func TestShowStack(t *testing.T) {
 	f := newFixture(t)
