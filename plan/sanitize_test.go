@@ -138,15 +138,17 @@ func TestDriftAndUnmarkedCopies(t *testing.T) {
 }
 
 func TestSanitizePlanJSONRejectsWhatIsNotAPlan(t *testing.T) {
-	for name, in := range map[string]string{
-		"not JSON":      `nope`,
-		"array":         `[1]`,
-		"a state":       `{"format_version":"1.0","values":{}}`,
-		"trailing data": `{"format_version":"1.2","resource_changes":[]} x`,
+	for name, tt := range map[string]struct{ in, want string }{
+		"not JSON":      {`nope`, "invalid JSON at byte 0"},
+		"array":         {`[1]`, "not a JSON object; expected the output of `terraform show -json <planfile>`"},
+		"a state":       {`{"format_version":"1.0","values":{}}`, "not a Terraform plan, perhaps a state; expected the output of `terraform show -json <planfile>`"},
+		"trailing data": {`{"format_version":"1.2","resource_changes":[]} x`, "trailing data after JSON value"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := SanitizePlanJSON([]byte(in))
-			assert.Error(t, err)
+			_, err := SanitizePlanJSON([]byte(tt.in))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "sanitize plan JSON: ")
+			assert.Contains(t, err.Error(), tt.want)
 		})
 	}
 }

@@ -136,6 +136,11 @@ func TestPlanResources(t *testing.T) {
 	req.Params.URI = "plangate://plans/../../etc/passwd"
 	_, err = h.c.ReadResource(t.Context(), req)
 	require.Error(t, err)
+	assert.Contains(t, err.Error(), "resource not found: handler not found for resource URI 'plangate://plans/../../etc/passwd'", "no template matches a path")
+	req.Params.URI = "plangate://plans/..%2Fetc"
+	_, err = h.c.ReadResource(t.Context(), req)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `resource not found: plangate://plans/..%2Fetc: malformed plan id "..%2Fetc"`)
 
 	// Once discarded, the plan is no longer listed (and still readable).
 	h.ok("discard_plan", map[string]any{"plan_id": s.PlanID}, nil)

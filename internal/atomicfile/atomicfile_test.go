@@ -26,6 +26,11 @@ func TestWriteFileReplacesWholeAndLeavesNoTemp(t *testing.T) {
 }
 
 func TestWriteFileFailsCleanlyInAMissingDir(t *testing.T) {
-	err := WriteFile(filepath.Join(t.TempDir(), "missing", "x"), []byte("x"))
-	require.Error(t, err)
+	dir := t.TempDir()
+	err := WriteFile(filepath.Join(dir, "missing", "x"), []byte("x"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+	assert.Contains(t, err.Error(), filepath.Join(dir, "missing"), "the error names where")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "nothing was created")
 }
