@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/plangate/plangate/plan"
@@ -37,20 +38,43 @@ import (
 //   - A resources/read of a plan that does not exist is "resource not found"
 //     (-32002; -32602 for protocol 2026-07-28, as mcp-go itself answers a URI
 //     no template matches) instead of -32603 Internal error.
+//   - A request the client cancels (notifications/cancelled) gets no
+//     answer, as MCP asks (the client has forgotten its id), and no more
+//     progress notifications for its token; mcp-go would send both.
 //
 // Lines that are not a JSON object pass through untouched: mcp-go answers
 // them with the parse or invalid-request error they deserve.
 type rpcGuard struct {
-	mu    sync.Mutex
-	ids   *standIns       // request ids, forgotten once answered or cancelled
-	reads map[string]bool // ids (as mcp-go sees them) of pending resources/read
+	mu  sync.Mutex
+	ids *standIns // request ids, forgotten once answered or cancelled
+	// requests are the client's requests in flight, by their id as mcp-go
+	// sees it (JSON text): the one table of what their answer needs on its
+	// way out.
+	requests map[string]*inFlight
 	// tokens are progress tokens, kept until the map is full: progress
 	// may trail the response.
 	tokens *standIns
-	legacy bool // the client sent initialize: a 2025 protocol revision
-	out    *guardWriter
-	logger func(msg string, args ...any)
+	// silenced are the progress tokens (as mcp-go sees them) of cancelled
+	// requests.
+	silenced map[string]bool
+	legacy   bool // the client sent initialize: a 2025 protocol revision
+	out      *guardWriter
+	logger   func(msg string, args ...any)
 }
+
+// inFlight is one request between the client's line and mcp-go's answer.
+type inFlight struct {
+	read      bool   // a resources/read
+	cancelled bool   // the client cancelled it: no answer goes out
+	token     string // its progress token as mcp-go sees it (JSON text)
+}
+
+// key is a JSON value's text, as the tables hold it.
+func key(raw json.RawMessage) string { return string(bytes.TrimSpace(raw)) }
+
+// maxTracked bounds the guard's memory whatever the client sends: a table
+// that grows past it is emptied.
+const maxTracked = 10000
 
 // maxErrorMessage bounds the message of an error sent to the client.
 const maxErrorMessage = 1024
@@ -64,7 +88,8 @@ const (
 )
 
 func newRPCGuard(out io.Writer, logf func(msg string, args ...any)) *rpcGuard {
-	g := &rpcGuard{ids: newStandIns(standInPrefix), tokens: newStandIns(tokenPrefix), reads: map[string]bool{}, logger: logf}
+	g := &rpcGuard{ids: newStandIns(standInPrefix), tokens: newStandIns(tokenPrefix),
+		requests: map[string]*inFlight{}, silenced: map[string]bool{}, logger: logf}
 	g.out = &guardWriter{w: out, g: g}
 	return g
 }
@@ -192,45 +217,32 @@ func (g *rpcGuard) in(line []byte) (out []byte, ok bool) {
 			}
 		}
 	}
+	var token string
 	if params, ok := m["params"]; ok && hasMethod && bytes.Contains(params, []byte("progressToken")) {
-		if b, ok := g.mapProgressToken(params); ok {
+		b, tok, mapped := g.mapProgressToken(params)
+		if mapped {
 			m["params"], changed = b, true
 		}
+		token = tok
 	}
 	switch method {
 	case "initialize":
 		g.mu.Lock()
 		g.legacy = true
 		g.mu.Unlock()
-	case "resources/read":
-		if hasID {
-			g.mu.Lock()
-			if len(g.reads) > maxTracked {
-				g.reads = map[string]bool{}
-			}
-			g.reads[key(m["id"])] = true
-			g.mu.Unlock()
-		}
 	case "notifications/cancelled":
 		var p map[string]json.RawMessage
 		if json.Unmarshal(m["params"], &p) == nil {
-			// The answer will not come out (cancelFilter drops it): forget
-			// what was kept for it.
-			g.mu.Lock()
-			s, mapped := g.ids.lookup(p["requestId"])
-			if mapped {
-				g.ids.forget(s)
-				delete(g.reads, s)
-			}
-			delete(g.reads, key(p["requestId"]))
-			g.mu.Unlock()
-			if mapped {
+			if s, ok := g.cancel(p["requestId"]); ok {
 				p["requestId"] = json.RawMessage(s)
 				if b, err := json.Marshal(p); err == nil {
 					m["params"], changed = b, true
 				}
 			}
 		}
+	}
+	if hasMethod && hasID {
+		g.track(key(m["id"]), &inFlight{read: method == "resources/read", token: token})
 	}
 	if !changed {
 		return line, true
@@ -242,42 +254,78 @@ func (g *rpcGuard) in(line []byte) (out []byte, ok bool) {
 	return b, true
 }
 
-// mapProgressToken swaps a progress token in params._meta that mcp-go
-// would change (an integer beyond 2^53) or mistake (one that looks like a
-// stand-in) for a stand-in string.
-func (g *rpcGuard) mapProgressToken(params json.RawMessage) (json.RawMessage, bool) {
+// mapProgressToken finds the progress token in params._meta and returns
+// it as mcp-go will see it; one that mcp-go would change (an integer
+// beyond 2^53) or mistake (one that looks like a stand-in) is swapped for
+// a stand-in string, and the params rewritten (mapped).
+func (g *rpcGuard) mapProgressToken(params json.RawMessage) (rewritten json.RawMessage, token string, mapped bool) {
 	var p map[string]json.RawMessage
 	if json.Unmarshal(params, &p) != nil {
-		return nil, false
+		return nil, "", false
 	}
 	var meta map[string]json.RawMessage
 	if json.Unmarshal(p["_meta"], &meta) != nil {
-		return nil, false
+		return nil, "", false
 	}
 	tok, ok := meta["progressToken"]
 	if !ok {
-		return nil, false
+		return nil, "", false
 	}
 	switch idKind(tok) {
 	case "bigint":
 	case "string":
 		var s string
 		if json.Unmarshal(tok, &s) != nil || !strings.HasPrefix(s, tokenPrefix) {
-			return nil, false
+			return nil, key(tok), false
 		}
 	default:
-		return nil, false
+		return nil, key(tok), false
 	}
 	g.mu.Lock()
-	meta["progressToken"] = g.tokens.standIn(tok)
+	stand := g.tokens.standIn(tok)
 	g.mu.Unlock()
+	meta["progressToken"] = stand
 	mb, err1 := json.Marshal(meta)
 	p["_meta"] = mb
 	pb, err2 := json.Marshal(p)
 	if err1 != nil || err2 != nil {
-		return nil, false
+		return nil, key(tok), false
 	}
-	return pb, true
+	return pb, key(stand), true
+}
+
+// track notes a request on its way to mcp-go.
+func (g *rpcGuard) track(id string, r *inFlight) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.requests) > maxTracked {
+		g.requests = map[string]*inFlight{}
+	}
+	g.requests[id] = r
+}
+
+// cancel marks the request the client cancelled (its id as the client
+// wrote it): its answer and its progress will not go out. It returns the
+// stand-in mcp-go knows the request by, if it has one; the stand-in is
+// forgotten, since no answer will need it.
+func (g *rpcGuard) cancel(clientID json.RawMessage) (standIn string, ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	id := key(clientID)
+	if s, mapped := g.ids.lookup(clientID); mapped {
+		g.ids.forget(s)
+		id, standIn, ok = s, s, true
+	}
+	if r := g.requests[id]; r != nil {
+		r.cancelled = true
+		if r.token != "" {
+			if len(g.silenced) > maxTracked {
+				g.silenced = map[string]bool{}
+			}
+			g.silenced[r.token] = true
+		}
+	}
+	return standIn, ok
 }
 
 // restoreProgressToken puts the client's own token back into a progress
@@ -365,40 +413,44 @@ func (m *standIns) forget(standIn string) {
 	}
 }
 
-// outLine rewrites one line to the client.
-func (g *rpcGuard) outLine(line []byte) []byte {
-	hasStandIn := bytes.Contains(line, []byte(standInPrefix))
-	hasToken := bytes.Contains(line, []byte(tokenPrefix))
-	g.mu.Lock()
-	reads := len(g.reads) > 0
-	g.mu.Unlock()
-	if !hasStandIn && !hasToken && !reads && !(len(line) > maxErrorMessage && bytes.Contains(line, []byte(`"error"`))) {
-		return line
+// outLine rewrites one line to the client; drop is set for a line the
+// client must not get.
+func (g *rpcGuard) outLine(line []byte) (out []byte, drop bool) {
+	h, ok := readHead(line)
+	if !ok {
+		return line, false
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(line, &m) != nil {
-		return line
-	}
-	if _, isNotification := m["method"]; isNotification {
-		if hasToken && g.restoreProgressToken(m) {
-			if b, err := json.Marshal(m); err == nil {
-				return b
-			}
+	if h.method != "" {
+		if h.method != "notifications/progress" {
+			return line, false
 		}
-		return line
+		return g.outProgress(line)
 	}
-	changed := false
-	id := key(m["id"])
 	g.mu.Lock()
-	read := g.reads[id]
-	delete(g.reads, id)
-	if orig, ok := g.ids.original(id); ok {
-		m["id"] = orig
-		g.ids.forget(id)
-		changed = true
+	r := g.requests[h.id]
+	delete(g.requests, h.id)
+	orig, hasStandIn := g.ids.original(h.id)
+	if hasStandIn {
+		g.ids.forget(h.id)
 	}
 	legacy := g.legacy
 	g.mu.Unlock()
+	if r != nil && r.cancelled {
+		return nil, true
+	}
+	read := r != nil && r.read
+	if !hasStandIn && !(read && h.hasError) && !(len(line) > maxErrorMessage && h.hasError) {
+		return line, false
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(line, &m) != nil {
+		return line, false
+	}
+	changed := false
+	if hasStandIn {
+		m["id"] = orig
+		changed = true
+	}
 	if raw, ok := m["error"]; ok {
 		var e struct {
 			Code    int             `json:"code"`
@@ -406,36 +458,127 @@ func (g *rpcGuard) outLine(line []byte) []byte {
 			Data    json.RawMessage `json:"data,omitempty"`
 		}
 		if json.Unmarshal(raw, &e) == nil {
+			fixed := false
 			if read && e.Code == mcp.INTERNAL_ERROR && strings.Contains(e.Message, "resource not found") {
 				e.Code = mcp.RESOURCE_NOT_FOUND
 				if !legacy {
 					e.Code = mcp.INVALID_PARAMS
 				}
-				changed = true
+				fixed = true
 			}
 			if len(e.Message) > maxErrorMessage {
 				e.Message = plan.Truncate(e.Message, maxErrorMessage)
-				changed = true
+				fixed = true
 			}
 			if len(e.Data) > maxErrorMessage {
 				e.Data = nil
-				changed = true
+				fixed = true
 			}
-			if changed {
+			if fixed {
 				if b, err := json.Marshal(e); err == nil {
-					m["error"] = b
+					m["error"], changed = b, true
 				}
 			}
 		}
 	}
 	if !changed {
-		return line
+		return line, false
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
-		return line
+		return line, false
 	}
-	return b
+	return b, false
+}
+
+// outProgress drops the progress of a cancelled request and puts the
+// client's own token back where mcp-go saw a stand-in.
+func (g *rpcGuard) outProgress(line []byte) ([]byte, bool) {
+	g.mu.Lock()
+	silenced := len(g.silenced) > 0
+	g.mu.Unlock()
+	if !silenced && !bytes.Contains(line, []byte(tokenPrefix)) {
+		return line, false
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(line, &m) != nil {
+		return line, false
+	}
+	var p map[string]json.RawMessage
+	if json.Unmarshal(m["params"], &p) != nil {
+		return line, false
+	}
+	tok := key(p["progressToken"])
+	g.mu.Lock()
+	drop := g.silenced[tok]
+	orig, mapped := g.tokens.original(tok)
+	g.mu.Unlock()
+	if drop {
+		return nil, true
+	}
+	if !mapped {
+		return line, false
+	}
+	p["progressToken"] = orig
+	pb, err := json.Marshal(p)
+	if err != nil {
+		return line, false
+	}
+	m["params"] = pb
+	b, err := json.Marshal(m)
+	if err != nil {
+		return line, false
+	}
+	return b, false
+}
+
+// head is what outLine needs to know of a server line before deciding
+// whether to read all of it.
+type head struct {
+	id       string // the id's JSON text
+	method   string
+	hasError bool
+}
+
+// readHead reads a server line's top-level members up to the result or
+// error member (mcp-go writes jsonrpc, id, then result, error or method
+// and params), without reading a result through. ok is false for a line
+// that is not a JSON object.
+func readHead(line []byte) (h head, ok bool) {
+	d := jsontext.NewDecoder(bytes.NewReader(line), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	if tok, err := d.ReadToken(); err != nil || tok.Kind() != '{' {
+		return head{}, false
+	}
+	for d.PeekKind() == '"' {
+		name, err := d.ReadToken()
+		if err != nil {
+			return head{}, false
+		}
+		switch name.String() {
+		case "id":
+			v, err := d.ReadValue()
+			if err != nil {
+				return head{}, false
+			}
+			h.id = string(v)
+		case "method":
+			v, err := d.ReadToken()
+			if err != nil {
+				return head{}, false
+			}
+			h.method = v.String()
+		case "error":
+			h.hasError = true
+			return h, true
+		case "result":
+			return h, true
+		default:
+			if d.SkipValue() != nil {
+				return head{}, false
+			}
+		}
+	}
+	return h, true
 }
 
 func (g *rpcGuard) log(msg string, args ...any) {
@@ -461,10 +604,12 @@ func (gw *guardWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			return len(p), nil
 		}
-		line := gw.g.outLine(gw.pending[:i])
-		if _, err := gw.w.Write(append(append([]byte(nil), line...), '\n')); err != nil {
-			gw.pending = gw.pending[i+1:]
-			return len(p), err
+		line, drop := gw.g.outLine(gw.pending[:i])
+		if !drop {
+			if _, err := gw.w.Write(append(append([]byte(nil), line...), '\n')); err != nil {
+				gw.pending = gw.pending[i+1:]
+				return len(p), err
+			}
 		}
 		gw.pending = gw.pending[i+1:]
 	}

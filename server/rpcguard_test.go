@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -153,7 +154,7 @@ func TestRPCGuardResourceNotFound(t *testing.T) {
 	g0.in([]byte(`{"jsonrpc":"2.0","id":"ok","method":"resources/read","params":{"uri":"plangate://plans/x"}}`))
 	_, err0 := g0.Writer().Write([]byte(`{"jsonrpc":"2.0","id":"ok","result":{"contents":[]}}` + "\n"))
 	require.NoError(t, err0)
-	assert.Empty(t, g0.reads)
+	assert.Empty(t, g0.requests)
 
 	// Another method's internal error stays one.
 	g, out := newTestGuard()
@@ -244,4 +245,60 @@ func TestRPCGuardBigProgressToken(t *testing.T) {
 	same, ok := g.in([]byte(l))
 	require.True(t, ok)
 	assert.Equal(t, l, string(same))
+}
+
+// A cancelled request gets no answer and no more progress; the others
+// pass byte for byte, whatever pieces the server writes its lines in.
+func TestRPCGuardDropsTheCancelledResponseAndItsProgress(t *testing.T) {
+	g, out := newTestGuard()
+	for _, l := range []string{
+		`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"apply_plan","_meta":{"progressToken":"tok-7"}}}`,
+		`{"jsonrpc":"2.0","id":"eight","method":"tools/call","params":{"name":"list_plans","_meta":{"progressToken":8}}}`,
+		`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7,"reason":"user"}}`,
+	} {
+		got, ok := g.in([]byte(l))
+		require.True(t, ok)
+		assert.Equal(t, l, string(got), "the client's lines pass unchanged")
+	}
+	lines := []string{
+		`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"tok-7","progress":2}}`,
+		`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":8,"progress":1}}`,
+		`{"jsonrpc":"2.0","id":7,"result":{"isError":true}}`,
+		`{"jsonrpc":"2.0","id":"eight","result":{}}`,
+		`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"tok-7","progress":3}}`,
+		`{"jsonrpc":"2.0","id":7,"result":{"second":"answer to a reused id"}}`,
+	}
+	all := strings.Join(lines, "\n") + "\n"
+	w := g.Writer()
+	for i := 0; i < len(all); i += 17 {
+		_, err := w.Write([]byte(all[i:min(i+17, len(all))]))
+		require.NoError(t, err)
+	}
+	assert.Equal(t, lines[1]+"\n"+lines[3]+"\n"+lines[5]+"\n", out.String())
+	assert.Empty(t, g.requests, "answered and cancelled requests are forgotten")
+}
+
+// A cancelled request with a big id: the cancellation names the stand-in
+// mcp-go knows, and the answer to it is dropped.
+func TestRPCGuardCancelsABigID(t *testing.T) {
+	g, out := newTestGuard()
+	line, ok := g.in([]byte(`{"jsonrpc":"2.0","id":9007199254740995,"method":"tools/call","params":{}}`))
+	require.True(t, ok)
+	var m struct{ ID string }
+	require.NoError(t, json.Unmarshal(line, &m))
+	_, ok = g.in([]byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":9007199254740995}}`))
+	require.True(t, ok)
+	_, err := g.Writer().Write([]byte(`{"jsonrpc":"2.0","id":"` + m.ID + `","result":{}}` + "\n"))
+	require.NoError(t, err)
+	assert.Empty(t, out.String())
+}
+
+// Lines far longer than any message pass through the reader whole.
+func TestRPCGuardLongLinesPassThrough(t *testing.T) {
+	g, _ := newTestGuard()
+	big := `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"` + strings.Repeat("a", 3<<20) + `"}}` + "\n"
+	r := g.Reader(strings.NewReader(big))
+	got, err := io.ReadAll(r)
+	require.NoError(t, err)
+	assert.Equal(t, big, string(got))
 }

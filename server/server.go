@@ -124,18 +124,17 @@ func ServeStdio(ctx context.Context, s *mcpserver.MCPServer, in io.Reader, out i
 	// holds a worker, and reads must still be answered meanwhile.
 	mcpserver.WithWorkerPoolSize(16)(stdio)
 	mcpserver.WithQueueSize(256)(stdio)
-	// Outside in: rpcGuard (strict JSON-RPC ids, no answers to responses,
-	// bounded error messages), cancelFilter (no answer to a cancelled
-	// request), mcp-go.
+	// rpcGuard, between the client and mcp-go: strict JSON-RPC ids, no
+	// answers to responses or to cancelled requests, bounded error
+	// messages.
 	g := newRPCGuard(out, func(msg string, args ...any) {
 		if logger != nil {
 			logger.Debug(msg, args...)
 		}
 	})
-	f := newCancelFilter()
 	guarded := g.Reader(in)
 	defer guarded.Close()
-	return stdio.Listen(ctx, f.Reader(guarded), f.Writer(g.Writer()))
+	return stdio.Listen(ctx, guarded, g.Writer())
 }
 
 type slogWriter struct{ l *slog.Logger }
