@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -56,8 +55,18 @@ type Analysis struct {
 	// Terraform aligns the changed ones to it.
 	outputWidth int
 	// secrets are the sensitive strings and numbers of the plan, masked
-	// wherever they appear (see SensitiveValue).
+	// wherever they appear (see SensitiveValue): the one secret set of the
+	// plan, used by the diff, the sanitized JSON and the Masker.
 	secrets *secretSet
+	// rootVars are the root module's variables and whether each is
+	// sensitive, as the configuration declares them.
+	rootVars map[string]bool
+	// raw is the plan JSON; sections are its top-level members, spans of
+	// raw in the order Terraform wrote them; the sanitizer writes them.
+	raw      []byte
+	sections []section
+	// checks holds the checks section while the plan is read.
+	checks any
 }
 
 // resourceChange is one entry of resource_changes or resource_drift.
@@ -82,10 +91,12 @@ type changeJSON struct {
 	BeforeSensitive json.RawMessage `json:"before_sensitive"`
 	AfterSensitive  json.RawMessage `json:"after_sensitive"`
 	ReplacePaths    json.RawMessage `json:"replace_paths"`
-	Importing       *struct {
-		ID string `json:"id"`
-	} `json:"importing"`
-	GeneratedConfig string `json:"generated_config"`
+	Importing       *importing      `json:"importing"`
+	GeneratedConfig string          `json:"generated_config"`
+}
+
+type importing struct {
+	ID string `json:"id"`
 }
 
 type outputChange struct {
@@ -151,151 +162,6 @@ func (c *resourceChange) displayAddress() string {
 	return c.Address
 }
 
-// Analyze reads the JSON of a saved plan (`terraform show -json <planfile>`)
-// and counts what it does. It streams: values are kept once, as raw JSON,
-// only for the changes the diff shows.
-func Analyze(r io.Reader) (*Analysis, error) {
-	a := &Analysis{secrets: newSecretSet()}
-	if err := a.decode(r); err != nil {
-		return nil, fmt.Errorf("analyze plan JSON: %w", err)
-	}
-	return a, nil
-}
-
-// notPlanHint says what input Analyze expects.
-const notPlanHint = "expected the output of `terraform show -json <planfile>`"
-
-func (a *Analysis) decode(r io.Reader) error {
-	s := newJSONStream(r)
-	first, err := s.peek()
-	if err != nil {
-		return fmt.Errorf("not JSON (%v); %s", err, notPlanHint)
-	}
-	if first != '{' {
-		if err := s.skip(); err != nil {
-			return fmt.Errorf("not JSON (%v); %s", err, notPlanHint)
-		}
-		return fmt.Errorf("not a JSON object; %s", notPlanHint)
-	}
-
-	seen := map[string]bool{}
-	var (
-		formatVersion any
-		variables     map[string]struct {
-			Value json.RawMessage `json:"value"`
-		}
-		config  configJSON
-		checks  []checkJSON
-		errored *bool
-		apply   *bool
-	)
-	err = s.object(func(key string) error {
-		seen[key] = true
-		var err error
-		switch key {
-		case "format_version":
-			err = s.decode(&formatVersion)
-			if str, ok := formatVersion.(string); ok {
-				a.FormatVersion = str
-			}
-		case "terraform_version":
-			err = s.decode(&a.TerraformVersion)
-		case "variables":
-			err = s.decode(&variables)
-		case "resource_changes":
-			err = s.array(func() error {
-				var c resourceChange
-				if err := s.decodeResourceChange(&c); err != nil {
-					return err
-				}
-				return a.addChange(&c)
-			})
-		case "resource_drift":
-			err = s.array(func() error {
-				var c resourceChange
-				if err := s.decodeResourceChange(&c); err != nil {
-					return err
-				}
-				return a.addDrift(&c)
-			})
-		case "deferred_changes":
-			// Not rendered, but their secrets are secrets all the same.
-			err = s.array(func() error {
-				var d struct {
-					ResourceChange *resourceChange `json:"resource_change"`
-				}
-				if err := s.decode(&d); err != nil {
-					return err
-				}
-				if d.ResourceChange != nil {
-					a.collectChangeSecrets(&d.ResourceChange.Change)
-				}
-				return nil
-			})
-		case "output_changes":
-			err = s.object(func(name string) error {
-				var c changeJSON
-				if err := s.decodeChange(&c); err != nil {
-					return err
-				}
-				return a.addOutput(name, c)
-			})
-		case "prior_state":
-			err = a.decodePriorState(s)
-		case "configuration":
-			err = s.decode(&config)
-		case "checks":
-			err = s.decode(&checks)
-		case "errored":
-			err = s.decode(&errored)
-		case "applyable":
-			err = s.decode(&apply)
-		case "complete":
-			err = s.decode(&a.Complete)
-		default:
-			// planned_values repeats resource_changes' after values; the
-			// rest carries nothing plangate reports. Skip without keeping.
-			err = s.skip()
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", key, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if end, err := s.atEnd(); err != nil {
-		return err
-	} else if !end {
-		return fmt.Errorf("unexpected data after the plan object; %s", notPlanHint)
-	}
-	if err := checkPlanKeys(formatVersion, func(k string) bool { return seen[k] }); err != nil {
-		return err
-	}
-
-	// Variables come before configuration in the JSON, so their values are
-	// judged only now. A variable without a declaration counts as sensitive.
-	sensitiveVars := config.collect(a.secrets)
-	for name, v := range variables {
-		if sensitive, declared := sensitiveVars[name]; sensitive || !declared {
-			if val, err := decodeAny(v.Value); err == nil {
-				a.secrets.addAll(val)
-			}
-		}
-	}
-
-	if errored != nil {
-		a.Errored, a.erroredKnown = *errored, true
-	}
-	if apply != nil {
-		a.Applyable, a.applyableKnown = *apply, true
-	}
-	a.Warnings = checkWarnings(checks, a.secrets)
-	a.sortResults()
-	return nil
-}
-
 // checkPlanKeys refuses JSON that is not a plan: no format_version, a format
 // major version other than 1, or none of the sections only a plan has (a
 // state file, say).
@@ -315,7 +181,7 @@ func checkPlanKeys(formatVersion any, has func(string) bool) error {
 	return fmt.Errorf("no plan sections (planned_values, resource_changes, ...): not a Terraform plan, perhaps a state; %s", notPlanHint)
 }
 
-func (a *Analysis) addChange(c *resourceChange) error {
+func (a *Analysis) addChange(c *resourceChange) {
 	a.collectChangeSecrets(&c.Change)
 	acts := c.Change.Actions
 	if slices.Contains(acts, actCreate) {
@@ -356,14 +222,13 @@ func (a *Analysis) addChange(c *resourceChange) error {
 	if c.rendered() {
 		a.changes = append(a.changes, c)
 	}
-	return nil
 }
 
-func (a *Analysis) addDrift(c *resourceChange) error {
+func (a *Analysis) addDrift(c *resourceChange) {
 	a.collectChangeSecrets(&c.Change)
 	if c.isNoOp() {
 		// Move-only entries: the planned changes show the move.
-		return nil
+		return
 	}
 	addr := c.Address
 	if c.Deposed != "" {
@@ -371,10 +236,9 @@ func (a *Analysis) addDrift(c *resourceChange) error {
 	}
 	a.Drift = append(a.Drift, Drift{Address: addr, Actions: slices.Clone(c.Change.Actions)})
 	a.drift = append(a.drift, c)
-	return nil
 }
 
-func (a *Analysis) addOutput(name string, c changeJSON) error {
+func (a *Analysis) addOutput(name string, c changeJSON) {
 	a.collectChangeSecrets(&c)
 	a.outputWidth = max(a.outputWidth, len(attributeName(name)))
 	noop := true
@@ -384,11 +248,10 @@ func (a *Analysis) addOutput(name string, c changeJSON) error {
 		}
 	}
 	if noop {
-		return nil
+		return
 	}
 	a.OutputChanges++
 	a.outputs = append(a.outputs, &outputChange{Name: name, Change: c})
-	return nil
 }
 
 // collectChangeSecrets adds the values a change marks sensitive.
@@ -405,91 +268,12 @@ func (a *Analysis) collectChangeSecrets(c *changeJSON) {
 	}
 }
 
-// stateResourceJSON is one resource of a state's values (prior_state).
-type stateResourceJSON struct {
-	Mode            string          `json:"mode"`
-	Values          json.RawMessage `json:"values"`
-	SensitiveValues json.RawMessage `json:"sensitive_values"`
-}
-
-// decodePriorState reads prior_state resource by resource: it counts the
-// managed objects and collects the secrets of their values and of the
-// sensitive outputs.
-func (a *Analysis) decodePriorState(s *jsonStream) error {
-	return s.object(func(key string) error {
-		if key != "values" {
-			return s.skip()
-		}
-		return s.object(func(key string) error {
-			switch key {
-			case "outputs":
-				var outs map[string]struct {
-					Sensitive bool            `json:"sensitive"`
-					Value     json.RawMessage `json:"value"`
-				}
-				if err := s.decode(&outs); err != nil {
-					return err
-				}
-				for _, o := range outs {
-					if o.Sensitive {
-						if val, err := decodeAny(o.Value); err == nil {
-							a.secrets.addAll(val)
-						}
-					}
-				}
-				return nil
-			case "root_module":
-				return a.decodeStateModule(s, 0)
-			}
-			return s.skip()
-		})
-	})
-}
-
-func (a *Analysis) decodeStateModule(s *jsonStream, depth int) error {
-	if depth > maxModuleDepth {
-		return s.skip()
-	}
-	return s.object(func(key string) error {
-		switch key {
-		case "resources":
-			return s.array(func() error {
-				var r stateResourceJSON
-				err := s.object(func(key string) error {
-					var err error
-					switch key {
-					case "mode":
-						r.Mode, err = s.str()
-					case "values":
-						r.Values, err = s.rawCopy()
-					case "sensitive_values":
-						r.SensitiveValues, err = s.rawCopy()
-					default:
-						err = s.skip()
-					}
-					return err
-				})
-				if err != nil {
-					return err
-				}
-				if r.Mode != "data" {
-					a.managed++
-				}
-				a.collectChangeSecrets(&changeJSON{Before: r.Values, BeforeSensitive: r.SensitiveValues})
-				return nil
-			})
-		case "child_modules":
-			return s.array(func() error { return a.decodeStateModule(s, depth+1) })
-		}
-		return s.skip()
-	})
-}
-
 // Masker returns a Masker holding the plan's secrets: every value at a path
 // the plan marks sensitive (resource changes, drift, deferred changes,
-// output changes, prior state), the values of sensitive variables and of
-// variables without a declaration, sensitive variables' defaults in the
-// configuration (child modules included), and sensitive outputs. Use it on
+// output changes, prior state, planned values), the values of sensitive
+// variables and of variables without a declaration, sensitive variables'
+// defaults and sensitive outputs' constants in the configuration (child
+// modules included), and sensitive outputs. Use it on
 // what Terraform printed about the plan, its diagnostics above all: they
 // quote values that lost their marks. The Masker is a copy: adding to it
 // leaves the Analysis alone.
@@ -498,94 +282,49 @@ func (a *Analysis) Masker() *Masker { return &Masker{s: a.secrets.clone()} }
 // maxModuleDepth bounds recursion over nested modules in untrusted JSON.
 const maxModuleDepth = 1000
 
-type configJSON struct {
-	RootModule *configModuleJSON `json:"root_module"`
-}
-
-type configModuleJSON struct {
-	Variables map[string]struct {
-		Default   json.RawMessage `json:"default"`
-		Sensitive bool            `json:"sensitive"`
-	} `json:"variables"`
-	ModuleCalls map[string]struct {
-		Module *configModuleJSON `json:"module"`
-	} `json:"module_calls"`
-}
-
-// collect adds sensitive variable defaults of every module to secrets and
-// returns the root module's variables with whether each is sensitive.
-func (c configJSON) collect(secrets *secretSet) map[string]bool {
-	root := map[string]bool{}
-	var walk func(m *configModuleJSON, depth int)
-	walk = func(m *configModuleJSON, depth int) {
-		if m == nil || depth > maxModuleDepth {
-			return
-		}
-		for name, v := range m.Variables {
-			if depth == 0 {
-				root[name] = v.Sensitive
-			}
-			if v.Sensitive {
-				if val, err := decodeAny(v.Default); err == nil {
-					secrets.addAll(val)
-				}
-			}
-		}
-		for _, call := range m.ModuleCalls {
-			walk(call.Module, depth+1)
-		}
-	}
-	walk(c.RootModule, 0)
-	return root
-}
-
-type checkJSON struct {
-	Address struct {
-		Kind      string `json:"kind"`
-		ToDisplay string `json:"to_display"`
-	} `json:"address"`
-	Status    string `json:"status"`
-	Instances []struct {
-		Address struct {
-			ToDisplay string `json:"to_display"`
-		} `json:"address"`
-		Status   string `json:"status"`
-		Problems []struct {
-			Message string `json:"message"`
-		} `json:"problems"`
-	} `json:"instances"`
-}
-
-// checkWarnings turns failed check results into one line each. Check blocks
-// that cannot be decided before apply are reported too; unknown results of
-// resource conditions are not (they are routine: most postconditions wait
-// for apply).
-func checkWarnings(checks []checkJSON, secrets *secretSet) []string {
+// checkWarnings turns failed check results (the plan's checks section,
+// decoded) into one line each. Check blocks that cannot be decided before
+// apply are reported too; unknown results of resource conditions are not
+// (they are routine: most postconditions wait for apply).
+func checkWarnings(checks any, secrets *secretSet) []string {
 	var out []string
 	mask := secrets.maskText
-	for _, c := range checks {
-		name := c.Address.ToDisplay
-		kind := c.Address.Kind
+	str := func(v any, path ...string) string {
+		for _, p := range path {
+			m, _ := v.(map[string]any)
+			v = m[p]
+		}
+		s, _ := v.(string)
+		return s
+	}
+	list, _ := checks.([]any)
+	for _, c := range list {
+		name := str(c, "address", "to_display")
+		kind := str(c, "address", "kind")
 		noun := "condition"
 		if kind == "check" {
 			noun = "check"
 		}
-		switch c.Status {
+		switch str(c, "status") {
 		case "fail", "error":
 			reported := false
-			for _, inst := range c.Instances {
-				if inst.Status != "fail" && inst.Status != "error" {
+			cm, _ := c.(map[string]any)
+			instances, _ := cm["instances"].([]any)
+			for _, inst := range instances {
+				if st := str(inst, "status"); st != "fail" && st != "error" {
 					continue
 				}
-				at := inst.Address.ToDisplay
+				at := str(inst, "address", "to_display")
 				if at == "" {
 					at = name
 				}
-				for _, p := range inst.Problems {
-					out = append(out, fmt.Sprintf("%s: %s failed: %s", at, noun, mask(p.Message)))
+				im, _ := inst.(map[string]any)
+				problems, _ := im["problems"].([]any)
+				for _, p := range problems {
+					out = append(out, fmt.Sprintf("%s: %s failed: %s", at, noun, mask(str(p, "message"))))
 					reported = true
 				}
-				if len(inst.Problems) == 0 {
+				if len(problems) == 0 {
 					out = append(out, fmt.Sprintf("%s: %s failed", at, noun))
 					reported = true
 				}

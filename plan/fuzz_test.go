@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"testing/iotest"
 )
 
 // addPlanSeeds seeds a fuzz target with the captured fixture plans and a
@@ -217,30 +216,32 @@ func FuzzDecodeAny(f *testing.F) {
 	})
 }
 
-// FuzzJSONStream: the streaming reader accepts exactly the JSON documents
-// encoding/json accepts, and captures each value's bytes whole.
-func FuzzJSONStream(f *testing.F) {
+// FuzzJSONReader: the reader, lenient, accepts exactly the documents
+// encoding/json accepts and gives each value's bytes whole; strict (as
+// plans are read), it accepts only such documents.
+func FuzzJSONReader(f *testing.F) {
 	addPlanSeeds(f)
-	for _, s := range []string{`[1, "a\"b", {"k": [true, false, null]}, -1.5e3]`, `{"a":}`, `[01]`, `"\u00zz"`, `{} {}`, `  `} {
+	for _, s := range []string{`[1, "a\"b", {"k": [true, false, null]}, -1.5e3]`, `{"a":}`, `[01]`, `"\u00zz"`, `{} {}`, `  `, `{"a":1,"a":2}`, "\"\xff\""} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		// A tiny reader buffer crosses every value's boundaries.
-		s := newJSONStream(iotest.OneByteReader(bytes.NewReader(in)))
-		s.buf = make([]byte, 3)
-		raw, err := s.raw()
-		if err == nil {
-			var end bool
-			if end, err = s.atEnd(); err == nil && !end {
-				err = fmt.Errorf("trailing data")
+		read := func(r *jsonReader) ([]byte, error) {
+			raw, err := r.raw()
+			if err == nil {
+				err = r.end("the value")
 			}
+			return raw, err
 		}
+		raw, err := read(newJSONReader(in, lenient...))
 		valid := json.Valid(in)
 		if (err == nil) != valid {
-			t.Fatalf("jsonStream on %q: error %v, json.Valid %v", in, err, valid)
+			t.Fatalf("lenient reader on %q: error %v, json.Valid %v", in, err, valid)
 		}
-		if err == nil && !bytes.Equal(bytes.TrimSpace(raw), bytes.TrimSpace(in)) {
-			t.Fatalf("captured %q of %q", raw, in)
+		if err == nil && !bytes.Equal(raw, bytes.TrimSpace(in)) {
+			t.Fatalf("read %q of %q", raw, in)
+		}
+		if _, err := read(newJSONReader(in)); err == nil && !valid {
+			t.Fatalf("strict reader accepts %q, which encoding/json refuses", in)
 		}
 	})
 }

@@ -32,31 +32,31 @@ func (d *Draft) WriteVarFile(vars map[string]any) (string, error) {
 // ReadPlanJSON reads Terraform's raw plan JSON (`terraform show -json`,
 // as Runner.Plan leaves it): it analyses it, writes the rendered diff and
 // the sanitized JSON into the draft, and removes the raw file, which
-// carries sensitive values in clear.
+// carries sensitive values in clear. The JSON is read once, into memory;
+// the analysis keeps spans of it, and both files are written as they are
+// made.
 func (d *Draft) ReadPlanJSON(rawPath string) (*Analysis, error) {
 	defer os.Remove(rawPath)
-	f, err := os.Open(rawPath)
-	if err != nil {
-		return nil, err
-	}
-	a, err := Analyze(bufio.NewReaderSize(f, 1<<20))
-	f.Close()
-	if err != nil {
-		return nil, fmt.Errorf("analysing plan JSON: %w", err)
-	}
-	if err := writeWith(filepath.Join(d.Dir, DiffFile), a.RenderDiff); err != nil {
-		return nil, fmt.Errorf("rendering diff: %w", err)
-	}
 	raw, err := os.ReadFile(rawPath)
 	if err != nil {
 		return nil, err
 	}
-	clean, err := SanitizePlanJSON(raw)
+	return Digest(d.Dir, raw)
+}
+
+// Digest is all plangate does with a plan's JSON: it analyses raw and
+// writes the rendered diff (DiffFile) and the sanitized JSON
+// (PlanJSONFile) into dir, as they are made.
+func Digest(dir string, raw []byte) (*Analysis, error) {
+	a, err := AnalyzeBytes(raw)
 	if err != nil {
-		return nil, fmt.Errorf("sanitizing plan JSON: %w", err)
+		return nil, fmt.Errorf("analysing plan JSON: %w", err)
 	}
-	if err := atomicfile.WriteFile(filepath.Join(d.Dir, PlanJSONFile), clean); err != nil {
-		return nil, err
+	if err := writeWith(filepath.Join(dir, DiffFile), a.RenderDiff); err != nil {
+		return nil, fmt.Errorf("rendering diff: %w", err)
+	}
+	if err := writeWith(filepath.Join(dir, PlanJSONFile), a.WriteSanitized); err != nil {
+		return nil, fmt.Errorf("sanitizing plan JSON: %w", err)
 	}
 	return a, nil
 }

@@ -1,452 +1,586 @@
 package plan
 
 import (
+	"bufio"
 	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
+	"slices"
 )
 
 // SanitizePlanJSON returns the plan JSON (`terraform show -json <planfile>`)
-// with every sensitive value replaced by "(sensitive value)": in variables,
-// configuration (variable defaults, constant expressions), prior_state,
-// planned_values, resource_changes and resource_drift (before and after),
-// deferred_changes, output_changes, and anywhere else a sensitive string is
-// repeated unmarked (see the comment on SensitiveValue's masking rules).
+// with every sensitive value replaced by "(sensitive value)" (see
+// Analysis.WriteSanitized): it analyses raw, then writes it sanitized.
+func SanitizePlanJSON(raw []byte) ([]byte, error) {
+	a := &Analysis{secrets: newSecretSet(), raw: raw}
+	if err := a.decode(raw); err != nil {
+		return nil, fmt.Errorf("sanitize plan JSON: %w", err)
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(raw) + len(raw)/8)
+	if err := a.WriteSanitized(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// WriteSanitized writes the plan JSON with every sensitive value replaced
+// by "(sensitive value)", masked with the plan's one secret set: first by
+// mark, where Terraform marks values sensitive (variables, configuration
+// defaults, prior_state, planned_values, resource_changes and
+// resource_drift, deferred_changes, output_changes), then by value,
+// wherever a secret is repeated unmarked (see SensitiveValue's rules).
 // Everything else is kept, so the result is still a plan JSON a tool can
 // read. Object keys come out sorted; the JSON is compact.
 //
-// It works in two passes over raw without decoding the whole document:
-// the first collects the secrets, the second masks and writes. The large
-// sections (resource_changes, resource_drift, deferred_changes, the
-// resources of planned_values and prior_state, any other large array or
-// object) are decoded one element at a time, so memory beyond raw and the
-// result stays proportional to the largest element, not to the plan.
-func SanitizePlanJSON(raw []byte) ([]byte, error) {
-	out, err := sanitizePlan(raw)
-	if err != nil {
-		return nil, fmt.Errorf("sanitize plan JSON: %w", err)
-	}
-	return out, nil
-}
-
-func sanitizePlan(raw []byte) ([]byte, error) {
-	p := valueParser{b: raw}
-	p.space()
-	if p.i < len(raw) && raw[p.i] != '{' {
-		if err := p.skip(0); err != nil {
-			return nil, err
-		}
-		return nil, errors.New("not a JSON object; expected the output of `terraform show -json <planfile>`")
-	}
-	top, err := objectMembers(raw, false)
-	if err != nil {
-		return nil, err
-	}
-	sections := map[string][]byte{}
-	for _, m := range top {
-		sections[m.key] = m.val
-	}
-	var formatVersion any
-	if fv, ok := sections["format_version"]; ok {
-		if formatVersion, err = decodeAny(fv); err != nil {
-			return nil, err
-		}
-	}
-	if err := checkPlanKeys(formatVersion, func(k string) bool { _, ok := sections[k]; return ok }); err != nil {
-		return nil, err
-	}
-
-	z := &sanitizer{secrets: newSecretSet()}
-	if err := z.collect(sections); err != nil {
-		return nil, err
-	}
-
-	z.out = bytes.NewBuffer(make([]byte, 0, len(raw)+len(raw)/8))
-	z.out.WriteByte('{')
-	for i, m := range top {
+// Sections and containers larger than streamAbove are written member by
+// member and element by element; the rest are read into a small tree of
+// spans of the plan, one at a time, so memory beyond the plan itself stays
+// proportional to the largest element.
+func (a *Analysis) WriteSanitized(w io.Writer) error {
+	z := &sanitizer{a: a, w: bufio.NewWriterSize(w, 256<<10)}
+	sections := sortMembers(a.sections)
+	z.out = append(z.out, '{')
+	for i, s := range sections {
 		if i > 0 {
-			z.out.WriteByte(',')
+			z.out = append(z.out, ',')
 		}
-		z.writeKey(m.key)
-		if err := z.section(m.key, m.val); err != nil {
-			return nil, fmt.Errorf("%s: %w", m.key, err)
+		z.name([]byte(s.key))
+		c := z.child(ctx{role: roleDocument}, []byte(s.key), nil)
+		if err := z.value(newJSONReader(s.val, lenient...), c, true); err != nil {
+			return fmt.Errorf("sanitize plan JSON: %s: %w", s.key, err)
 		}
 	}
-	z.out.WriteByte('}')
-	return z.out.Bytes(), nil
+	z.out = append(z.out, '}')
+	if err := z.flush(); err != nil {
+		return fmt.Errorf("sanitize plan JSON: %w", err)
+	}
+	return z.w.Flush()
 }
 
-// sanitizer holds one SanitizePlanJSON run.
-type sanitizer struct {
-	secrets       *secretSet
-	sensitiveVars map[string]bool
-	out           *bytes.Buffer
-	scratch       []byte
-}
-
-// collect is the first pass: every value the plan marks sensitive, the
-// sensitive variables (and those without a declaration), the sensitive
-// defaults of the configuration and the sensitive outputs.
-func (z *sanitizer) collect(sections map[string][]byte) error {
-	config, err := decodeAny(sections["configuration"])
-	if err != nil {
-		return err
-	}
-	z.sensitiveVars = collectConfigSecrets(config, z.secrets)
-
-	if vars, err := decodeAny(sections["variables"]); err != nil {
-		return err
-	} else if vm, ok := vars.(map[string]any); ok {
-		for name, v := range vm {
-			if m, ok := v.(map[string]any); ok && z.variableSensitive(name) {
-				z.secrets.addMarked(m["value"], true)
-			}
-		}
-	}
-
-	change := func(c any) {
-		if cm, ok := c.(map[string]any); ok {
-			z.secrets.addMarked(cm["before"], cm["before_sensitive"])
-			z.secrets.addMarked(cm["after"], cm["after_sensitive"])
-		}
-	}
-	for _, key := range []string{"resource_changes", "resource_drift", "deferred_changes"} {
-		b := sections[key]
-		if firstByte(b) != '[' {
-			continue
-		}
-		err := eachElement(b, func(e []byte) error {
-			if key == "deferred_changes" {
-				e = fields(e, "resource_change")[0]
-			}
-			f := fields(fields(e, "change")[0], "before", "before_sensitive", "after", "after_sensitive")
-			if err := z.collectMarked(f[0], f[1]); err != nil {
-				return err
-			}
-			return z.collectMarked(f[2], f[3])
-		})
-		if err != nil {
-			return err
-		}
-	}
-	if outs, err := decodeAny(sections["output_changes"]); err != nil {
-		return err
-	} else if om, ok := outs.(map[string]any); ok {
-		for _, c := range om {
-			change(c)
-		}
-	}
-
-	if err := z.collectStateValues(sections["planned_values"]); err != nil {
-		return err
-	}
-	if ps := sections["prior_state"]; firstByte(ps) == '{' {
-		members, err := objectMembers(ps, true)
-		if err != nil {
-			return err
-		}
-		for _, m := range members {
-			if m.key == "values" {
-				if err := z.collectStateValues(m.val); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
-}
-
-func (z *sanitizer) variableSensitive(name string) bool {
-	sensitive, declared := z.sensitiveVars[name]
-	return sensitive || !declared
-}
-
-// collectMarked adds the leaves of the value v that the mask marks
-// sensitive (both as JSON bytes, nil when absent). Most masks mark
-// nothing: the value is decoded only when the mask holds a true.
-func (z *sanitizer) collectMarked(v, mask []byte) error {
-	if !bytes.Contains(mask, []byte("true")) {
-		return nil
-	}
-	val, err := decodeAny(v)
-	if err != nil {
-		return err
-	}
-	m, err := decodeAny(mask)
-	if err != nil {
-		return err
-	}
-	z.secrets.addMarked(val, m)
-	return nil
-}
-
-// collectStateValues collects the secrets of a state's values (the
-// planned_values section, prior_state's values): sensitive outputs, and the
-// values of every module's resources at the paths sensitive_values marks.
-func (z *sanitizer) collectStateValues(b []byte) error {
-	if firstByte(b) != '{' {
-		return nil
-	}
-	members, err := objectMembers(b, true)
-	if err != nil {
-		return err
-	}
-	for _, m := range members {
-		switch m.key {
-		case "outputs":
-			outs, err := decodeAny(m.val)
-			if err != nil {
-				return err
-			}
-			if om, ok := outs.(map[string]any); ok {
-				for _, o := range om {
-					if o, ok := o.(map[string]any); ok {
-						if sensitive, _ := o["sensitive"].(bool); sensitive {
-							z.secrets.addMarked(o["value"], true)
-						}
-					}
-				}
-			}
-		case "root_module":
-			if err := z.collectModule(m.val, 0); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (z *sanitizer) collectModule(b []byte, depth int) error {
-	if firstByte(b) != '{' || depth > maxJSONDepth {
-		return nil
-	}
-	members, err := objectMembers(b, true)
-	if err != nil {
-		return err
-	}
-	for _, m := range members {
-		switch m.key {
-		case "resources":
-			if firstByte(m.val) == '[' {
-				err = eachElement(m.val, func(e []byte) error {
-					f := fields(e, "values", "sensitive_values")
-					return z.collectMarked(f[0], f[1])
-				})
-			}
-		case "child_modules":
-			if firstByte(m.val) == '[' {
-				err = eachElement(m.val, func(e []byte) error { return z.collectModule(e, depth+1) })
-			}
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// The second pass writes every section masked: first by mark, where
-// Terraform marks values sensitive, then by value (maskDocument), with the
-// same context (inValue, key) maskDocument would have on the whole
-// document.
-
-// section writes one top-level section.
-func (z *sanitizer) section(key string, b []byte) error {
-	markChange := func(c any) {
-		if cm, ok := c.(map[string]any); ok {
-			cm["before"] = maskMarked(cm["before"], cm["before_sensitive"])
-			cm["after"] = maskMarked(cm["after"], cm["after_sensitive"])
-		}
-	}
-	switch key {
-	case "variables":
-		return z.decoded(b, false, key, func(v any) {
-			vm, _ := v.(map[string]any)
-			for name, e := range vm {
-				if m, ok := e.(map[string]any); ok && z.variableSensitive(name) {
-					m["value"] = maskMarked(m["value"], true)
-				}
-			}
-		})
-	case "configuration":
-		return z.decoded(b, false, key, maskConfigDefaults)
-	case "output_changes":
-		return z.decoded(b, false, key, func(v any) {
-			om, _ := v.(map[string]any)
-			for _, c := range om {
-				markChange(c)
-			}
-		})
-	case "resource_changes", "resource_drift":
-		return z.array(b, false, key, func(e []byte) error {
-			return z.decoded(e, false, key, func(v any) {
-				rm, _ := v.(map[string]any)
-				markChange(rm["change"])
-			})
-		})
-	case "deferred_changes":
-		return z.array(b, false, key, func(e []byte) error {
-			return z.decoded(e, false, key, func(v any) {
-				dm, _ := v.(map[string]any)
-				rm, _ := dm["resource_change"].(map[string]any)
-				markChange(rm["change"])
-			})
-		})
-	case "planned_values":
-		return z.stateValues(b, false, key)
-	case "prior_state":
-		return z.object(b, false, key, func(k string, v []byte, inValue bool) error {
-			if k == "values" {
-				return z.stateValues(v, inValue, k)
-			}
-			return z.generic(v, inValue, k)
-		})
-	}
-	return z.generic(b, valueKeys[key], key)
-}
-
-func (z *sanitizer) stateValues(b []byte, inValue bool, key string) error {
-	return z.object(b, inValue, key, func(k string, v []byte, inValue bool) error {
-		switch k {
-		case "outputs":
-			return z.decoded(v, inValue, k, func(v any) {
-				om, _ := v.(map[string]any)
-				for _, o := range om {
-					if o, ok := o.(map[string]any); ok {
-						if sensitive, _ := o["sensitive"].(bool); sensitive {
-							o["value"] = maskMarked(o["value"], true)
-						}
-					}
-				}
-			})
-		case "root_module":
-			return z.module(v, inValue, k)
-		}
-		return z.generic(v, inValue, k)
-	})
-}
-
-func (z *sanitizer) module(b []byte, inValue bool, key string) error {
-	return z.object(b, inValue, key, func(k string, v []byte, inValue bool) error {
-		switch k {
-		case "resources":
-			return z.array(v, inValue, k, func(e []byte) error {
-				return z.decoded(e, inValue, k, func(v any) {
-					if rm, ok := v.(map[string]any); ok {
-						rm["values"] = maskMarked(rm["values"], rm["sensitive_values"])
-					}
-				})
-			})
-		case "child_modules":
-			return z.array(v, inValue, k, func(e []byte) error { return z.module(e, inValue, k) })
-		}
-		return z.generic(v, inValue, k)
-	})
-}
-
-// streamAbove is the size above which a value other sections hold is
-// written member by member, or element by element, rather than decoded
-// whole.
+// streamAbove is the size above which an object or array is written
+// member by member, or element by element, rather than read whole.
 const streamAbove = 64 << 10
 
-// generic writes a value masked by value only.
-func (z *sanitizer) generic(b []byte, inValue bool, key string) error {
-	if len(b) > streamAbove {
-		switch firstByte(b) {
-		case '{':
-			return z.object(b, inValue, key, func(k string, v []byte, inValue bool) error { return z.generic(v, inValue, k) })
-		case '[':
-			return z.array(b, inValue, key, func(e []byte) error { return z.generic(e, inValue, key) })
-		}
-	}
-	return z.decoded(b, inValue, key, nil)
+// sanitizer holds one WriteSanitized run.
+type sanitizer struct {
+	a    *Analysis
+	w    *bufio.Writer
+	out  []byte // written to w when it grows past flushAt
+	hold int    // objects being written: out is not flushed while > 0
+	tree jtree
 }
 
-// decoded decodes a value, masks it by mark (mark, if not nil), then by
-// value, and writes it.
-func (z *sanitizer) decoded(b []byte, inValue bool, key string, mark func(any)) error {
-	v, err := decodeAny(b)
-	if err != nil {
-		return err
+const flushAt = 64 << 10
+
+func (z *sanitizer) flush() error {
+	_, err := z.w.Write(z.out)
+	z.out = z.out[:0]
+	return err
+}
+
+// role is where a value sits in the plan document, as far as sensitivity
+// marks are concerned: which of its members Terraform marks, and by what.
+type role uint8
+
+const (
+	roleNone role = iota
+	roleDocument
+	roleVariables
+	roleSensitiveVariable // its value is sensitive
+	roleConfiguration
+	roleConfigModule
+	roleConfigVariables
+	roleConfigVariable // its default is sensitive when it says so
+	roleModuleCalls
+	roleModuleCall
+	roleOutputChanges
+	roleChangeList // resource_changes, resource_drift
+	roleResourceChange
+	roleDeferredList
+	roleDeferred
+	roleChange // before and after, marked by before_sensitive and after_sensitive
+	rolePriorState
+	roleStateValues
+	roleStateOutputs
+	roleStateOutput // its value is sensitive when it says so
+	roleStateModule
+	roleResources
+	roleResource // its values, marked by sensitive_values
+	roleChildModules
+)
+
+// ctx is what writing a value needs to know of where it is: whether it
+// is a value of the infrastructure (below before, after, values...), the
+// key it is under (arrays pass their key to their elements), the mark
+// that applies to it (decoded, as Terraform writes before_sensitive) and
+// its role.
+type ctx struct {
+	inValue bool
+	key     []byte
+	mark    any
+	role    role
+}
+
+// child is the context of member name of an object in context c; sibling
+// returns the JSON text of another member of that object (nil if none).
+func (z *sanitizer) child(c ctx, name []byte, sibling func(name string) []byte) ctx {
+	n := string(name)
+	cc := ctx{inValue: c.inValue || isValueKey(n), key: name, mark: subMark(c.mark, n)}
+	switch c.role {
+	case roleDocument:
+		switch n {
+		case "variables":
+			cc.role = roleVariables
+		case "configuration":
+			cc.role = roleConfiguration
+		case "output_changes":
+			cc.role = roleOutputChanges
+		case "resource_changes", "resource_drift":
+			cc.role = roleChangeList
+		case "deferred_changes":
+			cc.role = roleDeferredList
+		case "planned_values":
+			cc.role = roleStateValues
+		case "prior_state":
+			cc.role = rolePriorState
+		}
+	case roleVariables:
+		if z.a.variableSensitive(n) {
+			cc.role = roleSensitiveVariable
+		}
+	case roleSensitiveVariable:
+		if n == "value" {
+			cc.mark = true
+		}
+	case roleConfiguration:
+		if n == "root_module" {
+			cc.role = roleConfigModule
+		}
+	case roleConfigModule:
+		switch n {
+		case "variables":
+			cc.role = roleConfigVariables
+		case "module_calls":
+			cc.role = roleModuleCalls
+		}
+	case roleConfigVariables:
+		cc.role = roleConfigVariable
+	case roleConfigVariable:
+		if n == "default" && string(sibling("sensitive")) == "true" {
+			cc.mark = true
+		}
+	case roleModuleCalls:
+		cc.role = roleModuleCall
+	case roleModuleCall:
+		if n == "module" {
+			cc.role = roleConfigModule
+		}
+	case roleOutputChanges:
+		cc.role = roleChange
+	case roleResourceChange:
+		if n == "change" {
+			cc.role = roleChange
+		}
+	case roleDeferred:
+		if n == "resource_change" {
+			cc.role = roleResourceChange
+		}
+	case roleChange:
+		switch n {
+		case "before":
+			cc.mark = decodeMark(sibling("before_sensitive"))
+		case "after":
+			cc.mark = decodeMark(sibling("after_sensitive"))
+		}
+	case rolePriorState:
+		if n == "values" {
+			cc.role = roleStateValues
+		}
+	case roleStateValues:
+		switch n {
+		case "outputs":
+			cc.role = roleStateOutputs
+		case "root_module":
+			cc.role = roleStateModule
+		}
+	case roleStateOutputs:
+		cc.role = roleStateOutput
+	case roleStateOutput:
+		if n == "value" && string(sibling("sensitive")) == "true" {
+			cc.mark = true
+		}
+	case roleStateModule:
+		switch n {
+		case "resources":
+			cc.role = roleResources
+		case "child_modules":
+			cc.role = roleChildModules
+		}
+	case roleResource:
+		if n == "values" {
+			cc.mark = decodeMark(sibling("sensitive_values"))
+		}
 	}
-	if mark != nil {
-		mark(v)
+	return cc
+}
+
+// element is the context of element i of an array in context c.
+func (z *sanitizer) element(c ctx, i int) ctx {
+	cc := ctx{inValue: c.inValue, key: c.key}
+	if l, ok := c.mark.([]any); ok && i < len(l) {
+		cc.mark = l[i]
 	}
-	z.scratch = appendJSON(z.scratch[:0], maskDocument(v, z.secrets, inValue, key))
-	z.out.Write(z.scratch)
+	switch c.role {
+	case roleChangeList:
+		cc.role = roleResourceChange
+	case roleDeferredList:
+		cc.role = roleDeferred
+	case roleResources:
+		cc.role = roleResource
+	case roleChildModules:
+		cc.role = roleStateModule
+	}
+	return cc
+}
+
+// implied lists the members that a marked object always has in the
+// sanitized JSON, null when the plan left them out: Terraform's own shape
+// for a change (before, after), a state resource (values), a sensitive
+// variable or output (value).
+func implied(c ctx, sibling func(name string) []byte) []string {
+	switch c.role {
+	case roleChange:
+		return []string{"after", "before"}
+	case roleResource:
+		return []string{"values"}
+	case roleSensitiveVariable:
+		return []string{"value"}
+	case roleStateOutput:
+		if string(sibling("sensitive")) == "true" {
+			return []string{"value"}
+		}
+	}
 	return nil
 }
 
-// object writes an object member by member, keys sorted, each member's
-// value written by each with its maskDocument context. Anything but an
-// object is written as generic would. Like maskDocument, it replaces an
-// object inside a value whose keys hold a secret whole.
-func (z *sanitizer) object(b []byte, inValue bool, key string, each func(k string, v []byte, inValue bool) error) error {
-	if firstByte(b) != '{' {
-		return z.decoded(b, inValue, key, nil)
+func subMark(mark any, name string) any {
+	if m, ok := mark.(map[string]any); ok {
+		return m[name]
 	}
-	members, err := objectMembers(b, true)
+	return nil
+}
+
+// decodeMark decodes a sensitivity mark (nil when absent or not JSON).
+func decodeMark(raw []byte) any {
+	if len(raw) == 0 || !bytes.Contains(raw, []byte("true")) {
+		return nil // marks nothing
+	}
+	m, _ := decodeAny(raw)
+	return m
+}
+
+func marked(c ctx) bool { b, ok := c.mark.(bool); return ok && b }
+
+var maskedJSON = []byte(`"` + SensitiveValue + `"`)
+
+// streamable says whether a container in this role is written as it is
+// read, member by member and element by element: the sections and the
+// structure above the plan's long lists (modules, their resources, the
+// lists of changes). Anything else is read into the tree whole: a change,
+// a resource, an output, which are small and whose marks come from their
+// siblings.
+func streamable(r role) bool {
+	switch r {
+	case roleVariables, roleConfiguration, roleConfigModule, roleModuleCalls, roleModuleCall,
+		roleOutputChanges, roleChangeList, roleDeferredList, rolePriorState, roleStateValues,
+		roleStateModule, roleResources, roleChildModules:
+		return true
+	}
+	return false
+}
+
+// value writes the next value of r: as it reads it, for a top-level
+// section or a streamable container; else read into the tree, then
+// written.
+func (z *sanitizer) value(r *jsonReader, c ctx, top bool) error {
+	if z.hold == 0 && len(z.out) > flushAt {
+		if err := z.flush(); err != nil {
+			return err
+		}
+	}
+	k := r.d.PeekKind()
+	if (k != '{' && k != '[') || !(top || streamable(c.role)) {
+		z.tree.reset()
+		root, err := z.tree.build(r)
+		if err != nil {
+			return err
+		}
+		z.node(root, c)
+		return nil
+	}
+	if marked(c) {
+		z.out = append(z.out, maskedJSON...)
+		return r.skip()
+	}
+	if k == '[' {
+		z.out = append(z.out, '[')
+		i := 0
+		err := r.array(func() error {
+			if i > 0 {
+				z.out = append(z.out, ',')
+			}
+			err := z.value(r, z.element(c, i), false)
+			i++
+			return err
+		})
+		z.out = append(z.out, ']')
+		return err
+	}
+	return z.object(r, c)
+}
+
+// object writes an object as it reads it, member by member, each with its
+// name; when the object ends, the members are put in order if Terraform
+// did not write them so (sorted by name, the last of a name that repeats
+// kept). The output is held meanwhile. Streamed roles take no marks from
+// their siblings, so a member can be written before its siblings are read.
+func (z *sanitizer) object(r *jsonReader, c ctx) error {
+	type written struct {
+		name       string
+		start, end int
+	}
+	z.hold++
+	defer func() { z.hold-- }()
+	base := len(z.out)
+	z.out = append(z.out, '{')
+	var members []written
+	inOrder := true
+	err := r.object(func(name []byte) error {
+		if len(members) > 0 {
+			z.out = append(z.out, ',')
+			inOrder = inOrder && members[len(members)-1].name < string(name)
+		}
+		start := len(z.out)
+		z.name(name)
+		if err := z.value(r, z.child(c, name, nil), false); err != nil {
+			return err
+		}
+		members = append(members, written{name: string(name), start: start, end: len(z.out)})
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	if inValue && !z.secrets.empty() {
+	if c.inValue && !z.a.secrets.empty() {
 		for _, m := range members {
-			if z.secrets.matches(m.key) {
-				z.scratch = appendJSON(z.scratch[:0], SensitiveValue)
-				z.out.Write(z.scratch)
+			if z.a.secrets.matches(m.name) {
+				z.out = append(z.out[:base], maskedJSON...)
 				return nil
 			}
 		}
 	}
-	z.out.WriteByte('{')
-	for i, m := range members {
-		if i > 0 {
-			z.out.WriteByte(',')
-		}
-		z.writeKey(m.key)
-		if err := each(m.key, m.val, inValue || valueKeys[m.key]); err != nil {
-			return err
+	if !inOrder {
+		slices.SortStableFunc(members, func(x, y written) int { return cmpString(x.name, y.name) })
+		body := slices.Clone(z.out[base:])
+		z.out = append(z.out[:base], '{')
+		n := 0
+		for i, m := range members {
+			if i+1 < len(members) && members[i+1].name == m.name {
+				continue
+			}
+			if n > 0 {
+				z.out = append(z.out, ',')
+			}
+			n++
+			z.out = append(z.out, body[m.start-base:m.end-base]...)
 		}
 	}
-	z.out.WriteByte('}')
+	z.out = append(z.out, '}')
 	return nil
 }
 
-// array writes an array element by element with each. Anything but an
-// array is written as generic would.
-func (z *sanitizer) array(b []byte, inValue bool, key string, each func(e []byte) error) error {
-	if firstByte(b) != '[' {
-		return z.decoded(b, inValue, key, nil)
+// node writes a value read into the tree.
+func (z *sanitizer) node(i int32, c ctx) {
+	t := &z.tree
+	n := t.nodes[i]
+	if marked(c) && n.kind != 'n' {
+		z.str([]byte(SensitiveValue), true, c)
+		return
 	}
-	z.out.WriteByte('[')
-	n := 0
-	err := eachElement(b, func(e []byte) error {
-		if n > 0 {
-			z.out.WriteByte(',')
+	switch n.kind {
+	case '{':
+		start := len(t.scratch)
+		t.scratch = t.members(i, t.scratch)
+		members := t.scratch[start:]
+		defer func() { t.scratch = t.scratch[:start] }()
+		if c.inValue && !z.a.secrets.empty() {
+			for _, m := range members {
+				if z.a.secrets.matches(string(t.nodes[m].name)) {
+					z.out = append(z.out, maskedJSON...)
+					return
+				}
+			}
 		}
-		n++
-		return each(e)
-	})
-	z.out.WriteByte(']')
-	return err
+		sibling := func(name string) []byte { return t.member(i, name) }
+		z.out = append(z.out, '{')
+		imply := implied(c, sibling)
+		k := 0
+		next := func() {
+			if k > 0 {
+				z.out = append(z.out, ',')
+			}
+			k++
+		}
+		for _, m := range members {
+			name := t.nodes[m].name
+			for len(imply) > 0 && imply[0] < string(name) {
+				z.impliedNull(imply[0], next)
+				imply = imply[1:]
+			}
+			if len(imply) > 0 && imply[0] == string(name) {
+				imply = imply[1:]
+			}
+			next()
+			z.name(name)
+			z.node(m, z.child(c, name, sibling))
+		}
+		for _, n := range imply {
+			z.impliedNull(n, next)
+		}
+		z.out = append(z.out, '}')
+	case '[':
+		z.out = append(z.out, '[')
+		k := 0
+		for e := n.first; e >= 0; e = t.nodes[e].next {
+			if k > 0 {
+				z.out = append(z.out, ',')
+			}
+			z.node(e, z.element(c, k))
+			k++
+		}
+		z.out = append(z.out, ']')
+	case '"':
+		z.str(unquote(n.raw), isPlain(n.raw), c)
+	case '0':
+		if (c.inValue || !isStructuralKey(string(c.key))) && z.a.secrets.matchesNumber(string(n.raw)) {
+			z.out = append(z.out, maskedJSON...)
+			return
+		}
+		z.out = append(z.out, n.raw...)
+	default:
+		z.out = append(z.out, n.raw...)
+	}
 }
 
-func (z *sanitizer) writeKey(k string) {
-	z.scratch = appendJSONString(z.scratch[:0], k)
-	z.scratch = append(z.scratch, ':')
-	z.out.Write(z.scratch)
+// impliedNull writes an implied member the plan left out: null (what
+// marking a value that is not there gives).
+func (z *sanitizer) impliedNull(name string, next func()) {
+	next()
+	z.name([]byte(name))
+	z.out = append(z.out, "null"...)
+}
+
+// str writes a string leaf: masked if, in a value, it holds a secret; with
+// the secrets in it masked if it is free text (not a name of the format);
+// as it is otherwise. plain says s needs no escaping.
+func (z *sanitizer) str(s []byte, plain bool, c ctx) {
+	switch {
+	case c.inValue:
+		if z.a.secrets.matches(string(s)) {
+			z.out = append(z.out, maskedJSON...)
+			return
+		}
+	case !isStructuralKey(string(c.key)) && !z.a.secrets.empty():
+		if m := z.a.secrets.maskText(string(s)); m != string(s) {
+			z.out = appendJSONString(z.out, m)
+			return
+		}
+	}
+	if plain {
+		z.out = append(z.out, '"')
+		z.out = append(z.out, s...)
+		z.out = append(z.out, '"')
+		return
+	}
+	z.out = appendJSONString(z.out, string(s))
+}
+
+// name writes an object member's name and the colon after it.
+func (z *sanitizer) name(name []byte) {
+	if plainText(name) {
+		z.out = append(z.out, '"')
+		z.out = append(z.out, name...)
+		z.out = append(z.out, '"', ':')
+		return
+	}
+	z.out = appendJSONString(z.out, string(name))
+	z.out = append(z.out, ':')
+}
+
+// isPlain reports whether a JSON string's text is written the same way
+// again: printable ASCII, no escapes.
+func isPlain(raw []byte) bool { return bytes.IndexByte(raw, '\\') < 0 && isASCII(raw) }
+
+// plainText reports whether s is written in JSON as it is, between quotes.
+func plainText(s []byte) bool {
+	for _, c := range s {
+		if c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// sortMembers sorts members by name, keeping the last of any name that
+// repeats (as decoding into a map does).
+func sortMembers(m []section) []section {
+	m = slices.Clone(m)
+	slices.SortStableFunc(m, func(x, y section) int { return cmpString(x.key, y.key) })
+	out := m[:0]
+	for i := range m {
+		if i+1 < len(m) && m[i+1].key == m[i].key {
+			continue
+		}
+		out = append(out, m[i])
+	}
+	return out
+}
+
+func cmpString(x, y string) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
+}
+
+// lastMember is the value of the last member called name, or nil.
+func lastMember(m []section, name string) []byte {
+	var v []byte
+	for _, s := range m {
+		if s.key == name {
+			v = s.val
+		}
+	}
+	return v
 }
 
 // collectConfigSecrets walks the configuration section: it adds sensitive
-// variables' defaults (root and child modules) to secrets and returns the
-// root module's variables with whether each is sensitive.
+// variables' defaults and the constant values of sensitive outputs (root
+// and child modules) to secrets and returns the root module's variables
+// with whether each is sensitive.
 func collectConfigSecrets(config any, secrets *secretSet) map[string]bool {
 	root := map[string]bool{}
 	cfg, _ := config.(map[string]any)
 	rm, _ := cfg["root_module"].(map[string]any)
-	var walk func(mod map[string]any, isRoot bool)
-	walk = func(mod map[string]any, isRoot bool) {
+	var walk func(mod map[string]any, isRoot bool, depth int)
+	walk = func(mod map[string]any, isRoot bool, depth int) {
+		if depth > maxModuleDepth {
+			return
+		}
 		vars, _ := mod["variables"].(map[string]any)
 		for name, v := range vars {
 			vm, _ := v.(map[string]any)
@@ -458,46 +592,26 @@ func collectConfigSecrets(config any, secrets *secretSet) map[string]bool {
 				secrets.addAll(vm["default"])
 			}
 		}
+		outputs, _ := mod["outputs"].(map[string]any)
+		for _, o := range outputs {
+			om, _ := o.(map[string]any)
+			if sensitive, _ := om["sensitive"].(bool); sensitive {
+				expr, _ := om["expression"].(map[string]any)
+				secrets.addAll(expr["constant_value"])
+			}
+		}
 		calls, _ := mod["module_calls"].(map[string]any)
 		for _, c := range calls {
 			cm, _ := c.(map[string]any)
 			if child, ok := cm["module"].(map[string]any); ok {
-				walk(child, false)
+				walk(child, false, depth+1)
 			}
 		}
 	}
 	if rm != nil {
-		walk(rm, true)
+		walk(rm, true, 0)
 	}
 	return root
-}
-
-// maskConfigDefaults replaces the defaults of sensitive variables in every
-// module of the configuration section.
-func maskConfigDefaults(config any) {
-	cfg, _ := config.(map[string]any)
-	var walk func(mod map[string]any)
-	walk = func(mod map[string]any) {
-		vars, _ := mod["variables"].(map[string]any)
-		for _, v := range vars {
-			vm, _ := v.(map[string]any)
-			if sensitive, _ := vm["sensitive"].(bool); sensitive {
-				if d, ok := vm["default"]; ok && d != nil {
-					vm["default"] = SensitiveValue
-				}
-			}
-		}
-		calls, _ := mod["module_calls"].(map[string]any)
-		for _, c := range calls {
-			cm, _ := c.(map[string]any)
-			if child, ok := cm["module"].(map[string]any); ok {
-				walk(child)
-			}
-		}
-	}
-	if rm, ok := cfg["root_module"].(map[string]any); ok {
-		walk(rm)
-	}
 }
 
 // structuralKeys hold names, addresses and enums of the plan format, never
@@ -521,34 +635,23 @@ var valueKeys = map[string]bool{
 	"default": true, "constant_value": true,
 }
 
-// maskDocument value-masks the whole document (rule 2 of SensitiveValue).
-func maskDocument(v any, secrets *secretSet, inValue bool, key string) any {
-	switch x := v.(type) {
-	case string:
-		switch {
-		case inValue:
-			if secrets.matches(x) {
-				return SensitiveValue
-			}
-		case !structuralKeys[key]:
-			// Free text, such as a check's message: mask the secrets in it.
-			return secrets.maskText(x)
-		}
-	case json.Number:
-		if (inValue || !structuralKeys[key]) && secrets.matchesNumber(string(x)) {
-			return SensitiveValue
-		}
-	case map[string]any:
-		if inValue && secrets.objectKeyMatches(x) {
-			return SensitiveValue
-		}
-		for k, e := range x {
-			x[k] = maskDocument(e, secrets, inValue || valueKeys[k], k)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = maskDocument(e, secrets, inValue, key)
-		}
+// isStructuralKey and isValueKey are structuralKeys and valueKeys as
+// switches: the sanitizer asks them of every leaf.
+func isStructuralKey(k string) bool {
+	switch k {
+	case "address", "previous_address", "module_address", "mode", "type", "name", "index",
+		"provider_name", "provider_config_key", "actions", "action_reason", "reason",
+		"deposed", "deposed_key", "format_version", "terraform_version", "timestamp",
+		"references", "source", "version_constraint", "kind", "to_display", "status", "full_name":
+		return true
 	}
-	return v
+	return false
+}
+
+func isValueKey(k string) bool {
+	switch k {
+	case "before", "after", "values", "value", "default", "constant_value":
+		return true
+	}
+	return false
 }

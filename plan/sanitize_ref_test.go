@@ -185,15 +185,24 @@ func TestSanitizeMatchesReference(t *testing.T) {
 	}
 }
 
+// FuzzSanitizeMatchesReference: whatever both accept comes out the same;
+// SanitizePlanJSON never accepts what the reference refuses, and refuses
+// only what the reference refuses or Analyze does (a plan is read strictly:
+// duplicate names, invalid UTF-8 and shapes Terraform never writes are
+// refused before anything is sanitized).
 func FuzzSanitizeMatchesReference(f *testing.F) {
 	addPlanSeeds(f)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		want, werr := sanitizeReference(in)
 		got, err := SanitizePlanJSON(in)
-		if (err == nil) != (werr == nil) {
-			t.Fatalf("SanitizePlanJSON error %v, reference error %v", err, werr)
-		}
-		if err == nil && !bytes.Equal(want, got) {
+		switch {
+		case err == nil && werr != nil:
+			t.Fatalf("SanitizePlanJSON accepts what the reference refuses (%v)", werr)
+		case err != nil && werr == nil:
+			if _, aerr := Analyze(bytes.NewReader(in)); aerr == nil {
+				t.Fatalf("SanitizePlanJSON error %v on a plan both Analyze and the reference accept", err)
+			}
+		case err == nil && !bytes.Equal(want, got):
 			t.Fatalf("SanitizePlanJSON differs from the reference:\n got %.300s\nwant %.300s", got, want)
 		}
 	})
@@ -205,9 +214,8 @@ func TestDeepNestingAsEncodingJSON(t *testing.T) {
 		_, werr := decodeAnyReference([]byte(arr))
 		_, err := decodeAny([]byte(arr))
 		require.Equal(t, werr == nil, err == nil, "arrays nested %d deep: decodeAny %v, encoding/json %v", n, err, werr)
-		s := newJSONStream(strings.NewReader(arr))
-		serr := s.skip()
-		require.Equal(t, werr == nil, serr == nil, "arrays nested %d deep: jsonStream %v, encoding/json %v", n, serr, werr)
+		serr := newJSONReader([]byte(arr)).skip()
+		require.Equal(t, werr == nil, serr == nil, "arrays nested %d deep: jsonReader %v, encoding/json %v", n, serr, werr)
 		doc := `{"format_version":"1.2","resource_changes":[],"x":` + arr + `}`
 		_, werr = sanitizeReference([]byte(doc))
 		_, err = SanitizePlanJSON([]byte(doc))
@@ -270,4 +278,64 @@ func TestSanitizeLargeSectionsMatchReference(t *testing.T) {
 	// Where a secret is a key outside a value (checks.after), it stays, as it
 	// does in the reference: keys outside values are names.
 	assert.NotContains(t, strings.ReplaceAll(string(got), `"`+secret+`":"v"`, ""), secret)
+}
+
+// maskConfigDefaults replaces the defaults of sensitive variables in every
+// module of the configuration section.
+func maskConfigDefaults(config any) {
+	cfg, _ := config.(map[string]any)
+	var walk func(mod map[string]any)
+	walk = func(mod map[string]any) {
+		vars, _ := mod["variables"].(map[string]any)
+		for _, v := range vars {
+			vm, _ := v.(map[string]any)
+			if sensitive, _ := vm["sensitive"].(bool); sensitive {
+				if d, ok := vm["default"]; ok && d != nil {
+					vm["default"] = SensitiveValue
+				}
+			}
+		}
+		calls, _ := mod["module_calls"].(map[string]any)
+		for _, c := range calls {
+			cm, _ := c.(map[string]any)
+			if child, ok := cm["module"].(map[string]any); ok {
+				walk(child)
+			}
+		}
+	}
+	if rm, ok := cfg["root_module"].(map[string]any); ok {
+		walk(rm)
+	}
+}
+
+// maskDocument value-masks the whole document (rule 2 of SensitiveValue).
+func maskDocument(v any, secrets *secretSet, inValue bool, key string) any {
+	switch x := v.(type) {
+	case string:
+		switch {
+		case inValue:
+			if secrets.matches(x) {
+				return SensitiveValue
+			}
+		case !structuralKeys[key]:
+			// Free text, such as a check's message: mask the secrets in it.
+			return secrets.maskText(x)
+		}
+	case json.Number:
+		if (inValue || !structuralKeys[key]) && secrets.matchesNumber(string(x)) {
+			return SensitiveValue
+		}
+	case map[string]any:
+		if inValue && secrets.objectKeyMatches(x) {
+			return SensitiveValue
+		}
+		for k, e := range x {
+			x[k] = maskDocument(e, secrets, inValue || valueKeys[k], k)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = maskDocument(e, secrets, inValue, key)
+		}
+	}
+	return v
 }

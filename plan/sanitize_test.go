@@ -139,10 +139,10 @@ func TestDriftAndUnmarkedCopies(t *testing.T) {
 
 func TestSanitizePlanJSONRejectsWhatIsNotAPlan(t *testing.T) {
 	for name, tt := range map[string]struct{ in, want string }{
-		"not JSON":      {`nope`, "invalid JSON at byte 0"},
+		"not JSON":      {`nope`, "not JSON (invalid JSON at byte 1: invalid character 'o' in literal null"},
 		"array":         {`[1]`, "not a JSON object; expected the output of `terraform show -json <planfile>`"},
 		"a state":       {`{"format_version":"1.0","values":{}}`, "not a Terraform plan, perhaps a state; expected the output of `terraform show -json <planfile>`"},
-		"trailing data": {`{"format_version":"1.2","resource_changes":[]} x`, "trailing data after JSON value"},
+		"trailing data": {`{"format_version":"1.2","resource_changes":[]} x`, "unexpected data after the plan object; expected the output of `terraform show -json <planfile>`"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := SanitizePlanJSON([]byte(tt.in))
@@ -382,4 +382,18 @@ func TestAnalysisMasker(t *testing.T) {
 	var diff bytes.Buffer
 	require.NoError(t, a.RenderDiff(&diff))
 	assert.Contains(t, diff.String(), `"visible-2"`, "the Analysis's own secrets are unchanged")
+}
+
+// The switches the sanitizer uses say what the maps (the reference's) say.
+func TestKeySwitchesMatchTheMaps(t *testing.T) {
+	for k := range structuralKeys {
+		assert.True(t, isStructuralKey(k), k)
+	}
+	for k := range valueKeys {
+		assert.True(t, isValueKey(k), k)
+	}
+	for _, k := range []string{"", "values2", "Address", "id", "input"} {
+		assert.Equal(t, structuralKeys[k], isStructuralKey(k), k)
+		assert.Equal(t, valueKeys[k], isValueKey(k), k)
+	}
 }

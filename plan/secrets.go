@@ -65,9 +65,19 @@ type secretSet struct {
 	// a string is checked in time proportional to its length, not to the
 	// number of secrets.
 	byPrefix map[string][]string
+	// long lists the long secrets: a string holds one only if
+	// strings.Contains finds it, which is how a whole string is checked
+	// while there are few.
+	long []string
 	// hasShort is set when a secret is shorter than minSubstringSecret.
 	hasShort bool
+	// numbers counts the secrets that spell a number: none, and no number
+	// of the plan needs checking.
+	numbers int
 }
+
+// fewLong is how many long secrets matches checks one by one.
+const fewLong = 64
 
 func newSecretSet() *secretSet {
 	return &secretSet{exact: map[string]struct{}{}, byPrefix: map[string][]string{}}
@@ -100,8 +110,12 @@ func (s *secretSet) addOne(str string) bool {
 	if len(str) >= minSubstringSecret {
 		p := str[:minSubstringSecret]
 		s.byPrefix[p] = append(s.byPrefix[p], str)
+		s.long = append(s.long, str)
 	} else {
 		s.hasShort = true
+	}
+	if canonicalNumber(str) == str && numberSpelling(str) {
+		s.numbers++
 	}
 	return true
 }
@@ -185,7 +199,8 @@ func (s *secretSet) clone() *secretSet {
 	for k, v := range s.byPrefix {
 		c.byPrefix[k] = append([]string(nil), v...)
 	}
-	c.hasShort = s.hasShort
+	c.long = append([]string(nil), s.long...)
+	c.hasShort, c.numbers = s.hasShort, s.numbers
 	return c
 }
 
@@ -193,7 +208,7 @@ func (s *secretSet) clone() *secretSet {
 // sensitive number (or a sensitive string spelling it) and has enough
 // significant digits to be masked.
 func (s *secretSet) matchesNumber(n string) bool {
-	if s.empty() {
+	if s.empty() || s.numbers == 0 {
 		return false
 	}
 	c := canonicalNumber(n)
@@ -231,12 +246,39 @@ func (s *secretSet) matches(str string) bool {
 	if _, ok := s.exact[str]; ok {
 		return true
 	}
+	if !s.hasShort && len(s.long) <= fewLong {
+		for _, secret := range s.long {
+			if strings.Contains(str, secret) {
+				return true
+			}
+		}
+		return false
+	}
 	for i := 0; i+minExactSecret <= len(str); i++ {
 		if s.secretAt(str, i) > 0 {
 			return true
 		}
 	}
 	return false
+}
+
+// numberSpelling reports whether s is written as a JSON number is (a
+// canonical one: see canonicalNumber).
+func numberSpelling(s string) bool {
+	if s == "" {
+		return false
+	}
+	digits := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits = true
+		case c == '-' || c == '+' || c == '.' || c == 'e':
+		default:
+			return false
+		}
+	}
+	return digits
 }
 
 // objectKeyMatches reports whether any key of m is a sensitive value.
@@ -338,7 +380,7 @@ func (s *secretSet) maskCopy(v any) any {
 // 987654 leaves 19876543 alone). Overlapping occurrences are replaced as
 // one, so no part of either shows.
 func (s *secretSet) maskText(text string) string {
-	if s.empty() || len(text) < minExactSecret {
+	if !s.matches(text) {
 		return text
 	}
 	var b strings.Builder

@@ -19,7 +19,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -254,59 +253,39 @@ func measureMain(args []string) error {
 }
 
 // analyzeRender is the analysis and the rendered diff, as gate.Gate.Propose
-// makes them: the JSON streamed from its file, the diff to a file.
+// makes them: the JSON read from its file, the diff to a file.
 func analyzeRender(jsonFile, diffFile string) (*plan.Analysis, error) {
-	f, err := os.Open(jsonFile)
+	raw, err := os.ReadFile(jsonFile)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	a, err := plan.Analyze(f)
+	a, err := plan.AnalyzeBytes(raw)
 	if err != nil {
 		return nil, err
 	}
-	return a, writeDiff(a, diffFile)
-}
-
-func writeDiff(a *plan.Analysis, path string) error {
-	out, err := os.Create(path)
+	out, err := os.Create(diffFile)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := a.RenderDiff(out); err != nil {
 		out.Close()
-		return err
+		return nil, err
 	}
-	return out.Close()
+	return a, out.Close()
 }
 
-// plannerAnalyse is everything gate.Gate.Propose does with the plan JSON:
-// analysis, the rendered diff, and the sanitized JSON it keeps.
+// plannerAnalyse is everything gate.Gate.Propose does with the plan JSON,
+// by the same function (plan.Digest): the analysis, the rendered diff and
+// the sanitized JSON it keeps.
 func plannerAnalyse(jsonFile, dir string) (*plan.Analysis, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.Open(jsonFile)
-	if err != nil {
-		return nil, err
-	}
-	a, err := plan.Analyze(bufio.NewReaderSize(f, 1<<20))
-	f.Close()
-	if err != nil {
-		return nil, err
-	}
-	if err := writeDiff(a, filepath.Join(dir, plan.DiffFile)); err != nil {
 		return nil, err
 	}
 	raw, err := os.ReadFile(jsonFile)
 	if err != nil {
 		return nil, err
 	}
-	clean, err := plan.SanitizePlanJSON(raw)
-	if err != nil {
-		return nil, err
-	}
-	return a, os.WriteFile(filepath.Join(dir, plan.PlanJSONFile), clean, 0o600)
+	return plan.Digest(dir, raw)
 }
 
 // sampleHeap samples the bytes of live and not yet swept heap objects
