@@ -30,7 +30,7 @@ type vdiff struct {
 	before, after any // kPrimitive
 
 	keys   []string // kObject, sorted
-	fields map[string]*vdiff
+	fields []*vdiff  // kObject: the diff of keys[i]
 
 	elems []*vdiff // kList
 
@@ -44,6 +44,7 @@ type vdiff struct {
 type differ struct {
 	secrets      *secretSet
 	replacePaths []any
+	slab         []vdiff
 }
 
 // maxLCSCells bounds the work of aligning two lists; longer lists are
@@ -136,7 +137,8 @@ func (d *differ) diff(before, after, unknown, bs, as any, path []any) *vdiff {
 	}
 
 	if isTrue(unknown) {
-		out := &vdiff{kind: kUnknown, action: aCreate, replace: replace}
+		out := d.alloc()
+		*out = vdiff{kind: kUnknown, action: aCreate, replace: replace}
 		if before != nil {
 			out.action = aUpdate
 			out.inner = d.diff(before, nil, nil, bs, nil, path)
@@ -178,7 +180,9 @@ func (d *differ) diff(before, after, unknown, bs, as any, path []any) *vdiff {
 	if d.secret(before) || d.secret(after) {
 		return d.sensitive(before, after, unknown, false, false, replace)
 	}
-	return &vdiff{kind: kPrimitive, action: valueAction(before, after), replace: replace, before: before, after: after}
+	out := d.alloc()
+	*out = vdiff{kind: kPrimitive, action: valueAction(before, after), replace: replace, before: before, after: after}
+	return out
 }
 
 func isComposite(v any) bool {
@@ -214,40 +218,47 @@ func (d *differ) sensitive(before, after, unknown any, bs, as, replace bool) *vd
 	if act == aNoOp && bs != as {
 		act = aUpdate
 	}
-	return &vdiff{kind: kSensitive, action: act, replace: replace, beforeSensitive: bs, afterSensitive: as}
+	out := d.alloc()
+	*out = vdiff{kind: kSensitive, action: act, replace: replace, beforeSensitive: bs, afterSensitive: as}
+	return out
 }
 
 func (d *differ) object(before, after, unknown, bs, as any, path []any, replace bool) *vdiff {
 	bm, _ := before.(map[string]any)
 	am, _ := after.(map[string]any)
 	um, _ := unknown.(map[string]any)
-	out := &vdiff{kind: kObject, replace: replace, fields: map[string]*vdiff{}}
-	keys := map[string]bool{}
+	out := d.alloc()
+	*out = vdiff{kind: kObject, replace: replace}
+	keys := make([]string, 0, max(len(bm), len(am)))
 	for k := range bm {
-		keys[k] = true
+		keys = append(keys, k)
 	}
 	for k := range am {
-		keys[k] = true
-	}
-	for k, u := range um {
-		if isTrue(u) {
-			keys[k] = true
+		if _, ok := bm[k]; !ok {
+			keys = append(keys, k)
 		}
 	}
+	for k, u := range um {
+		_, inB := bm[k]
+		_, inA := am[k]
+		if isTrue(u) && !inB && !inA {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
 	changed := false
-	for k := range keys {
+	for _, k := range keys {
 		b, a, u := bm[k], am[k], um[k]
 		if b == nil && a == nil && !isTrue(u) && !isComposite(u) {
 			continue // null before and after: Terraform leaves it out
 		}
-		f := d.diff(b, a, u, child(bs, k), child(as, k), appendPath(path, k))
-		out.fields[k] = f
+		f := d.diff(b, a, u, child(bs, k), child(as, k), d.step(path, k))
+		out.fields = append(out.fields, f)
 		out.keys = append(out.keys, k)
 		if f.action != aNoOp {
 			changed = true
 		}
 	}
-	sort.Strings(out.keys)
 	switch {
 	case before == nil:
 		out.action = aCreate
@@ -259,6 +270,26 @@ func (d *differ) object(before, after, unknown, bs, as any, path []any, replace 
 		out.action = aNoOp
 	}
 	return out
+}
+
+// step is the path one step further down, for replace_paths; nil when the
+// change has none (nothing then forces a replacement, and no path is kept).
+func (d *differ) step(path []any, step any) []any {
+	if len(d.replacePaths) == 0 {
+		return nil
+	}
+	return appendPath(path, step)
+}
+
+// alloc returns a new vdiff from the differ's slab: one allocation for
+// many values.
+func (d *differ) alloc() *vdiff {
+	if len(d.slab) == 0 {
+		d.slab = make([]vdiff, 64)
+	}
+	v := &d.slab[0]
+	d.slab = d.slab[1:]
+	return v
 }
 
 func appendPath(path []any, step any) []any {
@@ -306,7 +337,7 @@ func (d *differ) list(before, after, unknown, bs, as any, path []any, replace bo
 		if idx < 0 {
 			idx = p[0]
 		}
-		e := d.diff(b, a, u, ebs, eas, appendPath(path, idx))
+		e := d.diff(b, a, u, ebs, eas, d.step(path, idx))
 		if p[0] >= 0 && p[1] < 0 {
 			e = forceAction(e, aDelete)
 		} else if p[0] < 0 && p[1] >= 0 {

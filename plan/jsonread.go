@@ -290,8 +290,15 @@ var valueReaders = sync.Pool{New: func() any { return newJSONReader(nil, lenient
 // refusing what it refuses. An empty input is nil (absent), like JSON
 // null. The renderer decodes every change's values with it.
 func decodeAny(raw []byte) (any, error) {
-	if len(raw) == 0 {
+	switch string(raw) {
+	case "", "null":
 		return nil, nil
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	case "{}":
+		return map[string]any{}, nil
 	}
 	r := valueReaders.Get().(*jsonReader)
 	defer func() { r.reset(nil); valueReaders.Put(r) }()

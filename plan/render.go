@@ -30,6 +30,8 @@ type renderer struct {
 	w       *bufio.Writer
 	err     error
 	secrets *secretSet
+	// slab is where the differ takes its vdiffs from, kept across changes.
+	slab []vdiff
 }
 
 func (r *renderer) print(s string) {
@@ -297,7 +299,8 @@ func (r *renderer) diffChange(c *changeJSON) (*vdiff, error) {
 	}
 	replace, _ := decodeAny(c.ReplacePaths)
 	paths, _ := replace.([]any)
-	d := &differ{secrets: r.secrets, replacePaths: paths}
+	d := &differ{secrets: r.secrets, replacePaths: paths, slab: r.slab}
+	defer func() { r.slab = d.slab }()
 	return d.diff(vals[0], vals[1], vals[2], vals[3], vals[4], nil), nil
 }
 
@@ -361,8 +364,8 @@ func (r *renderer) attributes(d *vdiff, indent int, o, childOpts renderOpts, imp
 	r.forcesReplacement(d.replace, o)
 	r.print("\n")
 	unchanged := 0
-	for _, k := range d.keys {
-		f := d.fields[k]
+	for i, k := range d.keys {
+		f := d.fields[i]
 		co := childOpts
 		if important && importantAttribute(k) {
 			co.showUnchanged = true
