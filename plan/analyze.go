@@ -257,13 +257,24 @@ func (a *Analysis) addOutput(name string, c changeJSON) {
 // collectChangeSecrets adds the values a change marks sensitive.
 func (a *Analysis) collectChangeSecrets(c *changeJSON) {
 	for _, side := range [][2]json.RawMessage{{c.Before, c.BeforeSensitive}, {c.After, c.AfterSensitive}} {
-		if !bytes.Contains(side[1], []byte("true")) {
+		mark := bytes.TrimSpace(side[1])
+		if len(mark) == 0 || string(mark) == "null" || string(mark) == "false" ||
+			(mark[0] == '{' || mark[0] == '[') && !bytes.Contains(mark, []byte("true")) {
+			continue // marks nothing
+		}
+		val, err := decodeAny(side[0])
+		if err != nil {
 			continue
 		}
-		val, err1 := decodeAny(side[0])
-		mask, err2 := decodeAny(side[1])
-		if err1 == nil && err2 == nil {
+		switch mask, err := decodeAny(mark); mask.(type) {
+		case bool, map[string]any, []any:
 			a.secrets.addMarked(val, mask)
+		default:
+			if err == nil && mask != nil {
+				// Marks of a shape Terraform never writes: every value
+				// is a secret, in doubt.
+				a.secrets.addAll(val)
+			}
 		}
 	}
 }

@@ -132,10 +132,10 @@ func (a *Analysis) decode(raw []byte) error {
 				if string(field) != "values" {
 					return r.skip()
 				}
-				return a.stateValues(r, true)
+				return a.stateValues(r, true, nil)
 			})
 		case "planned_values":
-			err = a.stateValues(r, false)
+			err = a.stateValues(r, false, nil)
 		case "configuration":
 			config, err = r.value()
 		case "checks":
@@ -218,15 +218,21 @@ func (r *jsonReader) optionalBool() (*bool, error) {
 	return &b, err
 }
 
+// stateVisitor receives what a state's values hold, for show_stack.
+type stateVisitor struct {
+	resource func(StateResource)
+	output   func(name string, sensitive bool, value []byte)
+}
+
 // stateValues reads a state's values (planned_values, prior_state's
-// values) resource by resource: it collects the secrets of their values
-// and of the sensitive outputs, and for the prior state counts the
-// managed objects.
-func (a *Analysis) stateValues(r *jsonReader, prior bool) error {
+// values, a state's) resource by resource: it collects the secrets of
+// their values and of the sensitive outputs, for the prior state counts
+// the managed objects, and hands visit (if any) each resource and output.
+func (a *Analysis) stateValues(r *jsonReader, prior bool, visit *stateVisitor) error {
 	return r.objectOnce(func(field []byte) error {
 		switch string(field) {
 		case "outputs":
-			return r.objectOnce(func([]byte) error {
+			return r.objectOnce(func(name []byte) error {
 				var sensitive bool
 				var value []byte
 				err := r.object(func(f []byte) error {
@@ -245,35 +251,50 @@ func (a *Analysis) stateValues(r *jsonReader, prior bool) error {
 					}
 					return err
 				})
-				if err == nil && sensitive {
+				if err != nil {
+					return err
+				}
+				if sensitive {
 					if val, err := decodeAny(value); err == nil {
 						a.secrets.addAll(val)
 					}
 				}
-				return err
+				if visit != nil {
+					visit.output(string(name), sensitive, value)
+				}
+				return nil
 			})
 		case "root_module":
-			return a.stateModule(r, prior, 0)
+			return a.stateModule(r, prior, visit, "", 0)
 		}
 		return r.skip()
 	})
 }
 
-func (a *Analysis) stateModule(r *jsonReader, prior bool, depth int) error {
+func (a *Analysis) stateModule(r *jsonReader, prior bool, visit *stateVisitor, address string, depth int) error {
 	if depth > maxModuleDepth {
 		return r.skip()
 	}
-	return r.objectOnce(func(field []byte) error {
+	var resources []StateResource
+	err := r.objectOnce(func(field []byte) error {
 		switch string(field) {
+		case "address":
+			var err error
+			address, err = r.str()
+			return err
 		case "resources":
 			return r.array(func() error {
-				var mode string
+				var res StateResource
 				var values, marks []byte
 				err := r.object(func(f []byte) error {
 					var err error
 					switch string(f) {
+					case "address":
+						res.Address, err = r.str()
+					case "type":
+						res.Type, err = r.str()
 					case "mode":
-						mode, err = r.str()
+						res.Mode, err = r.str()
 					case "values":
 						values, err = r.raw()
 					case "sensitive_values":
@@ -286,17 +307,26 @@ func (a *Analysis) stateModule(r *jsonReader, prior bool, depth int) error {
 				if err != nil {
 					return err
 				}
-				if prior && mode != "data" {
+				if prior && res.Mode != "data" {
 					a.managed++
 				}
 				a.collectChangeSecrets(&changeJSON{Before: values, BeforeSensitive: marks})
+				resources = append(resources, res)
 				return nil
 			})
 		case "child_modules":
-			return r.array(func() error { return a.stateModule(r, prior, depth+1) })
+			return r.array(func() error { return a.stateModule(r, prior, visit, "", depth+1) })
 		}
 		return r.skip()
 	})
+	if visit != nil {
+		for _, res := range resources {
+			// The module's address may follow its resources.
+			res.Module = address
+			visit.resource(res)
+		}
+	}
+	return err
 }
 
 // resourceChange reads one entry of resource_changes, resource_drift or a

@@ -510,17 +510,26 @@ func needsInit(diags []Diagnostic) bool {
 	return false
 }
 
-// showJSON streams `terraform show -json <planfile>` into path. terraform-exec
-// only offers a decoded *tfjson.Plan; streaming to disk keeps memory flat on
-// plans with thousands of changes. The process gets the same treatment as
-// terraform-exec's: its own process group, SIGINT on cancel.
+// showJSON streams `terraform show -json <planfile>` into path.
+// terraform-exec only offers a decoded *tfjson.Plan; streaming to disk
+// keeps memory flat on plans with thousands of changes.
 func (r *Runner) showJSON(ctx context.Context, st *config.Stack, planFile, path string, creds Credentials) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	cmd := exec.CommandContext(ctx, r.execPath, "show", "-json", "-no-color", planFile)
+	if err := r.show(ctx, st, "show -json", f, creds, planFile); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// show runs `terraform show -json [args]` for the stack, its output to w.
+// The process gets the same treatment as terraform-exec's: its own process
+// group, SIGINT on cancel.
+func (r *Runner) show(ctx context.Context, st *config.Stack, op string, w io.Writer, creds Credentials, args ...string) error {
+	cmd := exec.CommandContext(ctx, r.execPath, append([]string{"show", "-json", "-no-color"}, args...)...)
 	cmd.Dir = st.Dir
 	env := r.env(st, creds)
 	env["TF_IN_AUTOMATION"] = "1"
@@ -528,7 +537,7 @@ func (r *Runner) showJSON(ctx context.Context, st *config.Stack, planFile, path 
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	var stderr strings.Builder
-	cmd.Stdout = f
+	cmd.Stdout = w
 	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
@@ -537,9 +546,9 @@ func (r *Runner) showJSON(ctx context.Context, st *config.Stack, planFile, path 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return &TerraformError{Op: "show -json", Stack: st.Name, Output: cleanTerraformOutput(stderr.String(), err)}
+		return &TerraformError{Op: op, Stack: st.Name, Output: cleanTerraformOutput(stderr.String(), err)}
 	}
-	return f.Sync()
+	return nil
 }
 
 // limitedWriter keeps the first n bytes written to it and drops the rest.

@@ -72,7 +72,15 @@ func walkPlanSensitiveReference(doc map[string]any, sensitiveVars map[string]boo
 		if mask {
 			return maskMarked(v, m)
 		}
-		secrets.addMarked(v, m)
+		switch m.(type) {
+		case nil:
+		case bool, map[string]any, []any:
+			secrets.addMarked(v, m)
+		default:
+			// Marks of a shape Terraform never writes: every value is a
+			// secret, in doubt.
+			secrets.addAll(v)
+		}
 		return v
 	}
 

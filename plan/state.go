@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
-
-	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/plangate/plangate/config"
 )
@@ -36,7 +33,7 @@ type StateResource struct {
 
 // StateOutput is one root output. The value of a sensitive output is
 // SensitiveMask; in the others every secret the state knows of (see
-// stateMasker) is replaced by SensitiveMask too, because an output can
+// readState) is replaced by SensitiveMask too, because an output can
 // carry a sensitive value that lost its mark on the way (terraform_data's
 // output, for one).
 type StateOutput struct {
@@ -60,11 +57,12 @@ func (r *Runner) State(ctx context.Context, st *config.Stack, opts ...StateOptio
 
 // StateLocked is State for a caller that already holds the stack lock.
 func (r *Runner) StateLocked(ctx context.Context, st *config.Stack, opts ...StateOption) (*StateView, error) {
-	s, err := r.showState(ctx, st, stateOptions(opts).creds)
+	raw, err := r.showState(ctx, st, stateOptions(opts).creds)
 	if err != nil {
 		return nil, err
 	}
-	return buildStateView(st, s), nil
+	view, _, err := readState(st, raw)
+	return view, err
 }
 
 // SecretsLocked returns a Masker holding every secret plangate can find for
@@ -75,9 +73,12 @@ func (r *Runner) StateLocked(ctx context.Context, st *config.Stack, opts ...Stat
 // and the error says why: the caller must not trust it with state values.
 func (r *Runner) SecretsLocked(ctx context.Context, st *config.Stack, opts ...StateOption) (*Masker, error) {
 	m := NewMasker()
-	s, err := r.showState(ctx, st, stateOptions(opts).creds)
+	raw, err := r.showState(ctx, st, stateOptions(opts).creds)
 	if err == nil {
-		m = stateMasker(s)
+		_, m, err = readState(st, raw)
+		if err != nil {
+			m = NewMasker()
+		}
 	}
 	for _, v := range SensitiveValues(st, nil, nil) {
 		m.AddValue(v)
@@ -85,117 +86,76 @@ func (r *Runner) SecretsLocked(ctx context.Context, st *config.Stack, opts ...St
 	return m, err
 }
 
-func (r *Runner) showState(ctx context.Context, st *config.Stack, creds Credentials) (*tfjson.State, error) {
+// showState returns `terraform show -json` of the stack's state.
+func (r *Runner) showState(ctx context.Context, st *config.Stack, creds Credentials) ([]byte, error) {
 	if err := r.ready(ctx); err != nil {
 		return nil, err
 	}
 	if err := r.ensureInit(ctx, st, false, creds); err != nil {
 		return nil, err
 	}
-	tf, err := r.newTF(st, creds)
-	if err != nil {
+	var out bytes.Buffer
+	if err := r.show(ctx, st, "show", &out, creds); err != nil {
 		return nil, err
 	}
-	var stderr strings.Builder
-	tf.SetStderr(&limitedWriter{w: &stderr, n: 64 << 10})
-	s, err := tf.Show(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &TerraformError{Op: "show", Stack: st.Name, Output: cleanTerraformOutput(stderr.String(), err)}
-	}
-	return s, nil
+	return out.Bytes(), nil
 }
 
-// buildStateView turns `terraform show -json` state into what show_stack
-// reveals: resource addresses and the root outputs, masked.
-func buildStateView(st *config.Stack, s *tfjson.State) *StateView {
+// readState reads `terraform show -json` of a state with the plan
+// reader: what show_stack reveals (resource addresses, the root outputs
+// masked) and the state's secrets, collected as a plan's prior state's
+// are: every value at a path a resource's sensitive_values marks (child
+// modules and deposed objects included; marks of another shape make every
+// value of the resource a secret) and the value of every sensitive output.
+// Masking the other outputs with them catches a sensitive string or number
+// that lost its mark on its way to an output, such as `value =
+// terraform_data.pw.output` when the input came from a sensitive variable.
+// Bools are not masked by value (see SensitiveValue), nor is a value whose
+// mark was never in this state (a remote state's sensitive output read
+// through terraform_remote_state).
+func readState(st *config.Stack, raw []byte) (*StateView, *Masker, error) {
 	view := &StateView{Stack: st.Name, Workspace: st.Workspace, Resources: []StateResource{}, Outputs: []StateOutput{}}
-	if s == nil || s.Values == nil {
-		return view
+	a := &Analysis{secrets: newSecretSet()}
+	type output struct {
+		name      string
+		sensitive bool
+		value     []byte
 	}
-	var walk func(m *tfjson.StateModule, depth int)
-	walk = func(m *tfjson.StateModule, depth int) {
-		if m == nil || depth > maxModuleDepth {
-			return
-		}
-		for _, res := range m.Resources {
-			if res == nil {
-				continue
-			}
-			view.Resources = append(view.Resources, StateResource{Address: res.Address, Type: res.Type, Mode: string(res.Mode), Module: m.Address})
-		}
-		for _, c := range m.ChildModules {
-			walk(c, depth+1)
-		}
+	var outputs []output
+	visit := &stateVisitor{
+		resource: func(res StateResource) { view.Resources = append(view.Resources, res) },
+		output: func(name string, sensitive bool, value []byte) {
+			outputs = append(outputs, output{name, sensitive, value})
+		},
 	}
-	walk(s.Values.RootModule, 0)
+	r := newJSONReader(raw, lenient...)
+	err := r.objectOnce(func(field []byte) error {
+		if string(field) != "values" {
+			return r.skip()
+		}
+		return a.stateValues(r, false, visit)
+	})
+	if err == nil {
+		err = r.end("the state")
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the state of stack %q (terraform show -json): %w", st.Name, err)
+	}
 	sort.Slice(view.Resources, func(i, j int) bool { return view.Resources[i].Address < view.Resources[j].Address })
-	masker := stateMasker(s)
-	for name, o := range s.Values.Outputs {
-		if o == nil {
-			continue
-		}
-		so := StateOutput{Name: name, Sensitive: o.Sensitive}
-		if o.Sensitive {
-			so.Value = SensitiveMask
-		} else {
-			so.Value = masker.MaskValue(o.Value)
+	masker := &Masker{s: a.secrets}
+	for _, o := range outputs {
+		so := StateOutput{Name: o.name, Sensitive: o.sensitive, Value: SensitiveMask}
+		if !o.sensitive {
+			v, err := decodeAny(o.value)
+			if err != nil {
+				return nil, nil, fmt.Errorf("reading the state of stack %q: output %s: %w", st.Name, o.name, err)
+			}
+			so.Value = masker.MaskValue(v)
 		}
 		view.Outputs = append(view.Outputs, so)
 	}
 	sort.Slice(view.Outputs, func(i, j int) bool { return view.Outputs[i].Name < view.Outputs[j].Name })
-	return view
-}
-
-// stateMasker collects the secrets of a state: every value at a path a
-// resource's sensitive_values marks (child modules and deposed objects
-// included) and the value of every sensitive output. Masking the other
-// outputs with it catches a sensitive string or number that lost its mark
-// on its way to an output, such as `value = terraform_data.pw.output` when
-// the input came from a sensitive variable. Bools are not masked by value
-// (see SensitiveValue), nor is a value whose mark was never in this state
-// (a remote state's sensitive output read through terraform_remote_state).
-func stateMasker(s *tfjson.State) *Masker {
-	m := NewMasker()
-	if s == nil || s.Values == nil {
-		return m
-	}
-	for _, o := range s.Values.Outputs {
-		if o != nil && o.Sensitive {
-			m.AddValue(o.Value)
-		}
-	}
-	var walk func(mod *tfjson.StateModule, depth int)
-	walk = func(mod *tfjson.StateModule, depth int) {
-		if mod == nil || depth > maxModuleDepth {
-			return
-		}
-		for _, res := range mod.Resources {
-			if res == nil || !bytes.Contains(res.SensitiveValues, []byte("true")) {
-				continue
-			}
-			mask, err := decodeAny(res.SensitiveValues)
-			switch mask.(type) {
-			case bool, map[string]any, []any:
-			default:
-				err = errors.New("not a mark")
-			}
-			if err != nil {
-				// Marks we cannot read: every value of the resource is a
-				// secret, in doubt.
-				m.AddValue(res.AttributeValues)
-				continue
-			}
-			m.s.addMarked(map[string]any(res.AttributeValues), mask)
-		}
-		for _, c := range mod.ChildModules {
-			walk(c, depth+1)
-		}
-	}
-	walk(s.Values.RootModule, 0)
-	return m
+	return view, masker, nil
 }
 
 // FormatState writes a readable view of a stack's state.

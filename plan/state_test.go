@@ -101,10 +101,9 @@ func TestStateMaskerFromJSON(t *testing.T) {
     ]}
   }
 }`
-	var s tfjson.State
-	s.UseJSONNumber(true)
-	require.NoError(t, json.Unmarshal([]byte(state), &s))
-	view := buildStateView(&config.Stack{Name: "x", Workspace: "default"}, &s)
+	view, masker, err := readState(&config.Stack{Name: "x", Workspace: "default"}, []byte(state))
+	require.NoError(t, err)
+	assert.Equal(t, "pw is (sensitive value)", masker.MaskText("pw is s3cr3t-PLANTED-deposed"), "the state's secrets mask diagnostics too")
 	js, err := json.Marshal(view)
 	require.NoError(t, err)
 	assertNoSecret(t, "state view JSON", js)
@@ -112,7 +111,12 @@ func TestStateMaskerFromJSON(t *testing.T) {
 	assert.Contains(t, string(js), `{"name":"echo","sensitive":false,"value":["(sensitive value)","(sensitive value)",true,null,12]}`)
 	assert.Contains(t, string(js), `{"name":"plain","sensitive":false,"value":{"n":10,"s":"visible"}}`)
 
-	empty := buildStateView(&config.Stack{Name: "x"}, &tfjson.State{})
+	empty, _, err := readState(&config.Stack{Name: "x"}, []byte(`{"format_version":"1.0"}`))
+	require.NoError(t, err)
 	assert.Empty(t, empty.Outputs)
 	assert.NotNil(t, empty.Resources)
+
+	_, _, err = readState(&config.Stack{Name: "x"}, []byte(`{"values":{"outputs":{"a":{},"a":{}}}}`))
+	assert.ErrorContains(t, err, `reading the state of stack "x" (terraform show -json): invalid JSON at byte`)
+	assert.ErrorContains(t, err, `the member "a" appears twice`)
 }
