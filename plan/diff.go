@@ -30,7 +30,7 @@ type vdiff struct {
 	before, after any // kPrimitive
 
 	keys   []string // kObject, sorted
-	fields []*vdiff  // kObject: the diff of keys[i]
+	fields []*vdiff // kObject: the diff of keys[i]
 
 	elems []*vdiff // kList
 

@@ -52,7 +52,7 @@ func Digest(dir string, raw []byte) (*Analysis, error) {
 	if err != nil {
 		return nil, fmt.Errorf("analysing plan JSON: %w", err)
 	}
-	if err := writeWith(filepath.Join(dir, DiffFile), a.RenderDiff); err != nil {
+	if err := writeWith(filepath.Join(dir, DiffFile), func(w io.Writer) error { return a.RenderDiff(w) }); err != nil {
 		return nil, fmt.Errorf("rendering diff: %w", err)
 	}
 	if err := writeWith(filepath.Join(dir, PlanJSONFile), a.WriteSanitized); err != nil {

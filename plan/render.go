@@ -17,8 +17,11 @@ import (
 // masked (see SensitiveValue). The text is deterministic: the same plan
 // JSON renders the same bytes. It is written change by change; only one
 // change's values are decoded at a time.
-func (a *Analysis) RenderDiff(w io.Writer) error {
+func (a *Analysis) RenderDiff(w io.Writer, opts ...RenderOption) error {
 	r := &renderer{w: bufio.NewWriter(w), secrets: a.secrets}
+	for _, o := range opts {
+		o(r)
+	}
 	a.render(r)
 	if r.err != nil {
 		return r.err
@@ -26,10 +29,19 @@ func (a *Analysis) RenderDiff(w io.Writer) error {
 	return r.w.Flush()
 }
 
+// RenderOption changes how RenderDiff writes.
+type RenderOption func(*renderer)
+
+// WithColour colours the diff for a terminal, as Terraform does: the action
+// symbols green, yellow or red, each resource's address bold, "# forces
+// replacement" red, "Plan:" bold.
+func WithColour() RenderOption { return func(r *renderer) { r.colour = true } }
+
 type renderer struct {
 	w       *bufio.Writer
 	err     error
 	secrets *secretSet
+	colour  bool
 	// slab is where the differ takes its vdiffs from, kept across changes.
 	slab []vdiff
 }
@@ -38,6 +50,44 @@ func (r *renderer) print(s string) {
 	if r.err == nil {
 		_, r.err = r.w.WriteString(s)
 	}
+}
+
+// headerf prints a resource's comment line, its first argument (the
+// address) in bold when colouring.
+func (r *renderer) headerf(format string, args ...any) {
+	i := strings.Index(format, "%s")
+	if !r.colour || i < 0 || len(args) == 0 {
+		r.printf(format, args...)
+		return
+	}
+	r.print(paint(true, format[:i]+fmt.Sprint(args[0]), ansiBold))
+	r.printf(format[i+2:], args[1:]...)
+}
+
+// sym is Terraform's action symbol, coloured as Terraform colours it.
+func (r *renderer) sym(act action) string {
+	if !r.colour {
+		return act.symbol()
+	}
+	switch act {
+	case aDeleteThenCreate:
+		return paint(true, "-", ansiRed) + "/" + paint(true, "+", ansiGreen)
+	case aCreateThenDelete:
+		return paint(true, "+", ansiGreen) + "/" + paint(true, "-", ansiRed)
+	case aCreate:
+		return "  " + paint(true, "+", ansiGreen)
+	case aDelete:
+		return "  " + paint(true, "-", ansiRed)
+	case aForget:
+		return " " + paint(true, ".", ansiRed)
+	case aCreateThenForget:
+		return " " + paint(true, "+", ansiGreen) + "/" + paint(true, ".", ansiRed)
+	case aRead:
+		return " " + paint(true, "<=", ansiCyan)
+	case aUpdate:
+		return "  " + paint(true, "~", ansiYellow)
+	}
+	return act.symbol()
 }
 
 func (r *renderer) printf(format string, args ...any) {
@@ -99,7 +149,7 @@ func (a *Analysis) render(r *renderer) {
 	}
 
 	if haveChanges {
-		r.print("\nPlan: ")
+		r.print("\n" + paint(r.colour, "Plan:", ansiBold) + " ")
 		if a.Counts.Import > 0 {
 			r.printf("%d to import, ", a.Counts.Import)
 		}
@@ -141,9 +191,9 @@ func (r *renderer) resource(c *resourceChange, drift bool) {
 	printedMoved, printedImported := false, false
 	switch act {
 	case aCreate:
-		r.printf("  # %s will be created\n", addr)
+		r.headerf("  # %s will be created\n", addr)
 	case aRead:
-		r.printf("  # %s will be read during apply\n", addr)
+		r.headerf("  # %s will be read during apply\n", addr)
 		switch c.ActionReason {
 		case "read_because_config_unknown":
 			r.print("  # (config refers to values not yet known)\n")
@@ -154,37 +204,37 @@ func (r *renderer) resource(c *resourceChange, drift bool) {
 		}
 	case aUpdate:
 		if drift {
-			r.printf("  # %s has changed\n", addr)
+			r.headerf("  # %s has changed\n", addr)
 		} else {
-			r.printf("  # %s will be updated in-place\n", addr)
+			r.headerf("  # %s will be updated in-place\n", addr)
 		}
 	case aCreateThenDelete, aDeleteThenCreate:
 		switch c.ActionReason {
 		case "replace_because_tainted":
-			r.printf("  # %s is tainted, so must be replaced\n", addr)
+			r.headerf("  # %s is tainted, so must be replaced\n", addr)
 		case "replace_by_request":
-			r.printf("  # %s will be replaced, as requested\n", addr)
+			r.headerf("  # %s will be replaced, as requested\n", addr)
 		case "replace_by_triggers":
-			r.printf("  # %s will be replaced due to changes in replace_triggered_by\n", addr)
+			r.headerf("  # %s will be replaced due to changes in replace_triggered_by\n", addr)
 		default:
-			r.printf("  # %s must be replaced\n", addr)
+			r.headerf("  # %s must be replaced\n", addr)
 		}
 	case aCreateThenForget:
-		r.printf(" # %s must be replaced, but the existing object will not be destroyed\n", addr)
+		r.headerf(" # %s must be replaced, but the existing object will not be destroyed\n", addr)
 		r.print(" # (destroy = false is set in the configuration)\n")
 	case aForget:
 		if c.Deposed != "" {
-			r.printf(" # %s will be removed from Terraform state, but will not be destroyed\n", addr)
+			r.headerf(" # %s will be removed from Terraform state, but will not be destroyed\n", addr)
 			r.print(" # (left over from a partially-failed replacement of this instance)\n")
 		} else {
-			r.printf(" # %s will no longer be managed by Terraform, but will not be destroyed\n", addr)
+			r.headerf(" # %s will no longer be managed by Terraform, but will not be destroyed\n", addr)
 		}
 		r.print(" # (destroy = false is set in the configuration)\n")
 	case aDelete:
 		if drift {
-			r.printf("  # %s has been deleted\n", addr)
+			r.headerf("  # %s has been deleted\n", addr)
 		} else {
-			r.printf("  # %s will be destroyed\n", addr)
+			r.headerf("  # %s will be destroyed\n", addr)
 		}
 		switch c.ActionReason {
 		case "delete_because_no_resource_config":
@@ -214,19 +264,19 @@ func (r *renderer) resource(c *resourceChange, drift bool) {
 		}
 	case aNoOp:
 		if c.moved() {
-			r.printf("  # %s has moved to %s\n", c.PreviousAddress, addr)
+			r.headerf("  # %s has moved to %s\n", c.PreviousAddress, addr)
 			printedMoved = true
 		} else if c.Change.Importing != nil {
-			r.printf("  # %s will be imported\n", addr)
+			r.headerf("  # %s will be imported\n", addr)
 			if c.Change.GeneratedConfig != "" {
 				r.print("  # (config will be generated)\n")
 			}
 			printedImported = true
 		} else {
-			r.printf("  # %s has no changes\n", addr)
+			r.headerf("  # %s has no changes\n", addr)
 		}
 	default:
-		r.printf("  # %s has actions %q, which plangate does not recognise: review the plan with terraform show\n", addr, c.Change.Actions)
+		r.headerf("  # %s has actions %q, which plangate does not recognise: review the plan with terraform show\n", addr, c.Change.Actions)
 	}
 	if c.moved() && !printedMoved {
 		r.printf("  # (moved from %s)\n", c.PreviousAddress)
@@ -250,7 +300,7 @@ func (r *renderer) resource(c *resourceChange, drift bool) {
 	if c.isData() {
 		mode = "data"
 	}
-	r.printf("%s %s %q %q ", act.symbol(), mode, c.Type, c.Name)
+	r.printf("%s %s %q %q ", r.sym(act), mode, c.Type, c.Name)
 
 	change := c.Change
 	if act == aForget {
@@ -281,7 +331,7 @@ func (r *renderer) outputs(outs []*outputChange, width int) {
 		// The symbol is Terraform's action for the output; the value diff
 		// is computed, but an output Terraform says changes always shows.
 		act := parseActions(o.Change.Actions)
-		r.printf("%s %-*s = ", act.symbol(), width, attributeName(o.Name))
+		r.printf("%s %-*s = ", r.sym(act), width, attributeName(o.Name))
 		r.value(d, 0, renderOpts{})
 		r.print("\n")
 	}
@@ -315,7 +365,7 @@ func indentation(n int) string { return strings.Repeat("    ", n) }
 
 func (r *renderer) forcesReplacement(replace bool, o renderOpts) {
 	if replace || o.overrideForcesReplacement {
-		r.print(" # forces replacement")
+		r.print(" " + paint(r.colour, "# forces replacement", ansiRed))
 	}
 }
 
@@ -338,8 +388,8 @@ func (r *renderer) block(d *vdiff, indent int, o renderOpts) {
 			return
 		}
 		r.print("{\n")
-		r.printf("%s%s %s\n", indentation(indent+1), aNoOp.symbol(), r.valueString(d, indent+1, o))
-		r.printf("%s%s }", indentation(indent), aNoOp.symbol())
+		r.printf("%s%s %s\n", indentation(indent+1), r.sym(aNoOp), r.valueString(d, indent+1, o))
+		r.printf("%s%s }", indentation(indent), r.sym(aNoOp))
 		return
 	}
 	if len(d.keys) == 0 {
@@ -348,7 +398,7 @@ func (r *renderer) block(d *vdiff, indent int, o renderOpts) {
 		return
 	}
 	r.attributes(d, indent, o, o, true)
-	r.printf("%s%s }", indentation(indent), aNoOp.symbol())
+	r.printf("%s%s }", indentation(indent), r.sym(aNoOp))
 }
 
 // attributes writes "{", the attribute lines and the unchanged count; the
@@ -374,12 +424,12 @@ func (r *renderer) attributes(d *vdiff, indent int, o, childOpts renderOpts, imp
 			continue
 		}
 		r.warnings(f, indent+1)
-		r.printf("%s%s %-*s = ", indentation(indent+1), f.action.symbol(), width, attributeName(k))
+		r.printf("%s%s %-*s = ", indentation(indent+1), r.sym(f.action), width, attributeName(k))
 		r.value(f, indent+1, co)
 		r.print("\n")
 	}
 	if unchanged > 0 {
-		r.printf("%s%s %s\n", indentation(indent+1), aNoOp.symbol(), hidden("attribute", unchanged))
+		r.printf("%s%s %s\n", indentation(indent+1), r.sym(aNoOp), hidden("attribute", unchanged))
 	}
 }
 
@@ -441,7 +491,7 @@ func (r *renderer) value(d *vdiff, indent int, o renderOpts) {
 		co.overrideNullSuffix = true
 		co.overrideForcesReplacement = false
 		r.attributes(d, indent, o, co, true)
-		r.printf("%s%s }", indentation(indent), aNoOp.symbol())
+		r.printf("%s%s }", indentation(indent), r.sym(aNoOp))
 		r.nullSuffix(d.action, o)
 	case kList:
 		r.list(d, indent, o)
@@ -487,11 +537,11 @@ func (r *renderer) list(d *vdiff, indent int, o renderOpts) {
 		opts := eo
 		// Show the unchanged element on each side of a change, for context.
 		if len(unchanged) > 1 {
-			r.printf("%s%s %s\n", pad, aNoOp.symbol(), hidden("element", len(unchanged)-1))
+			r.printf("%s%s %s\n", pad, r.sym(aNoOp), hidden("element", len(unchanged)-1))
 		}
 		if len(unchanged) > 0 {
 			last := unchanged[len(unchanged)-1]
-			r.printf("%s%s ", pad, last.action.symbol())
+			r.printf("%s%s ", pad, r.sym(last.action))
 			r.value(last, indent+1, uo)
 			r.print(",\n")
 		}
@@ -502,14 +552,14 @@ func (r *renderer) list(d *vdiff, indent int, o renderOpts) {
 			renderNext = true
 		}
 		r.warnings(e, indent+1)
-		r.printf("%s%s ", pad, e.action.symbol())
+		r.printf("%s%s ", pad, r.sym(e.action))
 		r.value(e, indent+1, opts)
 		r.print(",\n")
 	}
 	if len(unchanged) > 0 {
-		r.printf("%s%s %s\n", pad, aNoOp.symbol(), hidden("element", len(unchanged)))
+		r.printf("%s%s %s\n", pad, r.sym(aNoOp), hidden("element", len(unchanged)))
 	}
-	r.printf("%s%s ]", indentation(indent), aNoOp.symbol())
+	r.printf("%s%s ]", indentation(indent), r.sym(aNoOp))
 	r.nullSuffix(d.action, o)
 }
 
@@ -563,7 +613,7 @@ func (r *renderer) heredoc(indent int, o renderOpts, replace bool, act action, l
 	for _, l := range lines {
 		r.heredocLine(indent, aNoOp, l)
 	}
-	r.printf("%s%s EOT", indentation(indent), aNoOp.symbol())
+	r.printf("%s%s EOT", indentation(indent), r.sym(aNoOp))
 	r.nullSuffix(act, o)
 }
 
@@ -576,7 +626,7 @@ func heredocLines(s string) []string {
 // heredocLine writes one line of a multi-line string; an empty unchanged
 // line carries no trailing blanks.
 func (r *renderer) heredocLine(indent int, act action, line string) {
-	s := indentation(indent+1) + act.symbol() + " " + line
+	s := indentation(indent+1) + r.sym(act) + " " + line
 	if line == "" {
 		s = strings.TrimRight(s, " ")
 	}
@@ -620,7 +670,7 @@ func (r *renderer) multilineUpdate(d *vdiff, indent int, o renderOpts) {
 			r.heredocLine(indent, aNoOp, b[p[0]].(string))
 		}
 	}
-	r.printf("%s%s EOT", indentation(indent), aNoOp.symbol())
+	r.printf("%s%s EOT", indentation(indent), r.sym(aNoOp))
 }
 
 func primitiveString(v any) string {

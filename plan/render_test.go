@@ -215,3 +215,33 @@ You can apply this plan to save these new output values to the Terraform
 state, without changing any real infrastructure.
 `, diff.String())
 }
+
+// The coloured diff is the plain one with Terraform's colours added by the
+// printer: without the escapes it is the same text, and the symbols,
+// addresses and replacement notes carry Terraform's colours.
+func TestRenderDiffColour(t *testing.T) {
+	seen := map[string]bool{}
+	for _, p := range loadCommittedPlans(t) {
+		var plain, coloured bytes.Buffer
+		require.NoError(t, p.analysis.RenderDiff(&plain))
+		require.NoError(t, p.analysis.RenderDiff(&coloured, WithColour()))
+		assert.Equal(t, plain.String(), ansiRE.ReplaceAllString(coloured.String(), ""), p.name)
+		for name, esc := range map[string]string{
+			"create":      "  \x1b[32m+\x1b[0m resource",
+			"delete":      "  \x1b[31m-\x1b[0m resource",
+			"update":      "  \x1b[33m~\x1b[0m resource",
+			"replace":     "\x1b[31m-\x1b[0m/\x1b[32m+\x1b[0m resource",
+			"address":     "\x1b[1m  # terraform_data.",
+			"forces":      "\x1b[31m# forces replacement\x1b[0m",
+			"plan line":   "\x1b[1mPlan:\x1b[0m ",
+			"cbd replace": "\x1b[32m+\x1b[0m/\x1b[31m-\x1b[0m resource",
+		} {
+			if strings.Contains(coloured.String(), esc) {
+				seen[name] = true
+			}
+		}
+	}
+	for _, name := range []string{"create", "delete", "update", "replace", "address", "forces", "plan line", "cbd replace"} {
+		assert.True(t, seen[name], "no plan shows %s in colour", name)
+	}
+}
