@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -85,4 +86,63 @@ approver "alice" {
 		"apply_started " + f, "applied " + f, "plan_superseded " + s,
 		"apply_refused " + f, "apply_refused " + f,
 	}, events)
+}
+
+// A review reads the plan file's own account: a destructive plan file
+// swapped into a benign plan's directory (its hash written into the
+// record), or a record edited to hide a deletion, is refused, never shown
+// as the record says.
+func TestReviewReadsThePlanFileNotTheRecord(t *testing.T) {
+	pub, priv, err := approvals.GenerateKey()
+	require.NoError(t, err)
+	g, cfg := newPlanner(t, map[string]string{"main.tf": plannerModule}, `variables = ["n"]
+}
+approver "alice" {
+  public_key = "`+config.FormatPublicKey(pub)+`"`)
+	ledger, err := approvals.OpenLedger(cfg.StateDir)
+	require.NoError(t, err)
+	g.Ledger = ledger
+	key := &approvals.PrivateKey{Approver: "alice", Key: priv}
+	st, _ := cfg.Stack("s")
+	ctx := context.Background()
+	agent := audit.Client{Name: "agent"}
+
+	first, err := g.Propose(ctx, st, map[string]any{"n": 2}, agent)
+	require.NoError(t, err)
+	a, err := g.Approve(first.ID, key, "root", audit.Client{})
+	require.NoError(t, err)
+	_, err = g.Apply(ctx, first.ID, []string{a.Token}, agent, nil)
+	require.NoError(t, err)
+
+	destructive, err := g.Propose(ctx, st, map[string]any{"n": 0}, agent)
+	require.NoError(t, err)
+	require.Equal(t, 2, destructive.Deletions())
+	benign, err := g.Propose(ctx, st, map[string]any{"n": 3}, agent)
+	require.NoError(t, err)
+	require.Equal(t, plan.Counts{Add: 1}, benign.Counts)
+
+	rv, err := g.Review(ctx, benign.ID)
+	require.NoError(t, err, "an untouched plan reviews")
+	assert.Equal(t, benign.PlanSHA256, rv.SHA256)
+	assert.Equal(t, benign.Counts, rv.Analysis.Counts)
+
+	// The swap: the destructive plan file under the benign plan's record.
+	b, err := os.ReadFile(g.Store.PlanFilePath(destructive.ID))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(g.Store.PlanFilePath(benign.ID), b, 0o600))
+	_, err = g.Store.Update(benign.ID, func(r *plan.Record) error { r.PlanSHA256 = destructive.PlanSHA256; return nil })
+	require.NoError(t, err)
+	_, err = g.Review(ctx, benign.ID)
+	reason := refusalOf(t, err)
+	assert.Contains(t, reason, "the file plans 0 to add, 0 to change, 2 to destroy; the record says 1, 0, 0")
+	assert.Contains(t, reason, "the file deletes other resources than the record lists")
+
+	// A record edited to hide its deletions.
+	_, err = g.Store.Update(destructive.ID, func(r *plan.Record) error {
+		r.Counts.Destroy, r.Deleted = 0, []plan.Deletion{}
+		return nil
+	})
+	require.NoError(t, err)
+	_, err = g.Review(ctx, destructive.ID)
+	assert.Contains(t, refusalOf(t, err), "does not do what its record says")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/term"
@@ -40,26 +41,49 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	now := time.Now().UTC()
-	st, ok := e.cfg.Stack(rec.Stack)
-	if !ok {
-		return fmt.Errorf("stack %q of plan %s is no longer in %s", rec.Stack, rec.ID, e.cfg.Path)
+	colour := useColor(stdout)
+	report := []plan.ReportOption{plan.ForApprover()}
+	if colour {
+		report = append(report, plan.Colour())
+	}
+	if reason := gate.StatusRefusal(rec, now); reason != "" {
+		// Nothing to sign: show what was asked, as recorded, and say why.
+		page, err := e.store.ReadDiff(rec.ID, 0, plan.AllOfIt)
+		if err != nil {
+			return err
+		}
+		s := rec.Summary(now).WithDiff(page)
+		plan.WriteReport(stdout, &s, now, report...)
+		return fmt.Errorf("not approved: %s", reason)
 	}
 
-	// Show the plan first, whatever happens next: the human sees what was asked.
-	page, err := e.store.ReadDiff(rec.ID, 0, plan.AllOfIt)
+	// What the human reads is what the plan file itself says, read again
+	// from its bytes: never the record, diff.txt or plan.json.
+	rv, err := e.gate.Review(ctx, rec.ID)
+	var refusal *gate.Refusal
+	if errors.As(err, &refusal) {
+		return fmt.Errorf("not approved: %w", err)
+	}
 	if err != nil {
 		return err
 	}
-	s := rec.Summary(now).WithDiff(page)
-	opts := []plan.ReportOption{plan.ForApprover()}
-	if useColor(stdout) {
-		opts = append(opts, plan.Colour())
+	rec, st := rv.Record, rv.Stack
+	var diff strings.Builder
+	var render []plan.RenderOption
+	if colour {
+		render = append(render, plan.WithColour())
 	}
-	plan.WriteReport(stdout, &s, now, opts...)
+	if err := rv.Analysis.RenderDiff(&diff, render...); err != nil {
+		return err
+	}
+	s := rec.Summary(now).WithDiff(plan.DiffPage{Text: diff.String(), Total: diff.Len()})
+	plan.WriteReport(stdout, &s, now, report...)
+	fmt.Fprintf(stdout, "(read from the plan file itself: SHA-256 %s)\n", rv.SHA256)
 
 	if _, err := e.gate.Approvable(rec, st, now); err != nil {
 		return fmt.Errorf("not approved: %w", err)
 	}
+
 	keyPath, err := findKey(e.cfg, *keyFlag, *approver)
 	if err != nil {
 		return err
@@ -94,7 +118,6 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// Approve checks the plan again as it is now: the human may have
 	// taken a while.
 	a, err := e.gate.Approve(rec.ID, key, freeze.CurrentUser(), auditClient())
-	var refusal *gate.Refusal
 	if errors.As(err, &refusal) {
 		return fmt.Errorf("not approved: %w", err)
 	}

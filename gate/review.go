@@ -1,0 +1,84 @@
+package gate
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/plan"
+)
+
+// Review is a plan as its approver sees it: what the plan file itself
+// says it does, read again from the file's bytes (terraform show -json),
+// never from what plangate recorded of it.
+type Review struct {
+	Record *plan.Record
+	Stack  *config.Stack
+	// SHA256 is the hash of the plan file the facts were read from: the
+	// hash an approval signs.
+	SHA256 string
+	// Analysis is the plan file's own account; it renders the diff.
+	Analysis *plan.Analysis
+}
+
+// Review reads a plan's file again and checks that what it does is what
+// the record says: the same counts and the same deletions. A plan whose
+// file says otherwise is a *Refusal: what a human would approve would not
+// be what runs.
+func (g *Gate) Review(ctx context.Context, idOrPrefix string) (*Review, error) {
+	rec, err := g.Store.Get(idOrPrefix)
+	if err != nil {
+		return nil, err
+	}
+	st, ok := g.Config.Stack(rec.Stack)
+	if !ok {
+		return nil, &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("stack %q of plan %s is no longer in %s", rec.Stack, rec.ID, g.Config.Path)}
+	}
+	file := g.Store.PlanFilePath(rec.ID)
+	sum, err := plan.FileSHA256(file)
+	if err != nil {
+		return nil, &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("plan %s has no readable plan file (%v): there is nothing to review; ask the agent for a new plan", rec.ID, err)}
+	}
+	if sum != rec.PlanSHA256 {
+		return nil, &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("the plan file of %s changed after it was planned (SHA-256 %s…, recorded %s…): it will not be approved or applied; ask the agent for a new plan", rec.ID, shortSum(sum), shortSum(rec.PlanSHA256))}
+	}
+	raw, err := g.Runner.ShowPlan(ctx, st, file)
+	if err != nil {
+		return nil, fmt.Errorf("reading plan %s's file with terraform show: %w", rec.ID, err)
+	}
+	// The bytes shown must still be the bytes hashed.
+	if again, err := plan.FileSHA256(file); err != nil || again != sum {
+		return nil, &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("the plan file of %s changed while it was being read: it will not be approved; ask the agent for a new plan", rec.ID)}
+	}
+	a, err := plan.AnalyzeBytes(raw)
+	if err != nil {
+		return nil, fmt.Errorf("plan %s: %w", rec.ID, err)
+	}
+	if diff := factsDiffer(rec, a); diff != "" {
+		return nil, &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("plan %s's file does not do what its record says (%s): the record was altered, so it will not be approved; ask the agent for a new plan", rec.ID, diff)}
+	}
+	return &Review{Record: rec, Stack: st, SHA256: sum, Analysis: a}, nil
+}
+
+// factsDiffer says how the plan file's own facts differ from the record's;
+// empty when they agree.
+func factsDiffer(rec *plan.Record, a *plan.Analysis) string {
+	var out []string
+	if a.Counts != rec.Counts {
+		c, r := a.Counts, rec.Counts
+		out = append(out, fmt.Sprintf("the file plans %d to add, %d to change, %d to destroy; the record says %d, %d, %d", c.Add, c.Change, c.Destroy, r.Add, r.Change, r.Destroy))
+	}
+	addresses := func(d []plan.Deletion) []string {
+		var s []string
+		for _, x := range d {
+			s = append(s, x.Address+" "+x.Deposed)
+		}
+		return s
+	}
+	if !slices.Equal(addresses(a.Deleted), addresses(rec.Deleted)) {
+		out = append(out, "the file deletes other resources than the record lists")
+	}
+	return strings.Join(out, "; ")
+}

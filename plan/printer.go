@@ -1,0 +1,76 @@
+package plan
+
+import (
+	"bufio"
+	"fmt"
+	"strings"
+)
+
+// RenderOption changes how RenderDiff writes.
+type RenderOption func(*renderer)
+
+// WithColour colours the diff for a terminal, as Terraform does: the action
+// symbols green, yellow or red, each resource's address bold, "# forces
+// replacement" red, "Plan:" bold.
+func WithColour() RenderOption { return func(r *renderer) { r.colour = true } }
+
+type renderer struct {
+	w       *bufio.Writer
+	err     error
+	secrets *secretSet
+	colour  bool
+	// slab is where the differ takes its vdiffs from, kept across changes.
+	slab []vdiff
+}
+
+func (r *renderer) print(s string) {
+	if r.err == nil {
+		_, r.err = r.w.WriteString(s)
+	}
+}
+
+// headerf prints a resource's comment line, its first argument (the
+// address) in bold when colouring.
+func (r *renderer) headerf(format string, args ...any) {
+	i := strings.Index(format, "%s")
+	if !r.colour || i < 0 || len(args) == 0 {
+		r.printf(format, args...)
+		return
+	}
+	r.print(paint(true, format[:i]+fmt.Sprint(args[0]), ansiBold))
+	r.printf(format[i+2:], args[1:]...)
+}
+
+// sym is Terraform's action symbol, coloured as Terraform colours it.
+func (r *renderer) sym(act action) string {
+	if !r.colour {
+		return act.symbol()
+	}
+	switch act {
+	case aDeleteThenCreate:
+		return paint(true, "-", ansiRed) + "/" + paint(true, "+", ansiGreen)
+	case aCreateThenDelete:
+		return paint(true, "+", ansiGreen) + "/" + paint(true, "-", ansiRed)
+	case aCreate:
+		return "  " + paint(true, "+", ansiGreen)
+	case aDelete:
+		return "  " + paint(true, "-", ansiRed)
+	case aForget:
+		return " " + paint(true, ".", ansiRed)
+	case aCreateThenForget:
+		return " " + paint(true, "+", ansiGreen) + "/" + paint(true, ".", ansiRed)
+	case aRead:
+		return " " + paint(true, "<=", ansiCyan)
+	case aUpdate:
+		return "  " + paint(true, "~", ansiYellow)
+	}
+	return act.symbol()
+}
+
+func (r *renderer) printf(format string, args ...any) {
+	if r.err == nil {
+		_, r.err = fmt.Fprintf(r.w, format, args...)
+	}
+}
+
+func indentation(n int) string { return strings.Repeat("    ", n) }
