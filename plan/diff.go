@@ -259,16 +259,7 @@ func (d *differ) object(before, after, unknown, bs, as any, path []any, replace 
 			changed = true
 		}
 	}
-	switch {
-	case before == nil:
-		out.action = aCreate
-	case after == nil && unknown == nil:
-		out.action = aDelete
-	case changed:
-		out.action = aUpdate
-	default:
-		out.action = aNoOp
-	}
+	out.action = containerAction(before, after, unknown, changed)
 	return out
 }
 
@@ -348,17 +339,22 @@ func (d *differ) list(before, after, unknown, bs, as any, path []any, replace bo
 			changed = true
 		}
 	}
+	out.action = containerAction(before, after, unknown, changed)
+	return out
+}
+
+// containerAction is the action of an object or list: created, deleted,
+// updated when a member changed, else none.
+func containerAction(before, after, unknown any, changed bool) action {
 	switch {
 	case before == nil:
-		out.action = aCreate
+		return aCreate
 	case after == nil && unknown == nil:
-		out.action = aDelete
+		return aDelete
 	case changed:
-		out.action = aUpdate
-	default:
-		out.action = aNoOp
+		return aUpdate
 	}
-	return out
+	return aNoOp
 }
 
 // forceAction marks a null list element that was added or removed, which

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -245,33 +246,52 @@ func isASCII(b []byte) bool {
 }
 
 // value decodes the next value as encoding/json with UseNumber would:
-// map[string]any, []any, string, json.Number, bool or nil.
+// map[string]any, []any, string, json.Number, bool or nil. It talks to
+// the decoder directly: the renderer decodes every change's values with it.
 func (r *jsonReader) value() (any, error) {
-	switch r.d.PeekKind() {
+	d := r.d
+	switch d.PeekKind() {
 	case '{':
+		if _, err := d.ReadToken(); err != nil {
+			return nil, jsonError(err)
+		}
 		m := map[string]any{}
-		err := r.object(func(name []byte) error {
+		for d.PeekKind() != '}' {
+			name, err := d.ReadValue()
+			if err != nil {
+				return nil, jsonError(err)
+			}
+			key := spanString(unquote(name))
 			v, err := r.value()
-			m[string(name)] = v
-			return err
-		})
-		return m, err
+			if err != nil {
+				return nil, err
+			}
+			m[key] = v
+		}
+		_, err := d.ReadToken()
+		return m, jsonError(err)
 	case '[':
+		if _, err := d.ReadToken(); err != nil {
+			return nil, jsonError(err)
+		}
 		l := []any{}
-		err := r.array(func() error {
+		for d.PeekKind() != ']' {
 			v, err := r.value()
+			if err != nil {
+				return nil, err
+			}
 			l = append(l, v)
-			return err
-		})
-		return l, err
+		}
+		_, err := d.ReadToken()
+		return l, jsonError(err)
 	}
-	raw, err := r.d.ReadValue()
+	raw, err := d.ReadValue()
 	if err != nil {
 		return nil, jsonError(err)
 	}
 	switch raw[0] {
 	case '"':
-		return string(unquote(raw)), nil
+		return spanString(unquote(raw)), nil
 	case 't':
 		return true, nil
 	case 'f':
@@ -279,7 +299,18 @@ func (r *jsonReader) value() (any, error) {
 	case 'n':
 		return nil, nil
 	}
-	return json.Number(raw), nil
+	return json.Number(spanString(raw)), nil
+}
+
+// spanString is b as a string without a copy: b is a span of the input,
+// which never changes while it is read (or a fresh unquoted copy), so the
+// string may share its memory. What outlives the input (secrets) is cloned
+// by its keeper.
+func spanString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // valueReaders are lenient readers for decodeAny, reused: a jsontext
@@ -288,7 +319,8 @@ var valueReaders = sync.Pool{New: func() any { return newJSONReader(nil, lenient
 
 // decodeAny decodes one JSON value as encoding/json with UseNumber does,
 // refusing what it refuses. An empty input is nil (absent), like JSON
-// null. The renderer decodes every change's values with it.
+// null. The strings of the value share raw's memory: raw must not change
+// afterwards. The renderer decodes every change's values with it.
 func decodeAny(raw []byte) (any, error) {
 	switch string(raw) {
 	case "", "null":

@@ -73,4 +73,18 @@ func (r *renderer) printf(format string, args ...any) {
 	}
 }
 
-func indentation(n int) string { return strings.Repeat("    ", n) }
+func indentation(n int) string {
+	if n < len(indents) {
+		return indents[n]
+	}
+	return strings.Repeat("    ", n)
+}
+
+// indents are the first levels of indentation, made once.
+var indents = func() []string {
+	out := make([]string, 16)
+	for i := range out {
+		out[i] = strings.Repeat("    ", i)
+	}
+	return out
+}()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -355,7 +356,8 @@ func (r *renderer) attributes(d *vdiff, indent int, o, childOpts renderOpts, imp
 			continue
 		}
 		r.warnings(f, indent+1)
-		r.printf("%s%s %-*s = ", indentation(indent+1), r.sym(f.action), width, attributeName(k))
+		name := attributeName(k)
+		r.print(indentation(indent+1) + r.sym(f.action) + " " + name + strings.Repeat(" ", max(0, width-len(name))) + " = ")
 		r.value(f, indent+1, co)
 		r.print("\n")
 	}
@@ -609,7 +611,7 @@ func primitiveString(v any) string {
 	case nil:
 		return "null"
 	case string:
-		return fmt.Sprintf("%q", x)
+		return strconv.Quote(x)
 	case json.Number:
 		return x.String()
 	case bool:

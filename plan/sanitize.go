@@ -403,7 +403,7 @@ func (z *sanitizer) object(r *jsonReader, c ctx) error {
 // node writes a value read into the tree.
 func (z *sanitizer) node(i int32, c ctx) {
 	t := &z.tree
-	n := t.nodes[i]
+	n := &t.nodes[i]
 	if marked(c) && n.kind != 'n' {
 		z.str([]byte(SensitiveValue), true, c)
 		return
@@ -461,7 +461,11 @@ func (z *sanitizer) node(i int32, c ctx) {
 		}
 		z.out = append(z.out, ']')
 	case '"':
-		z.str(unquote(n.raw), isPlain(n.raw), c)
+		if isPlain(n.raw) {
+			z.str(n.raw[1:len(n.raw)-1], true, c)
+		} else {
+			z.str(unquote(n.raw), false, c)
+		}
 	case '0':
 		if (c.inValue || !isStructuralKey(string(c.key))) && z.a.secrets.matchesNumber(string(n.raw)) {
 			z.out = append(z.out, maskedJSON...)

@@ -106,6 +106,7 @@ func (s *secretSet) addOne(str string) bool {
 	if _, ok := s.exact[str]; ok {
 		return false
 	}
+	str = strings.Clone(str) // it may share the plan's memory, which the set outlives
 	s.exact[str] = struct{}{}
 	if len(str) >= minSubstringSecret {
 		p := str[:minSubstringSecret]

@@ -95,9 +95,9 @@ func run() error {
 
 	if !*e2eOnly {
 		fmt.Println()
-		fmt.Println("Generated plans. show-json: `terraform show -json` on the plan file. analyse+render: plan.Analyze + RenderDiff,")
-		fmt.Println("as plan_change runs them; +sanitize: that and SanitizePlanJSON (all plan_change does with the JSON). Times are")
-		fmt.Println("medians; ratio = time / show-json time (target for analyse+render: <= 10%). heap: sampled high-water of Go heap")
+		fmt.Println("Generated plans. show-json: `terraform show -json` on the plan file. analyse+render: plan.AnalyzeBytes + RenderDiff,")
+		fmt.Println("as plan_change runs them; +sanitize: plan.Digest, all plan_change does with the JSON (read, analyse, render, sanitize).")
+		fmt.Println("Times are medians; ratio = time / show-json time (target for +sanitize: <= 10%). heap: sampled high-water of Go heap")
 		fmt.Println("objects (garbage included); /B: per byte of plan JSON; kept: live heap after GC, the Analysis held; RSS: VmHWM.")
 		fmt.Printf("%-12s %7s %8s %9s | %9s %6s %8s %5s %8s %8s | %9s %6s %8s %5s %8s\n",
 			"plan", "changes", "JSON", "show-json", "anal+rend", "ratio", "heap", "/B", "kept", "RSS",
