@@ -31,6 +31,35 @@ type jsonReader struct {
 	buf  *bytes.Buffer
 	src  []byte
 	opts []jsontext.Options
+	// pool, when set, gives value the maps it builds (see mapPool).
+	pool *mapPool
+}
+
+// mapPool lends the maps of decoded values to a reader whose values die
+// together (the renderer's, one change at a time), so that they are made
+// once and reused rather than made for every change.
+type mapPool struct {
+	lent, free []map[string]any
+}
+
+func (p *mapPool) get() map[string]any {
+	var m map[string]any
+	if n := len(p.free); n > 0 {
+		m, p.free = p.free[n-1], p.free[:n-1]
+	} else {
+		m = map[string]any{}
+	}
+	p.lent = append(p.lent, m)
+	return m
+}
+
+// recycle takes back every map lent: none of them may be used after.
+func (p *mapPool) recycle() {
+	for _, m := range p.lent {
+		clear(m)
+		p.free = append(p.free, m)
+	}
+	p.lent = p.lent[:0]
 }
 
 // newJSONReader reads b with jsontext's options (none: strictly).
@@ -255,7 +284,12 @@ func (r *jsonReader) value() (any, error) {
 		if _, err := d.ReadToken(); err != nil {
 			return nil, jsonError(err)
 		}
-		m := map[string]any{}
+		var m map[string]any
+		if r.pool != nil {
+			m = r.pool.get()
+		} else {
+			m = map[string]any{}
+		}
 		for d.PeekKind() != '}' {
 			name, err := d.ReadValue()
 			if err != nil {
@@ -334,6 +368,19 @@ func decodeAny(raw []byte) (any, error) {
 	}
 	r := valueReaders.Get().(*jsonReader)
 	defer func() { r.reset(nil); valueReaders.Put(r) }()
+	return r.decode(raw)
+}
+
+// decode is decodeAny with r.
+func (r *jsonReader) decode(raw []byte) (any, error) {
+	switch string(raw) {
+	case "", "null":
+		return nil, nil
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
 	r.reset(raw)
 	v, err := r.value()
 	if err != nil {

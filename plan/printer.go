@@ -21,6 +21,9 @@ type renderer struct {
 	colour  bool
 	// slab is where the differ takes its vdiffs from, kept across changes.
 	slab []vdiff
+	// values decodes one change's values at a time; its maps are taken
+	// back (done) once the change is written.
+	values *jsonReader
 }
 
 func (r *renderer) print(s string) {
@@ -88,3 +91,11 @@ var indents = func() []string {
 	}
 	return out
 }()
+
+// done ends one change: the maps of its decoded values are reused for the
+// next (nothing of the change is kept past its printing).
+func (r *renderer) done() {
+	if r.values != nil {
+		r.values.pool.recycle()
+	}
+}

@@ -119,6 +119,7 @@ func (act action) symbol() string {
 // resource writes one resource change: Terraform's comment lines, then the
 // block with its attribute diff.
 func (r *renderer) resource(c *resourceChange, drift bool) {
+	defer r.done() // nothing of the change outlives its printing
 	act := parseActions(c.Change.Actions)
 	addr := c.displayAddress()
 
@@ -268,14 +269,19 @@ func (r *renderer) outputs(outs []*outputChange, width int) {
 		r.printf("%s %-*s = ", r.sym(act), width, attributeName(o.Name))
 		r.value(d, 0, renderOpts{})
 		r.print("\n")
+		r.done()
 	}
 }
 
 // diffChange decodes one change's values and computes its diff tree.
 func (r *renderer) diffChange(c *changeJSON) (*vdiff, error) {
+	if r.values == nil {
+		r.values = newJSONReader(nil, lenient...)
+		r.values.pool = &mapPool{}
+	}
 	var vals [5]any
 	for i, raw := range []json.RawMessage{c.Before, c.After, c.AfterUnknown, c.BeforeSensitive, c.AfterSensitive} {
-		v, err := decodeAny(raw)
+		v, err := r.values.decode(raw)
 		if err != nil {
 			return nil, err
 		}
