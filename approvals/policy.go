@@ -30,6 +30,9 @@ type Facts struct {
 // Deleted is one destroyed object, as policy sees it.
 type Deleted struct {
 	Address string
+	// PreviousAddress is the address it had before a moved block (or a
+	// module rename) gave it Address; empty when it did not move.
+	PreviousAddress string
 	// Replace is set when the instance is destroyed to be created anew.
 	Replace bool
 	// Deposed is the deposed key when the object destroyed is deposed.
@@ -85,18 +88,31 @@ func Evaluate(st *config.Stack, f Facts) Verdict {
 		if hit[d.Address] {
 			continue
 		}
-		addr, addrErr := parseAddress(d.Address, false)
+		// Every address the instance has in the plan: a moved block
+		// cannot rename a protected resource out of its protection.
+		names := []string{d.Address}
+		if d.PreviousAddress != "" && d.PreviousAddress != d.Address {
+			names = append(names, d.PreviousAddress)
+		}
+	patterns:
 		for _, pat := range patterns {
-			if (addrErr == nil && pat.match(addr)) || (addrErr != nil && pat.text == d.Address) {
+			for _, name := range names {
+				if !matches(pat, name) {
+					continue
+				}
 				hit[d.Address] = true
 				v.ProtectedHits = append(v.ProtectedHits, d.Address)
 				if len(v.ProtectedHits) <= maxProtectedReasons {
+					what := d.Address
+					if name != d.Address {
+						what += " (moved from " + name + ")"
+					}
 					v.BlockedReasons = append(v.BlockedReasons, fmt.Sprintf(
 						"%s would be %s, but it matches protected pattern %q: protected resources are never deleted or replaced "+
 							"(remove it from `protected` in plangate.hcl if this is really intended)",
-						d.Address, deletionVerb(d), pat.text))
+						what, deletionVerb(d), pat.text))
 				}
-				break
+				break patterns
 			}
 		}
 	}
@@ -134,6 +150,16 @@ func Evaluate(st *config.Stack, f Facts) Verdict {
 			n, managed, percent(float64(n)/float64(managed)), st.Name, strconv.FormatFloat(ratio, 'g', -1, 64), percent(ratio)))
 	}
 	return v
+}
+
+// matches reports whether pattern pat matches the address (an address
+// that does not parse is matched only by a pattern that is its text).
+func matches(pat *addrPattern, address string) bool {
+	addr, err := parseAddress(address, false)
+	if err != nil {
+		return pat.text == address
+	}
+	return pat.match(addr)
 }
 
 func deletionVerb(d Deleted) string {

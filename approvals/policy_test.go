@@ -241,6 +241,14 @@ func TestEvaluate(t *testing.T) {
 			p.Approvals, p.DeletionApprovals, p.MaxDeletions, p.Protected = 1, 2, 3, []string{"a.b"}
 		}), deleted: deletes("a.a", "a.b", "a.c", "a.d"), managed: 4, wantApprovals: 2, wantHits: []string{"a.b"},
 			wantReasons: [][]string{{"a.b would be destroyed"}, {"max_deletions = 3"}, {"4 of 4 resources (100%)"}}},
+		{name: "protected under the address it had before a moved block", stack: testStackWith(func(p *config.Policy) { p.Protected = []string{"aws_db_instance.main"} }),
+			deleted: []Deleted{{Address: "aws_db_instance.renamed", PreviousAddress: "aws_db_instance.main", Replace: true}}, managed: 10, wantApprovals: 1,
+			wantHits:    []string{"aws_db_instance.renamed"},
+			wantReasons: [][]string{{"aws_db_instance.renamed (moved from aws_db_instance.main) would be replaced", `protected pattern "aws_db_instance.main"`}}},
+		{name: "a module renamed away from a protected subtree", stack: testStackWith(func(p *config.Policy) { p.Protected = []string{"module.data.*"} }),
+			deleted: []Deleted{{Address: "module.other.aws_s3_bucket.b", PreviousAddress: "module.data.aws_s3_bucket.b"}}, managed: 10, wantApprovals: 1,
+			wantHits:    []string{"module.other.aws_s3_bucket.b"},
+			wantReasons: [][]string{{"module.other.aws_s3_bucket.b (moved from module.data.aws_s3_bucket.b) would be destroyed"}}},
 		{name: "no stack", stack: nil, deleted: deletes("a.a"), wantApprovals: 1, wantReasons: [][]string{{"no stack"}}},
 	}
 	for _, tt := range tests {

@@ -72,6 +72,7 @@ const (
 	EventApplyFailed      EventName = "apply_failed"
 	EventApplyInterrupted EventName = "apply_interrupted"
 	EventPlanSuperseded   EventName = "plan_superseded"
+	EventPlanTampered     EventName = "plan_tampered"
 	EventFreeze           EventName = "freeze"
 	EventUnfreeze         EventName = "unfreeze"
 )

@@ -43,6 +43,26 @@ type Freeze struct {
 }
 
 // Error is the refusal an apply gets while the freeze is in force.
+// Refusal says what an agent is told of the freeze: who froze what, when
+// and why, and that a human must lift it. It does not name the command:
+// lifting a freeze is not the agent's to do.
+func (f *Freeze) Refusal() string {
+	var b strings.Builder
+	if f.Stack == "" {
+		b.WriteString("all stacks are frozen")
+	} else {
+		fmt.Fprintf(&b, "stack %q is frozen", f.Stack)
+	}
+	if f.By != "" {
+		fmt.Fprintf(&b, " by %s", f.By)
+	}
+	if !f.At.IsZero() {
+		fmt.Fprintf(&b, " since %s", f.At.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintf(&b, ": %q. Nothing is applied while the freeze lasts; only a human can lift it: tell them", f.Reason)
+	return b.String()
+}
+
 func (f *Freeze) Error() string {
 	var b strings.Builder
 	if f.Stack == "" {

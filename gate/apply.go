@@ -73,6 +73,18 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 	if err != nil {
 		return nil, err
 	}
+	// What runs is the plan file: its own account must be the record's,
+	// which the approvals and the policy were checked against.
+	if _, err := g.review(ctx, rec, st, client); err != nil {
+		var refusal *Refusal
+		if errors.As(err, &refusal) {
+			return nil, g.refuse(rec, client, verified, refusal.Reason+". The approval tokens were not used")
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
 	// The apply credentials come into play only now, with the approvals
 	// verified, and only in the plan's account. A refusal here leaves the
 	// tokens unspent.
@@ -205,7 +217,7 @@ func (g *Gate) check(rec *plan.Record, st *config.Stack, tokens []string, client
 	if f, err := freeze.Check(g.Config.StateDir, st.Name); err != nil {
 		return nil, "", err
 	} else if f != nil {
-		return nil, "", g.refuse(rec, client, nil, f.Error())
+		return nil, "", g.refuse(rec, client, nil, f.Refusal())
 	}
 	chk, err := g.Approvable(rec, st, now)
 	var refusal *Refusal

@@ -121,7 +121,7 @@ approver "alice" {
 	require.NoError(t, err)
 	require.Equal(t, plan.Counts{Add: 1}, benign.Counts)
 
-	rv, err := g.Review(ctx, benign.ID)
+	rv, err := g.Review(ctx, benign.ID, audit.Client{})
 	require.NoError(t, err, "an untouched plan reviews")
 	assert.Equal(t, benign.PlanSHA256, rv.SHA256)
 	assert.Equal(t, benign.Counts, rv.Analysis.Counts)
@@ -132,10 +132,30 @@ approver "alice" {
 	require.NoError(t, os.WriteFile(g.Store.PlanFilePath(benign.ID), b, 0o600))
 	_, err = g.Store.Update(benign.ID, func(r *plan.Record) error { r.PlanSHA256 = destructive.PlanSHA256; return nil })
 	require.NoError(t, err)
-	_, err = g.Review(ctx, benign.ID)
+	_, err = g.Review(ctx, benign.ID, audit.Client{})
 	reason := refusalOf(t, err)
 	assert.Contains(t, reason, "the file plans 0 to add, 0 to change, 2 to destroy; the record says 1, 0, 0")
 	assert.Contains(t, reason, "the file deletes other resources than the record lists")
+	got, err := g.Store.Get(benign.ID)
+	require.NoError(t, err)
+	assert.Equal(t, plan.StatusTampered, got.Status, "a tampered plan is marked so, for good")
+	var tampered []audit.Event
+	require.NoError(t, g.Audit.Read(func(_ int, e audit.Event, _ []byte) error {
+		if e.Event == audit.EventPlanTampered {
+			tampered = append(tampered, e)
+		}
+		return nil
+	}))
+	require.Len(t, tampered, 1)
+	assert.Contains(t, tampered[0].Reason, "file +0 ~0 -2 (deletes 2), record +1 ~0 -0 (deletes 0)")
+	// And an apply of it, whatever the token, is refused before anything runs.
+	tok, _, err := approvals.Issue(key, benign.ID, destructive.PlanSHA256, "s", benign.ExpiresAt, time.Now(), time.Hour)
+	require.NoError(t, err)
+	_, err = g.Apply(ctx, benign.ID, []string{tok}, agent, nil)
+	assert.Contains(t, refusalOf(t, err), "was tampered with")
+	view, err := g.State(ctx, st)
+	require.NoError(t, err)
+	assert.Len(t, view.Resources, 2, "nothing was destroyed")
 
 	// A record edited to hide its deletions.
 	_, err = g.Store.Update(destructive.ID, func(r *plan.Record) error {
@@ -143,6 +163,18 @@ approver "alice" {
 		return nil
 	})
 	require.NoError(t, err)
-	_, err = g.Review(ctx, destructive.ID)
-	assert.Contains(t, refusalOf(t, err), "does not do what its record says")
+	// apply_plan reads the file too: with a token for the edited record,
+	// the apply is refused as tampered, and nothing is destroyed.
+	tok, _, err = approvals.Issue(key, destructive.ID, destructive.PlanSHA256, "s", destructive.ExpiresAt, time.Now(), time.Hour)
+	require.NoError(t, err)
+	_, err = g.Apply(ctx, destructive.ID, []string{tok}, agent, nil)
+	reason = refusalOf(t, err)
+	assert.Contains(t, reason, "does not do what its record says")
+	assert.Contains(t, reason, "The approval tokens were not used")
+	view, err = g.State(ctx, st)
+	require.NoError(t, err)
+	assert.Len(t, view.Resources, 2, "nothing was destroyed")
+	got, err = g.Store.Get(destructive.ID)
+	require.NoError(t, err)
+	assert.Equal(t, plan.StatusTampered, got.Status)
 }

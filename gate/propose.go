@@ -237,7 +237,7 @@ func record(rec *plan.Record, st *config.Stack, a *plan.Analysis, out *plan.Plan
 func policyFacts(deleted []plan.Deletion, managed int) approvals.Facts {
 	f := approvals.Facts{Deleted: make([]approvals.Deleted, len(deleted)), Managed: managed}
 	for i, d := range deleted {
-		f.Deleted[i] = approvals.Deleted{Address: d.Address, Replace: d.Action == "replace", Deposed: d.Deposed}
+		f.Deleted[i] = approvals.Deleted{Address: d.Address, PreviousAddress: d.PreviousAddress, Replace: d.Action == "replace", Deposed: d.Deposed}
 	}
 	return f
 }

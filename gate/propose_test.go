@@ -276,3 +276,43 @@ func TestPlanWhileStateLockedNamesTheHolder(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, plan.StatusAwaitingApproval, rec.Status)
 }
+
+// A moved block cannot rename a protected resource out of its protection:
+// the plan that moves terraform_data.database to terraform_data.db and
+// replaces it is blocked, naming both addresses.
+func TestProtectedUnderEveryAddress(t *testing.T) {
+	step1 := `resource "terraform_data" "database" {
+  input = "v1"
+}
+`
+	g, cfg := newPlanner(t, map[string]string{"main.tf": step1}, `policy {
+    protected = ["terraform_data.database"]
+  }`)
+	st, _ := cfg.Stack("s")
+	ctx := context.Background()
+	rec, err := g.Propose(ctx, st, nil, audit.Client{})
+	require.NoError(t, err)
+	unlock, err := g.Runner.Lock(ctx, st)
+	require.NoError(t, err)
+	out, err := g.Runner.ApplySaved(ctx, st, g.Store.PlanFilePath(rec.ID))
+	unlock()
+	require.NoError(t, err)
+	require.False(t, out.Failed, "%v", out.Diagnostics)
+
+	require.NoError(t, os.WriteFile(filepath.Join(st.Dir, "main.tf"), []byte(`resource "terraform_data" "db" {
+  input            = "v1"
+  triggers_replace = "force"
+}
+moved {
+  from = terraform_data.database
+  to   = terraform_data.db
+}
+`), 0o644))
+	rec, err = g.Propose(ctx, st, nil, audit.Client{})
+	require.NoError(t, err)
+	assert.Equal(t, plan.StatusBlocked, rec.Status)
+	assert.Equal(t, []string{"terraform_data.db"}, rec.ProtectedHits)
+	require.Len(t, rec.Deleted, 1)
+	assert.Equal(t, "terraform_data.database", rec.Deleted[0].PreviousAddress)
+	assert.Contains(t, strings.Join(rec.BlockedReasons, "\n"), "terraform_data.db (moved from terraform_data.database) would be replaced")
+}

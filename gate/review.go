@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/plangate/plangate/audit"
 	"github.com/plangate/plangate/config"
 	"github.com/plangate/plangate/plan"
 )
@@ -24,10 +25,11 @@ type Review struct {
 }
 
 // Review reads a plan's file again and checks that what it does is what
-// the record says: the same counts and the same deletions. A plan whose
-// file says otherwise is a *Refusal: what a human would approve would not
-// be what runs.
-func (g *Gate) Review(ctx context.Context, idOrPrefix string) (*Review, error) {
+// the record says: the same counts, deletions and stack size. A plan whose
+// file says otherwise is marked tampered, audited (plan_tampered, as asked
+// by client) and refused: what a human would approve would not be what
+// runs.
+func (g *Gate) Review(ctx context.Context, idOrPrefix string, client audit.Client) (*Review, error) {
 	rec, err := g.Store.Get(idOrPrefix)
 	if err != nil {
 		return nil, err
@@ -36,6 +38,16 @@ func (g *Gate) Review(ctx context.Context, idOrPrefix string) (*Review, error) {
 	if !ok {
 		return nil, &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("stack %q of plan %s is no longer in %s", rec.Stack, rec.ID, g.Config.Path)}
 	}
+	unlock, err := g.Runner.Lock(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return g.review(ctx, rec, st, client)
+}
+
+// review is Review for a caller that holds the stack lock.
+func (g *Gate) review(ctx context.Context, rec *plan.Record, st *config.Stack, client audit.Client) (*Review, error) {
 	file := g.Store.PlanFilePath(rec.ID)
 	sum, err := plan.FileSHA256(file)
 	if err != nil {
@@ -44,7 +56,7 @@ func (g *Gate) Review(ctx context.Context, idOrPrefix string) (*Review, error) {
 	if sum != rec.PlanSHA256 {
 		return nil, &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("the plan file of %s changed after it was planned (SHA-256 %s…, recorded %s…): it will not be approved or applied; ask the agent for a new plan", rec.ID, shortSum(sum), shortSum(rec.PlanSHA256))}
 	}
-	raw, err := g.Runner.ShowPlan(ctx, st, file)
+	raw, err := g.Runner.ShowPlanLocked(ctx, st, file)
 	if err != nil {
 		return nil, fmt.Errorf("reading plan %s's file with terraform show: %w", rec.ID, err)
 	}
@@ -57,7 +69,8 @@ func (g *Gate) Review(ctx context.Context, idOrPrefix string) (*Review, error) {
 		return nil, fmt.Errorf("plan %s: %w", rec.ID, err)
 	}
 	if diff := factsDiffer(rec, a); diff != "" {
-		return nil, &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("plan %s's file does not do what its record says (%s): the record was altered, so it will not be approved; ask the agent for a new plan", rec.ID, diff)}
+		g.tampered(rec, a, client, diff)
+		return nil, &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("plan %s's file does not do what its record says (%s): the file or the record was changed after the plan was made, so it will never be approved or applied; ask the agent for a new plan", rec.ID, diff)}
 	}
 	return &Review{Record: rec, Stack: st, SHA256: sum, Analysis: a}, nil
 }
@@ -80,5 +93,20 @@ func factsDiffer(rec *plan.Record, a *plan.Analysis) string {
 	if !slices.Equal(addresses(a.Deleted), addresses(rec.Deleted)) {
 		out = append(out, "the file deletes other resources than the record lists")
 	}
+	if a.ManagedResourceCount() != rec.ManagedResources {
+		out = append(out, fmt.Sprintf("the file's state holds %d resources; the record says %d", a.ManagedResourceCount(), rec.ManagedResources))
+	}
 	return strings.Join(out, "; ")
+}
+
+// tampered marks the plan tampered and audits what its file does against
+// what its record says.
+func (g *Gate) tampered(rec *plan.Record, a *plan.Analysis, client audit.Client, diff string) {
+	g.setStatus(rec.ID, plan.StatusTampered, diff)
+	e := PlanEvent(audit.EventPlanTampered, rec, client)
+	c, r := a.Counts, rec.Counts
+	e.Reason = fmt.Sprintf("the plan file does not do what its record says: file +%d ~%d -%d (deletes %d), record +%d ~%d -%d (deletes %d): %s",
+		c.Add, c.Change, c.Destroy, len(a.Deleted), r.Add, r.Change, r.Destroy, rec.Deletions(), diff)
+	g.append(e)
+	g.logger().Warn("plan tampered", "plan_id", rec.ID, "stack", rec.Stack, "diff", diff)
 }

@@ -35,6 +35,8 @@ func StatusRefusal(rec *plan.Record, now time.Time) string {
 		return fmt.Sprintf("plan %s has no changes: there is nothing to apply", rec.ID)
 	case plan.StatusInterrupted:
 		return fmt.Sprintf("plan %s was interrupted while applying (%s): call plan_change for a fresh plan", rec.ID, rec.StatusNote)
+	case plan.StatusTampered:
+		return fmt.Sprintf("plan %s was tampered with (%s) and can never be approved or applied: a human should find out who changed it; call plan_change for a new plan", rec.ID, rec.StatusNote)
 	default:
 		return fmt.Sprintf("plan %s is %s and cannot be applied", rec.ID, rec.Status)
 	}

@@ -282,7 +282,8 @@ func TestApplyRefusals(t *testing.T) {
 
 	_, err := freeze.Set(tg.Config.StateDir, "web", "incident 4411", "oncall", tg.now)
 	require.NoError(t, err)
-	assert.Contains(t, apply(tg.token(t, "alice", rec), tg.token(t, "bob", rec)), `stack "web" is frozen by oncall since 2026-12-01T12:00:00Z: "incident 4411"`)
+	assert.Contains(t, apply(tg.token(t, "alice", rec), tg.token(t, "bob", rec)), `stack "web" is frozen by oncall since 2026-12-01T12:00:00Z: "incident 4411". Nothing is applied while the freeze lasts; only a human can lift it`)
+	assert.NotContains(t, apply(tg.token(t, "alice", rec), tg.token(t, "bob", rec)), "unfreeze", "the agent is not told how to lift it")
 
 	got, err := tg.Store.Get(rec.ID)
 	require.NoError(t, err)

@@ -202,6 +202,9 @@ func (a *Analysis) addChange(c *resourceChange) {
 		if c.has(actCreate) {
 			d.Action = "replace"
 		}
+		if c.moved() {
+			d.PreviousAddress = c.PreviousAddress
+		}
 		a.Deleted = append(a.Deleted, d)
 	}
 	if c.replaces() {

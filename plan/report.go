@@ -169,6 +169,9 @@ func WriteReport(w io.Writer, s *Summary, now time.Time, opts ...ReportOption) {
 		}
 		for _, d := range s.Deleted {
 			line := "  - " + d.Address
+			if d.PreviousAddress != "" {
+				line += " (moved from " + d.PreviousAddress + ")"
+			}
 			if d.Deposed != "" {
 				line += " (deposed object " + d.Deposed + ")"
 			}

@@ -523,6 +523,11 @@ func (r *Runner) ShowPlan(ctx context.Context, st *config.Stack, planFile string
 		return nil, err
 	}
 	defer unlock()
+	return r.ShowPlanLocked(ctx, st, planFile)
+}
+
+// ShowPlanLocked is ShowPlan for a caller that holds the stack lock.
+func (r *Runner) ShowPlanLocked(ctx context.Context, st *config.Stack, planFile string) ([]byte, error) {
 	if err := r.ready(ctx); err != nil {
 		return nil, err
 	}

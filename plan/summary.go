@@ -22,12 +22,15 @@ const (
 	// server shut down): Terraform stopped gracefully; the state says
 	// what exists.
 	StatusInterrupted Status = "interrupted"
+	// StatusTampered is a plan whose file does not do what its record
+	// says: one of them was changed after the plan was made.
+	StatusTampered Status = "tampered"
 )
 
 // Statuses lists every status a plan can have.
 var Statuses = []Status{
 	StatusAwaitingApproval, StatusNoChanges, StatusBlocked, StatusApplied, StatusFailed,
-	StatusDiscarded, StatusExpired, StatusSuperseded, StatusInterrupted,
+	StatusDiscarded, StatusExpired, StatusSuperseded, StatusInterrupted, StatusTampered,
 }
 
 // Counts are the per-action figures of a plan. Add, Change and Destroy equal
@@ -47,6 +50,9 @@ type Counts struct {
 // Deletion is one resource instance that the plan destroys.
 type Deletion struct {
 	Address string `json:"address"`
+	// PreviousAddress is the address the instance had before a moved
+	// block (or a module rename) gave it Address.
+	PreviousAddress string `json:"previous_address,omitempty"`
 	// Action is "delete" or "replace".
 	Action string `json:"action"`
 	// Actions are Terraform's own actions for the change, such as
@@ -63,7 +69,7 @@ type Deletion struct {
 type Summary struct {
 	PlanID              string       `json:"plan_id" jsonschema:"the plan id; any unique prefix of 8+ characters also names the plan"`
 	Stack               string       `json:"stack"`
-	Status              Status       `json:"status" jsonschema:"awaiting_approval, no_changes, blocked, applied, failed, discarded, expired or superseded; only awaiting_approval can be approved"`
+	Status              Status       `json:"status" jsonschema:"awaiting_approval, no_changes, blocked, applied, failed, discarded, expired, superseded, interrupted or tampered; only awaiting_approval can be approved"`
 	Counts              Counts       `json:"counts" jsonschema:"Terraform's own add/change/destroy figures, and replace/import/move/forget/read reported apart"`
 	Deletions           int          `json:"deletions" jsonschema:"exact number of resource instances this plan destroys (plain deletes, replacements in either order, deposed objects); equals counts.destroy"`
 	Deleted             []Deletion   `json:"deleted" jsonschema:"every deleted instance (up to 200 per result; see deleted_groups and next_deletions_offset)"`

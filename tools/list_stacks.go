@@ -142,7 +142,7 @@ func formatStacks(res ListStacksResult) string {
 			b.WriteString("\n")
 		}
 		if s.Frozen != nil {
-			fmt.Fprintf(&b, "  FROZEN: %s\n", s.Frozen.Error())
+			fmt.Fprintf(&b, "  FROZEN: %s\n", s.Frozen.Refusal())
 		}
 		if s.Problem != "" {
 			fmt.Fprintf(&b, "  PROBLEM: %s\n", s.Problem)

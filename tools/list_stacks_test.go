@@ -31,5 +31,6 @@ func TestListStacks(t *testing.T) {
 	assert.Contains(t, txt, "2 stack(s):")
 	assert.Contains(t, txt, "    n (number)")
 	assert.Contains(t, txt, `FROZEN: stack "db" is frozen by oncall`)
+	assert.NotContains(t, txt, "unfreeze", "list_stacks does not tell the agent how to lift a freeze")
 	assert.Contains(t, txt, "variables you may set: none")
 }

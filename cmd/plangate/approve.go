@@ -59,7 +59,7 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	// What the human reads is what the plan file itself says, read again
 	// from its bytes: never the record, diff.txt or plan.json.
-	rv, err := e.gate.Review(ctx, rec.ID)
+	rv, err := e.gate.Review(ctx, rec.ID, auditClient())
 	var refusal *gate.Refusal
 	if errors.As(err, &refusal) {
 		return fmt.Errorf("not approved: %w", err)
