@@ -97,6 +97,24 @@ func (s *Session) Apply(env map[string]string) map[string]string {
 	return out
 }
 
+// NoCredentials returns a copy of env with every AWS credential, profile,
+// role and region variable removed and the shared files pointed at
+// /dev/null: for a Terraform process that needs no cloud at all (show of
+// a plan file reads the file and the providers' schemas), which must not
+// get plangate's own credentials either.
+func NoCredentials(env map[string]string) map[string]string {
+	out := make(map[string]string, len(env)+3)
+	for k, v := range env {
+		if !stripped(k) {
+			out[k] = v
+		}
+	}
+	out["AWS_CONFIG_FILE"] = os.DevNull
+	out["AWS_SHARED_CREDENTIALS_FILE"] = os.DevNull
+	out["AWS_EC2_METADATA_DISABLED"] = "true"
+	return out
+}
+
 // String shows the identity alone.
 func (s Session) String() string {
 	if s.RoleARN != "" {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/plangate/plangate/audit"
+	"github.com/plangate/plangate/awsguard"
 	"github.com/plangate/plangate/config"
 	"github.com/plangate/plangate/plan"
 )
@@ -56,7 +57,8 @@ func (g *Gate) review(ctx context.Context, rec *plan.Record, st *config.Stack, c
 	if sum != rec.PlanSHA256 {
 		return nil, &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("the plan file of %s changed after it was planned (SHA-256 %s…, recorded %s…): it will not be approved or applied; ask the agent for a new plan", rec.ID, shortSum(sum), shortSum(rec.PlanSHA256))}
 	}
-	raw, err := g.Runner.ShowPlanLocked(ctx, st, file)
+	// Show needs no cloud: it gets no AWS credentials, not even plangate's.
+	raw, err := g.Runner.ShowPlanLocked(ctx, st, file, awsguard.NoCredentials)
 	if err != nil {
 		return nil, fmt.Errorf("reading plan %s's file with terraform show: %w", rec.ID, err)
 	}

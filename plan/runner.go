@@ -511,28 +511,19 @@ func needsInit(diags []Diagnostic) bool {
 	return false
 }
 
-// ShowPlan returns `terraform show -json` of a saved plan file: what the
-// plan file itself says it does, for a review that must not trust the
-// plan's record. It takes the stack for its run. It needs no init (the
+// ShowPlanLocked returns `terraform show -json` of a saved plan file: what
+// the plan file itself says it does, for a review that must not trust the
+// plan's record. The caller holds the stack lock. It needs no init (the
 // plan was made with this data dir, which holds its providers) and no
 // credentials: show reads the file and the providers' schemas, never the
-// backend or the cloud.
-func (r *Runner) ShowPlan(ctx context.Context, st *config.Stack, planFile string) ([]byte, error) {
-	unlock, err := r.Lock(ctx, st)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	return r.ShowPlanLocked(ctx, st, planFile)
-}
-
-// ShowPlanLocked is ShowPlan for a caller that holds the stack lock.
-func (r *Runner) ShowPlanLocked(ctx context.Context, st *config.Stack, planFile string) ([]byte, error) {
+// backend or the cloud; creds (awsguard.NoCredentials) takes away any the
+// process has.
+func (r *Runner) ShowPlanLocked(ctx context.Context, st *config.Stack, planFile string, creds Credentials) ([]byte, error) {
 	if err := r.ready(ctx); err != nil {
 		return nil, err
 	}
 	var out bytes.Buffer
-	if err := r.show(ctx, st, "show -json", &out, nil, planFile); err != nil {
+	if err := r.show(ctx, st, "show -json", &out, creds, planFile); err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil

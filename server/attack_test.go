@@ -308,7 +308,8 @@ func TestAttackFrozenStack(t *testing.T) {
 	tok := h.approve(s.PlanID, "alice")
 	_, err := freeze.Set(h.cfg.StateDir, "web", "incident 4411", "oncall", time.Now())
 	require.NoError(t, err)
-	h.refused(s.PlanID, []string{tok}, "frozen", "incident 4411", "oncall", "plangate unfreeze web")
+	msg := h.refused(s.PlanID, []string{tok}, "frozen", "incident 4411", "oncall", "only a human can lift it")
+	assert.NotContains(t, msg, "unfreeze", "the agent is not told how to lift the freeze")
 
 	var ls struct {
 		Stacks []struct {

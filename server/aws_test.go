@@ -104,7 +104,15 @@ stack "nosts" {
 		return out
 	}
 	assert.Equal(t, []string{"init", "workspace", "plan", "show"}, commands(planRuns))
-	assert.Equal(t, []string{"apply", "show"}, commands(applyRuns))
+	// Before the apply, the plan file is read again (show -json): with no
+	// AWS credentials at all, plangate's own included.
+	assert.Equal(t, []string{"show", "apply", "show"}, commands(applyRuns))
+	review := applyRuns[0]
+	applyRuns = applyRuns[1:]
+	assert.Empty(t, review.key, "the review's show gets no access key")
+	assert.Empty(t, review.token, "the review's show gets no session token")
+	assert.Empty(t, review.profile)
+	assert.Equal(t, os.DevNull, review.configFile)
 	planKey, applyKey := planRuns[0].key, applyRuns[0].key
 	assert.True(t, strings.HasPrefix(planKey, "ASIA"), "temporary credentials, not %q", planKey)
 	assert.NotEqual(t, planKey, applyKey, "the apply role's credentials are not the plan role's")
