@@ -392,12 +392,6 @@ func (r *jsonReader) decode(raw []byte) (any, error) {
 	return v, nil
 }
 
-// newJSONReaderInto makes r read b and returns it.
-func newJSONReaderInto(r *jsonReader, b []byte) *jsonReader {
-	r.reset(b)
-	return r
-}
-
 // jtree is one JSON value read into nodes whose text are spans of the
 // input: the sanitizer's view of one element of a plan, read once.
 type jtree struct {

@@ -125,6 +125,9 @@ type ctx struct {
 // child is the context of member name of an object in context c; sibling
 // returns the JSON text of another member of that object (nil if none).
 func (z *sanitizer) child(c ctx, name []byte, sibling func(name string) []byte) ctx {
+	if sibling == nil {
+		sibling = noSibling // a streamed object: its roles take no marks from siblings
+	}
 	n := string(name)
 	cc := ctx{inValue: c.inValue || isValueKey(n), key: name, mark: subMark(c.mark, n)}
 	switch c.role {
@@ -224,6 +227,8 @@ func (z *sanitizer) child(c ctx, name []byte, sibling func(name string) []byte) 
 	}
 	return cc
 }
+
+func noSibling(string) []byte { return nil }
 
 // element is the context of element i of an array in context c.
 func (z *sanitizer) element(c ctx, i int) ctx {
@@ -559,17 +564,6 @@ func cmpString(x, y string) int {
 		return 1
 	}
 	return 0
-}
-
-// lastMember is the value of the last member called name, or nil.
-func lastMember(m []section, name string) []byte {
-	var v []byte
-	for _, s := range m {
-		if s.key == name {
-			v = s.val
-		}
-	}
-	return v
 }
 
 // collectConfigSecrets walks the configuration section: it adds sensitive
