@@ -2,6 +2,7 @@ package gate
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/plangate/plangate/approvals"
 	"github.com/plangate/plangate/audit"
@@ -70,4 +71,29 @@ func (g *Gate) Approve(idOrPrefix string, key *approvals.PrivateKey, actor strin
 		return nil, fmt.Errorf("audit log: %w (no token issued)", err)
 	}
 	return &Approval{Token: token, Claims: claims, Record: rec}, nil
+}
+
+// PriorApproval is an approval of a plan already signed (the audit log
+// holds every one; the tokens themselves are the approvers').
+type PriorApproval struct {
+	Approver string
+	At       time.Time
+}
+
+// PriorApprovals lists the approvals the audit log records for the plan,
+// oldest first: the approve screen says so before a second one is signed.
+func (g *Gate) PriorApprovals(id string) ([]PriorApproval, error) {
+	if g.Audit == nil {
+		return nil, nil
+	}
+	var out []PriorApproval
+	err := g.Audit.Read(func(_ int, e audit.Event, _ []byte) error {
+		if e.Event == audit.EventPlanApproved && e.PlanID == id {
+			for _, a := range e.Approvers {
+				out = append(out, PriorApproval{Approver: a, At: e.Time})
+			}
+		}
+		return nil
+	})
+	return out, err
 }

@@ -221,6 +221,10 @@ func TestApproveSignsAndAudits(t *testing.T) {
 	assert.Equal(t, []string{"alice"}, ev.Approvers)
 	assert.Equal(t, []string{tok.Fingerprint()}, ev.TokenFingerprints)
 	assert.Equal(t, "root", ev.Actor)
+	prior, err := tg.PriorApprovals(rec.ID)
+	require.NoError(t, err)
+	require.Len(t, prior, 1)
+	assert.Equal(t, "alice", prior[0].Approver)
 
 	// An approval the audit log cannot record is not issued.
 	require.NoError(t, os.WriteFile(tg.Audit.Path(), []byte("torn"), 0o600))

@@ -80,7 +80,8 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	plan.WriteReport(stdout, &s, now, report...)
 	fmt.Fprintf(stdout, "(read from the plan file itself: SHA-256 %s)\n", rv.SHA256)
 
-	if _, err := e.gate.Approvable(rec, st, now); err != nil {
+	chk, err := e.gate.Approvable(rec, st, now)
+	if err != nil {
 		return fmt.Errorf("not approved: %w", err)
 	}
 
@@ -102,6 +103,13 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if err := e.gate.CheckKey(key); err != nil {
 		return fmt.Errorf("%s: %w", keyPath, err)
+	}
+	if prior, err := e.gate.PriorApprovals(rec.ID); err == nil && len(prior) > 0 {
+		var who []string
+		for _, p := range prior {
+			who = append(who, p.Approver+" at "+p.At.Format(time.RFC3339))
+		}
+		fmt.Fprintf(stderr, "note: this plan was approved before, by %s; it needs %d distinct approver(s)\n", strings.Join(who, ", "), chk.Required)
 	}
 	if f, err := freeze.Check(e.cfg.StateDir, st.Name); err == nil && f != nil {
 		fmt.Fprintf(stderr, "note: %s (the approval is valid, but nothing is applied while the freeze lasts)\n", f.Error())

@@ -386,6 +386,12 @@ func TestHumanGateOverStdio(t *testing.T) {
 	token := lines[len(lines)-1]
 	require.True(t, strings.HasPrefix(token, "pgt1."), token)
 	assert.NotContains(t, out, "\x1b[", "no colour when stdout is not a terminal")
+	assert.Contains(t, out, "(read from the plan file itself: SHA-256 ", "the screen says which bytes it read")
+
+	// Approving it again says that it was approved before.
+	_, stderr, err = approveTyping("web\n")
+	require.NoError(t, err, stderr)
+	assert.Contains(t, stderr, "note: this plan was approved before, by oncall at ")
 
 	out, err = cli("freeze", "web", "--config", cfg, "--reason", "incident 4411")
 	require.NoError(t, err, out)
