@@ -22,7 +22,8 @@ type Outcome struct {
 	Status     plan.Status        `json:"status"`
 	Counts     plan.Counts        `json:"counts"`
 	Deletions  int                `json:"deletions"`
-	Deleted    []string           `json:"deleted"`
+	Deleted    []string           `json:"deleted" jsonschema:"every instance the plan destroys, replaced ones included"`
+	Replaced   []string           `json:"replaced,omitempty" jsonschema:"the deleted instances that were created anew (replaced)"`
 	Approvers  []string           `json:"approvers"`
 	Outputs    []plan.StateOutput `json:"outputs"`
 	Errors     []string           `json:"errors,omitempty"`
@@ -125,7 +126,7 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 
 	out := &Outcome{
 		PlanID: rec.ID, Stack: rec.Stack, Counts: rec.Counts, Deletions: rec.Deletions(),
-		Deleted: deletedAddresses(rec), Approvers: verified.Approvers, Outputs: []plan.StateOutput{}, StartedAt: now,
+		Deleted: deletedAddresses(rec), Replaced: replacedAddresses(rec), Approvers: verified.Approvers, Outputs: []plan.StateOutput{}, StartedAt: now,
 		AWS: identity,
 	}
 	// Apply events carry the apply's identity, plan events the plan's.

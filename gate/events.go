@@ -72,3 +72,14 @@ func deletedAddresses(rec *plan.Record) []string {
 	}
 	return out
 }
+
+// replacedAddresses are the deleted instances the plan creates anew.
+func replacedAddresses(rec *plan.Record) []string {
+	var out []string
+	for _, d := range rec.Deleted {
+		if d.Action == "replace" && d.Deposed == "" {
+			out = append(out, d.Address)
+		}
+	}
+	return out
+}

@@ -70,8 +70,21 @@ func formatOutcome(o *gate.Outcome) string {
 	case plan.StatusApplied:
 		fmt.Fprintf(&b, "Applied plan %s… to %s: %d added, %d changed, %d destroyed (approved by %s).\n",
 			plan.ShortID(o.PlanID), o.Stack, o.Counts.Add, o.Counts.Change, o.Counts.Destroy, strings.Join(o.Approvers, ", "))
-		if len(o.Deleted) > 0 {
-			fmt.Fprintf(&b, "Destroyed: %s\n", strings.Join(o.Deleted, ", "))
+		replaced := map[string]bool{}
+		for _, a := range o.Replaced {
+			replaced[a] = true
+		}
+		var destroyed []string
+		for _, a := range o.Deleted {
+			if !replaced[a] {
+				destroyed = append(destroyed, a)
+			}
+		}
+		if len(o.Replaced) > 0 {
+			fmt.Fprintf(&b, "Replaced: %s\n", strings.Join(o.Replaced, ", "))
+		}
+		if len(destroyed) > 0 {
+			fmt.Fprintf(&b, "Destroyed: %s\n", strings.Join(destroyed, ", "))
 		}
 	default:
 		fmt.Fprintf(&b, "Apply of plan %s… to %s did not complete: %s — %s.\n", plan.ShortID(o.PlanID), o.Stack, o.Status, o.Note)

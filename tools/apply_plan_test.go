@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/plangate/plangate/gate"
 	"github.com/plangate/plangate/plan"
 )
 
@@ -28,4 +29,16 @@ func TestApplyPlanRefusals(t *testing.T) {
 
 	assert.Contains(t, errorText(t, call(t, tool, map[string]any{"plan_id": "0123abcd"})), `no such plan "0123abcd"`)
 	assert.Contains(t, errorText(t, call(t, tool, map[string]any{"plan_id": rec.ID, "approval_tokens": "pgt1.x"})), "invalid arguments")
+}
+
+// An apply result says replaced for what was replaced, destroyed for what
+// is gone.
+func TestApplyResultNamesReplacedAndDestroyed(t *testing.T) {
+	text := formatOutcome(&gate.Outcome{
+		PlanID: "0123456789abcdef", Stack: "web", Status: plan.StatusApplied, Counts: plan.Counts{Add: 1, Destroy: 2},
+		Deleted: []string{"terraform_data.a", "terraform_data.b"}, Replaced: []string{"terraform_data.a"}, Approvers: []string{"alice"},
+	})
+	assert.Contains(t, text, "Replaced: terraform_data.a\n")
+	assert.Contains(t, text, "Destroyed: terraform_data.b\n")
+	assert.NotContains(t, text, "Destroyed: terraform_data.a")
 }
