@@ -42,28 +42,25 @@ type Freeze struct {
 	At     time.Time `json:"at"`
 }
 
-// Error is the refusal an apply gets while the freeze is in force.
 // Refusal says what an agent is told of the freeze: who froze what, when
 // and why, and that a human must lift it. It does not name the command:
 // lifting a freeze is not the agent's to do.
 func (f *Freeze) Refusal() string {
-	var b strings.Builder
-	if f.Stack == "" {
-		b.WriteString("all stacks are frozen")
-	} else {
-		fmt.Fprintf(&b, "stack %q is frozen", f.Stack)
-	}
-	if f.By != "" {
-		fmt.Fprintf(&b, " by %s", f.By)
-	}
-	if !f.At.IsZero() {
-		fmt.Fprintf(&b, " since %s", f.At.UTC().Format(time.RFC3339))
-	}
-	fmt.Fprintf(&b, ": %q. Nothing is applied while the freeze lasts; only a human can lift it: tell them", f.Reason)
-	return b.String()
+	return f.describe() + ". Nothing is applied while the freeze lasts; only a human can lift it: tell them"
 }
 
+// Error is the freeze as a human is told of it: with the command that
+// lifts it.
 func (f *Freeze) Error() string {
+	s := f.describe() + " — run plangate unfreeze"
+	if f.Stack != "" {
+		s += " " + f.Stack
+	}
+	return s + " to resume applies"
+}
+
+// describe says who froze what, when and why.
+func (f *Freeze) describe() string {
 	var b strings.Builder
 	if f.Stack == "" {
 		b.WriteString("all stacks are frozen")
@@ -76,11 +73,7 @@ func (f *Freeze) Error() string {
 	if !f.At.IsZero() {
 		fmt.Fprintf(&b, " since %s", f.At.UTC().Format(time.RFC3339))
 	}
-	fmt.Fprintf(&b, ": %q — run plangate unfreeze", f.Reason)
-	if f.Stack != "" {
-		b.WriteString(" " + f.Stack)
-	}
-	b.WriteString(" to resume applies")
+	fmt.Fprintf(&b, ": %q", f.Reason)
 	return b.String()
 }
 

@@ -15,10 +15,10 @@ import (
 	"github.com/plangate/plangate/plan"
 )
 
-// The whole life of a plan through the gate, with real Terraform: proposed,
-// approved, applied once; the stack's other pending plan is superseded; a
-// second apply with a fresh token is refused; every step is audited.
-func TestApplyRunsTheApprovedPlanOnce(t *testing.T) {
+// approvingGate is a gate on stack "s" (plannerModule, variable n
+// settable) with approver alice, whose key it returns.
+func approvingGate(t *testing.T) (*Gate, *config.Stack, *approvals.PrivateKey) {
+	t.Helper()
 	pub, priv, err := approvals.GenerateKey()
 	require.NoError(t, err)
 	g, cfg := newPlanner(t, map[string]string{"main.tf": plannerModule}, `variables = ["n"]
@@ -28,8 +28,15 @@ approver "alice" {
 	ledger, err := approvals.OpenLedger(cfg.StateDir)
 	require.NoError(t, err)
 	g.Ledger = ledger
-	key := &approvals.PrivateKey{Approver: "alice", Key: priv}
 	st, _ := cfg.Stack("s")
+	return g, st, &approvals.PrivateKey{Approver: "alice", Key: priv}
+}
+
+// The whole life of a plan through the gate, with real Terraform: proposed,
+// approved, applied once; the stack's other pending plan is superseded; a
+// second apply with a fresh token is refused; every step is audited.
+func TestApplyRunsTheApprovedPlanOnce(t *testing.T) {
+	g, st, key := approvingGate(t)
 	ctx := context.Background()
 	agent := audit.Client{Name: "agent", Version: "1"}
 
@@ -93,17 +100,7 @@ approver "alice" {
 // record), or a record edited to hide a deletion, is refused, never shown
 // as the record says.
 func TestReviewReadsThePlanFileNotTheRecord(t *testing.T) {
-	pub, priv, err := approvals.GenerateKey()
-	require.NoError(t, err)
-	g, cfg := newPlanner(t, map[string]string{"main.tf": plannerModule}, `variables = ["n"]
-}
-approver "alice" {
-  public_key = "`+config.FormatPublicKey(pub)+`"`)
-	ledger, err := approvals.OpenLedger(cfg.StateDir)
-	require.NoError(t, err)
-	g.Ledger = ledger
-	key := &approvals.PrivateKey{Approver: "alice", Key: priv}
-	st, _ := cfg.Stack("s")
+	g, st, key := approvingGate(t)
 	ctx := context.Background()
 	agent := audit.Client{Name: "agent"}
 
