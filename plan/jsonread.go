@@ -140,21 +140,29 @@ func (r *jsonReader) null() (bool, error) {
 // an empty one); each must read exactly the member's value. The name is
 // unquoted, and a span of the input where it holds no escape.
 func (r *jsonReader) object(each func(name []byte) error) error {
-	if null, err := r.null(); null || err != nil {
-		return err
-	}
-	if r.d.PeekKind() != '{' {
-		return r.fail("an object")
-	}
-	if _, err := r.d.ReadToken(); err != nil {
-		return jsonError(err)
-	}
-	for r.d.PeekKind() != '}' {
+	return r.container('{', '}', "an object", func() error {
 		raw, err := r.d.ReadValue()
 		if err != nil {
 			return jsonError(err)
 		}
-		if err := each(unquote(raw)); err != nil {
+		return each(unquote(raw))
+	})
+}
+
+// container reads an object or an array (null is an empty one), calling
+// item until its closing delimiter; what names it in an error.
+func (r *jsonReader) container(open, closing jsontext.Kind, what string, item func() error) error {
+	if null, err := r.null(); null || err != nil {
+		return err
+	}
+	if r.d.PeekKind() != open {
+		return r.fail(what)
+	}
+	if _, err := r.d.ReadToken(); err != nil {
+		return jsonError(err)
+	}
+	for r.d.PeekKind() != closing {
+		if err := item(); err != nil {
 			return err
 		}
 	}
@@ -181,22 +189,7 @@ func (r *jsonReader) objectOnce(each func(name []byte) error) error {
 // array calls each for every element of an array (null is an empty one);
 // each must read exactly one value.
 func (r *jsonReader) array(each func() error) error {
-	if null, err := r.null(); null || err != nil {
-		return err
-	}
-	if r.d.PeekKind() != '[' {
-		return r.fail("an array")
-	}
-	if _, err := r.d.ReadToken(); err != nil {
-		return jsonError(err)
-	}
-	for r.d.PeekKind() != ']' {
-		if err := each(); err != nil {
-			return err
-		}
-	}
-	_, err := r.d.ReadToken()
-	return jsonError(err)
+	return r.container('[', ']', "an array", each)
 }
 
 // raw reads the next value and returns its bytes.
@@ -258,12 +251,17 @@ func (r *jsonReader) end(what string) error {
 // invalid UTF-8 as U+FFFD, as encoding/json reads it). raw must be a
 // string jsontext has read.
 func unquote(raw []byte) []byte {
-	if bytes.IndexByte(raw, '\\') < 0 && isASCII(raw) {
+	if isPlain(raw) {
 		return raw[1 : len(raw)-1]
 	}
 	out, _ := jsontext.AppendUnquote(nil, raw) // errors only for what lenient allows
 	return out
 }
+
+// isPlain reports whether a JSON string's text holds no escape and only
+// ASCII: its content is the text between the quotes, and it is written
+// the same way again.
+func isPlain(raw []byte) bool { return bytes.IndexByte(raw, '\\') < 0 && isASCII(raw) }
 
 func isASCII(b []byte) bool {
 	for _, c := range b {

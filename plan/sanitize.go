@@ -527,10 +527,6 @@ func (z *sanitizer) name(name []byte) {
 	z.out = append(z.out, ':')
 }
 
-// isPlain reports whether a JSON string's text is written the same way
-// again: printable ASCII, no escapes.
-func isPlain(raw []byte) bool { return bytes.IndexByte(raw, '\\') < 0 && isASCII(raw) }
-
 // plainText reports whether s is written in JSON as it is, between quotes.
 func plainText(s []byte) bool {
 	for _, c := range s {
@@ -612,29 +608,13 @@ func collectConfigSecrets(config any, secrets *secretSet) map[string]bool {
 	return root
 }
 
-// structuralKeys hold names, addresses and enums of the plan format, never
-// values: they are not value-masked, so an innocent string that happens to
-// equal a secret cannot blank an address or an action.
-var structuralKeys = map[string]bool{
-	"address": true, "previous_address": true, "module_address": true,
-	"mode": true, "type": true, "name": true, "index": true,
-	"provider_name": true, "provider_config_key": true,
-	"actions": true, "action_reason": true, "reason": true,
-	"deposed": true, "deposed_key": true,
-	"format_version": true, "terraform_version": true, "timestamp": true,
-	"references": true, "source": true, "version_constraint": true,
-	"kind": true, "to_display": true, "status": true, "full_name": true,
-}
-
-// valueKeys hold values of the infrastructure: below them every string is a
-// value and every object key may be one.
-var valueKeys = map[string]bool{
-	"before": true, "after": true, "values": true, "value": true,
-	"default": true, "constant_value": true,
-}
-
-// isStructuralKey and isValueKey are structuralKeys and valueKeys as
-// switches: the sanitizer asks them of every leaf.
+// isStructuralKey says whether a key holds names, addresses and enums of
+// the plan format, never values: they are not value-masked, so an
+// innocent string that happens to equal a secret cannot blank an address
+// or an action. isValueKey says whether a key holds values of the
+// infrastructure: below it every string is a value and every object key
+// may be one. (The reference sanitizer in the tests keeps them as maps;
+// TestKeySwitchesMatchTheMaps holds the two together.)
 func isStructuralKey(k string) bool {
 	switch k {
 	case "address", "previous_address", "module_address", "mode", "type", "name", "index",

@@ -347,3 +347,24 @@ func maskDocument(v any, secrets *secretSet, inValue bool, key string) any {
 	}
 	return v
 }
+
+// structuralKeys hold names, addresses and enums of the plan format, never
+// values: they are not value-masked, so an innocent string that happens to
+// equal a secret cannot blank an address or an action.
+var structuralKeys = map[string]bool{
+	"address": true, "previous_address": true, "module_address": true,
+	"mode": true, "type": true, "name": true, "index": true,
+	"provider_name": true, "provider_config_key": true,
+	"actions": true, "action_reason": true, "reason": true,
+	"deposed": true, "deposed_key": true,
+	"format_version": true, "terraform_version": true, "timestamp": true,
+	"references": true, "source": true, "version_constraint": true,
+	"kind": true, "to_display": true, "status": true, "full_name": true,
+}
+
+// valueKeys hold values of the infrastructure: below them every string is a
+// value and every object key may be one.
+var valueKeys = map[string]bool{
+	"before": true, "after": true, "values": true, "value": true,
+	"default": true, "constant_value": true,
+}
