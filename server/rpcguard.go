@@ -58,8 +58,11 @@ type rpcGuard struct {
 	// requests.
 	silenced map[string]bool
 	legacy   bool // the client sent initialize: a 2025 protocol revision
-	out      *guardWriter
-	logger   func(msg string, args ...any)
+	// head reads server lines; outLine runs under the writer's lock, so
+	// one decoder serves every line.
+	head   *jsontext.Decoder
+	out    *guardWriter
+	logger func(msg string, args ...any)
 }
 
 // inFlight is one request between the client's line and mcp-go's answer.
@@ -416,7 +419,10 @@ func (m *standIns) forget(standIn string) {
 // outLine rewrites one line to the client; drop is set for a line the
 // client must not get.
 func (g *rpcGuard) outLine(line []byte) (out []byte, drop bool) {
-	h, ok := readHead(line)
+	if g.head == nil {
+		g.head = jsontext.NewDecoder(bytes.NewBuffer(nil))
+	}
+	h, ok := readHead(g.head, line)
 	if !ok {
 		return line, false
 	}
@@ -540,12 +546,14 @@ type head struct {
 	hasError bool
 }
 
-// readHead reads a server line's top-level members up to the result or
+// readHead reads with d (reset for the line) a server line's top-level members up to the result or
 // error member (mcp-go writes jsonrpc, id, then result, error or method
 // and params), without reading a result through. ok is false for a line
 // that is not a JSON object.
-func readHead(line []byte) (h head, ok bool) {
-	d := jsontext.NewDecoder(bytes.NewReader(line), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+func readHead(d *jsontext.Decoder, line []byte) (h head, ok bool) {
+	// A *bytes.Buffer is read in place: no copy of the line.
+	d.Reset(bytes.NewBuffer(line), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	defer d.Reset(bytes.NewBuffer(nil)) // keep no line
 	if tok, err := d.ReadToken(); err != nil || tok.Kind() != '{' {
 		return head{}, false
 	}
