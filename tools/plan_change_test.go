@@ -21,8 +21,10 @@ import (
 func TestPlanChangeRefusesBadInput(t *testing.T) {
 	f := newFixture(t)
 	tool := PlanChange(f.deps.Gate, f.deps.Store, f.deps)
-	assert.Contains(t, errorText(t, call(t, tool, map[string]any{"stack": "web", "variables": map[string]any{"secret_thing": 1}})), "secret_thing")
-	assert.Contains(t, errorText(t, call(t, tool, map[string]any{"stack": "web", "variables": map[string]any{"n": "many"}})), `"n"`)
+	assert.Equal(t, "variable \"secret_thing\" may not be set on stack \"web\": the agent may set only n (a human adds more to `variables` in plangate.hcl)",
+		errorText(t, call(t, tool, map[string]any{"stack": "web", "variables": map[string]any{"secret_thing": 1}})))
+	assert.Equal(t, "variable \"n\" has the wrong type: a number is required; the stack declares it as number",
+		errorText(t, call(t, tool, map[string]any{"stack": "web", "variables": map[string]any{"n": "many"}})))
 	assert.Equal(t, `unknown stack "prod": the configured stacks are web, db (list_stacks describes them)`,
 		errorText(t, call(t, tool, map[string]any{"stack": "prod"})))
 	assert.Equal(t, "stack is required: call list_stacks to see the stacks you may plan", errorText(t, call(t, tool, map[string]any{})))
