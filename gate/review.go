@@ -49,13 +49,9 @@ func (g *Gate) Review(ctx context.Context, idOrPrefix string, client audit.Clien
 
 // review is Review for a caller that holds the stack lock.
 func (g *Gate) review(ctx context.Context, rec *plan.Record, st *config.Stack, client audit.Client) (*Review, error) {
-	file := g.Store.PlanFilePath(rec.ID)
-	sum, err := plan.FileSHA256(file)
+	file, sum, err := g.recordedPlanFile(rec)
 	if err != nil {
-		return nil, &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("plan %s has no readable plan file (%v): there is nothing to review; ask the agent for a new plan", rec.ID, err)}
-	}
-	if sum != rec.PlanSHA256 {
-		return nil, &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("the plan file of %s changed after it was planned (SHA-256 %s…, recorded %s…): it will not be approved or applied; ask the agent for a new plan", rec.ID, shortSum(sum), shortSum(rec.PlanSHA256))}
+		return nil, err
 	}
 	// Show needs no cloud: it gets no AWS credentials, not even plangate's.
 	raw, err := g.Runner.ShowPlanLocked(ctx, st, file, awsguard.NoCredentials)

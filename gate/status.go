@@ -68,16 +68,9 @@ func (g *Gate) Approvable(rec *plan.Record, st *config.Stack, now time.Time) (*A
 	if verdict.Blocked() {
 		return nil, &Refusal{PlanID: rec.ID, Reason: "the stack's policy now blocks this plan: " + strings.Join(verdict.BlockedReasons, "; ")}
 	}
-	planFile := g.Store.PlanFilePath(rec.ID)
-	sum, err := plan.FileSHA256(planFile)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("plan %s has no plan file any more: it cannot be approved or applied; call plan_change for a new plan", rec.ID)}
-	}
+	planFile, sum, err := g.recordedPlanFile(rec)
 	if err != nil {
-		return nil, fmt.Errorf("plan %s: reading the plan file: %w", rec.ID, err)
-	}
-	if sum != rec.PlanSHA256 {
-		return nil, &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("the plan file of %s changed after it was planned (SHA-256 %s…, recorded %s…): it will not be approved or applied; call plan_change for a new plan and have it approved", rec.ID, shortSum(sum), shortSum(rec.PlanSHA256))}
+		return nil, err
 	}
 	return &Approvable{
 		Verdict:  verdict,
@@ -85,6 +78,23 @@ func (g *Gate) Approvable(rec *plan.Record, st *config.Stack, now time.Time) (*A
 		PlanFile: planFile,
 		SHA256:   sum,
 	}, nil
+}
+
+// recordedPlanFile returns the plan's file and its SHA-256, refusing a plan
+// whose file is gone or is not the one recorded.
+func (g *Gate) recordedPlanFile(rec *plan.Record) (file, sum string, err error) {
+	file = g.Store.PlanFilePath(rec.ID)
+	sum, err = plan.FileSHA256(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", "", &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("plan %s has no plan file any more: it cannot be approved or applied; a new plan must be made (plan_change)", rec.ID)}
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("plan %s: reading the plan file: %w", rec.ID, err)
+	}
+	if sum != rec.PlanSHA256 {
+		return "", "", &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("the plan file of %s changed after it was planned (SHA-256 %s…, recorded %s…): it will not be approved or applied; a new plan must be made (plan_change) and approved", rec.ID, shortSum(sum), shortSum(rec.PlanSHA256))}
+	}
+	return file, sum, nil
 }
 
 // setStatus records a plan's new status, logging if it cannot.
