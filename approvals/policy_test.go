@@ -149,10 +149,7 @@ func TestValidatePattern(t *testing.T) {
 }
 
 func testStackWith(f func(p *config.Policy)) *config.Stack {
-	st := &config.Stack{Name: "web", Policy: config.Policy{
-		Approvals: 1, DeletionApprovals: 1, MaxDeletions: -1,
-		MaxDeletionRatio: config.DefaultMaxDeletionRatio, PlanTTL: config.DefaultPlanTTL,
-	}}
+	st := &config.Stack{Name: "web", Policy: config.DefaultPolicy()}
 	if f != nil {
 		f(&st.Policy)
 	}

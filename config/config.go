@@ -118,6 +118,16 @@ type Policy struct {
 	PlanTTL             time.Duration // default 1h; in (0, 168h]
 }
 
+// DefaultPolicy is the policy of a stack whose policy block sets nothing:
+// one approval, for deletions too; no deletion limit; the default
+// mass-deletion ratio and plan_ttl.
+func DefaultPolicy() Policy {
+	return Policy{
+		Approvals: 1, DeletionApprovals: 1, MaxDeletions: -1,
+		MaxDeletionRatio: DefaultMaxDeletionRatio, PlanTTL: DefaultPlanTTL,
+	}
+}
+
 // RatioApplies reports whether the mass-deletion ratio rule applies for a
 // stack with n managed resources: an explicitly set ratio always applies; the
 // default applies to stacks of DefaultRatioMinResources resources or more.

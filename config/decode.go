@@ -373,14 +373,8 @@ func (l *loader) stringList(attr *hcl.Attribute) ([]string, []hcl.Range) {
 }
 
 func (l *loader) policy(stack string, rp *policyBlock) Policy {
-	p := Policy{
-		Approvals:        1,
-		MaxDeletions:     -1,
-		MaxDeletionRatio: DefaultMaxDeletionRatio,
-		PlanTTL:          DefaultPlanTTL,
-	}
+	p := DefaultPolicy()
 	if rp == nil {
-		p.DeletionApprovals = p.Approvals
 		return p
 	}
 

@@ -15,10 +15,7 @@ import (
 
 // policyStack is a stack "web" with the default policy, changed by f.
 func policyStack(f func(p *config.Policy)) *config.Stack {
-	st := &config.Stack{Name: "web", Policy: config.Policy{
-		Approvals: 1, DeletionApprovals: 1, MaxDeletions: -1,
-		MaxDeletionRatio: config.DefaultMaxDeletionRatio, PlanTTL: config.DefaultPlanTTL,
-	}}
+	st := &config.Stack{Name: "web", Policy: config.DefaultPolicy()}
 	if f != nil {
 		f(&st.Policy)
 	}
