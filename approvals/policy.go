@@ -25,6 +25,19 @@ type Facts struct {
 	// Managed is the number of managed resource instances in the state
 	// the plan was made against: the base of the mass-deletion ratio.
 	Managed int
+	// Code is the code the plan runs besides the providers: provisioners
+	// and external data sources.
+	Code []Code
+	// Providers are the provider sources the plan uses.
+	Providers []string
+}
+
+// Code is one piece of code a plan runs, as policy sees it.
+type Code struct {
+	Address string
+	// Kind is the provisioner type (local-exec, remote-exec, file, …) or
+	// "external" for an external data source.
+	Kind string
 }
 
 // Deleted is one destroyed object, as policy sees it.
@@ -58,6 +71,15 @@ func (v Verdict) Blocked() bool { return len(v.BlockedReasons) > 0 }
 // approvers it needs, which protected addresses it hits, and why it is
 // blocked, if it is. A blocked plan can never be approved or applied.
 func Evaluate(st *config.Stack, f Facts) Verdict {
+	v := evaluateDeletions(st, f)
+	if st != nil {
+		v.BlockedReasons = append(v.BlockedReasons, codeReasons(st, f)...)
+	}
+	return v
+}
+
+// evaluateDeletions is Evaluate's judgement of what the plan destroys.
+func evaluateDeletions(st *config.Stack, f Facts) Verdict {
 	if st == nil {
 		return Verdict{ApprovalsRequired: 1, BlockedReasons: []string{"the plan has no stack, so no policy applies to it: plan again through a configured stack"}}
 	}

@@ -57,10 +57,13 @@ var (
 
 // Config is a loaded and validated plangate.hcl.
 type Config struct {
-	Path      string   // absolute path of the file
-	StateDir  string   // absolute; default "<config dir>/.plangate"
-	Stacks    []*Stack // in file order
-	Approvers []*Approver
+	Path     string // absolute path of the file
+	StateDir string // absolute; default "<config dir>/.plangate"
+	// ProviderMirror is the filesystem mirror Terraform installs providers
+	// from (top-level provider_mirror); "" means the registry.
+	ProviderMirror string
+	Stacks         []*Stack // in file order
+	Approvers      []*Approver
 }
 
 // Stack returns the stack with the given name.
@@ -116,15 +119,26 @@ type Policy struct {
 	MaxDeletionRatioSet bool
 	Protected           []string      // address patterns never deleted or replaced
 	PlanTTL             time.Duration // default 1h; in (0, 168h]
+	// AllowProvisioners lets a plan create or destroy instances that have
+	// provisioners (local-exec, remote-exec, file); default false.
+	AllowProvisioners bool
+	// AllowExternalData lets the configuration use data "external", whose
+	// program runs while Terraform plans; default false.
+	AllowExternalData bool
+	// Providers are the provider sources a stack may use besides the
+	// builtin one; default DefaultProviders().
+	Providers []ProviderPattern
 }
 
 // DefaultPolicy is the policy of a stack whose policy block sets nothing:
 // one approval, for deletions too; no deletion limit; the default
-// mass-deletion ratio and plan_ttl.
+// mass-deletion ratio and plan_ttl; no provisioners, no external data
+// sources, HashiCorp's providers only.
 func DefaultPolicy() Policy {
 	return Policy{
 		Approvals: 1, DeletionApprovals: 1, MaxDeletions: -1,
 		MaxDeletionRatio: DefaultMaxDeletionRatio, PlanTTL: DefaultPlanTTL,
+		Providers: DefaultProviders(),
 	}
 }
 

@@ -54,7 +54,13 @@ func TestLoadFullConfig(t *testing.T) {
 		MaxDeletionRatioSet: true,
 		Protected:           []string{"aws_db_instance.main", "module.data.*"},
 		PlanTTL:             30 * time.Minute,
+		AllowProvisioners:   true,
+		AllowExternalData:   true,
+		Providers: []ProviderPattern{
+			{"registry.terraform.io", "hashicorp", "*"}, {"registry.example.com", "acme", "widget"}, {"*", "*", "*"},
+		},
 	}, web.Policy)
+	assert.Equal(t, filepath.Join(base, "infra"), cfg.ProviderMirror)
 	require.NotNil(t, web.AWS)
 	assert.Equal(t, "us-east-1", web.AWS.Region)
 	assert.Equal(t, "123456789012", web.AWS.AccountID)
@@ -80,6 +86,7 @@ func TestLoadFullConfig(t *testing.T) {
 		MaxDeletions:      -1,
 		MaxDeletionRatio:  0.5,
 		PlanTTL:           time.Hour,
+		Providers:         DefaultProviders(),
 	}, worker.Policy)
 	assert.Nil(t, worker.AWS)
 
@@ -128,6 +135,12 @@ func TestLoadPolicyDefaults(t *testing.T) {
 				MaxDeletionRatioSet: true, PlanTTL: time.Hour},
 		},
 		{
+			name:   "code allowed, providers emptied",
+			policy: "policy {\n allow_provisioners = true\n allow_external_data = true\n providers = []\n}",
+			want: Policy{Approvals: 1, DeletionApprovals: 1, MaxDeletions: -1, MaxDeletionRatio: 0.5, PlanTTL: time.Hour,
+				AllowProvisioners: true, AllowExternalData: true, Providers: []ProviderPattern{}},
+		},
+		{
 			name:   "null means unset",
 			policy: "policy {\n approvals = null\n plan_ttl = null\n}",
 			want:   Policy{Approvals: 1, DeletionApprovals: 1, MaxDeletions: -1, MaxDeletionRatio: 0.5, PlanTTL: time.Hour},
@@ -138,6 +151,9 @@ func TestLoadPolicyDefaults(t *testing.T) {
 			path := writeConfig(t, fmt.Sprintf("stack \"web\" {\n  dir = \"infra/web\"\n  %s\n}\n", tt.policy))
 			cfg, err := Load(path)
 			require.NoError(t, err)
+			if tt.want.Providers == nil {
+				tt.want.Providers = DefaultProviders()
+			}
 			assert.Equal(t, tt.want, cfg.Stacks[0].Policy)
 		})
 	}
@@ -729,6 +745,69 @@ approver "lead" {
 }
 `,
 		want: []string{"Function calls not allowed", "literal values only"},
+	},
+	{
+		name: "aws block without an apply role",
+		src: `stack "web" {
+  dir = "infra/web"
+  aws { # ERR
+    region        = "us-east-1"
+    plan_role_arn = "arn:aws:iam::123456789012:role/plan"
+  }
+}
+`,
+		want: []string{"Missing apply_role_arn", "never holds plangate's own credentials", `set apply_role_arn = "arn:aws:iam::<account>:role/<name>"`},
+	},
+	{
+		name: "aws block without a plan role",
+		src: `stack "web" {
+  dir = "infra/web"
+  aws { # ERR
+    region         = "us-east-1"
+    apply_role_arn = "arn:aws:iam::123456789012:role/apply"
+  }
+}
+`,
+		want: []string{"Missing plan_role_arn", "a read-only role for plans"},
+	},
+	{
+		name: "provider pattern with a wildcard namespace and a literal type",
+		src: `stack "web" {
+  dir = "infra/web"
+  policy {
+    providers = ["hashicorp/*", "*/aws"] # ERR
+  }
+}
+`,
+		want: []string{"Invalid providers entry", `"*/aws"`, "only when the type is * too"},
+	},
+	{
+		name: "provider pattern with four parts",
+		src: `stack "web" {
+  dir = "infra/web"
+  policy {
+    providers = ["a/b/c/d"] # ERR
+  }
+}
+`,
+		want: []string{"Invalid providers entry", "HOST/NAMESPACE/TYPE or NAMESPACE/TYPE"},
+	},
+	{
+		name: "allow_provisioners is not a bool",
+		src: `stack "web" {
+  dir = "infra/web"
+  policy {
+    allow_provisioners = "yes please" # ERR
+  }
+}
+`,
+		want: []string{"allow_provisioners", "true or false"},
+	},
+	{
+		name: "provider mirror that does not exist",
+		src: `provider_mirror = "no/such/mirror" # ERR
+`,
+		want: []string{"Invalid provider_mirror", "cannot be read", "terraform providers mirror"},
 	},
 }
 

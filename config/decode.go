@@ -19,6 +19,8 @@ import (
 type fileBlock struct {
 	StateDir      *string          `hcl:"state_dir,optional"`
 	StateDirRange hcl.Range        `hcl:"state_dir,attr_value_range"`
+	Mirror        *string          `hcl:"provider_mirror,optional"`
+	MirrorRange   hcl.Range        `hcl:"provider_mirror,attr_value_range"`
 	Stacks        []*stackBlock    `hcl:"stack,block"`
 	Approvers     []*approverBlock `hcl:"approver,block"`
 }
@@ -50,6 +52,9 @@ type policyBlock struct {
 	Protected              *hcl.Attribute `hcl:"protected,optional"`
 	PlanTTL                *string        `hcl:"plan_ttl,optional"`
 	PlanTTLRange           hcl.Range      `hcl:"plan_ttl,attr_value_range"`
+	AllowProvisioners      *bool          `hcl:"allow_provisioners,optional"`
+	AllowExternalData      *bool          `hcl:"allow_external_data,optional"`
+	Providers              *hcl.Attribute `hcl:"providers,optional"`
 }
 
 type awsBlock struct {
@@ -80,26 +85,30 @@ type approverBlock struct {
 
 // expectedValue says what each attribute takes, for type errors.
 var expectedValue = map[string]string{
-	"state_dir":          `a quoted path such as ".plangate"`,
-	"dir":                `a quoted path such as "infra/web"`,
-	"description":        `a quoted string`,
-	"variables":          `a list of variable names such as ["replicas", "image_tag"]`,
-	"var_files":          `a list of paths such as ["prod.tfvars"]`,
-	"workspace":          `a quoted workspace name such as "default"`,
-	"approvals":          `a whole number such as 1`,
-	"deletion_approvals": `a whole number such as 2`,
-	"max_deletions":      `a whole number such as 10`,
-	"max_deletion_ratio": `a number such as 0.5`,
-	"protected":          `a list of addresses such as ["aws_db_instance.main"]`,
-	"plan_ttl":           `a quoted duration such as "1h"`,
-	"region":             `a quoted region such as "us-east-1"`,
-	"account_id":         `12 quoted digits such as "123456789012"`,
-	"profile":            `a quoted profile name`,
-	"plan_role_arn":      `a quoted role ARN`,
-	"apply_role_arn":     `a quoted role ARN`,
-	"endpoint_url":       `a quoted URL such as "http://127.0.0.1:5000"`,
-	"session_duration":   `a quoted duration such as "2h"`,
-	"public_key":         `a quoted key such as "ed25519:<base64>" (plangate keygen prints it)`,
+	"state_dir":           `a quoted path such as ".plangate"`,
+	"dir":                 `a quoted path such as "infra/web"`,
+	"description":         `a quoted string`,
+	"variables":           `a list of variable names such as ["replicas", "image_tag"]`,
+	"var_files":           `a list of paths such as ["prod.tfvars"]`,
+	"workspace":           `a quoted workspace name such as "default"`,
+	"approvals":           `a whole number such as 1`,
+	"deletion_approvals":  `a whole number such as 2`,
+	"max_deletions":       `a whole number such as 10`,
+	"max_deletion_ratio":  `a number such as 0.5`,
+	"protected":           `a list of addresses such as ["aws_db_instance.main"]`,
+	"plan_ttl":            `a quoted duration such as "1h"`,
+	"allow_provisioners":  `true or false`,
+	"allow_external_data": `true or false`,
+	"providers":           `a list of provider source patterns such as ["registry.terraform.io/hashicorp/*"]`,
+	"provider_mirror":     `a quoted path such as "/opt/terraform/providers"`,
+	"region":              `a quoted region such as "us-east-1"`,
+	"account_id":          `12 quoted digits such as "123456789012"`,
+	"profile":             `a quoted profile name`,
+	"plan_role_arn":       `a quoted role ARN`,
+	"apply_role_arn":      `a quoted role ARN`,
+	"endpoint_url":        `a quoted URL such as "http://127.0.0.1:5000"`,
+	"session_duration":    `a quoted duration such as "2h"`,
+	"public_key":          `a quoted key such as "ed25519:<base64>" (plangate keygen prints it)`,
 }
 
 // explainValueErrors names the attribute in gohcl's type errors, which
@@ -178,6 +187,9 @@ func (l *loader) build(path string, raw *fileBlock) *Config {
 		} else {
 			cfg.StateDir = l.resolve(*raw.StateDir)
 		}
+	}
+	if raw.Mirror != nil {
+		cfg.ProviderMirror = l.mirror(*raw.Mirror, raw.MirrorRange)
 	}
 
 	stackAt := map[string]hcl.Range{}
@@ -433,6 +445,25 @@ func (l *loader) policy(stack string, rp *policyBlock) Policy {
 		p.Protected = append(p.Protected, pat)
 	}
 
+	if rp.AllowProvisioners != nil {
+		p.AllowProvisioners = *rp.AllowProvisioners
+	}
+	if rp.AllowExternalData != nil {
+		p.AllowExternalData = *rp.AllowExternalData
+	}
+	if rp.Providers != nil {
+		p.Providers = []ProviderPattern{}
+		sources, ranges := l.stringList(rp.Providers)
+		for i, src := range sources {
+			pat, err := ParseProviderPattern(src)
+			if err != nil {
+				l.errorf(ranges[i], "Invalid providers entry", "stack %q: %v", stack, err)
+				continue
+			}
+			p.Providers = append(p.Providers, pat)
+		}
+	}
+
 	if rp.PlanTTL != nil {
 		if d, ok := l.duration(stack, "plan_ttl", *rp.PlanTTL, rp.PlanTTLRange, `"30m", "1h" or "24h" (there is no day unit)`,
 			func(d time.Duration) bool { return d > 0 && d <= MaxPlanTTL },
@@ -474,6 +505,13 @@ func (l *loader) aws(stack string, ra *awsBlock) *AWS {
 		{"apply_role_arn", ra.ApplyRoleARN, ra.ApplyRoleARNRange, &a.ApplyRoleARN},
 	} {
 		if arn.value == nil {
+			// Without both roles, Terraform would run with plangate's own
+			// credentials: plan-time code (a provider, a data source)
+			// could then do whatever those credentials allow.
+			l.errorf(ra.DefRange, "Missing "+arn.name,
+				"stack %q: the aws block has no %s: plangate runs every plan with the plan role and every apply with the apply role, "+
+					"so that Terraform never holds plangate's own credentials; set %s = \"arn:aws:iam::<account>:role/<name>\" "+
+					"(a read-only role for plans, the deploy role for applies), or remove the aws block", stack, arn.name, arn.name)
 			continue
 		}
 		*arn.dst = *arn.value
@@ -500,6 +538,25 @@ func (l *loader) aws(stack string, ra *awsBlock) *AWS {
 		}
 	}
 	return a
+}
+
+// mirror checks provider_mirror: an existing directory, made absolute.
+func (l *loader) mirror(p string, r hcl.Range) string {
+	if strings.TrimSpace(p) == "" {
+		l.errorf(r, "Invalid provider_mirror", "provider_mirror is empty: name the filesystem mirror's directory, or remove it to install providers from the registry")
+		return ""
+	}
+	dir := l.resolve(p)
+	info, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		l.errorf(r, "Invalid provider_mirror", "provider_mirror %q resolves to %s, which cannot be read (%v): name an existing filesystem mirror (terraform providers mirror <dir> makes one)", p, dir, err)
+	case !info.IsDir():
+		l.errorf(r, "Invalid provider_mirror", "provider_mirror %q resolves to %s, which is not a directory: name the filesystem mirror's directory", p, dir)
+	default:
+		return dir
+	}
+	return ""
 }
 
 // duration parses a duration attribute, reporting a value that is not one

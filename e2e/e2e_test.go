@@ -154,7 +154,8 @@ func newProject(t *testing.T, stacks ...string) *proj {
 	extra := "\n" + out[i:]
 	for _, s := range stacks {
 		copyDir(t, filepath.Join(repoRoot, "fixtures", "stacks", s), filepath.Join(p.dir, "stacks", s))
-		extra += fmt.Sprintf("\nstack %q {\n  dir = \"stacks/%s\"\n}\n", s, s)
+		// The fixtures' provisioners are what these tests are about.
+		extra += fmt.Sprintf("\nstack %q {\n  dir = \"stacks/%s\"\n  policy {\n    allow_provisioners = true\n  }\n}\n", s, s)
 	}
 	f, err := os.OpenFile(p.cfg, os.O_APPEND|os.O_WRONLY, 0)
 	require.NoError(t, err)

@@ -124,7 +124,9 @@ func TestEvaluateRealPlans(t *testing.T) {
 			defer f.Close()
 			a, err := plan.Analyze(f)
 			require.NoError(t, err)
-			v := approvals.Evaluate(policyStack(tt.policy), policyFacts(a.Deleted, a.ManagedResourceCount()))
+			st := policyStack(tt.policy)
+			rec := &plan.Record{Deleted: a.Deleted, ManagedResources: a.ManagedResourceCount(), Providers: a.Providers, RunsCode: runsCode(a, st)}
+			v := approvals.Evaluate(st, policyFacts(rec))
 			assert.Equal(t, tt.wantHits, v.ProtectedHits)
 			require.Len(t, v.BlockedReasons, len(tt.wantReasons), "reasons: %q", v.BlockedReasons)
 			for i, want := range tt.wantReasons {

@@ -155,6 +155,11 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 			return nil, err
 		}
 		masker = a.Masker()
+		if out.PlanFile != "" {
+			if err := a.ReadCodeSource(out.PlanFile); err != nil {
+				g.logger().Warn("reading the configuration in the plan file", "plan_id", draft.ID, "err", err)
+			}
+		}
 		record(rec, st, a, out)
 		if rec.PlanSHA256, err = plan.FileSHA256(out.PlanFile); err != nil {
 			return nil, err
@@ -203,7 +208,9 @@ func record(rec *plan.Record, st *config.Stack, a *plan.Analysis, out *plan.Plan
 	rec.Warnings = append(rec.Warnings, a.Warnings...)
 	rec.ManagedResources = a.ManagedResourceCount()
 
-	v := approvals.Evaluate(st, policyFacts(rec.Deleted, rec.ManagedResources))
+	rec.Providers = a.Providers
+	rec.RunsCode = runsCode(a, st)
+	v := approvals.Evaluate(st, policyFacts(rec))
 	rec.ApprovalsRequired = v.ApprovalsRequired
 	rec.ProtectedHits = v.ProtectedHits
 	rec.BlockedReasons = v.BlockedReasons
@@ -233,11 +240,30 @@ func record(rec *plan.Record, st *config.Stack, a *plan.Analysis, out *plan.Plan
 	}
 }
 
-// policyFacts are the facts of a plan's deletions that policy judges.
-func policyFacts(deleted []plan.Deletion, managed int) approvals.Facts {
-	f := approvals.Facts{Deleted: make([]approvals.Deleted, len(deleted)), Managed: managed}
-	for i, d := range deleted {
+// policyFacts are the facts of a plan that policy judges: what it
+// destroys, in a stack of what size, and the code it runs.
+func policyFacts(rec *plan.Record) approvals.Facts {
+	f := approvals.Facts{Deleted: make([]approvals.Deleted, len(rec.Deleted)), Managed: rec.ManagedResources, Providers: rec.Providers}
+	for i, d := range rec.Deleted {
 		f.Deleted[i] = approvals.Deleted{Address: d.Address, PreviousAddress: d.PreviousAddress, Replace: d.Action == "replace", Deposed: d.Deposed}
 	}
+	for _, c := range rec.RunsCode {
+		if c.Kind != plan.CodeProvider {
+			f.Code = append(f.Code, approvals.Code{Address: c.Address, Kind: c.Kind})
+		}
+	}
 	return f
+}
+
+// runsCode is the code a plan runs besides the providers, as the summary
+// lists it: the plan's provisioners and external data sources, and every
+// provider the stack's policy does not allow.
+func runsCode(a *plan.Analysis, st *config.Stack) []plan.CodeRun {
+	out := slices.Clone(a.Code)
+	for _, src := range a.Providers {
+		if !st.Policy.ProviderAllowed(src) {
+			out = append(out, plan.CodeRun{Address: fmt.Sprintf("provider[%q]", src), Kind: plan.CodeProvider, Detail: src, Phase: plan.PhasePlan})
+		}
+	}
+	return out
 }

@@ -66,6 +66,9 @@ func (g *Gate) review(ctx context.Context, rec *plan.Record, st *config.Stack, c
 	if err != nil {
 		return nil, fmt.Errorf("plan %s: %w", rec.ID, err)
 	}
+	if err := a.ReadCodeSource(file); err != nil {
+		return nil, fmt.Errorf("plan %s: reading the configuration saved in its plan file: %w", rec.ID, err)
+	}
 	if diff := factsDiffer(rec, a); diff != "" {
 		g.tampered(rec, a, client, diff)
 		return nil, &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("plan %s's file does not do what its record says (%s): the file or the record was changed after the plan was made, so it will never be approved or applied; ask the agent for a new plan", rec.ID, diff)}
@@ -90,6 +93,18 @@ func factsDiffer(rec *plan.Record, a *plan.Analysis) string {
 	}
 	if !slices.Equal(addresses(a.Deleted), addresses(rec.Deleted)) {
 		out = append(out, "the file deletes other resources than the record lists")
+	}
+	var recCode []plan.CodeRun
+	for _, c := range rec.RunsCode {
+		if c.Kind != plan.CodeProvider {
+			recCode = append(recCode, c)
+		}
+	}
+	if !slices.Equal(a.Code, recCode) {
+		out = append(out, fmt.Sprintf("the file runs %d pieces of code besides the providers; the record lists %d, or other ones", len(a.Code), len(recCode)))
+	}
+	if !slices.Equal(a.Providers, rec.Providers) {
+		out = append(out, fmt.Sprintf("the file uses providers %v; the record says %v", a.Providers, rec.Providers))
 	}
 	if a.ManagedResourceCount() != rec.ManagedResources {
 		out = append(out, fmt.Sprintf("the file's state holds %d resources; the record says %d", a.ManagedResourceCount(), rec.ManagedResources))

@@ -64,7 +64,7 @@ func (g *Gate) Approvable(rec *plan.Record, st *config.Stack, now time.Time) (*A
 	if reason := StatusRefusal(rec, now); reason != "" {
 		return nil, &Refusal{PlanID: rec.ID, Reason: reason}
 	}
-	verdict := approvals.Evaluate(st, policyFacts(rec.Deleted, rec.ManagedResources))
+	verdict := approvals.Evaluate(st, policyFacts(rec))
 	if verdict.Blocked() {
 		return nil, &Refusal{PlanID: rec.ID, Reason: "the stack's policy now blocks this plan: " + strings.Join(verdict.BlockedReasons, "; ")}
 	}

@@ -38,6 +38,12 @@ type Analysis struct {
 	Warnings []string
 	// OutputChanges counts the root module outputs the plan changes.
 	OutputChanges int
+	// Code is the code the plan runs besides the providers: provisioners
+	// of instances it creates or destroys, external data sources (see
+	// CodeRun). Providers are every provider source the configuration
+	// uses, sorted; which of them may run is policy's call.
+	Code      []CodeRun
+	Providers []string
 
 	// applyableKnown and erroredKnown record whether the plan carried the
 	// fields at all (Terraform < 1.6 does not write them).
@@ -67,6 +73,11 @@ type Analysis struct {
 	sections []section
 	// checks holds the checks section while the plan is read.
 	checks any
+	// codeCandidates are the changes that may run code, kept until the
+	// configuration is read; codeSources say where each Code entry's
+	// detail comes from (ReadCodeSource).
+	codeCandidates []codeCandidate
+	codeSources    []codeSource
 }
 
 // resourceChange is one entry of resource_changes or resource_drift.
@@ -183,6 +194,7 @@ func checkPlanKeys(formatVersion any, has func(string) bool) error {
 
 func (a *Analysis) addChange(c *resourceChange) {
 	a.collectChangeSecrets(&c.Change)
+	a.noteCode(c)
 	acts := c.Change.Actions
 	if slices.Contains(acts, actCreate) {
 		a.Counts.Add++

@@ -181,6 +181,7 @@ func (a *Analysis) decode(raw []byte) error {
 			}
 		}
 	}
+	a.collectCode(config)
 	if errored != nil {
 		a.Errored, a.erroredKnown = *errored, true
 	}

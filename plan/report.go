@@ -67,6 +67,25 @@ func (s *Summary) Headline() string {
 	return line
 }
 
+// RunsCodeLine is the report's second line when the plan runs code
+// besides the providers: "RUNS CODE: …", naming the first of it. Empty
+// when it runs none.
+func (s *Summary) RunsCodeLine() string {
+	if len(s.RunsCode) == 0 {
+		return ""
+	}
+	first := s.RunsCode[0]
+	detail := first.Detail
+	if len(detail) > 120 {
+		detail = detail[:117] + "..."
+	}
+	line := fmt.Sprintf("RUNS CODE: %s %s at %s: %s", first.Address, first.Kind, first.Phase, strings.ReplaceAll(detail, "\n", " "))
+	if n := len(s.RunsCode) - 1; n > 0 {
+		line += fmt.Sprintf("; and %d more", n)
+	}
+	return line + " (not counted above; listed below)"
+}
+
 // WithDiff returns a copy of the summary carrying the given diff page,
 // and every deletion.
 func (s Summary) WithDiff(page DiffPage) Summary {
@@ -150,6 +169,9 @@ func WriteReport(w io.Writer, s *Summary, now time.Time, opts ...ReportOption) {
 		headColour = ansiRed
 	}
 	p("%s\n", paint(c.colour, s.Headline(), ansiBold, headColour))
+	if line := s.RunsCodeLine(); line != "" {
+		p("%s\n", paint(c.colour, line, ansiBold, ansiYellow))
+	}
 	p("Plan id: %s\n", s.PlanID)
 	if s.AWS != nil {
 		p("AWS: %s\n", s.AWS)
@@ -193,6 +215,12 @@ func WriteReport(w io.Writer, s *Summary, now time.Time, opts ...ReportOption) {
 			if s.NextDeletionsOffset != 0 {
 				p("  (get_plan with deletions_offset %d lists the next ones)\n", s.NextDeletionsOffset)
 			}
+		}
+	}
+	if len(s.RunsCode) > 0 {
+		p("\n%s\n", paint(c.colour, fmt.Sprintf("Code this plan runs besides the providers (%d):", len(s.RunsCode)), ansiBold, ansiYellow))
+		for _, r := range s.RunsCode {
+			p("%s\n", paint(c.colour, fmt.Sprintf("  ! %s %s, at %s: %s", r.Address, r.Kind, r.Phase, indentRest(r.Detail, "      ")), ansiYellow))
 		}
 	}
 	if len(s.ProtectedHits) > 0 {

@@ -43,6 +43,11 @@ type Record struct {
 	// ManagedResources is the number of managed resource instances in the
 	// state the plan was made against (the base of the mass-deletion ratio).
 	ManagedResources int `json:"managed_resources"`
+	// RunsCode is the code the plan runs besides the providers (see
+	// CodeRun), providers outside the policy's sources included;
+	// Providers is every provider source it uses.
+	RunsCode  []CodeRun `json:"runs_code,omitempty"`
+	Providers []string  `json:"providers,omitempty"`
 
 	// What policy said when the plan was made.
 	ApprovalsRequired int      `json:"approvals_required"`

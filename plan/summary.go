@@ -78,6 +78,7 @@ type Summary struct {
 	Drift               []Drift      `json:"drift,omitempty" jsonschema:"changes made outside Terraform that the refresh found; not actions of this plan"`
 	Warnings            []string     `json:"warnings,omitempty"`
 	Errors              []string     `json:"errors,omitempty"`
+	RunsCode            []CodeRun    `json:"runs_code" jsonschema:"code this plan runs besides the providers: provisioners of instances it creates or destroys, external data sources, providers outside the allowed sources; none of it shows in the counts"`
 	ProtectedHits       []string     `json:"protected_hits"`
 	BlockedReasons      []string     `json:"blocked_reasons" jsonschema:"why policy blocks this plan; a blocked plan can never be approved"`
 	ApprovalsRequired   int          `json:"approvals_required" jsonschema:"distinct human approvals apply_plan needs"`
@@ -107,7 +108,7 @@ func (r *Record) Summary(now time.Time) Summary {
 	s := Summary{
 		PlanID: r.ID, Stack: r.Stack, Status: r.EffectiveStatus(now),
 		Counts: r.Counts, Deletions: len(r.Deleted), Deleted: nonNil(r.Deleted), Drift: r.Drift,
-		Warnings: r.Warnings, Errors: r.Errors,
+		Warnings: r.Warnings, Errors: r.Errors, RunsCode: nonNil(r.RunsCode),
 		ProtectedHits: nonNil(r.ProtectedHits), BlockedReasons: nonNil(r.BlockedReasons), ApprovalsRequired: r.ApprovalsRequired,
 		PlanSHA256: r.PlanSHA256, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, AWS: r.AWS,
 	}

@@ -74,10 +74,18 @@ stack "slow" {
 
 stack "applyfail" {
   dir = "stacks/applyfail"
+  # Its provisioners are the point of the fixture.
+  policy {
+    allow_provisioners = true
+  }
 }
 
 stack "slowapply" {
   dir = "stacks/slowapply"
+  # Its provisioners are the point of the fixture.
+  policy {
+    allow_provisioners = true
+  }
 }
 `
 

@@ -480,7 +480,7 @@ func TestSIGTERMDuringApply(t *testing.T) {
 	key := filepath.Join(t.TempDir(), "oncall.key")
 	out, err := exec.Command(binary, "keygen", "--name", "oncall", "--out", key).CombinedOutput()
 	require.NoError(t, err, string(out))
-	extra := "\nstack \"slowapply\" {\n  dir = \"stacks/slowapply\"\n}\n\n" + string(out[strings.Index(string(out), "approver \"oncall\" {"):])
+	extra := "\nstack \"slowapply\" {\n  dir = \"stacks/slowapply\"\n  policy {\n    allow_provisioners = true\n  }\n}\n\n" + string(out[strings.Index(string(out), "approver \"oncall\" {"):])
 	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
 	require.NoError(t, err)
 	_, err = f.WriteString(extra)

@@ -1,5 +1,6 @@
 # A config that sets every field. config_test.go checks each value.
 state_dir = "state/plangate"
+provider_mirror = "infra"
 
 stack "web" {
   dir         = "infra/web"
@@ -15,6 +16,9 @@ stack "web" {
     max_deletion_ratio = 0.25
     protected          = ["aws_db_instance.main", "module.data.*"]
     plan_ttl           = "30m"
+    allow_provisioners  = true
+    allow_external_data = true
+    providers           = ["hashicorp/*", "Registry.Example.com/acme/widget", "*/*/*"]
   }
 
   aws {

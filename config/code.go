@@ -1,0 +1,105 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// The code a plan may run besides the providers' own CRUD: the policy
+// settings allow_provisioners, allow_external_data and providers.
+
+const (
+	// DefaultProviderHost is the registry a two-part provider source names.
+	DefaultProviderHost = "registry.terraform.io"
+	// BuiltinProvider is the source of Terraform's builtin provider
+	// (terraform_data, terraform_remote_state): part of Terraform itself,
+	// always allowed.
+	BuiltinProvider = "terraform.io/builtin/terraform"
+)
+
+// DefaultProviders is the allowed provider sources of a policy that names
+// none: HashiCorp's providers from the public registry.
+func DefaultProviders() []ProviderPattern {
+	return []ProviderPattern{{Host: DefaultProviderHost, Namespace: "hashicorp", Type: "*"}}
+}
+
+// ProviderPattern is an allowed provider source, in the syntax of
+// Terraform's provider_installation include patterns: HOST/NAMESPACE/TYPE
+// or NAMESPACE/TYPE (on the public registry), where NAMESPACE and TYPE may
+// be "*" (a wildcard namespace needs a wildcard type) and HOST may be "*"
+// only as "*/*/*".
+type ProviderPattern struct {
+	Host, Namespace, Type string
+}
+
+var providerPart = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+var providerHost = regexp.MustCompile(`^[a-z0-9.-]+(:[0-9]+)?$`)
+
+// ParseProviderPattern reads a provider source pattern, lower-cased as
+// Terraform compares them.
+func ParseProviderPattern(s string) (ProviderPattern, error) {
+	parts := strings.Split(strings.ToLower(s), "/")
+	if len(parts) == 2 {
+		parts = append([]string{DefaultProviderHost}, parts...)
+	}
+	if len(parts) != 3 {
+		return ProviderPattern{}, fmt.Errorf("%q is not a provider source pattern: use HOST/NAMESPACE/TYPE or NAMESPACE/TYPE, such as %q", s, "registry.terraform.io/hashicorp/*")
+	}
+	p := ProviderPattern{Host: parts[0], Namespace: parts[1], Type: parts[2]}
+	switch {
+	case p.Host != "*" && !providerHost.MatchString(p.Host):
+		return p, fmt.Errorf("%q: %q is not a registry host name", s, p.Host)
+	case p.Namespace != "*" && !providerPart.MatchString(p.Namespace):
+		return p, fmt.Errorf("%q: %q is neither * nor a registry namespace", s, p.Namespace)
+	case p.Type != "*" && !providerPart.MatchString(p.Type):
+		return p, fmt.Errorf("%q: %q is neither * nor a provider type", s, p.Type)
+	case p.Host == "*" && (p.Namespace != "*" || p.Type != "*"):
+		return p, fmt.Errorf("%q: the host can be * only in */*/* (Terraform's rule for include patterns)", s)
+	case p.Namespace == "*" && p.Type != "*":
+		return p, fmt.Errorf("%q: the namespace can be * only when the type is * too (Terraform's rule for include patterns)", s)
+	}
+	return p, nil
+}
+
+// String is the pattern in its three-part form.
+func (p ProviderPattern) String() string { return p.Host + "/" + p.Namespace + "/" + p.Type }
+
+// Match reports whether the provider source (such as
+// "registry.terraform.io/hashicorp/aws", compared case-insensitively) is
+// one the pattern allows.
+func (p ProviderPattern) Match(source string) bool {
+	parts := strings.Split(strings.ToLower(source), "/")
+	if len(parts) == 2 {
+		parts = append([]string{DefaultProviderHost}, parts...)
+	}
+	if len(parts) != 3 {
+		return false
+	}
+	m := func(pat, v string) bool { return pat == "*" || pat == v }
+	return m(p.Host, parts[0]) && m(p.Namespace, parts[1]) && m(p.Type, parts[2])
+}
+
+// ProviderAllowed reports whether the policy lets a plan use the provider
+// source: the builtin provider always; any other when a pattern matches.
+func (p Policy) ProviderAllowed(source string) bool {
+	if strings.EqualFold(source, BuiltinProvider) {
+		return true
+	}
+	for _, pat := range p.Providers {
+		if pat.Match(source) {
+			return true
+		}
+	}
+	return false
+}
+
+// ProviderPatterns are the allowed sources as written in Terraform's
+// include syntax, for messages and the CLI configuration.
+func (p Policy) ProviderPatterns() []string {
+	out := make([]string, len(p.Providers))
+	for i, pat := range p.Providers {
+		out[i] = pat.String()
+	}
+	return out
+}
