@@ -104,8 +104,11 @@ type Stack struct {
 	VarFiles    []string // absolute
 	Workspace   string   // default "default"
 	Policy      Policy
-	AWS         *AWS      // nil when absent
-	DeclRange   hcl.Range // for error messages
+	AWS         *AWS // nil when absent
+	// ProviderMirror is the config's provider_mirror, for this stack's
+	// Terraform runs; "" means the registry.
+	ProviderMirror string
+	DeclRange      hcl.Range // for error messages
 }
 
 // Policy is what a plan of a stack must satisfy before it can be applied.

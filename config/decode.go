@@ -212,6 +212,7 @@ func (l *loader) build(path string, raw *fileBlock) *Config {
 			continue
 		}
 		dirAt[key] = st
+		st.ProviderMirror = cfg.ProviderMirror
 		cfg.Stacks = append(cfg.Stacks, st)
 	}
 

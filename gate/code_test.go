@@ -2,6 +2,8 @@ package gate
 
 import (
 	"context"
+	"os"
+	"os/exec"
 
 	"path/filepath"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/plangate/plangate/approvals"
 	"github.com/plangate/plangate/audit"
 	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/internal/tftest"
 	"github.com/plangate/plangate/plan"
 )
 
@@ -95,4 +98,59 @@ func TestProvidersOutsideThePolicyAreBlocked(t *testing.T) {
 	assert.Len(t, v.BlockedReasons, 2)
 	assert.Contains(t, v.BlockedReasons[0], "hashicorp/aws, which is not in providers")
 	assert.Contains(t, v.BlockedReasons[0], "(allowed: none besides the builtin one)")
+}
+
+// A provider planted in the stack's terraform.d/plugins (Terraform's
+// implied local mirror) or .terraform/providers never runs under
+// plangate: Terraform gets plangate's CLI config, which installs only
+// from the registry (or the human's provider_mirror). The control run
+// shows the plant is real: bare terraform with an empty CLI config runs it.
+func TestPlantedProviderNeverRuns(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "provider-ran")
+	plugin := "#!/bin/sh\ntouch " + marker + "\nexit 1\n"
+	files := map[string]string{
+		"main.tf": `terraform {
+  required_providers {
+    evil = { source = "hashicorp/evil" }
+  }
+}
+resource "evil_thing" "x" {}
+`,
+	}
+	for _, dir := range []string{
+		"terraform.d/plugins/registry.terraform.io/hashicorp/evil/1.0.0/linux_amd64",
+		".terraform/providers/registry.terraform.io/hashicorp/evil/1.0.0/linux_amd64",
+	} {
+		files[dir+"/terraform-provider-evil_v1.0.0"] = plugin
+	}
+	g, cfg := newPlanner(t, files, "")
+	st, _ := cfg.Stack("s")
+	for _, dir := range []string{"terraform.d", ".terraform"} {
+		require.NoError(t, filepath.Walk(filepath.Join(st.Dir, dir), func(p string, info os.FileInfo, err error) error {
+			if err == nil && !info.IsDir() {
+				err = os.Chmod(p, 0o755)
+			}
+			return err
+		}))
+	}
+
+	_, err := g.Propose(context.Background(), st, nil, audit.Client{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "terraform init failed")
+	assert.Contains(t, err.Error(), "hashicorp/evil")
+	assert.NoFileExists(t, marker, "the planted provider ran")
+	rc, err := os.ReadFile(filepath.Join(cfg.StateDir, "terraform", "s.tfrc"))
+	require.NoError(t, err)
+	assert.Contains(t, string(rc), `include = ["registry.terraform.io/hashicorp/*"]`)
+	assert.NotContains(t, string(rc), "dev_overrides")
+
+	// Control: the same stack under bare terraform and an empty CLI
+	// config (implied mirrors on) runs the plant.
+	env := append(os.Environ(), "TF_DATA_DIR="+t.TempDir())
+	for _, args := range [][]string{{"init", "-input=false"}, {"plan", "-input=false"}} {
+		tf := exec.Command(tftest.Find(t), args...)
+		tf.Dir, tf.Env = st.Dir, env
+		_ = tf.Run()
+	}
+	assert.FileExists(t, marker, "control: bare terraform runs a provider planted in terraform.d/plugins")
 }

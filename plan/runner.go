@@ -302,7 +302,11 @@ func (r *Runner) newTF(st *config.Stack, creds Credentials) (*tfexec.Terraform, 
 	if err != nil {
 		return nil, err
 	}
-	if err := tf.SetEnv(r.env(st, creds)); err != nil {
+	env, err := r.env(st, creds)
+	if err != nil {
+		return nil, err
+	}
+	if err := tf.SetEnv(env); err != nil {
 		return nil, err
 	}
 	// Cancellation sends SIGINT; give Terraform time to release state locks.
@@ -310,16 +314,15 @@ func (r *Runner) newTF(st *config.Stack, creds Credentials) (*tfexec.Terraform, 
 	return tf, nil
 }
 
-func (r *Runner) env(st *config.Stack, creds Credentials) map[string]string {
+// env is the environment of every Terraform process: the server's, minus
+// what would choose Terraform's variables, arguments, CLI configuration,
+// plugins, data dir or workspace; plus the stack's data dir and the CLI
+// configuration plangate writes (cliconfig.go).
+func (r *Runner) env(st *config.Stack, creds Credentials) (map[string]string, error) {
 	env := map[string]string{}
 	for _, kv := range os.Environ() {
 		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			continue
-		}
-		// Variables and CLI arguments come only from plangate: never from
-		// whatever happens to be in the server's environment.
-		if strings.HasPrefix(k, "TF_VAR_") || strings.HasPrefix(k, "TF_CLI_ARGS") {
+		if !ok || !keepFromServerEnv(k) {
 			continue
 		}
 		env[k] = v
@@ -327,9 +330,14 @@ func (r *Runner) env(st *config.Stack, creds Credentials) map[string]string {
 	if creds != nil {
 		env = creds(env)
 	}
+	rc, err := r.writeCLIConfig(st)
+	if err != nil {
+		return nil, err
+	}
+	env["TF_CLI_CONFIG_FILE"] = rc
 	env["TF_DATA_DIR"] = r.dataDir(st)
 	env["CHECKPOINT_DISABLE"] = "1"
-	return tfexec.CleanEnv(env)
+	return tfexec.CleanEnv(env), nil
 }
 
 func (r *Runner) dataDir(st *config.Stack) string { return filepath.Join(r.dataRoot, st.Name) }
@@ -550,7 +558,10 @@ func (r *Runner) showJSON(ctx context.Context, st *config.Stack, planFile, path 
 func (r *Runner) show(ctx context.Context, st *config.Stack, op string, w io.Writer, creds Credentials, args ...string) error {
 	cmd := exec.CommandContext(ctx, r.execPath, append([]string{"show", "-json", "-no-color"}, args...)...)
 	cmd.Dir = st.Dir
-	env := r.env(st, creds)
+	env, err := r.env(st, creds)
+	if err != nil {
+		return err
+	}
 	env["TF_IN_AUTOMATION"] = "1"
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)

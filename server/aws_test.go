@@ -55,8 +55,10 @@ stack "guarded" {
 stack "nosts" {
   dir = "stacks/nosts"
   aws {
-    region       = "us-east-1"
-    endpoint_url = "http://127.0.0.1:9"
+    region         = "us-east-1"
+    plan_role_arn  = "`+planRole+`"
+    apply_role_arn = "`+applyRole+`"
+    endpoint_url   = "http://127.0.0.1:9"
   }
 }
 `, map[string]string{"guarded": "fixtures/demo/stacks/web", "nosts": "fixtures/demo/stacks/web"}))

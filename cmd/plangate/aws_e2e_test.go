@@ -62,7 +62,9 @@ func awsProject(t *testing.T, srv *moto.Server, stacks ...awsStack) (dir, cfg, k
 	t.Helper()
 	dir = filepath.Join(t.TempDir(), "proj")
 	var hcl strings.Builder
-	hcl.WriteString("state_dir = \".plangate\"\n")
+	// The provider comes from the preinstalled mirror that plangate.hcl
+	// names: plangate writes Terraform's CLI config itself.
+	fmt.Fprintf(&hcl, "state_dir = \".plangate\"\nprovider_mirror = %q\n", moto.ProviderMirror(t))
 	for _, s := range stacks {
 		stackDir := filepath.Join(dir, s.name)
 		tftest.CopyDir(t, filepath.Join(tftest.RepoRoot(t), "fixtures", "aws", "stack"), stackDir)
@@ -108,7 +110,9 @@ func awsServerEnv(t *testing.T, creds moto.Credentials) []string {
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + t.TempDir(),
 		tfbin.EnvVar + "=" + terraform,
-		"TF_CLI_CONFIG_FILE=" + moto.TerraformCLIConfig(t),
+		// A CLI config of the server's own is never passed on: this one
+		// would leave Terraform no way to install the provider.
+		"TF_CLI_CONFIG_FILE=" + emptyInstallConfig(t),
 		"CHECKPOINT_DISABLE=1",
 		"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey,
@@ -321,28 +325,24 @@ func assertNoSecret(t *testing.T, secret, dir string, texts ...string) {
 // The account guard and the role split, refused or denied: a plan whose
 // credentials are in another account than account_id never runs; an apply
 // whose apply role is in another account than the plan's is refused before
-// Terraform starts (tokens unspent); and without an apply role the apply
-// runs with the server's own user, which IAM denies.
+// Terraform starts (tokens unspent). (An aws block without both roles is
+// a config error: config's tests.)
 func TestAWSAccountGuardAndRoleSplitRefusals(t *testing.T) {
 	t.Parallel()
-	srv, _, server, planRole, _ := roleSplit(t)
+	srv, _, server, planRole, applyRole := roleSplit(t)
 	const otherAccount = "210987654321"
 	dir, cfg, key := awsProject(t, srv,
 		awsStack{name: "wrongacct", awsBlock: fmt.Sprintf(`
-    region        = "us-east-1"
-    account_id    = %q
-    plan_role_arn = %q
-    endpoint_url  = %q`, otherAccount, planRole.ARN, srv.URL)},
+    region         = "us-east-1"
+    account_id     = %q
+    plan_role_arn  = %q
+    apply_role_arn = %q
+    endpoint_url   = %q`, otherAccount, planRole.ARN, applyRole.ARN, srv.URL)},
 		awsStack{name: "crossapply", awsBlock: fmt.Sprintf(`
     region         = "us-east-1"
     plan_role_arn  = %q
     apply_role_arn = %q
     endpoint_url   = %q`, planRole.ARN, "arn:aws:iam::"+otherAccount+":role/plangate-apply", srv.URL)},
-		awsStack{name: "noapplyrole", awsBlock: fmt.Sprintf(`
-    region        = "us-east-1"
-    account_id    = %q
-    plan_role_arn = %q
-    endpoint_url  = %q`, moto.DefaultAccountID, planRole.ARN, srv.URL)},
 	)
 	r := serveWithEnv(t, dir, awsServerEnv(t, server.Creds))
 	r.initialize()
@@ -374,17 +374,6 @@ func TestAWSAccountGuardAndRoleSplitRefusals(t *testing.T) {
 	require.Len(t, plans, 1)
 	assert.Equal(t, "awaiting_approval", plans[0].(map[string]any)["status"], "nothing ran: the plan still awaits")
 
-	// No apply role: the apply runs as the server's own user, and IAM
-	// denies it — the server's credentials can only assume roles.
-	id, _, _ := planOK(t, r, "noapplyrole", nil)
-	token, _ := approve(t, cfg, key, id)
-	res = r.callTool("apply_plan", map[string]any{"plan_id": id, "approval_tokens": []string{token}})
-	assert.Equal(t, true, res["isError"], resultText(res))
-	out := structured(t, res)
-	assert.Equal(t, "failed", out["status"])
-	assert.Equal(t, server.ARN, out["aws"].(map[string]any)["arn"])
-	assert.Contains(t, resultText(res), "403", "IAM denies the server's own user")
-
 	b, err := exec.Command(binary, "audit", "--config", cfg).CombinedOutput()
 	require.NoError(t, err, string(b))
 	assert.Contains(t, string(b), "plan_refused")
@@ -392,7 +381,15 @@ func TestAWSAccountGuardAndRoleSplitRefusals(t *testing.T) {
 	cross := auditEvents(string(b), crossID)
 	assert.Contains(t, cross, "apply_refused")
 	assert.NotContains(t, cross, "apply_started", "the cross-account apply never started")
-	assert.Contains(t, auditEvents(string(b), id), "apply_started", "the server-user apply started, and IAM denied it")
+}
+
+// emptyInstallConfig is a Terraform CLI config that allows no provider
+// installation at all: were plangate to pass the server's own on,
+// nothing could be installed.
+func emptyInstallConfig(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "server.tfrc")
+	require.NoError(t, os.WriteFile(p, []byte("provider_installation {\n}\n"), 0o600))
+	return p
 }
 
 // auditEvents maps the event names of one plan's lines in `plangate audit`
@@ -417,6 +414,8 @@ func TestAWSRemoteStateLockHolder(t *testing.T) {
 	srv := moto.Start(t)
 	admin := srv.Admin(t)
 	server := admin.CreateUser("plangate-server", "")
+	planRole := admin.CreateRole("plangate-plan", moto.Trust(server.ARN), moto.Allow("s3:*", "ec2:Describe*", "iam:Get*", "iam:List*"))
+	applyRole := admin.CreateRole("plangate-apply", moto.Trust(server.ARN), moto.Allow("s3:*", "ec2:*", "iam:*"))
 	const bucket = "plangate-state"
 	srv.CreateBucket(t, admin.Creds, bucket)
 	backend := fmt.Sprintf(`terraform {
@@ -436,9 +435,11 @@ func TestAWSRemoteStateLockHolder(t *testing.T) {
 }
 `, bucket, moto.StateKey, srv.URL)
 	dir, _, _ := awsProject(t, srv, awsStack{name: "remote", backend: backend, awsBlock: fmt.Sprintf(`
-    region       = "us-east-1"
-    account_id   = %q
-    endpoint_url = %q`, moto.DefaultAccountID, srv.URL)})
+    region         = "us-east-1"
+    account_id     = %q
+    plan_role_arn  = %q
+    apply_role_arn = %q
+    endpoint_url   = %q`, moto.DefaultAccountID, planRole.ARN, applyRole.ARN, srv.URL)})
 	r := serveWithEnv(t, dir, awsServerEnv(t, server.Creds))
 	r.initialize()
 
