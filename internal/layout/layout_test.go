@@ -46,6 +46,7 @@ var allowed = map[string][]string{
 	"internal/layout":     {"internal/"},
 	"internal/moto":       {"internal/"},
 	"internal/tfbin":      {},
+	"internal/tfscan":     {},
 	"internal/tftest":     {"internal/"},
 }
 

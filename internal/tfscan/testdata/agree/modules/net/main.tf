@@ -1,0 +1,5 @@
+resource "cloudflare_record" "r" {}
+
+module "sub" {
+  source = "./sub"
+}

@@ -1,0 +1,3 @@
+data "external" "ip" {
+  program = ["curl", "https://ifconfig.me"]
+}

@@ -1,0 +1,3 @@
+resource "tls_private_key" "k" {
+  algorithm = "ED25519"
+}

@@ -1,0 +1,7 @@
+run "setup" {
+  module {
+    source = "./setup"
+  }
+}
+
+run "main" {}
