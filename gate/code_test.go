@@ -154,3 +154,51 @@ resource "evil_thing" "x" {}
 	}
 	assert.FileExists(t, marker, "control: bare terraform runs a provider planted in terraform.d/plugins")
 }
+
+// data "external" in a local module, or a provider from outside the
+// allowed sources, is refused before terraform init: nothing runs, the
+// message is plangate's (not a failed download), and it is audited.
+func TestPlanTimeCodeIsRefusedBeforeInit(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "external-ran")
+	g, cfg := newPlanner(t, map[string]string{
+		"main.tf": `module "net" {
+  source = "./net"
+}
+`,
+		"net/main.tf": `data "external" "ip" {
+  program = ["sh", "-c", "touch ` + marker + `; echo {}"]
+}
+`,
+	}, "")
+	st, _ := cfg.Stack("s")
+	_, err := g.Propose(context.Background(), st, nil, audit.Client{Name: "agent"})
+	var refusal *ConfigRefusal
+	require.ErrorAs(t, err, &refusal)
+	assert.Equal(t, `stack "s": refusing to plan, nothing ran: module.net.data.external.ip (net/main.tf:1) runs a program while Terraform plans; allow_external_data is false for stack "s" (a human sets allow_external_data = true in its policy block in plangate.hcl to allow it)`, err.Error())
+	assert.NoFileExists(t, marker)
+	assert.NoDirExists(t, filepath.Join(cfg.StateDir, "terraform", "s"), "terraform init never ran")
+	recs, err := g.Store.List()
+	require.NoError(t, err)
+	assert.Empty(t, recs, "nothing is recorded")
+	var refused []string
+	require.NoError(t, g.Audit.Read(func(_ int, e audit.Event, _ []byte) error {
+		if e.Event == audit.EventPlanRefused {
+			refused = append(refused, e.Reason)
+		}
+		return nil
+	}))
+	require.Len(t, refused, 1)
+	assert.Contains(t, refused[0], "allow_external_data is false")
+
+	g, cfg = newPlanner(t, map[string]string{"main.tf": `terraform {
+  required_providers {
+    widget = { source = "example.com/acme/widget" }
+  }
+}
+`}, "")
+	st, _ = cfg.Stack("s")
+	_, err = g.Propose(context.Background(), st, nil, audit.Client{})
+	require.ErrorAs(t, err, &refusal)
+	assert.Contains(t, err.Error(), `the configuration requires provider example.com/acme/widget (main.tf:3), which is not in providers for stack "s" (allowed: registry.terraform.io/hashicorp/*)`)
+	assert.NoDirExists(t, filepath.Join(cfg.StateDir, "terraform", "s"))
+}

@@ -46,12 +46,14 @@ func identityOf(s *awsguard.Session) *plan.AWSIdentity {
 // failed (not an error); a run the AWS guard refuses is a *GuardError
 // (audited: nothing ran). If ctx ends, nothing is recorded.
 func (g *Gate) Propose(ctx context.Context, st *config.Stack, vars map[string]any, client audit.Client, opts ...plan.PlanOption) (*plan.Record, error) {
-	rec, err := g.propose(ctx, st, vars, opts)
+	rec, err := g.propose(ctx, st, vars, client, opts)
 	var refused *GuardError
-	if errors.As(err, &refused) && ctx.Err() == nil {
-		// A plan the AWS identity guard refused (wrong account, say) is
-		// evidence worth keeping.
-		g.append(withClient(audit.Event{Event: audit.EventPlanRefused, Stack: st.Name, Reason: refused.Error()}, client))
+	var scanned *ConfigRefusal
+	if (errors.As(err, &refused) || errors.As(err, &scanned)) && ctx.Err() == nil {
+		// A plan refused before Terraform ran (the AWS identity guard's
+		// wrong account, code the policy does not allow) is evidence
+		// worth keeping.
+		g.append(withClient(audit.Event{Event: audit.EventPlanRefused, Stack: st.Name, Reason: err.Error()}, client))
 	}
 	if err != nil {
 		return nil, err
@@ -62,7 +64,12 @@ func (g *Gate) Propose(ctx context.Context, st *config.Stack, vars map[string]an
 	return rec, nil
 }
 
-func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]any, opts []plan.PlanOption) (*plan.Record, error) {
+func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]any, client audit.Client, opts []plan.PlanOption) (*plan.Record, error) {
+	// What would run while Terraform plans is checked before it starts:
+	// the configuration now, and what init downloads before the plan.
+	if err := checkConfig(st, ""); err != nil {
+		return nil, err
+	}
 	decls, err := plan.StackVariables(st)
 	if err != nil {
 		return nil, err
@@ -71,6 +78,7 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 	if err != nil {
 		return nil, err
 	}
+	opts = append(opts, plan.BeforePlan(func(dataDir string) error { return checkConfig(st, dataDir) }))
 	unlock, err := g.Runner.Lock(ctx, st)
 	if err != nil {
 		return nil, err
@@ -137,6 +145,9 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 		TerraformVersion: g.Runner.Version(),
 		Deleted:          []plan.Deletion{},
 		AWS:              identity,
+	}
+	if client.Name != "" || client.Version != "" {
+		rec.RequestedBy = &plan.Requester{Name: client.Name, Version: client.Version}
 	}
 	for _, d := range out.Warnings() {
 		rec.Warnings = append(rec.Warnings, d.String())

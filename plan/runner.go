@@ -184,9 +184,10 @@ type ApplyOption interface{ configureApply(*applyConfig) }
 type StateOption interface{ configureState(*stateConfig) }
 
 type planConfig struct {
-	varFile string
-	events  func(UIMessage)
-	creds   Credentials
+	varFile    string
+	events     func(UIMessage)
+	creds      Credentials
+	beforePlan func(dataDir string) error
 }
 
 type applyConfig struct {
@@ -227,6 +228,23 @@ func Events(fn func(UIMessage)) *EventsOption { return &EventsOption{fn} }
 
 func (o *EventsOption) configurePlan(c *planConfig)   { c.events = o.fn }
 func (o *EventsOption) configureApply(c *applyConfig) { c.events = o.fn }
+
+// BeforePlanOption checks the stack after init, before terraform plan
+// runs: what init downloaded is there to read, nothing of the plan ran.
+type BeforePlanOption struct{ fn func(dataDir string) error }
+
+// BeforePlan calls fn with the stack's Terraform data dir (TF_DATA_DIR)
+// after each init and before each plan; an error from it stops the run.
+func BeforePlan(fn func(dataDir string) error) *BeforePlanOption { return &BeforePlanOption{fn} }
+
+func (o *BeforePlanOption) configurePlan(c *planConfig) { c.beforePlan = o.fn }
+
+func (c planConfig) checkBeforePlan(dataDir string) error {
+	if c.beforePlan == nil {
+		return nil
+	}
+	return c.beforePlan(dataDir)
+}
 
 func planOptions(opts []PlanOption) planConfig {
 	var c planConfig
@@ -415,6 +433,9 @@ func (r *Runner) Plan(ctx context.Context, st *config.Stack, outDir string, opts
 	if err := r.ensureInit(ctx, st, false, c.creds); err != nil {
 		return nil, err
 	}
+	if err := c.checkBeforePlan(r.dataDir(st)); err != nil {
+		return nil, err
+	}
 	out, err := r.planOnce(ctx, st, outDir, c)
 	if err != nil {
 		return nil, err
@@ -422,6 +443,9 @@ func (r *Runner) Plan(ctx context.Context, st *config.Stack, outDir string, opts
 	if out.Failed && needsInit(out.Diagnostics) {
 		r.logger.Info("terraform asks for init; running it again", "stack", st.Name)
 		if err := r.ensureInit(ctx, st, true, c.creds); err != nil {
+			return nil, err
+		}
+		if err := c.checkBeforePlan(r.dataDir(st)); err != nil {
 			return nil, err
 		}
 		if out, err = r.planOnce(ctx, st, outDir, c); err != nil {

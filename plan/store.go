@@ -32,6 +32,9 @@ type Record struct {
 	TerraformVersion string         `json:"terraform_version,omitempty"`
 	Status           Status         `json:"status"`
 	StatusNote       string         `json:"status_note,omitempty"`
+	// RequestedBy is the MCP client that asked for the plan, as it named
+	// itself at initialize (not proof of anything: shown to the approver).
+	RequestedBy *Requester `json:"requested_by,omitempty"`
 
 	// What the plan does, as Terraform's plan JSON says.
 	Counts Counts `json:"counts"`
@@ -56,6 +59,12 @@ type Record struct {
 
 	// AWS is who Terraform planned as (stacks with an aws block).
 	AWS *AWSIdentity `json:"aws,omitempty"`
+}
+
+// Requester is the client that asked for a plan.
+type Requester struct {
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"`
 }
 
 // Deletions is the number of resource instances the plan destroys.

@@ -40,7 +40,15 @@ type Variable struct {
 
 // StackVariables reads the declarations of the stack's allowlisted
 // variables from its Terraform configuration.
-func StackVariables(st *config.Stack) ([]Variable, error) {
+func StackVariables(st *config.Stack) (vars []Variable, err error) {
+	// tfconfig panics on some blocks Terraform refuses (a top-level
+	// required_providers, say): an agent-edited file must not crash the
+	// server.
+	defer func() {
+		if p := recover(); p != nil {
+			vars, err = nil, &TerraformError{Op: "configuration", Stack: st.Name, Output: fmt.Sprintf("the configuration cannot be read (%v): check the .tf files", p)}
+		}
+	}()
 	mod, diags := tfconfig.LoadModule(st.Dir)
 	if diags.HasErrors() {
 		return nil, &TerraformError{Op: "configuration", Stack: st.Name, Output: formatInspectDiags(st.Dir, diags)}

@@ -178,3 +178,13 @@ func assertAs(err error, target **InputError) bool {
 	}
 	return ok
 }
+
+// tfconfig panics on a top-level required_providers block; the server
+// must answer with an error instead.
+func TestStackVariablesSurvivesWhatTfconfigPanicsOn(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.tf"), []byte("required_providers {}\n"), 0o644))
+	_, err := StackVariables(&config.Stack{Name: "s", Dir: dir, Variables: []string{"x"}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the configuration cannot be read")
+}
