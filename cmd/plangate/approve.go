@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/plangate/plangate/approvals"
+	"github.com/plangate/plangate/config"
 	"github.com/plangate/plangate/freeze"
 	"github.com/plangate/plangate/gate"
 	"github.com/plangate/plangate/plan"
@@ -84,6 +85,7 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("not approved: %w", err)
 	}
+	writeApproveContext(stdout, rec, st, chk, &s, colour)
 
 	keyPath, err := findKey(e.cfg, *keyFlag, *approver)
 	if err != nil {
@@ -136,6 +138,66 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		rec.ID, key.Approver, time.Unix(a.Claims.ExpiresAt, 0).UTC().Format(time.RFC3339))
 	fmt.Fprintln(stdout, a.Token)
 	return nil
+}
+
+// writeApproveContext is what a Terraform user wants to know before
+// signing, after the diff and right above the prompt: who asked and
+// when, where it runs, the policy in force and the approvals it needs
+// now, the code it runs, and the deletions again.
+func writeApproveContext(w io.Writer, rec *plan.Record, st *config.Stack, chk *gate.Approvable, s *plan.Summary, colour bool) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	p("\n--- Before you approve ---\n")
+	who := "an unnamed MCP client"
+	if r := rec.RequestedBy; r != nil {
+		who = strings.TrimSpace(r.Name + " " + r.Version)
+	}
+	p("Asked by:   %s, at %s\n", who, rec.CreatedAt.Format(time.RFC3339))
+	p("Runs in:    stack %s, workspace %s, directory %s\n", st.Name, st.Workspace, st.Dir)
+	if rec.TerraformVersion != "" {
+		p("Terraform:  %s\n", rec.TerraformVersion)
+	}
+	if rec.AWS != nil {
+		p("AWS:        %s\n", rec.AWS)
+	}
+	pol := st.Policy
+	limit := "no deletion limit"
+	if pol.MaxDeletions >= 0 {
+		limit = fmt.Sprintf("max_deletions %d", pol.MaxDeletions)
+	}
+	code := "no provisioners, no external data"
+	switch {
+	case pol.AllowProvisioners && pol.AllowExternalData:
+		code = "provisioners and external data allowed"
+	case pol.AllowProvisioners:
+		code = "provisioners allowed, no external data"
+	case pol.AllowExternalData:
+		code = "external data allowed, no provisioners"
+	}
+	p("Policy now: %d approval(s) needed for this plan (approvals %d, deletion_approvals %d); %s; %s; providers %s\n",
+		chk.Required, pol.Approvals, pol.DeletionApprovals, limit, code, strings.Join(pol.ProviderPatterns(), ", "))
+	if len(s.RunsCode) > 0 {
+		p("%s\n", paintIf(colour, "\x1b[1;33m", fmt.Sprintf("Runs code:  %d piece(s) besides the providers, listed above", len(s.RunsCode))))
+	}
+	if n := rec.Deletions(); n > 0 {
+		var names []string
+		for i, d := range rec.Deleted {
+			if i == 50 {
+				names = append(names, fmt.Sprintf("and %d more (all listed above)", n-50))
+				break
+			}
+			names = append(names, d.Address)
+		}
+		p("%s\n", paintIf(colour, "\x1b[1;31m", fmt.Sprintf("DELETES %d: %s", n, strings.Join(names, ", "))))
+	} else {
+		p("Deletes:    nothing\n")
+	}
+}
+
+func paintIf(on bool, esc, text string) string {
+	if !on {
+		return text
+	}
+	return esc + text + "\x1b[0m"
 }
 
 func useColor(w io.Writer) bool {

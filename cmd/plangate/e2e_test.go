@@ -387,6 +387,13 @@ func TestHumanGateOverStdio(t *testing.T) {
 	require.True(t, strings.HasPrefix(token, "pgt1."), token)
 	assert.NotContains(t, out, "\x1b[", "no colour when stdout is not a terminal")
 	assert.Contains(t, out, "(read from the plan file itself: SHA-256 ", "the screen says which bytes it read")
+	// What a Terraform user checks before signing, right above the prompt.
+	ctx := out[strings.Index(out, "--- Before you approve ---"):]
+	assert.Regexp(t, `Asked by:   \S+ \S+, at 20`, ctx, "the MCP client that asked")
+	assert.Contains(t, ctx, "Runs in:    stack web, workspace default, directory ")
+	assert.Contains(t, ctx, "Terraform:  1.")
+	assert.Contains(t, ctx, "Policy now: 1 approval(s) needed for this plan")
+	assert.Contains(t, ctx, "Deletes:    nothing")
 
 	// Approving it again says that it was approved before.
 	_, stderr, err = approveTyping("web\n")
