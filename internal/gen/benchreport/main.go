@@ -116,7 +116,10 @@ func run() error {
 	}
 
 	fmt.Println()
-	return reportEndToEnd(ctx, tf, *dir, *reps)
+	if err := reportEndToEnd(ctx, tf, *dir, *reps); err != nil {
+		return err
+	}
+	return reportApply(ctx, tf, *dir, *reps)
 }
 
 func terraformVersion(ctx context.Context, tf *gen.Terraform) string {
