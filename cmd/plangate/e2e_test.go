@@ -499,8 +499,15 @@ func TestSIGTERMDuringApply(t *testing.T) {
 	r.send(map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"})
 	pc := r.callTool("plan_change", map[string]any{"stack": "slowapply"})
 	id := pc["structuredContent"].(map[string]any)["plan_id"].(string)
+	// The provisioners' commands are shown to the agent and the human,
+	// as written: a count of creations says nothing of them.
+	head := strings.SplitN(resultText(pc), "\n", 4)[:3]
+	assert.Contains(t, head[1], `RUNS CODE: terraform_data.a local-exec at apply: "sleep ${var.step_seconds} && touch ${path.module}/done-a"; and 3 more`)
+	assert.Len(t, pc["structuredContent"].(map[string]any)["runs_code"], 4)
 	approved, err := exec.Command(binary, "approve", "--config", cfg, "--key", key, "--yes", id).Output()
 	require.NoError(t, err)
+	assert.Contains(t, string(approved), "Code this plan runs besides the providers (4):")
+	assert.Less(t, strings.Index(string(approved), "Code this plan runs"), strings.Index(string(approved), "# terraform_data.a will be created"), "approve shows the code above the diff")
 	lines := strings.Split(strings.TrimSpace(string(approved)), "\n")
 	token := lines[len(lines)-1]
 
