@@ -1,6 +1,7 @@
 // Package approvals owns the human gate in front of apply: approver keys,
-// approval tokens (issue, parse, verify), the single-use nonce ledger, and
-// the evaluation of a stack's policy block on a plan.
+// approval tokens (issue, parse, verify), approver-signed requests, the
+// single-use nonce ledger, and the evaluation of a stack's policy block on
+// a plan.
 //
 // The server side only ever needs public keys (from plangate.hcl), the
 // ledger and the policy; private keys are read by `plangate approve` alone.
@@ -41,6 +42,19 @@
 // plangate signature. Parse removes all whitespace (humans paste tokens
 // wrapped across lines) and refuses any other variation. A token's
 // Fingerprint, never the token, is what logs and the audit trail record.
+//
+// # Signed requests
+//
+// What an approver signs other than a plan approval — lifting a freeze,
+// later accepting a config edit — is a request: pgr1.<payload>.<signature>,
+// in the same form as a token. Its payload is RequestClaims (approver,
+// action, subject, iat, exp, nonce; canonical JSON, parsed as strictly as a
+// token's) and it lives RequestTTL (5 minutes). The prefix is part of the
+// signed bytes and the two payloads have different fields, so a request
+// never verifies as a token, nor a token as a request. VerifyRequest
+// checks the approver, the signature, the action and subject asked for
+// and the time; as with tokens, logs and the audit trail record only the
+// request's Fingerprint.
 //
 // # Ledger
 //

@@ -73,6 +73,62 @@ func FuzzParseToken(f *testing.F) {
 	})
 }
 
+func FuzzParseRequest(f *testing.F) {
+	valid := signTestRequest(f, "oncall")
+	all, err := SignRequest(testKey("lead"), ActionUnfreeze, SubjectAllStacks, testNow)
+	require.NoError(f, err)
+	c := testRequestClaims("oncall")
+	for _, seed := range []string{
+		valid,
+		all,
+		wrap(valid, 64, "\r\n"),
+		valid + "=",
+		"pgr1..",
+		"pgr1.e30.AAAA",
+		"pgr2." + valid[5:],
+		"pgt1." + valid[5:],
+		issue(f, "oncall"),
+		signWith(requestForm, "oncall", mustJSON(f, &c)),
+		signWith(requestForm, "oncall", []byte(`{"approver":"oncall","approver":"x"}`)),
+		"",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		req, err := ParseRequest(text)
+		norm := strings.Join(strings.FieldsFunc(text, unicode.IsSpace), "")
+		if err != nil {
+			var ref *RefusalError
+			if !errors.As(err, &ref) {
+				t.Fatalf("ParseRequest returned %T, not *RefusalError: %v", err, err)
+			}
+			if len(norm) >= 40 && strings.Contains(ref.Reason, norm) {
+				t.Fatalf("refusal quotes the request: %s", ref.Reason)
+			}
+			if _, err := VerifyRequest(text, ActionUnfreeze, testStack, testApprovers("oncall", "lead"), testNow); err == nil {
+				t.Fatalf("VerifyRequest accepts what ParseRequest refuses")
+			}
+			return
+		}
+		if req.Text != norm {
+			t.Fatalf("Text %q is not the input without whitespace %q", req.Text, norm)
+		}
+		payload, err := json.Marshal(&req.Claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again := RequestPrefix + b64.EncodeToString(payload) + "." + b64.EncodeToString(req.sig); again != req.Text {
+			t.Fatalf("re-serialized request differs:\n got %q\nwant %q", again, req.Text)
+		}
+		if err := req.Claims.validate(); err != nil {
+			t.Fatalf("parsed claims are not valid: %v", err)
+		}
+		if _, err := Parse(text); err == nil {
+			t.Fatalf("a request parses as an approval token")
+		}
+	})
+}
+
 var errNoPassphrase = errors.New("no passphrase while fuzzing")
 
 func FuzzReadPrivateKey(f *testing.F) {

@@ -1,7 +1,6 @@
 package approvals
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -12,10 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/plangate/plangate/config"
 )
@@ -28,7 +24,7 @@ const (
 	MaxTokenLength = 2048
 	// maxPastedLength bounds the text Parse looks at before removing
 	// whitespace, so that a huge paste costs nothing.
-	maxPastedLength = 8 * MaxTokenLength
+	maxPastedLength = pasteSlack * MaxTokenLength
 	// nonceSize is the number of random bytes in a token's nonce.
 	nonceSize = 16
 )
@@ -63,8 +59,7 @@ type Token struct {
 	// signed and fingerprinted.
 	Text string
 
-	signed []byte // "pgt1.<payload b64>"
-	sig    []byte
+	sig []byte // over "pgt1.<payload b64>", the start of Text
 }
 
 // Issue signs an approval of one plan file by k's approver. The token
@@ -115,10 +110,11 @@ func sign(key ed25519.PrivateKey, c *Claims) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("issue approval token: %w", err)
 	}
-	signed := TokenPrefix + b64.EncodeToString(payload)
-	sig := ed25519.Sign(key, []byte(signed))
-	return signed + "." + b64.EncodeToString(sig), nil
+	return tokenForm.sign(key, payload), nil
 }
+
+// tokenForm is the text form of approval tokens.
+var tokenForm = signedForm{prefix: TokenPrefix, plural: "tokens", maxLen: MaxTokenLength}
 
 const tokenInvalid = "approval token is not valid: "
 
@@ -133,90 +129,15 @@ func tokenProblem(what string) *RefusalError {
 // token wrapped across lines still parses), and anything else that differs
 // from what Issue produced is refused with a *RefusalError.
 func Parse(text string) (*Token, error) {
-	if len(text) > maxPastedLength {
-		return nil, tokenProblem("it is far too long to be a plangate token")
-	}
-	if !utf8.ValidString(text) {
-		return nil, tokenProblem("it holds bytes that are not text")
-	}
-	norm := strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) {
-			return -1
-		}
-		return r
-	}, text)
-	switch {
-	case norm == "":
-		return nil, tokenProblem("it is empty")
-	case len(norm) > MaxTokenLength:
-		return nil, tokenProblem(fmt.Sprintf("it is %d characters long, more than a plangate token (at most %d)", len(norm), MaxTokenLength))
-	case !strings.HasPrefix(norm, TokenPrefix):
-		if strings.HasPrefix(norm, "pgt") {
-			return nil, tokenProblem("it is not a version this plangate reads (tokens start with " + TokenPrefix + ")")
-		}
-		return nil, tokenProblem("it does not start with " + TokenPrefix)
-	}
-	parts := strings.Split(norm[len(TokenPrefix):], ".")
-	if len(parts) != 2 {
-		return nil, tokenProblem(fmt.Sprintf("it has %d dot-separated parts, not 3 (%spayload.signature)", len(parts)+1, TokenPrefix))
-	}
-	payload, err := decodeB64URL(parts[0])
+	sm, err := tokenForm.open(text)
 	if err != nil {
-		return nil, tokenProblem("its payload " + err.Error())
-	}
-	sig, err := decodeB64URL(parts[1])
-	if err != nil {
-		return nil, tokenProblem("its signature " + err.Error())
-	}
-	if len(sig) != ed25519.SignatureSize {
-		return nil, tokenProblem(fmt.Sprintf("its signature is %d bytes, not %d", len(sig), ed25519.SignatureSize))
-	}
-	c, err := parseClaims(payload)
-	if err != nil {
-		return nil, tokenProblem("its payload " + err.Error())
-	}
-	return &Token{
-		Claims: *c,
-		Text:   norm,
-		signed: []byte(norm[:len(TokenPrefix)+len(parts[0])]),
-		sig:    sig,
-	}, nil
-}
-
-// decodeB64URL decodes unpadded base64url, refusing every other spelling of
-// the same bytes (padding, non-zero trailing bits).
-func decodeB64URL(s string) ([]byte, error) {
-	if s == "" {
-		return nil, errors.New("is empty")
-	}
-	b, err := b64.DecodeString(s)
-	if err != nil || b64.EncodeToString(b) != s {
-		return nil, errors.New("is not unpadded base64url")
-	}
-	return b, nil
-}
-
-// parseClaims decodes the payload strictly: one JSON object with exactly
-// the claim fields, each well formed, encoded exactly as json.Marshal
-// encodes Claims. The last rule leaves one valid spelling per payload.
-func parseClaims(payload []byte) (*Claims, error) {
-	if err := checkJSONObject(payload, claimFields, nil); err != nil {
-		return nil, errors.New("is not valid: " + err.Error())
+		return nil, tokenProblem(err.Error())
 	}
 	var c Claims
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return nil, errors.New("has a field of the wrong type")
+	if err := decodeCanonical(sm.payload, claimFields, &c, tokenForm.plural); err != nil {
+		return nil, tokenProblem("its payload " + err.Error())
 	}
-	if err := c.validate(); err != nil {
-		return nil, fmt.Errorf("is not valid: %w", err)
-	}
-	canonical, err := json.Marshal(&c)
-	if err != nil || !bytes.Equal(canonical, payload) {
-		return nil, errors.New("is not encoded the way plangate encodes tokens (it was edited)")
-	}
-	return &c, nil
+	return &Token{Claims: c, Text: sm.text, sig: sm.sig}, nil
 }
 
 // maxTokenLifetime bounds exp - iat: no plan lives longer.
@@ -261,10 +182,7 @@ func Fingerprint(normalized string) string {
 
 // VerifySignature reports whether pub signed this token.
 func (t *Token) VerifySignature(pub ed25519.PublicKey) bool {
-	if len(pub) != ed25519.PublicKeySize || len(t.sig) != ed25519.SignatureSize {
-		return false
-	}
-	return ed25519.Verify(pub, t.signed, t.sig)
+	return (&signedText{text: t.Text, sig: t.sig}).verify(pub)
 }
 
 // String is the token's fingerprint, so that a token printed or logged by

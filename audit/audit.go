@@ -99,15 +99,17 @@ type Event struct {
 	// Deleted are the addresses of the instances the plan destroys.
 	Deleted   []string `json:"deleted,omitempty"`
 	Approvers []string `json:"approvers,omitempty"`
-	// TokenFingerprints identify the approval tokens used. Never tokens:
-	// Append refuses an event that carries anything that looks like one.
+	// TokenFingerprints identify the approval tokens used, or the signed
+	// request acted on (unfreeze). Never the text: Append refuses an event
+	// that carries anything that looks like a token or a request.
 	TokenFingerprints []string `json:"token_fingerprints,omitempty"`
 	// AWS is the identity Terraform ran as (stacks with an aws block): the
 	// plan's for plan events, the apply's for apply events.
 	AWS *plan.AWSIdentity `json:"aws,omitempty"`
 	// Client is the MCP client's name and version.
 	Client *Client `json:"client,omitempty"`
-	// Actor is the OS user behind a CLI event (freeze, discard, approve).
+	// Actor is the OS user behind a CLI event (freeze, discard, approve);
+	// for unfreeze, the approver who signed it.
 	Actor  string `json:"actor,omitempty"`
 	Reason string `json:"reason,omitempty"`
 	// Prev is the SHA-256 (hex) of the previous line's exact bytes; Append
@@ -139,8 +141,9 @@ var (
 	// ErrHeadMismatch: the log's newest line is not the one the head file
 	// recorded.
 	ErrHeadMismatch = errors.New("the audit log's newest line is not the one audit.head recorded (the line was rewritten, lines were removed from the end, or plangate could not write audit.head twice in a row, on a full disk say); refusing to append so no evidence is lost — plangate audit verify shows where; if the lines are genuine, remove audit.head and the next entry starts a new one; otherwise move audit.jsonl and audit.head aside (keep them) to start a new log")
-	// ErrSecret: the event carries something that looks like an approval token.
-	ErrSecret = errors.New("the event carries something that looks like an approval token (pgt1.…); audit entries hold token fingerprints, never tokens")
+	// ErrSecret: the event carries something that looks like an approval
+	// token or an approver-signed request.
+	ErrSecret = errors.New("the event carries something that looks like an approval token (pgt1.…) or a signed request (pgr1.…); audit entries hold their fingerprints, never the text")
 )
 
 // BrokenError names the first line of the log that breaks the chain.
@@ -168,11 +171,12 @@ func Open(stateDir string) *Log {
 func (l *Log) Path() string { return l.path }
 
 // tokenRE matches a plangate approval token, pgt1.<payload>.<signature>,
-// or enough of one to matter: "pgt1." then base64url text that is either
-// the start of an encoded JSON object (every payload begins "eyJ") or too
-// long to be anything else. A Terraform address through a module named
+// or an approver-signed request of the same form (pgr1.), or enough of one
+// to matter: the prefix, then base64url text that is either the start of
+// an encoded JSON object (every payload begins "eyJ") or too long to be
+// anything else. A Terraform address through a module named
 // pgt1 (module.pgt1.aws_instance.web) does not match.
-var tokenRE = regexp.MustCompile(`pgt1\.(eyJ[A-Za-z0-9_-]{8,}|[A-Za-z0-9_-]{64,})`)
+var tokenRE = regexp.MustCompile(`pg[tr]1\.(eyJ[A-Za-z0-9_-]{8,}|[A-Za-z0-9_-]{64,})`)
 
 // eventNameRE is the shape of an event name.
 var eventNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)

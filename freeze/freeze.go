@@ -1,6 +1,7 @@
 // Package freeze owns plangate's kill switch: markers under
 // <state_dir>/freeze that stop applies to one stack (<stack>.json) or to
-// every stack (_all.json) until a human clears them.
+// every stack (_all.json) until they are cleared. Anyone may freeze;
+// plangate unfreeze clears a marker only with an approver's signature.
 //
 // The presence of a marker is what freezes; its content only explains.
 // A marker that cannot be read or parsed — even an empty file a human
@@ -50,13 +51,13 @@ func (f *Freeze) Refusal() string {
 }
 
 // Error is the freeze as a human is told of it: with the command that
-// lifts it.
+// lifts it, which takes an approver's key.
 func (f *Freeze) Error() string {
 	s := f.describe() + " — run plangate unfreeze"
 	if f.Stack != "" {
 		s += " " + f.Stack
 	}
-	return s + " to resume applies"
+	return s + " --key <approver key file> to resume applies"
 }
 
 // describe says who froze what, when and why.

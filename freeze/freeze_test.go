@@ -247,19 +247,34 @@ func TestErrorMessage(t *testing.T) {
 		want string
 	}{
 		{"one stack", Freeze{Stack: "web", Reason: "incident 4411", By: "alice", At: at},
-			`stack "web" is frozen by alice since 2026-11-22T03:00:00Z: "incident 4411" — run plangate unfreeze web to resume applies`},
+			`stack "web" is frozen by alice since 2026-11-22T03:00:00Z: "incident 4411" — run plangate unfreeze web --key <approver key file> to resume applies`},
 		{"all stacks", Freeze{Reason: "region outage", By: "oncall", At: at},
-			`all stacks are frozen by oncall since 2026-11-22T03:00:00Z: "region outage" — run plangate unfreeze to resume applies`},
+			`all stacks are frozen by oncall since 2026-11-22T03:00:00Z: "region outage" — run plangate unfreeze --key <approver key file> to resume applies`},
 		{"local time shown in UTC", Freeze{Stack: "web", Reason: "x", By: "alice", At: at.In(time.FixedZone("CET", 3600))},
-			`stack "web" is frozen by alice since 2026-11-22T03:00:00Z: "x" — run plangate unfreeze web to resume applies`},
+			`stack "web" is frozen by alice since 2026-11-22T03:00:00Z: "x" — run plangate unfreeze web --key <approver key file> to resume applies`},
 		{"corrupt marker", Freeze{Stack: "web", Reason: "freeze marker m is corrupt"},
-			`stack "web" is frozen: "freeze marker m is corrupt" — run plangate unfreeze web to resume applies`},
+			`stack "web" is frozen: "freeze marker m is corrupt" — run plangate unfreeze web --key <approver key file> to resume applies`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error = &tc.f
 			assert.Equal(t, tc.want, err.Error())
 		})
+	}
+}
+
+// The agent is told who froze what and why, never how to lift it.
+func TestRefusalNamesNoCommand(t *testing.T) {
+	for _, f := range []Freeze{
+		{Stack: "web", Reason: "incident 4411", By: "alice", At: at},
+		{Reason: "region outage", By: "oncall", At: at},
+	} {
+		r := f.Refusal()
+		assert.Contains(t, r, f.Reason)
+		assert.Contains(t, r, "only a human can lift it")
+		for _, s := range []string{"unfreeze", "--key", "plangate"} {
+			assert.NotContains(t, r, s)
+		}
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/plangate/plangate/approvals"
 	"github.com/plangate/plangate/config"
 	"github.com/plangate/plangate/freeze"
 	"github.com/plangate/plangate/gate"
@@ -22,9 +21,7 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := newFlags("approve", "<plan-id>", "Review a plan — its summary, every deletion and the full diff — and sign an approval token for exactly that plan. "+
 		"The token is printed alone on the last line of stdout: paste it back to the agent. A unique prefix of 8+ characters names a plan.", stdout, stderr)
 	configFlag := fs.String("config", "", "config file (default $PLANGATE_CONFIG, else ./plangate.hcl)")
-	approver := fs.String("approver", "", "approver name whose key to use (default: the one configured approver with a key in the key dir)")
-	keyFlag := fs.String("key", "", "private key file (default: $PLANGATE_KEY, else <user config dir>/plangate/<approver>.key)")
-	passFile := fs.String("passphrase-file", "", "read the key's passphrase from the first line of this file instead of the terminal")
+	signer := signingKeyFlags(fs)
 	yes := fs.Bool("yes", false, "skip the confirmation prompt (for scripts)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -87,21 +84,9 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	writeApproveContext(stdout, rec, st, chk, &s, colour)
 
-	keyPath, err := findKey(e.cfg, *keyFlag, *approver)
+	key, keyPath, err := signer.read(e.cfg)
 	if err != nil {
 		return err
-	}
-	key, err := approvals.ReadPrivateKey(keyPath, func() ([]byte, error) {
-		if *passFile != "" {
-			return readPassphraseFile(*passFile)
-		}
-		return promptPassphrase("Passphrase for " + keyPath + ": ")
-	})
-	if err != nil {
-		return err
-	}
-	if *approver != "" && key.Approver != *approver {
-		return fmt.Errorf("%s holds the key of approver %q, not %q", keyPath, key.Approver, *approver)
 	}
 	if err := e.gate.CheckKey(key); err != nil {
 		return fmt.Errorf("%s: %w", keyPath, err)

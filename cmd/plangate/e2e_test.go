@@ -405,8 +405,13 @@ func TestHumanGateOverStdio(t *testing.T) {
 	frozen := r.callTool("apply_plan", map[string]any{"plan_id": id, "approval_tokens": []string{token}})
 	assert.Equal(t, true, frozen["isError"])
 	assert.Contains(t, resultText(frozen), "incident 4411")
-	out, err = cli("unfreeze", "web", "--config", cfg)
+	// Lifting the freeze takes an approver's key.
+	out, err = cli("unfreeze", "web", "--config", cfg, "--key", filepath.Join(t.TempDir(), "none.key"))
+	require.Error(t, err, out)
+	assert.Contains(t, out, "stays frozen")
+	out, err = cli("unfreeze", "web", "--config", cfg, "--key", key)
 	require.NoError(t, err, out)
+	assert.Contains(t, out, "stack web unfrozen by approver oncall")
 
 	applied := r.callTool("apply_plan", map[string]any{"plan_id": id, "approval_tokens": []string{token}})
 	require.NotEqual(t, true, applied["isError"], resultText(applied))

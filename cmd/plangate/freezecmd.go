@@ -2,16 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/plangate/plangate/approvals"
 	"github.com/plangate/plangate/audit"
 	"github.com/plangate/plangate/freeze"
 )
 
 func runFreeze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("freeze", "[stack]", "Kill switch: refuse every apply_plan to the stack (all stacks when none is named) until plangate unfreeze. Plans can still be made and reviewed.", stdout, stderr)
+	fs := newFlags("freeze", "[stack]", "Kill switch: refuse every apply_plan to the stack (all stacks when none is named) until an approver lifts it with plangate unfreeze [stack] --key <file>. "+
+		"Anyone may freeze; only an approver's key unfreezes. Plans can still be made and reviewed.", stdout, stderr)
 	configFlag := fs.String("config", "", "config file (default $PLANGATE_CONFIG, else ./plangate.hcl)")
 	reason := fs.String("reason", "", "why (required; shown to the agent and in the audit log)")
 	if err := parse(fs, args); err != nil {
@@ -46,8 +49,11 @@ func runFreeze(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func runUnfreeze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("unfreeze", "[stack]", "Lift the freeze of a stack (the all-stacks freeze when none is named).", stdout, stderr)
+	fs := newFlags("unfreeze", "[stack]", "Lift the freeze of a stack (the all-stacks freeze when none is named). Only an approver can: "+
+		"the unfreeze is signed with an approver's key, found as plangate approve finds it (--key, $PLANGATE_KEY, else <user config dir>/plangate/<approver>.key), "+
+		"and the audit log names the approver.", stdout, stderr)
 	configFlag := fs.String("config", "", "config file (default $PLANGATE_CONFIG, else ./plangate.hcl)")
+	signer := signingKeyFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -60,22 +66,60 @@ func runUnfreeze(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	stack := fs.Arg(0)
+	what, subject, command := "all stacks", approvals.SubjectAllStacks, "plangate unfreeze"
+	if stack != "" {
+		what, subject, command = "stack "+stack, stack, "plangate unfreeze "+stack
+	}
+	f, err := freeze.Check(e.cfg.StateDir, stack)
+	if err != nil {
+		return err
+	}
+	if f == nil || f.Stack != stack {
+		// Nothing to lift, so nothing to sign.
+		fmt.Fprintf(stdout, "%s was not frozen\n", what)
+		if f != nil {
+			fmt.Fprintf(stdout, "note: %s\n", f.Error())
+		}
+		return nil
+	}
+
+	key, keyPath, err := signer.read(e.cfg)
+	var noKey *noKeyError
+	switch {
+	case errors.As(err, &noKey):
+		return fmt.Errorf("not unfrozen, %s stays frozen: unfreeze needs an approver's key: %s --key <file> "+
+			"(no approver key found in %s for the approvers of %s; plangate keygen --name <you> makes one, and its approver block goes in that file)",
+			what, command, noKey.dir, noKey.config)
+	case err != nil:
+		return fmt.Errorf("not unfrozen, %s stays frozen: %w", what, err)
+	}
+	if err := e.gate.CheckKey(key); err != nil {
+		return fmt.Errorf("not unfrozen, %s stays frozen: key %s is not an approver of this config: %w", what, keyPath, err)
+	}
+	now := time.Now().UTC()
+	req, err := approvals.SignRequest(key, approvals.ActionUnfreeze, subject, now)
+	if err != nil {
+		return fmt.Errorf("not unfrozen, %s stays frozen: %w", what, err)
+	}
+	claims, err := approvals.VerifyRequest(req, approvals.ActionUnfreeze, subject, e.cfg.Approvers, now)
+	if err != nil {
+		return fmt.Errorf("not unfrozen, %s stays frozen: %w", what, err)
+	}
+
 	had, err := freeze.Clear(e.cfg.StateDir, stack)
 	if err != nil {
 		return err
 	}
-	what := "all stacks"
-	if stack != "" {
-		what = "stack " + stack
-	}
 	if !had {
-		fmt.Fprintf(stdout, "%s was not frozen\n", what)
+		fmt.Fprintf(stdout, "%s was unfrozen meanwhile by someone else\n", what)
 		return nil
 	}
-	if _, err := e.audit.Append(audit.Event{Event: audit.EventUnfreeze, Stack: stack, Actor: freeze.CurrentUser()}); err != nil {
+	// The request's fingerprint, never the request, goes on the record.
+	ev := audit.Event{Event: audit.EventUnfreeze, Stack: stack, Actor: claims.Approver, TokenFingerprints: []string{approvals.Fingerprint(req)}}
+	if _, err := e.audit.Append(ev); err != nil {
 		return fmt.Errorf("unfrozen, but the audit log failed: %w", err)
 	}
-	fmt.Fprintf(stdout, "%s unfrozen: applies are allowed again\n", what)
+	fmt.Fprintf(stdout, "%s unfrozen by approver %s: applies are allowed again\n", what, claims.Approver)
 	if f, err := freeze.Check(e.cfg.StateDir, stack); err == nil && f != nil && stack != "" {
 		fmt.Fprintf(stdout, "note: %s\n", f.Error())
 	}

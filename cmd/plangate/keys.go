@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -150,9 +151,53 @@ func promptNewPassphrase(stderr io.Writer) ([]byte, error) {
 	return p1, nil
 }
 
+// signingKey is how a command that signs as an approver (approve,
+// unfreeze) is given the key: the same flags and the same lookup for all.
+type signingKey struct {
+	approver, key, passFile *string
+}
+
+func signingKeyFlags(fs *flag.FlagSet) signingKey {
+	return signingKey{
+		approver: fs.String("approver", "", "approver name whose key to use (default: the one configured approver with a key in the key dir)"),
+		key:      fs.String("key", "", "private key file (default: $PLANGATE_KEY, else <user config dir>/plangate/<approver>.key)"),
+		passFile: fs.String("passphrase-file", "", "read the key's passphrase from the first line of this file instead of the terminal"),
+	}
+}
+
+// read finds the key (findKey) and reads it, asking for its passphrase if
+// it has one. It returns the key and the file it came from; it does not
+// check that the key is one of cfg's approvers.
+func (s signingKey) read(cfg *config.Config) (*approvals.PrivateKey, string, error) {
+	path, err := findKey(cfg, *s.key, *s.approver)
+	if err != nil {
+		return nil, "", err
+	}
+	key, err := approvals.ReadPrivateKey(path, func() ([]byte, error) {
+		if *s.passFile != "" {
+			return readPassphraseFile(*s.passFile)
+		}
+		return promptPassphrase("Passphrase for " + path + ": ")
+	})
+	if err != nil {
+		return nil, path, err
+	}
+	if *s.approver != "" && key.Approver != *s.approver {
+		return nil, path, fmt.Errorf("%s holds the key of approver %q, not %q", path, key.Approver, *s.approver)
+	}
+	return key, path, nil
+}
+
+// noKeyError: findKey found no key file to use.
+type noKeyError struct{ dir, config string }
+
+func (e *noKeyError) Error() string {
+	return fmt.Sprintf("no approver key found in %s for the approvers of %s: pass --key <file> (plangate keygen --name <you> creates one)", e.dir, e.config)
+}
+
 // findKey picks the approver key to sign with: --key, else $PLANGATE_KEY,
 // else the key file of --approver, else the one configured approver whose
-// key file exists in the key directory.
+// key file exists in the key directory. Finding none is a *noKeyError.
 func findKey(cfg *config.Config, keyFlag, approverFlag string) (string, error) {
 	if keyFlag != "" {
 		return keyFlag, nil
@@ -176,7 +221,7 @@ func findKey(cfg *config.Config, keyFlag, approverFlag string) (string, error) {
 	dir, _ := keyDir()
 	switch len(found) {
 	case 0:
-		return "", fmt.Errorf("no approver key found in %s for the approvers of %s: pass --key <file> (plangate keygen --name <you> creates one)", dir, cfg.Path)
+		return "", &noKeyError{dir: dir, config: cfg.Path}
 	case 1:
 		return found[0], nil
 	default:

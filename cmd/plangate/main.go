@@ -53,7 +53,7 @@ func commands() []command {
 		{"keygen", "create an approver key pair and print the approver block for plangate.hcl", runKeygen},
 		{"audit", "print the audit log; `audit verify` checks its hash chain", runAudit},
 		{"freeze", "kill switch: refuse every apply to a stack (or all stacks)", runFreeze},
-		{"unfreeze", "lift a freeze", runUnfreeze},
+		{"unfreeze", "lift a freeze (signed with an approver's key)", runUnfreeze},
 		{"init", "write a plangate.hcl and a demo stack into a directory", runInit},
 		{"demo", "run the whole workflow on the embedded demo stack, narrated", runDemo},
 		{"version", "print plangate's version", runVersion},
