@@ -31,8 +31,6 @@ const (
 	// PublicKeyPrefix starts every approver public key in the config file.
 	PublicKeyPrefix = "ed25519:"
 
-	// DefaultStateDir is the state directory, relative to the config file.
-	DefaultStateDir = ".plangate"
 	// DefaultWorkspace is the Terraform workspace of a stack that names none.
 	DefaultWorkspace = "default"
 	// DefaultMaxDeletionRatio is the mass-deletion share used when a policy sets none.
@@ -58,7 +56,7 @@ var (
 // Config is a loaded and validated plangate.hcl.
 type Config struct {
 	Path     string // absolute path of the file
-	StateDir string // absolute; default "<config dir>/.plangate"
+	StateDir string // absolute; default DefaultStateDir(Path), outside the repository
 	// ProviderMirror is the filesystem mirror Terraform installs providers
 	// from (top-level provider_mirror); "" means the registry.
 	ProviderMirror string

@@ -725,7 +725,7 @@ approver "lead" {
 		name: "empty state dir",
 		src: `state_dir = "" # ERR
 `,
-		want: []string{"Invalid state_dir", `remove it to use ".plangate"`},
+		want: []string{"Invalid state_dir", "remove it to use the default (the user's state directory"},
 	},
 	{
 		name: "variables in expressions",
@@ -879,12 +879,17 @@ func TestLoadDirectoryAsFile(t *testing.T) {
 }
 
 func TestLoadEmptyFile(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
 	path := writeConfig(t, "")
 	cfg, err := Load(path)
 	require.NoError(t, err)
 	assert.Empty(t, cfg.Stacks)
 	assert.Empty(t, cfg.Approvers)
-	assert.Equal(t, filepath.Join(filepath.Dir(path), ".plangate"), cfg.StateDir)
+	want, err := DefaultStateDir(path)
+	require.NoError(t, err)
+	assert.Equal(t, want, cfg.StateDir)
+	assert.Equal(t, filepath.Join(state, "plangate"), filepath.Dir(cfg.StateDir), "the default is in the user's state directory")
 }
 
 func TestLoadResolvesPathsAgainstConfigDir(t *testing.T) {

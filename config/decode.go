@@ -85,7 +85,7 @@ type approverBlock struct {
 
 // expectedValue says what each attribute takes, for type errors.
 var expectedValue = map[string]string{
-	"state_dir":           `a quoted path such as ".plangate"`,
+	"state_dir":           `a quoted path such as "/var/lib/plangate"`,
 	"dir":                 `a quoted path such as "infra/web"`,
 	"description":         `a quoted string`,
 	"variables":           `a list of variable names such as ["replicas", "image_tag"]`,
@@ -176,17 +176,19 @@ func (l *loader) errorf(r hcl.Range, summary, detailFormat string, args ...any) 
 }
 
 func (l *loader) build(path string, raw *fileBlock) *Config {
-	cfg := &Config{
-		Path:     path,
-		StateDir: filepath.Join(l.baseDir, DefaultStateDir),
-	}
-	if raw.StateDir != nil {
-		if strings.TrimSpace(*raw.StateDir) == "" {
-			l.errorf(raw.StateDirRange, "Invalid state_dir",
-				"state_dir is empty: remove it to use %q, or name a directory relative to the config file", DefaultStateDir)
-		} else {
-			cfg.StateDir = l.resolve(*raw.StateDir)
+	cfg := &Config{Path: path}
+	switch {
+	case raw.StateDir == nil:
+		dir, err := DefaultStateDir(path)
+		if err != nil {
+			l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No state directory", Detail: err.Error()})
 		}
+		cfg.StateDir = dir
+	case strings.TrimSpace(*raw.StateDir) == "":
+		l.errorf(raw.StateDirRange, "Invalid state_dir",
+			"state_dir is empty: remove it to use the default (the user's state directory, outside the repository), or name a directory relative to the config file")
+	default:
+		cfg.StateDir = l.resolve(*raw.StateDir)
 	}
 	if raw.Mirror != nil {
 		cfg.ProviderMirror = l.mirror(*raw.Mirror, raw.MirrorRange)

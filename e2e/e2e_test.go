@@ -30,6 +30,9 @@ var (
 	tfrc string
 	// terraform is the terraform plangate will run ("" when none is found).
 	terraform string
+	// stateHome is every child's $XDG_STATE_HOME: a config without
+	// state_dir keeps its records there, never in the developer's home.
+	stateHome string
 )
 
 func TestMain(m *testing.M) {
@@ -68,6 +71,7 @@ func setup(m *testing.M) (int, error) {
 	if out, err := build.CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("building plangate: %v\n%s", err, out)
 	}
+	stateHome = filepath.Join(tmp, "state")
 	tfrc = filepath.Join(tmp, "terraformrc")
 	if err := os.WriteFile(tfrc, nil, 0o600); err != nil {
 		return 0, err
@@ -88,9 +92,10 @@ func setup(m *testing.M) (int, error) {
 }
 
 // env is the environment of every child process: ours, with the empty
-// Terraform CLI config and the terraform to use.
+// Terraform CLI config, a user state directory of the tests' own, and the
+// terraform to use.
 func env(extra ...string) []string {
-	e := append(os.Environ(), "TF_CLI_CONFIG_FILE="+tfrc, "CHECKPOINT_DISABLE=1", "NO_COLOR=1")
+	e := append(os.Environ(), "TF_CLI_CONFIG_FILE="+tfrc, "CHECKPOINT_DISABLE=1", "NO_COLOR=1", "XDG_STATE_HOME="+stateHome)
 	if terraform != "" {
 		e = append(e, "PLANGATE_TERRAFORM="+terraform)
 	}
@@ -133,9 +138,9 @@ func requireClients(t *testing.T) {
 }
 
 // proj is a plangate project made by `plangate init`, with one approver
-// made by `plangate keygen`.
+// made by `plangate keygen` and a state_dir of its own outside it.
 type proj struct {
-	dir, cfg, key string
+	dir, cfg, key, state string
 }
 
 // newProject runs `plangate init` in a temp dir, adds an approver key with
@@ -147,11 +152,12 @@ func newProject(t *testing.T, stacks ...string) *proj {
 	p := &proj{dir: filepath.Join(t.TempDir(), "proj")}
 	p.cfg = filepath.Join(p.dir, "plangate.hcl")
 	p.key = filepath.Join(t.TempDir(), "oncall.key")
+	p.state = filepath.Join(t.TempDir(), "state")
 	mustRun(t, "init", p.dir)
 	out := mustRun(t, "keygen", "--name", "oncall", "--out", p.key)
 	i := strings.Index(out, `approver "oncall" {`)
 	require.GreaterOrEqual(t, i, 0, "keygen prints the approver block:\n%s", out)
-	extra := "\n" + out[i:]
+	extra := fmt.Sprintf("\nstate_dir = %q\n\n", p.state) + out[i:]
 	for _, s := range stacks {
 		copyDir(t, filepath.Join(repoRoot, "fixtures", "stacks", s), filepath.Join(p.dir, "stacks", s))
 		// The fixtures' provisioners are what these tests are about.
@@ -371,7 +377,7 @@ func TestTypeScriptSDKFullLoop(t *testing.T) {
 	t.Logf("cancel: aborted after progress %v; rejection %q; interrupted %d ms after abort", s.Progress, s.Rejection, s.InterruptedMs)
 
 	stackDir := filepath.Join(p.dir, "stacks", "slowapply")
-	state := stateList(t, stackDir, filepath.Join(p.dir, ".plangate", "terraform", "slowapply"))
+	state := stateList(t, stackDir, filepath.Join(p.state, "terraform", "slowapply"))
 	t.Logf("state after cancel: %v", state)
 	for _, r := range []string{"a", "b", "c", "d"} {
 		if fileExists(filepath.Join(stackDir, "done-"+r)) {

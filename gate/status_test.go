@@ -34,7 +34,7 @@ func newTestGate(t *testing.T, policy string) *testGate {
 	dir := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "web"), 0o755))
 	keys := map[string]*approvals.PrivateKey{}
-	text := "stack \"web\" {\n  dir = \"web\"\n  policy {\n" + policy + "\n  }\n}\n"
+	text := "state_dir = \"state\"\nstack \"web\" {\n  dir = \"web\"\n  policy {\n" + policy + "\n  }\n}\n"
 	for _, name := range []string{"alice", "bob"} {
 		pub, priv, err := approvals.GenerateKey()
 		require.NoError(t, err)

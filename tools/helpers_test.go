@@ -42,7 +42,9 @@ func newFixture(t *testing.T) *fixture {
 `), 0o644))
 	}
 	path := filepath.Join(dir, "plangate.hcl")
-	require.NoError(t, os.WriteFile(path, []byte(`stack "web" {
+	// An explicit state_dir: the default is in the user's home.
+	require.NoError(t, os.WriteFile(path, []byte(`state_dir = "state"
+stack "web" {
   dir       = "web"
   variables = ["n"]
 }

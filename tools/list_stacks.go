@@ -51,6 +51,9 @@ type PolicyInfo struct {
 // ListStacksResult is the structured content of list_stacks.
 type ListStacksResult struct {
 	Stacks []StackInfo `json:"stacks"`
+	// Warnings are problems of the whole setup a human should fix, such as
+	// a state_dir inside a git work tree; the agent relays them.
+	Warnings []string `json:"warnings" jsonschema:"problems of plangate's setup to relay to a human; empty when there are none"`
 }
 
 // ListStacks lists the configured stacks with their settable variables.
@@ -62,9 +65,12 @@ func ListStacks(d *Deps) server.ServerTool {
 		mcp.WithOutputSchema[ListStacksResult](),
 	)
 	return server.ServerTool{Tool: tool, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		res := ListStacksResult{Stacks: []StackInfo{}}
+		res := ListStacksResult{Stacks: []StackInfo{}, Warnings: []string{}}
 		for _, st := range d.Config.Stacks {
 			res.Stacks = append(res.Stacks, d.stackInfo(st))
+		}
+		if w := d.Config.StateDirWarning(); w != "" {
+			res.Warnings = append(res.Warnings, w)
 		}
 		return mcp.NewToolResultStructured(res, formatStacks(res)), nil
 	}}
@@ -169,6 +175,9 @@ func formatStacks(res ListStacksResult) string {
 			}
 			b.WriteString("\n")
 		}
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(&b, "\nWARNING (tell a human): %s\n", w)
 	}
 	return b.String()
 }

@@ -1,6 +1,9 @@
 package tools
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -33,4 +36,23 @@ func TestListStacks(t *testing.T) {
 	assert.Contains(t, txt, `FROZEN: stack "db" is frozen by oncall`)
 	assert.NotContains(t, txt, "unfreeze", "list_stacks does not tell the agent how to lift a freeze")
 	assert.Contains(t, txt, "variables you may set: none")
+	assert.Empty(t, res.StructuredContent.(ListStacksResult).Warnings, "the fixture's state_dir is in no git work tree")
+	assert.NotContains(t, txt, "WARNING")
+}
+
+// A state_dir inside a git work tree is within reach of an agent that
+// edits files there: list_stacks says so, for the agent to relay.
+func TestListStacksWarnsOfAStateDirInAWorkTree(t *testing.T) {
+	f := newFixture(t)
+	repo := filepath.Dir(f.deps.Config.Path)
+	require.NoError(t, os.Mkdir(filepath.Join(repo, ".git"), 0o755))
+	res := call(t, ListStacks(f.deps), nil)
+	warnings := res.StructuredContent.(ListStacksResult).Warnings
+	require.Len(t, warnings, 1)
+	assert.Equal(t, f.deps.Config.StateDirWarning(), warnings[0])
+	assert.Contains(t, warnings[0], "state_dir "+f.deps.Config.StateDir+" is inside the git work tree "+repo)
+	assert.Contains(t, warnings[0], "an agent that edits files there can edit plangate's records")
+	txt := text(res)
+	assert.True(t, strings.HasPrefix(txt, "2 stack(s):"), txt)
+	assert.Contains(t, txt, "\nWARNING (tell a human): "+warnings[0]+"\n")
 }

@@ -30,7 +30,7 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usageError(fs, "name one plan: its id, or a unique prefix of 8+ characters (plangate plans lists them)")
 	}
 	logger, _ := newLogger(stderr, "warn")
-	e, err := openEnv(*configFlag, logger)
+	e, err := openEnv(*configFlag, stderr, logger)
 	if err != nil {
 		return err
 	}
@@ -77,6 +77,11 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	s := rec.Summary(now).WithDiff(plan.DiffPage{Text: diff.String(), Total: diff.Len()})
 	plan.WriteReport(stdout, &s, now, report...)
 	fmt.Fprintf(stdout, "(read from the plan file itself: SHA-256 %s)\n", rv.SHA256)
+	// The approver is the one who can move the state dir, and this is the
+	// moment its records (ledger, audit log) are about to be trusted.
+	if w := e.cfg.StateDirWarning(); w != "" {
+		fmt.Fprintf(stdout, "\nWARNING: %s\n", w)
+	}
 
 	chk, err := e.gate.Approvable(rec, st, now)
 	if err != nil {

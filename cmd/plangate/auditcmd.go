@@ -24,7 +24,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError(fs, "unexpected argument %q: the only subcommand is verify", fs.Arg(fs.NArg()-1))
 	}
 	logger, _ := newLogger(stderr, "warn")
-	e, err := openEnv(*configFlag, logger)
+	e, err := openEnv(*configFlag, stderr, logger)
 	if err != nil {
 		return err
 	}

@@ -37,11 +37,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if _, err := writeDemo(dir); err != nil {
 		return err
 	}
+	// The demo's records live and go with its temporary directory, not in
+	// the user's state directory where `plangate init` puts a project's.
+	cfgPath := filepath.Join(dir, "plangate.hcl")
+	if err := appendFile(cfgPath, "\n# plangate demo: the records live in the demo's temporary directory.\nstate_dir = \"state\"\n"); err != nil {
+		return err
+	}
 	d := &demo{out: stdout}
 	d.say("plangate demo — a Terraform stack changed by an agent only through plans a human approved.")
 	d.say("The project (plangate.hcl and a web stack of terraform_data resources) is in %s.", dir)
 
-	cfgPath := filepath.Join(dir, "plangate.hcl")
 	keyPath := filepath.Join(dir, "demo-approver.key")
 	d.step("A human creates an approver key: plangate keygen --name oncall")
 	var keygenOut strings.Builder
@@ -56,7 +61,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	logger, _ := newLogger(stderr, "warn")
-	e, err := openEnv(cfgPath, logger)
+	e, err := openEnv(cfgPath, stderr, logger)
 	if err != nil {
 		return err
 	}

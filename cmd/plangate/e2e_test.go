@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plangate/plangate/config"
 	"github.com/plangate/plangate/internal/tfbin"
 	"github.com/plangate/plangate/internal/tftest"
 )
@@ -41,7 +42,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// project writes the demo project with `plangate init` and returns its dir.
+// project writes the demo project with `plangate init` and returns its
+// dir. Its config sets no state_dir: the records go to the test's own
+// $XDG_STATE_HOME (tftest.Setup), found with stateDir.
 func project(t *testing.T) string {
 	t.Helper()
 	tftest.Setup(t)
@@ -49,6 +52,14 @@ func project(t *testing.T) string {
 	out, err := exec.Command(binary, "init", dir).CombinedOutput()
 	require.NoError(t, err, string(out))
 	return dir
+}
+
+// stateDir is the state_dir of the project in dir, as plangate resolves it.
+func stateDir(t *testing.T, dir string) string {
+	t.Helper()
+	cfg, err := config.Load(filepath.Join(dir, "plangate.hcl"))
+	require.NoError(t, err)
+	return cfg.StateDir
 }
 
 // rpc is a raw JSON-RPC session with `plangate serve` over its stdio: the
@@ -241,6 +252,9 @@ func TestServeOverStdio(t *testing.T) {
 }
 
 func TestCLI(t *testing.T) {
+	// `plangate init` projects keep their records in the user's state
+	// directory: this test's own.
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	run := func(args ...string) (string, int) {
 		cmd := exec.Command(binary, args...)
 		out, err := cmd.CombinedOutput()
@@ -319,6 +333,10 @@ func TestDemo(t *testing.T) {
 	out, err := exec.Command(binary, "demo").CombinedOutput()
 	require.NoError(t, err, string(out))
 	s := string(out)
+	entries, err := os.ReadDir(os.Getenv("XDG_STATE_HOME"))
+	require.NoError(t, err)
+	assert.Empty(t, entries, "the demo keeps its records in its temporary directory, not in the user's state directory")
+	assert.NotContains(t, s, "warning")
 	assert.Contains(t, s, "for web: 5 to add, 0 to change, 0 to destroy — no deletions")
 	assert.Contains(t, s, "DELETES 2 (terraform_data.web[0], replaced; terraform_data.web[1], deleted)")
 	assert.Contains(t, s, "deletions: 2")
@@ -438,7 +456,7 @@ func TestHumanGateOverStdio(t *testing.T) {
 	assert.Contains(t, out, "hash chain intact")
 
 	// One changed byte breaks the chain, and verify names the line.
-	logPath := filepath.Join(dir, ".plangate", "audit.jsonl")
+	logPath := filepath.Join(stateDir(t, dir), "audit.jsonl")
 	b, err := os.ReadFile(logPath)
 	require.NoError(t, err)
 	i := strings.Index(string(b), "apply_refused")
@@ -556,7 +574,7 @@ wait:
 	require.NoError(t, err)
 	tf := exec.Command(tfPath, "state", "list")
 	tf.Dir = filepath.Join(dir, "stacks", "slowapply")
-	tf.Env = append(os.Environ(), "TF_DATA_DIR="+filepath.Join(dir, ".plangate", "terraform", "slowapply"))
+	tf.Env = append(os.Environ(), "TF_DATA_DIR="+filepath.Join(stateDir(t, dir), "terraform", "slowapply"))
 	state, err := tf.CombinedOutput()
 	require.NoError(t, err, string(state))
 	assert.Contains(t, string(state), "terraform_data.a")

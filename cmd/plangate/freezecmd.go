@@ -27,7 +27,7 @@ func runFreeze(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError(fs, "--reason is required: say why, for whoever finds the stack frozen")
 	}
 	logger, _ := newLogger(stderr, "warn")
-	e, err := openEnv(*configFlag, logger)
+	e, err := openEnv(*configFlag, stderr, logger)
 	if err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func runUnfreeze(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return usageError(fs, "name at most one stack (none lifts the freeze of every stack)")
 	}
 	logger, _ := newLogger(stderr, "warn")
-	e, err := openEnv(*configFlag, logger)
+	e, err := openEnv(*configFlag, stderr, logger)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 
+	"github.com/plangate/plangate/config"
 	"github.com/plangate/plangate/fixtures"
 )
 
@@ -31,8 +32,26 @@ func runInit(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, f := range written {
 		fmt.Fprintf(stdout, "wrote %s\n", f)
 	}
+	describeStateDir(stdout, stderr, filepath.Join(dir, "plangate.hcl"))
 	fmt.Fprintf(stdout, "\nNext:\n  cd %s\n  plangate plans            # no plans yet\n  plangate serve            # what an MCP client runs\n", dir)
 	return nil
+}
+
+// describeStateDir says where the new config keeps plangate's records
+// (the user's state directory, since the demo config sets no state_dir),
+// or why it cannot.
+func describeStateDir(stdout, stderr io.Writer, cfgPath string) {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "plangate init: warning: %v\n", err)
+		return
+	}
+	fmt.Fprintf(stdout, "\nPlans, the approvals ledger and the audit log go to %s\n", cfg.StateDir)
+	if w := cfg.StateDirWarning(); w != "" {
+		fmt.Fprintf(stderr, "plangate init: warning: %s\n", w)
+		return
+	}
+	fmt.Fprintf(stdout, "(outside any git work tree, so an agent that edits the project cannot edit them; set state_dir in plangate.hcl to move them)\n")
 }
 
 // writeDemo copies the embedded demo project into dir, refusing to

@@ -198,7 +198,9 @@ type env struct {
 	deps  *tools.Deps
 }
 
-func openEnv(configFlag string, logger *slog.Logger) (*env, error) {
+// openEnv loads the config and opens its state dir. A state_dir inside a
+// git work tree is warned about on stderr, by every command that opens one.
+func openEnv(configFlag string, stderr io.Writer, logger *slog.Logger) (*env, error) {
 	path, err := config.Find(configFlag)
 	if err != nil {
 		return nil, err
@@ -206,6 +208,9 @@ func openEnv(configFlag string, logger *slog.Logger) (*env, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, err
+	}
+	if w := cfg.StateDirWarning(); w != "" {
+		fmt.Fprintf(stderr, "plangate: warning: %s\n", w)
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)

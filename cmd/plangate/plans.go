@@ -26,7 +26,7 @@ func runPlans(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError(fs, "--status %q is not a plan status: use one of %v", *status, plan.Statuses)
 	}
 	logger, _ := newLogger(stderr, "warn")
-	e, err := openEnv(*configFlag, logger)
+	e, err := openEnv(*configFlag, stderr, logger)
 	if err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError(fs, "name one plan: its id, or a unique prefix of 8+ characters (plangate plans lists them)")
 	}
 	logger, _ := newLogger(stderr, "warn")
-	e, err := openEnv(*configFlag, logger)
+	e, err := openEnv(*configFlag, stderr, logger)
 	if err != nil {
 		return err
 	}

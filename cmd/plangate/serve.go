@@ -23,12 +23,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	e, err := openEnv(*configFlag, logger)
+	e, err := openEnv(*configFlag, stderr, logger)
 	if err != nil {
 		return err
 	}
 	s := server.New(e.deps, appVersion())
-	logger.Info("plangate serving over stdio", "version", appVersion(), "config", e.cfg.Path, "stacks", len(e.cfg.Stacks))
+	logger.Info("plangate serving over stdio", "version", appVersion(), "config", e.cfg.Path, "state_dir", e.cfg.StateDir, "stacks", len(e.cfg.Stacks))
 	err = server.ServeStdio(ctx, s, os.Stdin, stdout, logger)
 	if ctx.Err() != nil {
 		// SIGTERM or SIGINT: in-flight Terraform runs got SIGINT through

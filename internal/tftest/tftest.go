@@ -12,7 +12,9 @@ import (
 
 // Setup finds terraform (failing the test with what to install when there
 // is none: these tests never skip silently) and gives the test a Terraform
-// CLI config of its own, so no developer's config or plugin cache leaks in.
+// CLI config of its own, so no developer's config or plugin cache leaks in,
+// and a user state directory of its own ($XDG_STATE_HOME), so that a
+// config without state_dir keeps its records there, never in the home.
 func Setup(t testing.TB) string {
 	t.Helper()
 	path := Find(t)
@@ -25,6 +27,7 @@ func Setup(t testing.TB) string {
 	}
 	t.Setenv("TF_CLI_CONFIG_FILE", rc)
 	t.Setenv("CHECKPOINT_DISABLE", "1")
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	return path
 }
 

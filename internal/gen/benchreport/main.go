@@ -369,7 +369,7 @@ func reportEndToEnd(ctx context.Context, tf *gen.Terraform, dir string, reps int
 		return err
 	}
 	cfgPath := filepath.Join(project, "plangate.hcl")
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, "stack \"bench\" {\n  dir = %q\n}\n", p.Dir), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, "state_dir = \"state\" # in the benchmark's temporary dir, not the user's\nstack \"bench\" {\n  dir = %q\n}\n", p.Dir), 0o644); err != nil {
 		return err
 	}
 	cfg, err := config.Load(cfgPath)
