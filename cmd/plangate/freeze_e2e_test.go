@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plangate/plangate/freeze"
+	"github.com/plangate/plangate/internal/tftest"
 )
 
 // killSwitch is a project with one approver, oncall, whose
@@ -29,9 +30,9 @@ const oncallPassphrase = "correct horse battery staple"
 
 func newKillSwitch(t *testing.T) *killSwitch {
 	t.Helper()
+	tftest.Setup(t) // the test's own $XDG_STATE_HOME, for the default state_dir
 	k := &killSwitch{t: t, dir: filepath.Join(t.TempDir(), "proj"), keyDir: t.TempDir(), emptyKeyDir: t.TempDir()}
 	k.cfg = filepath.Join(k.dir, "plangate.hcl")
-	k.stateDir = filepath.Join(k.dir, ".plangate")
 	k.oncallKey = filepath.Join(k.keyDir, "oncall.key")
 	k.malloryKey = filepath.Join(t.TempDir(), "mallory.key")
 	k.passFile = filepath.Join(t.TempDir(), "pass")
@@ -41,6 +42,7 @@ func newKillSwitch(t *testing.T) *killSwitch {
 
 	_, stderr, code := k.run("init", k.dir)
 	require.Equal(t, 0, code, stderr)
+	k.stateDir = stateDir(t, k.dir)
 	out, stderr, code := k.run("keygen", "--name", "oncall", "--passphrase-file", k.passFile)
 	require.Equal(t, 0, code, stderr)
 	require.FileExists(t, k.oncallKey, "keygen writes to the key dir by default")
