@@ -31,7 +31,8 @@ func checkConfig(st *config.Stack, dataDir string) error {
 	var ce *tfscan.ConfigError
 	if errors.As(err, &ce) {
 		return &ConfigRefusal{Stack: st.Name, Reasons: []string{
-			"plangate cannot read the stack's configuration with certainty, so it does not let Terraform run it:\n" + ce.Error()}}
+			"the stack's Terraform configuration cannot be read, so Terraform was not run:\n" + ce.Error() +
+				"\nFix the Terraform configuration, then call plan_change again"}}
 	}
 	if err != nil {
 		return fmt.Errorf("stack %q: reading the configuration before Terraform runs: %w", st.Name, err)
