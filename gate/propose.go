@@ -79,11 +79,34 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 		return nil, err
 	}
 	opts = append(opts, plan.BeforePlan(func(dataDir string) error { return checkConfig(st, dataDir) }))
+	files := plan.VarFileValues(st)
 	unlock, err := g.Runner.Lock(ctx, st)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+
+	// Variables the agent leaves out keep the last applied plan's values
+	// (read under the stack lock: no apply comes in between).
+	last, err := g.lastApplied(st)
+	if err != nil {
+		return nil, err
+	}
+	carried, err := g.carried(ctx, st, last, decls, plan.Uncarried(decls, checked, files))
+	if err != nil {
+		return nil, err
+	}
+	var lastID string
+	if last != nil {
+		lastID = last.ID
+	}
+	if err := plan.CheckCarried(decls, carried, lastID); err != nil {
+		return nil, err
+	}
+	inputs, err := plan.ResolveInputs(decls, checked, files, carried, lastID)
+	if err != nil {
+		return nil, err
+	}
 
 	draft, err := g.Store.NewDraft()
 	if err != nil {
@@ -97,8 +120,8 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 	}()
 
 	var varFile string
-	if len(checked) > 0 {
-		if varFile, err = draft.WriteVarFile(checked); err != nil {
+	if len(inputs.Vars) > 0 {
+		if varFile, err = draft.WriteVarFile(inputs.Vars); err != nil {
 			return nil, err
 		}
 		opts = append(opts, plan.VarFile(varFile))
@@ -160,9 +183,9 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 	// say) without their sensitive marks: mask every secret the plan, the
 	// stack's sensitive variables and the agent's sensitive values hold.
 	masker := plan.NewMasker()
+	var a *plan.Analysis
 	if out.JSONFile != "" {
-		a, err := draft.ReadPlanJSON(out.JSONFile)
-		if err != nil {
+		if a, err = draft.ReadPlanJSON(out.JSONFile); err != nil {
 			return nil, err
 		}
 		masker = a.Masker()
@@ -182,9 +205,11 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 			return nil, err
 		}
 	}
-	for _, v := range plan.SensitiveValues(st, decls, checked) {
+	for _, v := range plan.SensitiveValues(st, decls, inputs.Vars) {
 		masker.AddValue(v)
 	}
+	rec.Inputs = inputs.Shown(a, masker)
+	rec.Warnings = append(rec.Warnings, overridden(last, rec.Inputs)...)
 	for i, w := range rec.Warnings {
 		rec.Warnings[i] = masker.MaskText(w)
 	}

@@ -67,6 +67,9 @@ type Analysis struct {
 	// rootVars are the root module's variables and whether each is
 	// sensitive, as the configuration declares them.
 	rootVars map[string]bool
+	// variables are the root variables' values, spans of raw (sensitive
+	// ones in clear: see shownVariable and ClearVariable).
+	variables map[string][]byte
 	// raw is the plan JSON; sections are its top-level members, spans of
 	// raw in the order Terraform wrote them; the sanitizer writes them.
 	raw      []byte

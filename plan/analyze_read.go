@@ -174,7 +174,9 @@ func (a *Analysis) decode(raw []byte) error {
 	// Variables come before configuration in the JSON, so their values are
 	// judged only now. A variable without a declaration counts as sensitive.
 	a.rootVars = collectConfigSecrets(config, a.secrets)
+	a.variables = make(map[string][]byte, len(variables))
 	for _, v := range variables {
+		a.variables[v.key] = v.val
 		if a.variableSensitive(v.key) {
 			if val, err := decodeAny(v.val); err == nil {
 				a.secrets.addAll(val)

@@ -156,7 +156,7 @@ func paint(on bool, text string, escapes ...string) string {
 }
 
 // WriteReport writes the human-readable report of a plan: headline,
-// status, deletions, drift, warnings and errors, the diff page, and
+// status, deletions, the inputs, drift, warnings and errors, the diff page, and
 // (unless ForApprover) what must happen next.
 func WriteReport(w io.Writer, s *Summary, now time.Time, opts ...ReportOption) {
 	var c reportConfig
@@ -232,6 +232,7 @@ func WriteReport(w io.Writer, s *Summary, now time.Time, opts ...ReportOption) {
 			p("%s\n", paint(c.colour, "  - "+r, ansiRed))
 		}
 	}
+	writeInputs(w, s.Inputs)
 	if len(s.Drift) > 0 {
 		p("\nDrift (changed outside Terraform, not part of this plan's actions): %d\n", len(s.Drift))
 		for i, d := range s.Drift {
@@ -285,6 +286,35 @@ func WriteReport(w io.Writer, s *Summary, now time.Time, opts ...ReportOption) {
 		p("Next: nothing to apply.\n")
 	default:
 		p("Next: this plan is %s and cannot be applied; call plan_change for a new one.\n", s.Status)
+	}
+}
+
+// writeInputs lists the variables the agent may set, with the value the
+// plan used and where it came from, names aligned.
+func writeInputs(w io.Writer, inputs []Input) {
+	if len(inputs) == 0 {
+		return
+	}
+	width := 0
+	for _, in := range inputs {
+		width = max(width, len(in.Name))
+	}
+	fmt.Fprintf(w, "\nInputs:\n")
+	for _, in := range inputs {
+		fmt.Fprintf(w, "  %-*s = %s  (%s)\n", width, in.Name, FormatInputValue(in.Value), in.Origin.describe(in.Source))
+	}
+}
+
+// describe is the origin as the report prints it: its name as in the
+// structured summary, with the file or plan it came from.
+func (o Origin) describe(source string) string {
+	switch {
+	case source == "":
+		return string(o)
+	case o == OriginLastApplied:
+		return string(o) + ", plan " + ShortID(source)
+	default:
+		return string(o) + " " + source
 	}
 }
 

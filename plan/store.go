@@ -59,6 +59,12 @@ type Record struct {
 
 	// AWS is who Terraform planned as (stacks with an aws block).
 	AWS *AWSIdentity `json:"aws,omitempty"`
+
+	// Inputs are the values the plan used for every variable the agent
+	// may set, masked, and where each came from; Variables is what the
+	// agent asked for (a null: reset). Records from before inputs were
+	// kept list the agent's variables (see decodeRecord).
+	Inputs []Input `json:"inputs"`
 }
 
 // Requester is the client that asked for a plan.
@@ -279,6 +285,9 @@ func decodeRecord(b []byte) (*Record, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, err
 	}
+	if r.Inputs == nil {
+		r.Inputs = legacyInputs(r.Variables)
+	}
 	var legacy struct {
 		Summary *struct {
 			Counts            Counts       `json:"counts"`
@@ -299,6 +308,24 @@ func decodeRecord(b []byte) (*Record, error) {
 	r.Counts, r.Deleted, r.Drift, r.Warnings, r.Errors = ls.Counts, ls.Deleted, ls.Drift, ls.Warnings, ls.Errors
 	r.ProtectedHits, r.BlockedReasons, r.ApprovalsRequired, r.AWS = ls.ProtectedHits, ls.BlockedReasons, ls.ApprovalsRequired, ls.AWS
 	return &r, nil
+}
+
+// legacyInputs are the inputs of a record written before plangate kept
+// them: the agent's variables, as recorded (sensitive ones masked).
+func legacyInputs(vars map[string]any) []Input {
+	if len(vars) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(vars))
+	for n := range vars {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]Input, 0, len(names))
+	for _, n := range names {
+		out = append(out, Input{Name: n, Value: vars[n], Origin: OriginAgent})
+	}
+	return out
 }
 
 // Update changes a record under the store lock. fn sees the current

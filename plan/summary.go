@@ -94,6 +94,7 @@ type Summary struct {
 	ExpiresAt           time.Time    `json:"expires_at"`
 	ApproveCommand      string       `json:"approve_command,omitempty" jsonschema:"what a human runs to approve this plan"`
 	AWS                 *AWSIdentity `json:"aws,omitempty" jsonschema:"the AWS identity the plan ran as, checked with STS before Terraform started (stacks with an aws block only)"`
+	Inputs              []Input      `json:"inputs" jsonschema:"every variable the agent may set, with the value this plan used and its origin; a variable left out keeps the value of the stack's last applied plan (last_applied), unless a var file sets it; null resets it"`
 
 	// headline is fixed by Page so that every page of a plan starts with
 	// the same line, whatever page of deletions it carries.
@@ -112,6 +113,7 @@ func (r *Record) Summary(now time.Time) Summary {
 		ProtectedHits: nonNil(r.ProtectedHits), BlockedReasons: nonNil(r.BlockedReasons), ApprovalsRequired: r.ApprovalsRequired,
 		PlanSHA256: r.PlanSHA256, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, AWS: r.AWS,
 	}
+	s.Inputs = nonNil(r.Inputs)
 	if s.Status == StatusAwaitingApproval {
 		s.ApproveCommand = "plangate approve " + r.ID
 	}

@@ -105,7 +105,9 @@ func (e *InputError) Error() string { return e.Msg }
 func inputErrorf(format string, a ...any) error { return &InputError{Msg: fmt.Sprintf(format, a...)} }
 
 // CheckVariables validates agent-set values against the stack's allowlist
-// and declared types, and returns them ready to be written as .tfvars.json.
+// and declared types, and returns them. A nil value is the agent's
+// explicit null: the variable takes the stack's own value (a var file's,
+// else the default) instead of the last applied one (see ResolveInputs).
 func CheckVariables(st *config.Stack, decls []Variable, values map[string]any) (map[string]any, error) {
 	byName := make(map[string]Variable, len(decls))
 	for _, d := range decls {
@@ -133,7 +135,9 @@ func CheckVariables(st *config.Stack, decls []Variable, values map[string]any) (
 			return nil, inputErrorf("variable %q: the value is larger than %d KiB as JSON: variables set by an agent are small settings, not data", name, MaxVariableBytes>>10)
 		}
 		if val == nil {
-			return nil, inputErrorf("variable %q is null: omit it to use the stack's value, or give a value of type %s", name, d.Type)
+			// A reset: the stack's own value, not the last applied one.
+			out[name] = nil
+			continue
 		}
 		if path, ok := controlChars(val, name); ok {
 			return nil, inputErrorf("variable %q: the value at %s contains a control character (newline, tab, escape...): Terraform variables set by an agent must be single-line text without control characters", name, path)
@@ -309,7 +313,7 @@ func SensitiveValues(st *config.Stack, decls []Variable, vars map[string]any) []
 }
 
 // RedactSensitive returns the agent's variables as recorded: the values of
-// variables the stack declares sensitive are masked.
+// variables the stack declares sensitive are masked (a null stays null).
 func RedactSensitive(decls []Variable, vars map[string]any) map[string]any {
 	if len(vars) == 0 {
 		return vars
@@ -320,7 +324,7 @@ func RedactSensitive(decls []Variable, vars map[string]any) map[string]any {
 	}
 	out := make(map[string]any, len(vars))
 	for k, v := range vars {
-		if sensitive[k] {
+		if sensitive[k] && v != nil {
 			v = SensitiveMask
 		}
 		out[k] = v

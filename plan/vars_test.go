@@ -90,6 +90,8 @@ func TestCheckVariables(t *testing.T) {
 		{"settings": map[string]any{"name": "x"}},
 		{"anything": map[string]any{"deep": []any{1.0, "two", true}}},
 		{"secret": "s3cr3t"},
+		{"settings": nil}, // an explicit null: reset to the stack's own value
+		{"replicas": nil}, // refused later only if no var file sets it (ResolveInputs)
 	}
 	for _, v := range ok {
 		got, err := CheckVariables(st, decls, v)
@@ -115,7 +117,7 @@ func TestCheckVariables(t *testing.T) {
 		{map[string]any{"image_tag": "v1\u2028"}, "control character"},
 		{map[string]any{"tags": map[string]any{"k\n": "v"}}, "control character"},
 		{map[string]any{"anything": []any{"ok", "bad\x00"}}, "anything[1]"},
-		{map[string]any{"settings": nil}, "is null: omit it"},
+		{map[string]any{"not_allowed": nil}, `may not be set on stack "web"`},
 	}
 	for _, tc := range bad {
 		_, err := CheckVariables(st, decls, tc.vars)

@@ -50,7 +50,7 @@ func TestBadInputIsAClearErrorAndLeavesNothingBehind(t *testing.T) {
 		{"apply without plan_id", "apply_plan", map[string]any{"approval_tokens": []any{}}, []string{"missing required argument(s) plan_id", "plan_id (string, required, 8-36 characters)"}},
 		{"apply without tokens argument", "apply_plan", map[string]any{"plan_id": "deadbeef"}, []string{"no such plan", "list_plans"}},
 		{"apply unknown plan", "apply_plan", map[string]any{"plan_id": "deadbeef", "approval_tokens": []any{"pgt1.x.y"}}, []string{"no such plan", "list_plans"}},
-		{"null variable", "plan_change", map[string]any{"stack": "web", "variables": map[string]any{"replicas": nil}}, []string{`variable "replicas" is null: omit it`}},
+		{"null for a variable not allowlisted", "plan_change", map[string]any{"stack": "web", "variables": map[string]any{"db_password": nil}}, []string{`variable "db_password" may not be set on stack "web"`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

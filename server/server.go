@@ -28,7 +28,7 @@ const Name = "plangate"
 const Instructions = `plangate lets you change infrastructure only through reviewed Terraform plans.
 Workflow:
 1. list_stacks: see the stacks and the variables you may set (show_stack shows what exists).
-2. plan_change(stack, variables): runs terraform plan and records the plan. Nothing changes yet.
+2. plan_change(stack, variables): runs terraform plan and records the plan. Nothing changes yet. Variables you leave out keep their last applied values (null resets one); the result's inputs say where each value came from.
 3. Show the human the result's first line and EVERY deletion it lists (deletions are exact counts; never summarise them away). get_plan pages through long diffs.
 4. Ask the human to review and run "plangate approve <plan_id>" in their terminal, and to paste the approval token back. You cannot create tokens; never try.
 5. Only with the human's token(s), call apply_plan(plan_id, approval_tokens). A blocked, failed, expired or discarded plan can never be applied: propose a new plan instead.

@@ -101,3 +101,22 @@ func TestGetPlanNamesTheWrongID(t *testing.T) {
 	assert.Equal(t, plan.StatusExpired, s.Status)
 	assert.Empty(t, s.ApproveCommand)
 }
+
+// Every plan lists its inputs, with their origin, in the structured
+// summary and in the text the chat shows; a sensitive one masked.
+func TestGetPlanListsInputs(t *testing.T) {
+	f := newFixture(t)
+	rec := f.commit(t, "web", plan.StatusNoChanges, "", 0)
+	inputs := []plan.Input{
+		{Name: "n", Value: 3.0, Origin: plan.OriginLastApplied, Source: "0193aaaa-0000-4000-8000-000000000000"},
+		{Name: "token", Value: plan.SensitiveMask, Origin: plan.OriginAgent},
+	}
+	_, err := f.deps.Store.Update(rec.ID, func(r *plan.Record) error { r.Inputs = inputs; return nil })
+	require.NoError(t, err)
+	res := call(t, GetPlan(f.deps.Store, f.deps), map[string]any{"plan_id": rec.ID})
+	require.False(t, res.IsError, text(res))
+	assert.Equal(t, inputs, res.StructuredContent.(plan.Summary).Inputs)
+	assert.Contains(t, text(res), "\nInputs:\n"+
+		"  n     = 3  (last_applied, plan 0193aaaa)\n"+
+		"  token = (sensitive value)  (agent)\n")
+}

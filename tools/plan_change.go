@@ -28,7 +28,8 @@ func PlanChange(p proposer, plans planReader, d *Deps) server.ServerTool {
 			"Always show the human the first line of the result and every deletion."),
 		mcp.WithString("stack", mcp.Required(), mcp.Description("Stack name, from list_stacks."), mcp.MinLength(1), mcp.MaxLength(64)),
 		mcp.WithObject("variables", mcp.Description("Values for the stack's agent-settable variables (list_stacks shows names and types), "+
-			"as JSON values of the declared types. Omit to plan with the current configuration.")),
+			"as JSON values of the declared types. A variable you leave out keeps the value of the stack's last applied plan (unless a human-set var file sets it); "+
+			"null resets it to the stack's own value (its var file's, else the declared default). The result's inputs list every value used and its origin.")),
 		annotations("Plan a Terraform change", false, false, false, true),
 		mcp.WithOutputSchema[plan.Summary](),
 	)

@@ -75,6 +75,8 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	s := rec.Summary(now).WithDiff(plan.DiffPage{Text: diff.String(), Total: diff.Len()})
+	// The inputs' values too are the file's; their origins, the record's.
+	s.Inputs = rv.Analysis.Inputs(s.Inputs)
 	plan.WriteReport(stdout, &s, now, report...)
 	fmt.Fprintf(stdout, "(read from the plan file itself: SHA-256 %s)\n", rv.SHA256)
 	// The approver is the one who can move the state dir, and this is the
