@@ -76,8 +76,8 @@ func (s *Summary) RunsCodeLine() string {
 	}
 	first := s.RunsCode[0]
 	detail := first.Detail
-	if len(detail) > 120 {
-		detail = detail[:117] + "..."
+	if r := []rune(detail); len(r) > 120 {
+		detail = string(r[:117]) + "..."
 	}
 	line := fmt.Sprintf("RUNS CODE: %s %s at %s: %s", first.Address, first.Kind, first.Phase, strings.ReplaceAll(detail, "\n", " "))
 	if n := len(s.RunsCode) - 1; n > 0 {
