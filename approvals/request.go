@@ -138,17 +138,8 @@ func (c *RequestClaims) validate() error {
 		return errors.New("action is not a plangate action")
 	case !subjectPattern.MatchString(c.Subject):
 		return errors.New("subject is not a name plangate acts on")
-	case c.IssuedAt <= 0:
-		return errors.New("iat is not a time")
-	case c.ExpiresAt <= c.IssuedAt:
-		return errors.New("exp is not after iat")
-	case c.ExpiresAt-c.IssuedAt > int64(RequestTTL/time.Second):
-		return fmt.Errorf("it would live longer than a request may (%s)", RequestTTL)
 	}
-	if n, err := decodeB64URL(c.Nonce); err != nil || len(n) != nonceSize {
-		return fmt.Errorf("nonce is not %d bytes of base64url", nonceSize)
-	}
-	return nil
+	return validateWindow(c.IssuedAt, c.ExpiresAt, RequestTTL, "a request", c.Nonce)
 }
 
 // VerifyRequest checks that text is a request, signed by one of

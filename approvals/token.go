@@ -154,14 +154,22 @@ func (c *Claims) validate() error {
 		return errors.New("plan_sha256 is not 64 lower-case hex digits")
 	case !namePattern.MatchString(c.Stack):
 		return errors.New("stack is not a valid stack name")
-	case c.IssuedAt <= 0:
-		return errors.New("iat is not a time")
-	case c.ExpiresAt <= c.IssuedAt:
-		return errors.New("exp is not after iat")
-	case c.ExpiresAt-c.IssuedAt > int64(maxTokenLifetime/time.Second):
-		return fmt.Errorf("it would live longer than a plan may (%s)", maxTokenLifetime)
 	}
-	if n, err := decodeB64URL(c.Nonce); err != nil || len(n) != nonceSize {
+	return validateWindow(c.IssuedAt, c.ExpiresAt, maxTokenLifetime, "a plan", c.Nonce)
+}
+
+// validateWindow checks the claims every signed text shares: iat and exp
+// a window no longer than maxLife (what names whose), and a nonce.
+func validateWindow(iat, exp int64, maxLife time.Duration, what, nonce string) error {
+	switch {
+	case iat <= 0:
+		return errors.New("iat is not a time")
+	case exp <= iat:
+		return errors.New("exp is not after iat")
+	case exp-iat > int64(maxLife/time.Second):
+		return fmt.Errorf("it would live longer than %s may (%s)", what, maxLife)
+	}
+	if n, err := decodeB64URL(nonce); err != nil || len(n) != nonceSize {
 		return fmt.Errorf("nonce is not %d bytes of base64url", nonceSize)
 	}
 	return nil

@@ -283,12 +283,23 @@ func policyFacts(rec *plan.Record) approvals.Facts {
 	for i, d := range rec.Deleted {
 		f.Deleted[i] = approvals.Deleted{Address: d.Address, PreviousAddress: d.PreviousAddress, Replace: d.Action == "replace", Deposed: d.Deposed}
 	}
-	for _, c := range rec.RunsCode {
-		if c.Kind != plan.CodeProvider {
-			f.Code = append(f.Code, approvals.Code{Address: c.Address, Kind: c.Kind})
-		}
+	for _, c := range planCode(rec) {
+		f.Code = append(f.Code, approvals.Code{Address: c.Address, Kind: c.Kind})
 	}
 	return f
+}
+
+// planCode is the record's runs_code without the provider entries: what
+// the plan file itself says runs (provider entries depend on the policy
+// in force when the plan was made).
+func planCode(rec *plan.Record) []plan.CodeRun {
+	var out []plan.CodeRun
+	for _, c := range rec.RunsCode {
+		if c.Kind != plan.CodeProvider {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // runsCode is the code a plan runs besides the providers, as the summary

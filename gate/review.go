@@ -94,13 +94,7 @@ func factsDiffer(rec *plan.Record, a *plan.Analysis) string {
 	if !slices.Equal(addresses(a.Deleted), addresses(rec.Deleted)) {
 		out = append(out, "the file deletes other resources than the record lists")
 	}
-	var recCode []plan.CodeRun
-	for _, c := range rec.RunsCode {
-		if c.Kind != plan.CodeProvider {
-			recCode = append(recCode, c)
-		}
-	}
-	if !slices.Equal(a.Code, recCode) {
+	if recCode := planCode(rec); !slices.Equal(a.Code, recCode) {
 		out = append(out, fmt.Sprintf("the file runs %d pieces of code besides the providers; the record lists %d, or other ones", len(a.Code), len(recCode)))
 	}
 	if !slices.Equal(a.Providers, rec.Providers) {
