@@ -27,28 +27,12 @@ func reportApply(ctx context.Context, tf *gen.Terraform, dir string, reps int) e
 	if err != nil {
 		return err
 	}
-	project := filepath.Join(dir, "apply-project")
-	if err := os.RemoveAll(project); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(project, 0o755); err != nil {
-		return err
-	}
 	pub, priv, err := approvals.GenerateKey()
 	if err != nil {
 		return err
 	}
-	src := fmt.Sprintf("stack \"bench\" {\n  dir = %q\n}\napprover \"bench\" {\n  public_key = %q\n}\n", p.Dir, config.FormatPublicKey(pub))
-	cfgPath := filepath.Join(project, "plangate.hcl")
-	if err := os.WriteFile(cfgPath, []byte(src), 0o644); err != nil {
-		return err
-	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		return err
-	}
-	st, _ := cfg.Stack("bench")
-	store, err := plan.OpenStore(cfg.StateDir)
+	cfg, st, store, err := benchProject(filepath.Join(dir, "apply-project"), p.Dir,
+		fmt.Sprintf("approver \"bench\" {\n  public_key = %q\n}\n", config.FormatPublicKey(pub)))
 	if err != nil {
 		return err
 	}

@@ -361,23 +361,7 @@ func reportEndToEnd(ctx context.Context, tf *gen.Terraform, dir string, reps int
 	if err != nil {
 		return err
 	}
-	project := filepath.Join(dir, "e2e-project")
-	if err := os.RemoveAll(project); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(project, 0o755); err != nil {
-		return err
-	}
-	cfgPath := filepath.Join(project, "plangate.hcl")
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, "state_dir = \"state\" # in the benchmark's temporary dir, not the user's\nstack \"bench\" {\n  dir = %q\n}\n", p.Dir), 0o644); err != nil {
-		return err
-	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		return err
-	}
-	st, _ := cfg.Stack("bench")
-	store, err := plan.OpenStore(cfg.StateDir)
+	cfg, st, store, err := benchProject(filepath.Join(dir, "e2e-project"), p.Dir, "")
 	if err != nil {
 		return err
 	}
@@ -463,6 +447,30 @@ func reportEndToEnd(ctx context.Context, tf *gen.Terraform, dir string, reps int
 	fmt.Printf("  ratio to bare                                 %8.3f   (target <= 1.05)\n", mp.Seconds()/mb.Seconds())
 	fmt.Printf("  ratio to bare with -json (plangate's own work) %7.3f\n", mp.Seconds()/mj.Seconds())
 	return nil
+}
+
+// benchProject writes a fresh plangate project in project with one stack
+// "bench" on stackDir (and extra config; its state_dir in the benchmark's
+// temporary dir, not the user's) and opens its store.
+func benchProject(project, stackDir, extra string) (*config.Config, *config.Stack, *plan.Store, error) {
+	if err := os.RemoveAll(project); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := os.MkdirAll(project, 0o755); err != nil {
+		return nil, nil, nil, err
+	}
+	cfgPath := filepath.Join(project, "plangate.hcl")
+	src := fmt.Sprintf("state_dir = \"state\"\nstack \"bench\" {\n  dir = %q\n}\n%s", stackDir, extra)
+	if err := os.WriteFile(cfgPath, []byte(src), 0o644); err != nil {
+		return nil, nil, nil, err
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, _ := cfg.Stack("bench")
+	store, err := plan.OpenStore(cfg.StateDir)
+	return cfg, st, store, err
 }
 
 func median(d []time.Duration) time.Duration {
