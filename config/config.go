@@ -10,7 +10,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -238,21 +237,21 @@ func Load(path string, opts ...Option) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("locate config file %s: %w", path, err)
 	}
-	info, err := os.Stat(abs)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("config file %s does not exist: run plangate init to create one, "+
-			"or point --config or $%s at your plangate.hcl: %w", abs, EnvVar, err)
-	case err != nil:
-		return nil, fmt.Errorf("read config file: %w", err)
-	case info.IsDir():
-		return nil, fmt.Errorf("config file %s is a directory: pass the path of the plangate.hcl file itself", abs)
-	}
-	src, err := os.ReadFile(abs)
+	src, err := readConfigFile(abs)
 	if err != nil {
-		return nil, fmt.Errorf("read config file: %w", err)
+		return nil, err
 	}
+	return Parse(abs, src, opts...)
+}
 
+// Parse reads a config file's contents, src, as the file at path (paths
+// inside are relative to its directory): callers that hash the bytes they
+// trust parse exactly those bytes.
+func Parse(path string, src []byte, opts ...Option) (*Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("locate config file %s: %w", path, err)
+	}
 	l := &loader{baseDir: filepath.Dir(abs)}
 	for _, opt := range opts {
 		opt(l)

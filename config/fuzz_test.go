@@ -53,6 +53,14 @@ func FuzzLoad(f *testing.F) {
 
 func checkInvariants(t *testing.T, cfg *Config) {
 	t.Helper()
+	checkShape(t, cfg, true)
+}
+
+// checkShape checks what every config plangate enforces holds; a loaded
+// file's stack dirs exist too (dirsExist), an accepted record's may not
+// any more.
+func checkShape(t *testing.T, cfg *Config, dirsExist bool) {
+	t.Helper()
 	if !filepath.IsAbs(cfg.Path) || !filepath.IsAbs(cfg.StateDir) {
 		t.Fatalf("relative path in config: %q, %q", cfg.Path, cfg.StateDir)
 	}
@@ -65,7 +73,7 @@ func checkInvariants(t *testing.T, cfg *Config) {
 		if got, ok := cfg.Stack(s.Name); !ok || got != s {
 			t.Fatalf("Stack(%q) does not find it", s.Name)
 		}
-		if info, err := os.Stat(s.Dir); !filepath.IsAbs(s.Dir) || err != nil || !info.IsDir() {
+		if info, err := os.Stat(s.Dir); !filepath.IsAbs(s.Dir) || dirsExist && (err != nil || !info.IsDir()) {
 			t.Fatalf("stack %q dir %q is not an existing absolute directory", s.Name, s.Dir)
 		}
 		for _, f := range s.VarFiles {
@@ -106,4 +114,57 @@ func checkInvariants(t *testing.T, cfg *Config) {
 		}
 		keys[string(a.PublicKey)] = true
 	}
+}
+
+// FuzzParseAccepted feeds arbitrary bytes as the accepted-config record,
+// which plangate reads back from disk on every call. It must never panic;
+// a record it takes must round-trip, and must merge with itself to no
+// change (what it enforces is exactly what it read).
+//
+//	go test ./config -run '^$' -fuzz FuzzParseAccepted -fuzztime 1m
+func FuzzParseAccepted(f *testing.F) {
+	dir := f.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "full"))); err != nil {
+		f.Fatal(err)
+	}
+	path := filepath.Join(dir, "plangate.hcl")
+	cfg, err := Load(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	a := &Accepted{Version: 1, ConfigSHA256: strings.Repeat("0f", 32), AcceptedAt: fixedTime, How: AcceptedByApprover, Approver: "oncall", Settings: SettingsOf(cfg)}
+	b, err := a.Marshal()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte(`{"version":1}`))
+	f.Add([]byte(`{"version":1,"config_sha256":"` + strings.Repeat("a", 64) + `","accepted_at":"2026-01-01T00:00:00Z","how":"first_use","settings":{"state_dir":"/s","approvers":[],"stacks":[{"name":"web","dir":"/w","workspace":"default","policy":{"approvals":1,"deletion_approvals":1,"max_deletions":-1,"max_deletion_ratio":0.5,"plan_ttl":"1h"}}]}}`))
+	f.Add([]byte(`null`))
+	f.Add([]byte(`{"settings":{"stacks":[{"policy":{"max_deletion_ratio":1e400}}]}}`))
+
+	f.Fuzz(func(t *testing.T, b []byte) {
+		acc, accCfg, err := ParseAccepted(b, path)
+		if err != nil {
+			if acc != nil || accCfg != nil {
+				t.Fatalf("ParseAccepted returned a record and an error: %v", err)
+			}
+			return
+		}
+		checkShape(t, accCfg, false)
+		again, err := acc.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		acc2, cfg2, err := ParseAccepted(again, path)
+		if err != nil {
+			t.Fatalf("a record ParseAccepted took does not read back: %v", err)
+		}
+		if !acc2.Settings.Equal(SettingsOf(accCfg)) || !SettingsOf(cfg2).Equal(SettingsOf(accCfg)) {
+			t.Fatalf("the record does not round-trip")
+		}
+		if eff, changes := Merge(accCfg, cfg2); len(changes) != 0 || !SettingsOf(eff).Equal(SettingsOf(accCfg)) {
+			t.Fatalf("a config merged with itself changed: %v", changes)
+		}
+	})
 }

@@ -1,0 +1,314 @@
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/plangate/plangate/internal/atomicfile"
+	"github.com/plangate/plangate/internal/flock"
+)
+
+// Live is plangate.hcl as plangate enforces it at each moment: re-read on
+// every call (a hash of a few kilobytes), merged with the last accepted
+// config so that stricter settings apply at once and looser ones wait for
+// an approver (Merge). It is safe for concurrent use, and several
+// processes may share one record: writes take a lock and re-read.
+type Live struct {
+	Path string
+	// OnAccept reports every acceptance Live records by itself: the first
+	// config it sees (AcceptedFirstUse), and stricter settings of an
+	// edited file (AcceptedStricter, with the changes). The caller audits
+	// them.
+	OnAccept func(a *Accepted, changes []Change)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	mu     sync.Mutex
+	key    string
+	last   *State
+	pinned string
+}
+
+// State is one reading of the config.
+type State struct {
+	// Config is what plangate enforces now.
+	Config *Config
+	// File is plangate.hcl as written, and FileSHA256 its bytes' hash.
+	File       *Config
+	FileSHA256 string
+	// Accepted is the record of the last accepted config.
+	Accepted *Accepted
+	// Pending are the file's changes that make plangate less safe: they
+	// wait for an approver (plangate config accept).
+	Pending []Change
+	// RecordPath is where the accepted config is kept.
+	RecordPath string
+
+	fileBytes, recordBytes []byte
+	accepted               *Config
+}
+
+// NewLive returns the live config of the file at path.
+func NewLive(path string) (*Live, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("locate config file %s: %w", path, err)
+	}
+	return &Live{Path: abs}, nil
+}
+
+func (l *Live) now() time.Time {
+	if l.Now != nil {
+		return l.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Pin fixes the state directory of this process's config to the one it
+// opened at start: a running plangate keeps its records in one place, and
+// an accepted state_dir change takes effect at the next start.
+func (l *Live) Pin(stateDir string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pinned, l.key = stateDir, ""
+}
+
+// Load reads the file and the accepted record and returns what plangate
+// enforces. A file with errors is an error (plangate acts on no half-read
+// config); so is a record it cannot read.
+func (l *Live) Load() (*State, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for range 4 {
+		st, retry, err := l.load()
+		if err != nil || !retry {
+			return st, err
+		}
+	}
+	return nil, errors.New("the accepted config kept changing while plangate read it (other plangate processes writing it): try again")
+}
+
+func (l *Live) load() (_ *State, retry bool, _ error) {
+	src, err := readConfigFile(l.Path)
+	if err != nil {
+		return nil, false, err
+	}
+	recPath, err := l.recordPath()
+	if err != nil {
+		return nil, false, err
+	}
+	rec, err := os.ReadFile(recPath)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, false, fmt.Errorf("read the accepted config %s: %w", recPath, err)
+	}
+	key := hashHex(src) + hashHex(rec) + l.pinned
+	if rec != nil && key == l.key {
+		return l.last, false, nil
+	}
+	file, err := Parse(l.Path, src)
+	if err != nil {
+		return nil, false, err
+	}
+	s := &State{File: file, FileSHA256: hashHex(src), RecordPath: recPath, fileBytes: src}
+	if rec == nil {
+		// The first config this state sees is accepted as it is.
+		a := &Accepted{Version: 1, ConfigSHA256: s.FileSHA256, AcceptedAt: l.now(), How: AcceptedFirstUse, Settings: SettingsOf(file)}
+		written, err := l.write(recPath, nil, a)
+		if err != nil || !written {
+			return nil, !written && err == nil, err
+		}
+		if l.OnAccept != nil {
+			l.OnAccept(a, nil)
+		}
+		return nil, true, nil
+	}
+	acc, accCfg, err := ParseAccepted(rec, l.Path)
+	if err != nil {
+		return nil, false, fmt.Errorf("the accepted config %s is not readable (%v), so plangate does not know which settings were accepted: "+
+			"restore it from a backup, or remove it, and the next plangate command accepts plangate.hcl as it is then (check the file first)", recPath, err)
+	}
+	eff, changes := Merge(accCfg, file)
+	if !SettingsOf(eff).Equal(acc.Settings) {
+		// The file is stricter somewhere: that applies at once, and
+		// for good, so that undoing it waits for an approver too.
+		var stricter []Change
+		for _, c := range changes {
+			if !c.Loosens {
+				stricter = append(stricter, c)
+			}
+		}
+		next := *acc
+		next.AcceptedAt, next.How, next.Approver, next.Request = l.now(), AcceptedStricter, "", ""
+		next.Settings = SettingsOf(eff)
+		if len(stricter) == len(changes) {
+			next.ConfigSHA256 = s.FileSHA256
+		}
+		written, err := l.write(recPath, rec, &next)
+		if err != nil {
+			return nil, false, err
+		}
+		if written && l.OnAccept != nil {
+			l.OnAccept(&next, stricter)
+		}
+		return nil, true, nil
+	}
+	for _, c := range changes {
+		if c.Loosens {
+			s.Pending = append(s.Pending, c)
+		}
+	}
+	if l.pinned != "" {
+		eff.StateDir = l.pinned
+	}
+	s.Config, s.Accepted, s.accepted, s.recordBytes = eff, acc, accCfg, rec
+	l.key, l.last = key, s
+	return s, false, nil
+}
+
+// Accept records the file of s as accepted by approver, through the
+// signed request with the given fingerprint. It refuses if the file or
+// the record changed since s was read: the approver signed what they saw.
+func (l *Live) Accept(s *State, approver, requestFingerprint string) (*Accepted, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	src, err := readConfigFile(l.Path)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(src, s.fileBytes) {
+		return nil, fmt.Errorf("%s changed while you reviewed it: nothing was accepted; run plangate config accept again to review the file as it is now", l.Path)
+	}
+	a := &Accepted{Version: 1, ConfigSHA256: s.FileSHA256, AcceptedAt: l.now(), How: AcceptedByApprover,
+		Approver: approver, Request: requestFingerprint, Settings: SettingsOf(s.File)}
+	written, err := l.write(s.RecordPath, s.recordBytes, a)
+	if err != nil {
+		return nil, err
+	}
+	if !written {
+		return nil, errors.New("the accepted config changed while you reviewed (another plangate recorded it): nothing was accepted; run plangate config accept again")
+	}
+	l.key = ""
+	return a, nil
+}
+
+// Signers are the approvers who may accept the file of s: the accepted
+// approvers that the file still names (a key being replaced is accepted
+// with the old one). While no approver is accepted yet, the file's own
+// approvers may, so that the first approver can be added; an agent that
+// edits the file could do the same then, which is why plangate init and
+// keygen say to add an approver before the first use.
+func (s *State) Signers() []*Approver {
+	if len(s.accepted.Approvers) == 0 {
+		return s.File.Approvers
+	}
+	var out []*Approver
+	for _, a := range s.accepted.Approvers {
+		if _, ok := s.File.Approver(a.Name); ok {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// PendingApprover reports whether name is an approver the file adds (or
+// gives a new key) that is not accepted yet.
+func (s *State) PendingApprover(name string) bool {
+	for _, c := range s.Pending {
+		if c.Setting == fmt.Sprintf("approver %q", name) {
+			return true
+		}
+	}
+	return false
+}
+
+// PendingNote says, in one line, that changes wait for acceptance; ""
+// when none do.
+func (s *State) PendingNote() string {
+	if len(s.Pending) == 0 {
+		return ""
+	}
+	names := make([]string, 0, 3)
+	for i, c := range s.Pending {
+		if i == 3 {
+			names = append(names, fmt.Sprintf("and %d more", len(s.Pending)-3))
+			break
+		}
+		names = append(names, c.String())
+	}
+	return fmt.Sprintf("%s has %d change(s) that make plangate less safe (%s); they wait for an approver to accept them "+
+		"(plangate config status shows them), and until then plangate enforces the accepted settings",
+		filepath.Base(s.File.Path), len(s.Pending), strings.Join(names, "; "))
+}
+
+// write replaces the record at path with a if it still holds prev (nil:
+// absent), under a lock shared by every plangate process; written is
+// false when another process changed it first.
+func (l *Live) write(path string, prev []byte, a *Accepted) (written bool, _ error) {
+	b, err := a.Marshal()
+	if err != nil {
+		return false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return false, fmt.Errorf("record the accepted config: %w", err)
+	}
+	err = flock.WithFile(path+".lock", func() error {
+		cur, err := os.ReadFile(path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if !bytes.Equal(cur, prev) || (cur == nil) != (prev == nil) {
+			return nil
+		}
+		if err := atomicfile.WriteFile(path, b); err != nil {
+			return err
+		}
+		written = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("record the accepted config in %s: %w", path, err)
+	}
+	return written, nil
+}
+
+// recordPath is the accepted record's place: the config path's default
+// state directory.
+func (l *Live) recordPath() (string, error) {
+	dir, err := DefaultStateDir(l.Path)
+	if err != nil {
+		return "", fmt.Errorf("plangate keeps the accepted config in the user's state directory, which is unknown: %w", err)
+	}
+	return filepath.Join(dir, AcceptedFileName), nil
+}
+
+func readConfigFile(path string) ([]byte, error) {
+	info, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("config file %s does not exist: run plangate init to create one, "+
+			"or point --config or $%s at your plangate.hcl: %w", path, EnvVar, err)
+	case err != nil:
+		return nil, fmt.Errorf("read config file: %w", err)
+	case info.IsDir():
+		return nil, fmt.Errorf("config file %s is a directory: pass the path of the plangate.hcl file itself", path)
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config file: %w", err)
+	}
+	return src, nil
+}
+
+func hashHex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
