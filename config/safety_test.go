@@ -78,7 +78,9 @@ func TestMergeAppliesStricterAtOnceAndKeepsLooserPending(t *testing.T) {
 				require.Equal(t, []string{"terraform_data.db", "terraform_data.cache"}, eff.Stacks[0].Policy.Protected)
 			}},
 		{"protected removed", sub(`["terraform_data.db"]`, `[]`), true, `stack "web": protected`,
-			func(t *testing.T, eff *Config) { require.Equal(t, []string{"terraform_data.db"}, eff.Stacks[0].Policy.Protected) }},
+			func(t *testing.T, eff *Config) {
+				require.Equal(t, []string{"terraform_data.db"}, eff.Stacks[0].Policy.Protected)
+			}},
 		{"shorter ttl", sub(`plan_ttl           = "1h"`, `plan_ttl           = "10m"`), false, `stack "web": plan_ttl`,
 			func(t *testing.T, eff *Config) { require.Equal(t, "10m0s", eff.Stacks[0].Policy.PlanTTL.String()) }},
 		{"longer ttl", sub(`plan_ttl           = "1h"`, `plan_ttl           = "100h"`), true, `stack "web": plan_ttl`,
@@ -94,9 +96,13 @@ func TestMergeAppliesStricterAtOnceAndKeepsLooserPending(t *testing.T) {
 		{"variable removed", sub(`["replicas", "image_tag"]`, `["replicas"]`), false, `stack "web": variables`,
 			func(t *testing.T, eff *Config) { require.Equal(t, []string{"replicas"}, eff.Stacks[0].Variables) }},
 		{"variable added", sub(`["replicas", "image_tag"]`, `["replicas", "image_tag", "admin_cidr"]`), true, `stack "web": variables`,
-			func(t *testing.T, eff *Config) { require.Equal(t, []string{"replicas", "image_tag"}, eff.Stacks[0].Variables) }},
+			func(t *testing.T, eff *Config) {
+				require.Equal(t, []string{"replicas", "image_tag"}, eff.Stacks[0].Variables)
+			}},
 		{"stack dir moved", sub(`dir       = "infra/web"`, `dir       = "."`), true, `stack "web": dir`,
-			func(t *testing.T, eff *Config) { require.Equal(t, filepath.Join(dir, "infra", "web"), eff.Stacks[0].Dir) }},
+			func(t *testing.T, eff *Config) {
+				require.Equal(t, filepath.Join(dir, "infra", "web"), eff.Stacks[0].Dir)
+			}},
 		{"stack added", func(s string) string { return s + "stack \"evil\" {\n  dir = \".\"\n}\n" }, true, `stack "evil"`,
 			func(t *testing.T, eff *Config) { require.Len(t, eff.Stacks, 1) }},
 		{"stack removed", func(s string) string { return s[strings.Index(s, "approver"):] }, false, `stack "web"`,
@@ -104,7 +110,9 @@ func TestMergeAppliesStricterAtOnceAndKeepsLooserPending(t *testing.T) {
 		{"approver added", func(s string) string { return s + `approver "mallory" { public_key = "` + testKey(t) + `" }` + "\n" }, true, `approver "mallory"`,
 			func(t *testing.T, eff *Config) { require.Len(t, eff.Approvers, 1) }},
 		{"approver key changed", sub(key, testKey(t)), true, `approver "alice"`,
-			func(t *testing.T, eff *Config) { require.Empty(t, eff.Approvers, "neither key is trusted until the new one is accepted") }},
+			func(t *testing.T, eff *Config) {
+				require.Empty(t, eff.Approvers, "neither key is trusted until the new one is accepted")
+			}},
 		{"approver removed", func(s string) string { return s[:strings.Index(s, "approver")] }, false, `approver "alice"`,
 			func(t *testing.T, eff *Config) { require.Empty(t, eff.Approvers) }},
 		{"state_dir moved", sub(`state_dir = "state"`, `state_dir = "elsewhere"`), true, "state_dir",
