@@ -30,6 +30,9 @@ const (
 	// SubjectAllStacks for the all-stacks freeze.
 	ActionUnfreeze   = "unfreeze"
 	SubjectAllStacks = "*"
+	// ActionConfigAccept accepts plangate.hcl as it is; its subject is
+	// the SHA-256 (hex) of the file's bytes the approver reviewed.
+	ActionConfigAccept = "config-accept"
 )
 
 var (

@@ -75,6 +75,10 @@ const (
 	EventPlanTampered     EventName = "plan_tampered"
 	EventFreeze           EventName = "freeze"
 	EventUnfreeze         EventName = "unfreeze"
+	// EventConfigAccepted: plangate.hcl (or its stricter settings) became
+	// the accepted config: on first use, by an approver's signature
+	// (plangate config accept), or at once because an edit was stricter.
+	EventConfigAccepted EventName = "config_accepted"
 )
 
 // Client names the MCP client that caused an event.
@@ -112,6 +116,8 @@ type Event struct {
 	// for unfreeze, the approver who signed it.
 	Actor  string `json:"actor,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// ConfigSHA256 is the SHA-256 of the plangate.hcl an event accepted.
+	ConfigSHA256 string `json:"config_sha256,omitempty"`
 	// Prev is the SHA-256 (hex) of the previous line's exact bytes; Append
 	// sets it.
 	Prev string `json:"prev_sha256"`

@@ -268,7 +268,7 @@ func (as *AWSSetting) aws() (*AWS, error) {
 	switch {
 	case !regionPattern.MatchString(a.Region):
 		return nil, fmt.Errorf("aws region %q is not valid", a.Region)
-	case !accountIDPattern.MatchString(a.AccountID):
+	case a.AccountID != "" && !accountIDPattern.MatchString(a.AccountID):
 		return nil, fmt.Errorf("aws account_id %q is not 12 digits", a.AccountID)
 	case !roleARNPattern.MatchString(a.PlanRoleARN) || !roleARNPattern.MatchString(a.ApplyRoleARN):
 		return nil, errors.New("aws role ARNs are not IAM role ARNs")

@@ -24,6 +24,10 @@ import (
 // processes may share one record: writes take a lock and re-read.
 type Live struct {
 	Path string
+	// RecordDir holds the accepted-config record; "" means the config
+	// path's default state directory (DefaultStateDir). Only a caller
+	// that owns a throwaway config (plangate demo) sets it.
+	RecordDir string
 	// OnAccept reports every acceptance Live records by itself: the first
 	// config it sees (AcceptedFirstUse), and stricter settings of an
 	// edited file (AcceptedStricter, with the changes). The caller audits
@@ -283,6 +287,9 @@ func (l *Live) write(path string, prev []byte, a *Accepted) (written bool, _ err
 // recordPath is the accepted record's place: the config path's default
 // state directory.
 func (l *Live) recordPath() (string, error) {
+	if l.RecordDir != "" {
+		return filepath.Join(l.RecordDir, AcceptedFileName), nil
+	}
 	dir, err := DefaultStateDir(l.Path)
 	if err != nil {
 		return "", fmt.Errorf("plangate keeps the accepted config in the user's state directory, which is unknown: %w", err)

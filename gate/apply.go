@@ -46,7 +46,11 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 	if err != nil {
 		return nil, err
 	}
-	st, ok := g.Config.Stack(rec.Stack)
+	cfg, err := g.Current()
+	if err != nil {
+		return nil, err
+	}
+	st, ok := cfg.Stack(rec.Stack)
 	if !ok {
 		return nil, g.refuse(rec, client, nil, fmt.Sprintf("stack %q of plan %s is no longer in plangate.hcl: nothing can be applied to it", rec.Stack, rec.ID))
 	}
@@ -67,6 +71,15 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 	}
 	defer unlock()
 	if rec, err = g.Store.Get(id); err != nil {
+		return nil, err
+	}
+	// The config may have changed while this call waited for the stack:
+	// what counts is the config as it is when the apply starts.
+	if st, err = g.stackOf(rec); err != nil {
+		var refusal *Refusal
+		if errors.As(err, &refusal) {
+			return nil, g.refuse(rec, client, nil, refusal.Reason+": nothing can be applied to it")
+		}
 		return nil, err
 	}
 	now := g.now()
@@ -215,7 +228,11 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 // whether the plan can be approved (Approvable), and the approval tokens.
 // A refusal is an audited *Refusal.
 func (g *Gate) check(rec *plan.Record, st *config.Stack, tokens []string, client audit.Client, now time.Time) (*approvals.Verified, string, error) {
-	if f, err := freeze.Check(g.Config.StateDir, st.Name); err != nil {
+	cfg, err := g.Current()
+	if err != nil {
+		return nil, "", err
+	}
+	if f, err := freeze.Check(cfg.StateDir, st.Name); err != nil {
 		return nil, "", err
 	} else if f != nil {
 		return nil, "", g.refuse(rec, client, nil, f.Refusal())
@@ -229,12 +246,12 @@ func (g *Gate) check(rec *plan.Record, st *config.Stack, tokens []string, client
 		return nil, "", err
 	}
 	verified, err := approvals.Verify(tokens, approvals.PlanFacts{
-		ID: rec.ID, Stack: rec.Stack, SHA256: chk.SHA256, ExpiresAt: rec.ExpiresAt, Required: chk.Required,
-	}, g.Config.Approvers, g.Ledger, now)
+		ID: rec.ID, Stack: rec.Stack, SHA256: chk.SHA256, ExpiresAt: chk.ExpiresAt, Required: chk.Required,
+	}, cfg.Approvers, g.Ledger, now)
 	if err != nil {
 		var ref *approvals.RefusalError
 		if errors.As(err, &ref) {
-			return nil, "", g.refuse(rec, client, nil, ref.Reason)
+			return nil, "", g.refuse(rec, client, nil, ref.Reason+g.pendingApproverNote(tokens))
 		}
 		return nil, "", err
 	}
@@ -254,4 +271,19 @@ func isStale(diags []plan.Diagnostic) bool {
 		}
 	}
 	return false
+}
+
+// pendingApproverNote explains a token refusal whose approver the file
+// adds but nobody accepted: "" when no token is such.
+func (g *Gate) pendingApproverNote(tokens []string) string {
+	s, err := g.ConfigState()
+	if err != nil || s == nil {
+		return ""
+	}
+	for _, text := range tokens {
+		if tok, err := approvals.Parse(text); err == nil && s.PendingApprover(tok.Claims.Approver) {
+			return fmt.Sprintf(". Approver %q is in plangate.hcl but not accepted: a change that adds an approver waits until an accepted approver accepts it, so its tokens count for nothing until then", tok.Claims.Approver)
+		}
+	}
+	return ""
 }

@@ -11,12 +11,20 @@ import (
 
 // CheckKey checks that key is the key of an approver configured now.
 func (g *Gate) CheckKey(key *approvals.PrivateKey) error {
-	a, ok := g.Config.Approver(key.Approver)
+	cfg, err := g.Current()
+	if err != nil {
+		return err
+	}
+	a, ok := cfg.Approver(key.Approver)
 	if !ok {
-		return fmt.Errorf("approver %q is not configured in %s: paste the block printed by plangate keygen into it", key.Approver, g.Config.Path)
+		if s, _ := g.ConfigState(); s != nil && s.PendingApprover(key.Approver) {
+			return fmt.Errorf("approver %q was added to %s (or given a new key) but is not accepted yet: "+
+				"an accepted approver reviews the change with plangate config status and accepts it with plangate config accept", key.Approver, cfg.Path)
+		}
+		return fmt.Errorf("approver %q is not configured in %s: paste the block printed by plangate keygen into it", key.Approver, cfg.Path)
 	}
 	if !a.PublicKey.Equal(key.Public()) {
-		return fmt.Errorf("this key does not match approver %q's public_key in %s", key.Approver, g.Config.Path)
+		return fmt.Errorf("this key does not match approver %q's public_key in %s", key.Approver, cfg.Path)
 	}
 	return nil
 }
@@ -43,16 +51,16 @@ func (g *Gate) Approve(idOrPrefix string, key *approvals.PrivateKey, actor strin
 	if err != nil {
 		return nil, err
 	}
-	st, ok := g.Config.Stack(rec.Stack)
-	if !ok {
-		return nil, &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("stack %q of plan %s is no longer in %s", rec.Stack, rec.ID, g.Config.Path)}
+	st, err := g.stackOf(rec)
+	if err != nil {
+		return nil, err
 	}
 	now := g.now()
 	chk, err := g.Approvable(rec, st, now)
 	if err != nil {
 		return nil, err
 	}
-	token, claims, err := approvals.Issue(key, rec.ID, chk.SHA256, rec.Stack, rec.ExpiresAt, now, rec.ExpiresAt.Sub(now))
+	token, claims, err := approvals.Issue(key, rec.ID, chk.SHA256, rec.Stack, chk.ExpiresAt, now, chk.ExpiresAt.Sub(now))
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,12 @@ import (
 
 // Gate proposes, discards and applies plans.
 type Gate struct {
+	// Config is the config of a gate without Live (tests, one-shot tools).
 	Config *config.Config
+	// Live, when set, is plangate.hcl re-read on every call and merged
+	// with the last accepted config (config.Merge): what the gate
+	// enforces. It takes precedence over Config.
+	Live   *config.Live
 	Store  *plan.Store
 	Runner *plan.Runner
 	Ledger *approvals.Ledger
@@ -68,4 +73,25 @@ func (g *Gate) append(e audit.Event) {
 	if _, err := g.Audit.Append(e); err != nil {
 		g.logger().Error("writing audit log", "event", e.Event, "err", err)
 	}
+}
+
+// Current returns the config the gate enforces at this moment.
+func (g *Gate) Current() (*config.Config, error) {
+	if g.Live == nil {
+		return g.Config, nil
+	}
+	s, err := g.Live.Load()
+	if err != nil {
+		return nil, err
+	}
+	return s.Config, nil
+}
+
+// ConfigState returns the live config's reading (nil without Live): the
+// changes that wait for acceptance, and the file as written.
+func (g *Gate) ConfigState() (*config.State, error) {
+	if g.Live == nil {
+		return nil, nil
+	}
+	return g.Live.Load()
 }

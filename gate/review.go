@@ -35,9 +35,9 @@ func (g *Gate) Review(ctx context.Context, idOrPrefix string, client audit.Clien
 	if err != nil {
 		return nil, err
 	}
-	st, ok := g.Config.Stack(rec.Stack)
-	if !ok {
-		return nil, &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("stack %q of plan %s is no longer in %s", rec.Stack, rec.ID, g.Config.Path)}
+	st, err := g.stackOf(rec)
+	if err != nil {
+		return nil, err
 	}
 	unlock, err := g.Runner.Lock(ctx, st)
 	if err != nil {
@@ -116,4 +116,18 @@ func (g *Gate) tampered(rec *plan.Record, a *plan.Analysis, client audit.Client,
 		c.Add, c.Change, c.Destroy, len(a.Deleted), r.Add, r.Change, r.Destroy, rec.Deletions(), diff)
 	g.append(e)
 	g.logger().Warn("plan tampered", "plan_id", rec.ID, "stack", rec.Stack, "diff", diff)
+}
+
+// stackOf returns the plan's stack as configured now, refusing a plan
+// whose stack is gone from the config.
+func (g *Gate) stackOf(rec *plan.Record) (*config.Stack, error) {
+	cfg, err := g.Current()
+	if err != nil {
+		return nil, err
+	}
+	st, ok := cfg.Stack(rec.Stack)
+	if !ok {
+		return nil, &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("stack %q of plan %s is no longer in %s", rec.Stack, rec.ID, cfg.Path)}
+	}
+	return st, nil
 }

@@ -52,6 +52,20 @@ type Approvable struct {
 	// PlanFile is the saved plan file, and SHA256 its hash as just read.
 	PlanFile string
 	SHA256   string
+	// ExpiresAt is when the plan and its tokens stop being good: the
+	// record's expiry, or sooner if plan_ttl was shortened since.
+	ExpiresAt time.Time
+}
+
+// expiresAt is a plan's expiry under the stack's plan_ttl as configured
+// now: a shorter ttl applies to plans already made.
+func expiresAt(rec *plan.Record, st *config.Stack) time.Time {
+	if st.Policy.PlanTTL > 0 && !rec.CreatedAt.IsZero() {
+		if t := rec.CreatedAt.Add(st.Policy.PlanTTL); t.Before(rec.ExpiresAt) {
+			return t
+		}
+	}
+	return rec.ExpiresAt
 }
 
 // Approvable says whether a plan can be approved now — and, given enough
@@ -64,6 +78,11 @@ func (g *Gate) Approvable(rec *plan.Record, st *config.Stack, now time.Time) (*A
 	if reason := StatusRefusal(rec, now); reason != "" {
 		return nil, &Refusal{PlanID: rec.ID, Reason: reason}
 	}
+	exp := expiresAt(rec, st)
+	if !now.Before(exp) {
+		return nil, &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("plan %s expired at %s: plan_ttl of stack %q is %s now. Call plan_change for a fresh plan and have it approved",
+			rec.ID, exp.Format(time.RFC3339), st.Name, st.Policy.PlanTTL)}
+	}
 	verdict := approvals.Evaluate(st, policyFacts(rec))
 	if verdict.Blocked() {
 		return nil, &Refusal{PlanID: rec.ID, Reason: "the stack's policy now blocks this plan: " + strings.Join(verdict.BlockedReasons, "; ")}
@@ -73,10 +92,11 @@ func (g *Gate) Approvable(rec *plan.Record, st *config.Stack, now time.Time) (*A
 		return nil, err
 	}
 	return &Approvable{
-		Verdict:  verdict,
-		Required: max(verdict.ApprovalsRequired, rec.ApprovalsRequired),
-		PlanFile: planFile,
-		SHA256:   sum,
+		Verdict:   verdict,
+		Required:  max(verdict.ApprovalsRequired, rec.ApprovalsRequired),
+		PlanFile:  planFile,
+		SHA256:    sum,
+		ExpiresAt: exp,
 	}, nil
 }
 
@@ -145,3 +165,23 @@ func shortSum(s string) string {
 	}
 	return s
 }
+
+// agentPhrases turn a refusal written for the agent into one for a human
+// at plangate approve: the human does not call tools, they ask the agent.
+var agentPhrases = strings.NewReplacer(
+	"Call plan_change for a fresh plan and have it approved", "Ask the agent for a new plan",
+	"call plan_change for a fresh plan and have it approved", "ask the agent for a new plan",
+	"call plan_change for a fresh plan", "ask the agent for a new plan",
+	"call plan_change for a new plan", "ask the agent for a new plan",
+	"Call plan_change for a new plan and have it approved", "Ask the agent for a new plan",
+	"fix the problem and call plan_change again", "fix the problem and ask the agent for a new plan",
+	"a new plan must be made (plan_change) and approved", "ask the agent for a new plan",
+	"a new plan must be made (plan_change)", "ask the agent for a new plan",
+	"Propose a smaller change, or ask a human to change the policy in plangate.hcl", "Ask the agent for a smaller change, or change the policy in plangate.hcl",
+	"the agent calls plan_change for a new plan", "ask the agent for a new plan",
+)
+
+// ForHuman rewrites a refusal for the human who reads it in a terminal
+// (plangate approve, show): "ask the agent for a new plan", never "call
+// plan_change".
+func ForHuman(reason string) string { return agentPhrases.Replace(reason) }

@@ -108,11 +108,30 @@ func (d *Deps) stack(name string) (*config.Stack, error) {
 	if name == "" {
 		return nil, &plan.InputError{Msg: "stack is required: call list_stacks to see the stacks you may plan"}
 	}
-	st, ok := d.Config.Stack(name)
+	cfg, err := d.current()
+	if err != nil {
+		return nil, err
+	}
+	st, ok := cfg.Stack(name)
 	if !ok {
-		return nil, &plan.InputError{Msg: fmt.Sprintf("unknown stack %q: the configured stacks are %s (list_stacks describes them)", clip(name), strings.Join(d.Config.StackNames(), ", "))}
+		return nil, &plan.InputError{Msg: fmt.Sprintf("unknown stack %q: the configured stacks are %s (list_stacks describes them)", clip(name), strings.Join(cfg.StackNames(), ", "))}
 	}
 	return st, nil
+}
+
+// current is the config plangate enforces now (re-read on every call
+// when the gate has a live config). A config that cannot be read stops
+// every tool: it is the human's to fix.
+func (d *Deps) current() (*config.Config, error) {
+	if d.Gate == nil || d.Gate.Live == nil {
+		return d.Config, nil
+	}
+	cfg, err := d.Gate.Current()
+	if err != nil {
+		return nil, &plan.InputError{Msg: "plangate cannot use its config now, so nothing was run: " + err.Error() +
+			". Tell a human: they fix plangate.hcl (or the record named), and the next call reads it again"}
+	}
+	return cfg, nil
 }
 
 // bind decodes the tool arguments into v, as an input error when they do not fit.
@@ -229,4 +248,12 @@ func Usage(t mcp.Tool) string {
 		}
 	}
 	return b.String()
+}
+
+// configState is the live config's reading; nil without one.
+func (d *Deps) configState() (*config.State, error) {
+	if d.Gate == nil {
+		return nil, nil
+	}
+	return d.Gate.ConfigState()
 }

@@ -65,22 +65,31 @@ func ListStacks(d *Deps) server.ServerTool {
 		mcp.WithOutputSchema[ListStacksResult](),
 	)
 	return server.ServerTool{Tool: tool, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		res := ListStacksResult{Stacks: []StackInfo{}, Warnings: []string{}}
-		for _, st := range d.Config.Stacks {
-			res.Stacks = append(res.Stacks, d.stackInfo(st))
+		cfg, err := d.current()
+		if err != nil {
+			return d.errorResult("list_stacks", err), nil
 		}
-		if w := d.Config.StateDirWarning(); w != "" {
+		res := ListStacksResult{Stacks: []StackInfo{}, Warnings: []string{}}
+		for _, st := range cfg.Stacks {
+			res.Stacks = append(res.Stacks, d.stackInfo(cfg, st))
+		}
+		if w := cfg.StateDirWarning(); w != "" {
 			res.Warnings = append(res.Warnings, w)
+		}
+		if s, err := d.configState(); err == nil && s != nil {
+			if note := s.PendingNote(); note != "" {
+				res.Warnings = append(res.Warnings, note)
+			}
 		}
 		return mcp.NewToolResultStructured(res, formatStacks(res)), nil
 	}}
 }
 
-func (d *Deps) stackInfo(st *config.Stack) StackInfo {
+func (d *Deps) stackInfo(cfg *config.Config, st *config.Stack) StackInfo {
 	info := StackInfo{
 		Name:        st.Name,
 		Description: st.Description,
-		Dir:         relTo(filepath.Dir(d.Config.Path), st.Dir),
+		Dir:         relTo(filepath.Dir(cfg.Path), st.Dir),
 		Workspace:   st.Workspace,
 		Variables:   []plan.Variable{},
 		Policy: PolicyInfo{
@@ -98,7 +107,7 @@ func (d *Deps) stackInfo(st *config.Stack) StackInfo {
 	if a := st.AWS; a != nil {
 		info.AWS = &AWSGuardInfo{Region: a.Region, AccountID: a.AccountID, PlanRoleARN: a.PlanRoleARN, ApplyRoleARN: a.ApplyRoleARN}
 	}
-	if f, err := freeze.Check(d.Config.StateDir, st.Name); err == nil && f != nil {
+	if f, err := freeze.Check(cfg.StateDir, st.Name); err == nil && f != nil {
 		info.Frozen = f
 	}
 	vars, err := plan.StackVariables(st)

@@ -60,7 +60,7 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	rv, err := e.gate.Review(ctx, rec.ID, auditClient())
 	var refusal *gate.Refusal
 	if errors.As(err, &refusal) {
-		return fmt.Errorf("not approved: %w", err)
+		return fmt.Errorf("not approved: %s", gate.ForHuman(err.Error()))
 	}
 	if err != nil {
 		return err
@@ -84,10 +84,15 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if w := e.cfg.StateDirWarning(); w != "" {
 		fmt.Fprintf(stdout, "\nWARNING: %s\n", w)
 	}
+	if cs, err := e.live.Load(); err == nil {
+		if note := cs.PendingNote(); note != "" {
+			fmt.Fprintf(stdout, "\nNOTE: %s. The policy below is the one enforced.\n", note)
+		}
+	}
 
 	chk, err := e.gate.Approvable(rec, st, now)
 	if err != nil {
-		return fmt.Errorf("not approved: %w", err)
+		return fmt.Errorf("not approved: %s", gate.ForHuman(err.Error()))
 	}
 	writeApproveContext(stdout, rec, st, chk, &s, colour)
 
@@ -121,7 +126,7 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// taken a while.
 	a, err := e.gate.Approve(rec.ID, key, freeze.CurrentUser(), auditClient())
 	if errors.As(err, &refusal) {
-		return fmt.Errorf("not approved: %w", err)
+		return fmt.Errorf("not approved: %s", gate.ForHuman(err.Error()))
 	}
 	if err != nil {
 		return err

@@ -50,7 +50,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	keyPath := filepath.Join(dir, "demo-approver.key")
 	d.step("A human creates an approver key: plangate keygen --name oncall")
 	var keygenOut strings.Builder
-	if err := runKeygen(ctx, []string{"--name", "oncall", "--out", keyPath}, &keygenOut, stderr); err != nil {
+	if err := runKeygen(ctx, []string{"--name", "oncall", "--out", keyPath}, &keygenOut, io.Discard); err != nil {
 		return err
 	}
 	block := keygenOut.String()[strings.Index(keygenOut.String(), "approver \"oncall\" {"):]
@@ -61,6 +61,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	logger, _ := newLogger(stderr, "warn")
+	demoRecordDir = filepath.Join(dir, "state")
+	defer func() { demoRecordDir = "" }()
 	e, err := openEnv(cfgPath, stderr, logger)
 	if err != nil {
 		return err

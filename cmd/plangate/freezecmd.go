@@ -105,6 +105,10 @@ func runUnfreeze(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return fmt.Errorf("not unfrozen, %s stays frozen: %w", what, err)
 	}
+	// A signed request acts once: its nonce is spent like a token's.
+	if err := e.gate.Ledger.Consume([]approvals.NonceUse{{Nonce: claims.Nonce, Approver: claims.Approver, Fingerprint: approvals.Fingerprint(req), UsedAt: now}}); err != nil {
+		return fmt.Errorf("not unfrozen, %s stays frozen: %w", what, err)
+	}
 
 	had, err := freeze.Clear(e.cfg.StateDir, stack)
 	if err != nil {

@@ -54,6 +54,7 @@ func commands() []command {
 		{"audit", "print the audit log; `audit verify` checks its hash chain", runAudit},
 		{"freeze", "kill switch: refuse every apply to a stack (or all stacks)", runFreeze},
 		{"unfreeze", "lift a freeze (signed with an approver's key)", runUnfreeze},
+		{"config", "`config status` shows plangate.hcl changes awaiting acceptance; `config accept` accepts them (approvers only)", runConfig},
 		{"init", "write a plangate.hcl and a demo stack into a directory", runInit},
 		{"demo", "run the whole workflow on the embedded demo stack, narrated", runDemo},
 		{"version", "print plangate's version", runVersion},
@@ -191,30 +192,61 @@ func parse(fs *flag.FlagSet, args []string) error {
 
 // env is what commands that work on a config share.
 type env struct {
-	cfg   *config.Config
+	cfg   *config.Config // as enforced when the command started
+	live  *config.Live
 	store *plan.Store
 	audit *audit.Log
 	gate  *gate.Gate
 	deps  *tools.Deps
 }
 
+// demoRecordDir, set only by plangate demo for its throwaway project,
+// keeps the accepted-config record in the demo's temporary directory.
+var demoRecordDir string
+
 // openEnv loads the config and opens its state dir. A state_dir inside a
-// git work tree is warned about on stderr, by every command that opens one.
+// git work tree, and config changes that wait for acceptance, are warned
+// about on stderr, by every command that opens one.
 func openEnv(configFlag string, stderr io.Writer, logger *slog.Logger) (*env, error) {
 	path, err := config.Find(configFlag)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := config.Load(path)
+	live, err := config.NewLive(path)
 	if err != nil {
 		return nil, err
 	}
+	live.RecordDir = demoRecordDir
+	var log *audit.Log // the state dir's, once open
+	live.OnAccept = func(a *config.Accepted, changes []config.Change) {
+		l := log
+		if l == nil {
+			if err := os.MkdirAll(a.Settings.StateDir, 0o700); err != nil {
+				logger.Error("auditing the accepted config", "err", err)
+				return
+			}
+			l = audit.Open(a.Settings.StateDir)
+		}
+		if _, err := l.Append(gate.ConfigEvent(a, changes)); err != nil {
+			logger.Error("auditing the accepted config", "how", a.How, "err", err)
+		}
+		logger.Info("config accepted", "how", a.How, "config_sha256", a.ConfigSHA256, "changes", len(changes))
+	}
+	state, err := live.Load()
+	if err != nil {
+		return nil, err
+	}
+	cfg := state.Config
 	if w := cfg.StateDirWarning(); w != "" {
 		fmt.Fprintf(stderr, "plangate: warning: %s\n", w)
+	}
+	if note := state.PendingNote(); note != "" {
+		fmt.Fprintf(stderr, "plangate: warning: %s\n", note)
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
+	live.Pin(cfg.StateDir)
 	store, err := plan.OpenStore(cfg.StateDir)
 	if err != nil {
 		return nil, err
@@ -224,10 +256,11 @@ func openEnv(configFlag string, stderr io.Writer, logger *slog.Logger) (*env, er
 		return nil, err
 	}
 	runner := plan.NewRunner(tfbin.Find, cfg.StateDir, logger)
-	log := audit.Open(cfg.StateDir)
-	g := &gate.Gate{Config: cfg, Store: store, Runner: runner, Ledger: ledger, Audit: log, Logger: logger, AWS: awsguard.NewGuards()}
+	log = audit.Open(cfg.StateDir)
+	g := &gate.Gate{Config: cfg, Live: live, Store: store, Runner: runner, Ledger: ledger, Audit: log, Logger: logger, AWS: awsguard.NewGuards()}
 	return &env{
 		cfg:   cfg,
+		live:  live,
 		store: store,
 		audit: log,
 		gate:  g,
