@@ -47,8 +47,12 @@ type Accepted struct {
 	// Approver signed the acceptance (How is "approver").
 	Approver string `json:"approver,omitempty"`
 	// Request is the fingerprint of the signed request (never the request).
-	Request  string   `json:"request_fingerprint,omitempty"`
-	Settings Settings `json:"settings"`
+	Request string `json:"request_fingerprint,omitempty"`
+	// HadApprovers: some accepted config had an approver. From then on
+	// only an accepted approver can accept, even if the file removes
+	// them all.
+	HadApprovers bool     `json:"had_approvers,omitempty"`
+	Settings     Settings `json:"settings"`
 }
 
 // Settings are a config's safety settings: everything Merge compares.

@@ -125,7 +125,7 @@ func (l *Live) load() (_ *State, retry bool, _ error) {
 	s := &State{File: file, FileSHA256: hashHex(src), RecordPath: recPath, fileBytes: src}
 	if rec == nil {
 		// The first config this state sees is accepted as it is.
-		a := &Accepted{Version: 1, ConfigSHA256: s.FileSHA256, AcceptedAt: l.now(), How: AcceptedFirstUse, Settings: SettingsOf(file)}
+		a := &Accepted{Version: 1, ConfigSHA256: s.FileSHA256, AcceptedAt: l.now(), How: AcceptedFirstUse, Settings: SettingsOf(file), HadApprovers: len(file.Approvers) > 0}
 		written, err := l.write(recPath, nil, a)
 		if err != nil || !written {
 			return nil, !written && err == nil, err
@@ -150,9 +150,14 @@ func (l *Live) load() (_ *State, retry bool, _ error) {
 				stricter = append(stricter, c)
 			}
 		}
+		if len(stricter) == 0 {
+			return nil, false, fmt.Errorf("plangate.hcl merged with the accepted config %s gives settings that differ from it with no stricter change to name: "+
+				"plangate refuses to record it (please report this); remove the record to accept the file as it is", recPath)
+		}
 		next := *acc
 		next.AcceptedAt, next.How, next.Approver, next.Request = l.now(), AcceptedStricter, "", ""
 		next.Settings = SettingsOf(eff)
+		next.HadApprovers = acc.HadApprovers || len(acc.Settings.Approvers) > 0
 		if len(stricter) == len(changes) {
 			next.ConfigSHA256 = s.FileSHA256
 		}
@@ -192,7 +197,8 @@ func (l *Live) Accept(s *State, approver, requestFingerprint string) (*Accepted,
 		return nil, fmt.Errorf("%s changed while you reviewed it: nothing was accepted; run plangate config accept again to review the file as it is now", l.Path)
 	}
 	a := &Accepted{Version: 1, ConfigSHA256: s.FileSHA256, AcceptedAt: l.now(), How: AcceptedByApprover,
-		Approver: approver, Request: requestFingerprint, Settings: SettingsOf(s.File)}
+		Approver: approver, Request: requestFingerprint, Settings: SettingsOf(s.File),
+		HadApprovers: s.Accepted.HadApprovers || len(s.Accepted.Settings.Approvers) > 0 || len(s.File.Approvers) > 0}
 	written, err := l.write(s.RecordPath, s.recordBytes, a)
 	if err != nil {
 		return nil, err
@@ -206,12 +212,13 @@ func (l *Live) Accept(s *State, approver, requestFingerprint string) (*Accepted,
 
 // Signers are the approvers who may accept the file of s: the accepted
 // approvers that the file still names (a key being replaced is accepted
-// with the old one). While no approver is accepted yet, the file's own
-// approvers may, so that the first approver can be added; an agent that
-// edits the file could do the same then, which is why plangate init and
-// keygen say to add an approver before the first use.
+// with the old one). While no approver was ever accepted, the file's own
+// approvers may, so that the first approver can be added (an agent that
+// edits the file could do the same then: add the approver before the
+// first use). Once one was, removing every approver from the file never
+// reopens that door: nobody can accept until a human resets the record.
 func (s *State) Signers() []*Approver {
-	if len(s.accepted.Approvers) == 0 {
+	if len(s.accepted.Approvers) == 0 && !s.Accepted.HadApprovers {
 		return s.File.Approvers
 	}
 	var out []*Approver
@@ -290,9 +297,9 @@ func (l *Live) recordPath() (string, error) {
 	if l.RecordDir != "" {
 		return filepath.Join(l.RecordDir, AcceptedFileName), nil
 	}
-	dir, err := DefaultStateDir(l.Path)
+	dir, err := RecordDir(l.Path)
 	if err != nil {
-		return "", fmt.Errorf("plangate keeps the accepted config in the user's state directory, which is unknown: %w", err)
+		return "", fmt.Errorf("plangate keeps the accepted config in the user's state directory: %w", err)
 	}
 	return filepath.Join(dir, AcceptedFileName), nil
 }

@@ -57,7 +57,10 @@ func Merge(accepted, file *Config) (*Config, []Change) {
 		case !ok:
 			m.loosen(setting, absent, KeyLabel(a))
 		case !old.PublicKey.Equal(a.PublicKey):
+			// No safe direction: the accepted key stays until the new
+			// one is accepted (and may sign that acceptance).
 			m.loosen(setting, KeyLabel(old), KeyLabel(a))
+			eff.Approvers = append(eff.Approvers, old)
 		default:
 			eff.Approvers = append(eff.Approvers, a)
 		}
@@ -71,7 +74,7 @@ func Merge(accepted, file *Config) (*Config, []Change) {
 	for _, fs := range file.Stacks {
 		as, ok := accepted.Stack(fs.Name)
 		if !ok {
-			m.loosen(fmt.Sprintf("stack %q", fs.Name), absent, "dir "+fs.Dir)
+			m.loosen(fmt.Sprintf("stack %q", fs.Name), absent, stackLabel(fs))
 			continue
 		}
 		st := m.stack(as, fs)
@@ -251,6 +254,21 @@ func (m *merger) policy(in func(string) string, a, f Policy) Policy {
 		}
 	}
 	return p
+}
+
+// stackLabel is every safety setting of a stack, for the review of a
+// stack that acceptance adds.
+func stackLabel(st *Stack) string {
+	p := st.Policy
+	parts := []string{
+		"dir " + st.Dir, "workspace " + st.Workspace, "variables " + list(st.Variables), "var_files " + list(st.VarFiles),
+		fmt.Sprintf("approvals %d", p.Approvals), fmt.Sprintf("deletion_approvals %d", p.DeletionApprovals),
+		"max_deletions " + deletionsLabel(p.MaxDeletions), "max_deletion_ratio " + ratioLabel(p.MaxDeletionRatio),
+		"protected " + list(p.Protected), "plan_ttl " + p.PlanTTL.String(),
+		fmt.Sprintf("allow_provisioners %t", p.AllowProvisioners), fmt.Sprintf("allow_external_data %t", p.AllowExternalData),
+		"providers " + list(p.ProviderPatterns()), "aws " + awsLabel(st.AWS),
+	}
+	return strings.Join(parts, "; ")
 }
 
 func orNone(s string) string {

@@ -111,7 +111,8 @@ func TestMergeAppliesStricterAtOnceAndKeepsLooserPending(t *testing.T) {
 			func(t *testing.T, eff *Config) { require.Len(t, eff.Approvers, 1) }},
 		{"approver key changed", sub(key, testKey(t)), true, `approver "alice"`,
 			func(t *testing.T, eff *Config) {
-				require.Empty(t, eff.Approvers, "neither key is trusted until the new one is accepted")
+				require.Len(t, eff.Approvers, 1)
+				require.Equal(t, key, FormatPublicKey(eff.Approvers[0].PublicKey), "the accepted key stays until the new one is accepted")
 			}},
 		{"approver removed", func(s string) string { return s[:strings.Index(s, "approver")] }, false, `approver "alice"`,
 			func(t *testing.T, eff *Config) { require.Empty(t, eff.Approvers) }},

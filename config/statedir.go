@@ -34,6 +34,23 @@ func DefaultStateDir(configPath string) (string, error) {
 	return defaultStateDir(configPath, runtime.GOOS, os.Getenv)
 }
 
+// RecordDir is where plangate keeps the accepted config of the config
+// file at configPath: like DefaultStateDir, but hashed from the path as
+// given, symlinks not resolved. The file the agent edits may be replaced
+// by a symlink to another copy; the path plangate is started with is not
+// the agent's to choose, so the record stays the same.
+func RecordDir(configPath string) (string, error) {
+	base, err := userStateDir(runtime.GOOS, os.Getenv)
+	if err != nil {
+		return "", fmt.Errorf("the user's state directory is unknown (%v)", err)
+	}
+	name, err := dirName(configPath, false)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(base, "plangate", name), nil
+}
+
 func defaultStateDir(configPath, goos string, getenv func(string) string) (string, error) {
 	base, err := userStateDir(goos, getenv)
 	if err != nil {
@@ -77,11 +94,18 @@ func userStateDir(goos string, getenv func(string) string) (string, error) {
 
 // stateDirName is <name> of DefaultStateDir.
 func stateDirName(configPath string) (string, error) {
+	return dirName(configPath, true)
+}
+
+// dirName names a config's directory under the user state dir: the
+// config directory's base name and a hash of its absolute path, with
+// symlinks resolved or not.
+func dirName(configPath string, resolve bool) (string, error) {
 	abs, err := filepath.Abs(configPath)
 	if err != nil {
 		return "", fmt.Errorf("locate config file %s: %w", configPath, err)
 	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
+	if real, err := filepath.EvalSymlinks(abs); err == nil && resolve {
 		abs = real
 	}
 	sum := sha256.Sum256([]byte(abs))

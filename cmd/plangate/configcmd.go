@@ -114,6 +114,11 @@ func runConfigAccept(args []string, stdin io.Reader, stdout, stderr io.Writer) e
 	// Who may sign: an approver of the accepted config that the file
 	// still names (or, while none is accepted, the file's own).
 	signers := &config.Config{Path: s.File.Path, Approvers: s.Signers()}
+	if len(signers.Approvers) == 0 {
+		return fmt.Errorf("nothing was accepted: no approver of the accepted config is left in %s, so nobody can accept changes to it. "+
+			"Put back an accepted approver's block with the key it had; or, if you have checked that the file is right, remove %s, and the next plangate command accepts the file as it is then (audited)",
+			s.File.Path, s.RecordPath)
+	}
 	key, keyPath, err := signer.read(signers)
 	var noKey *noKeyError
 	switch {
