@@ -79,6 +79,9 @@ const (
 	// the accepted config: on first use, by an approver's signature
 	// (plangate config accept), or at once because an edit was stricter.
 	EventConfigAccepted EventName = "config_accepted"
+	// EventApplyRecovered: a plangate recorded how an apply ended that
+	// another plangate started and did not see end (it died).
+	EventApplyRecovered EventName = "apply_recovered"
 )
 
 // Client names the MCP client that caused an event.

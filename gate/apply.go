@@ -42,7 +42,7 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 	if err != nil {
 		return nil, err
 	}
-	rec, err := g.Store.Get(id)
+	rec, err := g.get(id)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,7 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 		return nil, err
 	}
 	defer unlock()
-	if rec, err = g.Store.Get(id); err != nil {
+	if rec, err = g.get(id); err != nil {
 		return nil, err
 	}
 	// The config may have changed while this call waited for the stack:
@@ -102,7 +102,7 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 	// The apply credentials come into play only now, with the approvals
 	// verified, and only in the plan's account. A refusal here leaves the
 	// tokens unspent.
-	var creds plan.Credentials
+	var applyCreds plan.Credentials
 	var identity *plan.AWSIdentity
 	guard := g.AWS.For(st)
 	switch {
@@ -124,17 +124,7 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 			return nil, g.refuse(rec, client, verified, strings.TrimSuffix(err.Error(), ".")+". The approval tokens were not used: once this is fixed, call apply_plan again with the same tokens")
 		}
 		g.logger().Info("aws identity checked", "stack", st.Name, "plan_id", rec.ID, "aws", session)
-		creds, identity = session.Apply, identityOf(session)
-	}
-
-	// The tokens are spent before terraform starts, durably: a crash from
-	// here on can never let them be used twice.
-	if err := g.Ledger.Consume(verified.Uses); err != nil {
-		var ref *approvals.RefusalError
-		if errors.As(err, &ref) {
-			return nil, g.refuse(rec, client, verified, ref.Reason)
-		}
-		return nil, err
+		applyCreds, identity = session.Apply, identityOf(session)
 	}
 
 	out := &Outcome{
@@ -150,25 +140,72 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 		}
 		return e
 	}
-	g.append(event(audit.EventApplyStarted, "", nil))
+
+	// Fail closed, in this order: apply_started in the audit log, the
+	// tokens spent in the ledger, the record applying, then Terraform.
+	// Each write is durable before the next step; if one fails, nothing
+	// runs and the result names it.
+	if g.Audit == nil {
+		return nil, &Refusal{PlanID: rec.ID, Reason: "nothing ran and the approval tokens were not used: plangate has no audit log to record the apply in"}
+	}
+	if _, err := g.Audit.Append(event(audit.EventApplyStarted, "", nil)); err != nil {
+		g.logger().Error("audit log: apply_started", "plan_id", rec.ID, "err", err)
+		return nil, &Refusal{PlanID: rec.ID, Reason: fmt.Sprintf("nothing ran and the approval tokens were not used: the audit log could not be written (%v). A human fixes it (plangate audit verify), then call apply_plan again with the same tokens", err)}
+	}
+	if err := g.Ledger.Consume(verified.Uses); err != nil {
+		var ref *approvals.RefusalError
+		if errors.As(err, &ref) {
+			return nil, g.refuse(rec, client, verified, ref.Reason)
+		}
+		return nil, g.refuse(rec, client, verified, fmt.Sprintf("nothing ran and the approval tokens were not used: the approvals ledger could not be written (%v). A human fixes it, then call apply_plan again with the same tokens", err))
+	}
+	run := &plan.ApplyRun{StartedAt: now, Plangate: plan.ThisProcess(), Approvers: verified.Approvers, TokenFingerprints: verified.Fingerprints, AWS: identity}
+	if _, err := g.Store.Update(rec.ID, func(r *plan.Record) error {
+		if r.Status != plan.StatusAwaitingApproval || r.Apply != nil {
+			return fmt.Errorf("plan %s is %s now", r.ID, r.Status)
+		}
+		r.Status, r.StatusNote, r.Apply = plan.StatusApplying, "", run
+		return nil
+	}); err != nil {
+		reason := fmt.Sprintf("nothing ran: the plan's record could not be marked applying (%v). The approval tokens are spent (the ledger was written first, so that they can never apply twice): "+
+			"once a human fixes the state dir, the plan needs new approvals (plangate approve %s)", err, rec.ID)
+		g.append(event(audit.EventApplyFailed, reason, nil))
+		return nil, &Refusal{PlanID: rec.ID, Reason: reason}
+	}
 	g.logger().Info("applying plan", "plan_id", rec.ID, "stack", rec.Stack, "approvers", verified.Approvers)
 
-	run := plan.WithCredentials(creds)
-	res, runErr := g.Runner.ApplySaved(ctx, st, planFile, run, plan.Events(events))
+	creds := plan.WithCredentials(applyCreds)
+	res, runErr := g.Runner.ApplySaved(ctx, st, planFile, creds, plan.Events(events), plan.OnStart(func(p plan.Process) {
+		if _, err := g.Store.Update(rec.ID, func(r *plan.Record) error {
+			if r.Apply != nil {
+				r.Apply.Terraform = &p
+			}
+			return nil
+		}); err != nil {
+			g.logger().Warn("recording terraform's pid", "plan_id", rec.ID, "err", err)
+		}
+	}))
 	out.FinishedAt = g.now()
 	switch {
 	case runErr != nil && res == nil:
-		// Terraform never ran (init failed, terraform missing): the plan
-		// stays as it was; the tokens are spent.
+		// Terraform never ran (init failed, terraform missing): nothing
+		// was applied, and the plan's apply counts as done.
+		note := "apply could not start: " + runErr.Error()
 		g.append(event(audit.EventApplyFailed, runErr.Error(), nil))
-		g.setStatus(rec.ID, plan.StatusFailed, "apply could not start: "+runErr.Error())
+		g.finish(out, rec.ID, plan.StatusFailed, note)
 		return nil, runErr
 	case res.Failed && ctx.Err() == nil && plan.LockErrorFrom(st.Name, st.Dir, res.Diagnostics) != nil:
-		// Terraform stopped before changing anything: the plan stays
-		// valid, but the tokens are spent.
+		// Terraform stopped before changing anything (it could not take
+		// the state lock): the plan is as it was, and may be approved
+		// again; the tokens are spent.
 		locked := plan.LockErrorFrom(st.Name, st.Dir, res.Diagnostics)
 		reason := locked.Error() + ". Nothing was applied and the plan still awaits approval, but the approval tokens are spent: " +
 			"once the lock is free, a human approves it again with `plangate approve " + rec.ID + "`"
+		if err := g.reopen(rec.ID); err != nil {
+			g.logger().Error("reopening a plan after a state lock", "plan_id", rec.ID, "err", err)
+			g.finish(out, rec.ID, plan.StatusFailed, "the state was locked by another run: nothing was applied")
+			reason = locked.Error() + ". Nothing was applied; plangate could not reopen the plan for approval (" + err.Error() + "): call plan_change for a new plan"
+		}
 		g.append(event(audit.EventApplyRefused, reason, nil))
 		return nil, &Refusal{PlanID: rec.ID, Reason: reason}
 	case res.Failed:
@@ -176,7 +213,7 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 		// lost: mask with every secret the state and config hold. The
 		// call's context may be cancelled (interrupted apply).
 		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		masker, stateErr := g.Runner.SecretsLocked(mctx, st, run)
+		masker, stateErr := g.Runner.SecretsLocked(mctx, st, creds)
 		if stateErr != nil && guard != nil {
 			// The apply session may have expired with the apply: read
 			// the state as the plan role.
@@ -207,21 +244,67 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 			out.Status = plan.StatusSuperseded
 			out.Note = "Terraform refused the plan: the state changed after it was planned (another apply). Call plan_change for a fresh plan"
 		}
-		g.setStatus(rec.ID, out.Status, out.Note)
-		g.append(event(name, out.Note, out.Errors))
+		g.finish(out, rec.ID, out.Status, out.Note)
+		g.recordEvent(out, event(name, out.Note, out.Errors))
 		return out, nil
 	}
 
 	out.Status = plan.StatusApplied
-	g.setStatus(rec.ID, plan.StatusApplied, "applied with approval of "+strings.Join(verified.Approvers, ", "))
-	g.append(event(audit.EventApplied, "", nil))
+	g.finish(out, rec.ID, plan.StatusApplied, "applied with approval of "+strings.Join(verified.Approvers, ", "))
+	g.recordEvent(out, event(audit.EventApplied, "", nil))
 	out.Superseded = g.supersede(rec, client)
-	if view, err := g.Runner.StateLocked(ctx, st, run); err == nil {
+	if view, err := g.Runner.StateLocked(ctx, st, creds); err == nil {
 		out.Outputs = view.Outputs
 	} else {
 		g.logger().Warn("reading outputs after apply", "stack", st.Name, "err", err)
 	}
 	return out, nil
+}
+
+// reopen puts a plan whose apply Terraform refused before changing
+// anything (the state lock) back to awaiting approval: its journal goes,
+// so that the next approved apply can start.
+func (g *Gate) reopen(id string) error {
+	if err := plan.ClearJournal(g.Store.Dir(id)); err != nil {
+		return err
+	}
+	_, err := g.Store.Update(id, func(r *plan.Record) error {
+		r.Status, r.StatusNote, r.Apply = plan.StatusAwaitingApproval, "", nil
+		return nil
+	})
+	return err
+}
+
+// finish records an apply's outcome; if the record cannot be written,
+// the result says so (the next plangate reads the outcome again from the
+// apply's journal, so the plan is never left looking unapplied).
+func (g *Gate) finish(out *Outcome, id string, s plan.Status, note string) {
+	if _, err := g.Store.Update(id, func(r *plan.Record) error {
+		r.Status, r.StatusNote = s, note
+		return nil
+	}); err != nil {
+		g.logger().Error("recording the apply's outcome", "plan_id", id, "status", s, "err", err)
+		out.Note = joinNote(out.Note, fmt.Sprintf("plangate could not record the outcome in the plan's record (%v): it shows applying until plangate reads the outcome again from the apply's journal", err))
+	}
+}
+
+// recordEvent audits an apply's outcome, saying so in the result if the
+// audit log cannot be written.
+func (g *Gate) recordEvent(out *Outcome, e audit.Event) {
+	if g.Audit == nil {
+		return
+	}
+	if _, err := g.Audit.Append(e); err != nil {
+		g.logger().Error("writing audit log", "event", e.Event, "err", err)
+		out.Note = joinNote(out.Note, fmt.Sprintf("the audit log could not be written (%v): the %s event is missing from it", err, e.Event))
+	}
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + ". " + b
 }
 
 // check runs every check before the ledger, in order: the kill switch,

@@ -47,7 +47,7 @@ func (g *Gate) Approve(idOrPrefix string, key *approvals.PrivateKey, actor strin
 	if err := g.CheckKey(key); err != nil {
 		return nil, err
 	}
-	rec, err := g.Store.Get(idOrPrefix)
+	rec, err := g.get(idOrPrefix)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package gate
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/plangate/plangate/audit"
 	"github.com/plangate/plangate/plan"
@@ -17,9 +18,15 @@ func (g *Gate) Discard(idOrPrefix, note string, client audit.Client) (*plan.Reco
 	if err != nil {
 		return nil, err
 	}
+	journal := filepath.Join(g.Store.Dir(id), plan.ApplyJournalFile)
 	rec, err := g.Store.Update(id, func(r *plan.Record) error {
 		switch r.Status {
 		case plan.StatusAwaitingApproval, plan.StatusBlocked:
+			// A record that says pending while an apply's journal
+			// exists was not updated after the apply: never discard it.
+			if _, err := os.Stat(journal); err == nil {
+				return &plan.InputError{Msg: fmt.Sprintf("plan %s has been applied (or its apply started): it cannot be discarded; plangate show %s says how it ended", r.ID, r.ID)}
+			}
 			r.Status, r.StatusNote = plan.StatusDiscarded, note
 			return nil
 		case plan.StatusDiscarded:

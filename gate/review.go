@@ -31,7 +31,7 @@ type Review struct {
 // by client) and refused: what a human would approve would not be what
 // runs.
 func (g *Gate) Review(ctx context.Context, idOrPrefix string, client audit.Client) (*Review, error) {
-	rec, err := g.Store.Get(idOrPrefix)
+	rec, err := g.get(idOrPrefix)
 	if err != nil {
 		return nil, err
 	}

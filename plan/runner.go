@@ -129,10 +129,12 @@ func (d Diagnostic) String() string {
 // ChangeSummary is Terraform's own count from its `change_summary` message:
 // the numbers of its "Plan: N to add, N to change, N to destroy." line.
 type ChangeSummary struct {
-	Add    int `json:"add"`
-	Change int `json:"change"`
-	Import int `json:"import"`
-	Remove int `json:"remove"`
+	// Operation is "plan", "apply" or "destroy".
+	Operation string `json:"operation,omitempty"`
+	Add       int    `json:"add"`
+	Change    int    `json:"change"`
+	Import    int    `json:"import"`
+	Remove    int    `json:"remove"`
 }
 
 // PlanOutput is what one `terraform plan` produced.
@@ -191,8 +193,9 @@ type planConfig struct {
 }
 
 type applyConfig struct {
-	events func(UIMessage)
-	creds  Credentials
+	events  func(UIMessage)
+	creds   Credentials
+	started func(Process)
 }
 
 type stateConfig struct {

@@ -60,11 +60,29 @@ type Record struct {
 	// AWS is who Terraform planned as (stacks with an aws block).
 	AWS *AWSIdentity `json:"aws,omitempty"`
 
+	// Apply is the apply that started, if one did.
+	Apply *ApplyRun `json:"apply,omitempty"`
+
 	// Inputs are the values the plan used for every variable the agent
 	// may set, masked, and where each came from; Variables is what the
 	// agent asked for (a null: reset). Records from before inputs were
 	// kept list the agent's variables (see decodeRecord).
 	Inputs []Input `json:"inputs"`
+}
+
+// ApplyRun is an apply that started: written (status applying) before
+// Terraform starts, with the Terraform process once it runs.
+type ApplyRun struct {
+	StartedAt time.Time `json:"started_at"`
+	// Plangate is the plangate process that runs it; Terraform is the
+	// terraform apply process (nil until it started).
+	Plangate  Process  `json:"plangate"`
+	Terraform *Process `json:"terraform,omitempty"`
+	Approvers []string `json:"approvers,omitempty"`
+	// TokenFingerprints are the approval tokens it spent.
+	TokenFingerprints []string `json:"token_fingerprints,omitempty"`
+	// AWS is the identity it applies as (stacks with an aws block).
+	AWS *AWSIdentity `json:"aws,omitempty"`
 }
 
 // Requester is the client that asked for a plan.

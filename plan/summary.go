@@ -25,12 +25,18 @@ const (
 	// StatusTampered is a plan whose file does not do what its record
 	// says: one of them was changed after the plan was made.
 	StatusTampered Status = "tampered"
+	// StatusApplying is a plan whose apply started: it is written before
+	// Terraform starts, and a plan that has had it is never approved or
+	// applied again. It ends applied, failed or interrupted, recorded by
+	// the plangate that ran the apply or, if that one died, by the next
+	// one that reads the apply's journal.
+	StatusApplying Status = "applying"
 )
 
 // Statuses lists every status a plan can have.
 var Statuses = []Status{
 	StatusAwaitingApproval, StatusNoChanges, StatusBlocked, StatusApplied, StatusFailed,
-	StatusDiscarded, StatusExpired, StatusSuperseded, StatusInterrupted, StatusTampered,
+	StatusDiscarded, StatusExpired, StatusSuperseded, StatusInterrupted, StatusTampered, StatusApplying,
 }
 
 // Counts are the per-action figures of a plan. Add, Change and Destroy equal

@@ -258,6 +258,9 @@ func openEnv(configFlag string, stderr io.Writer, logger *slog.Logger) (*env, er
 	runner := plan.NewRunner(tfbin.Find, cfg.StateDir, logger)
 	log = audit.Open(cfg.StateDir)
 	g := &gate.Gate{Config: cfg, Live: live, Store: store, Runner: runner, Ledger: ledger, Audit: log, Logger: logger, AWS: awsguard.NewGuards()}
+	// Applies an earlier plangate started and did not see end are
+	// recorded now, from their journals (those still running, later).
+	g.RecoverApplies()
 	return &env{
 		cfg:   cfg,
 		live:  live,

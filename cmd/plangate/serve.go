@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"time"
 
 	"github.com/plangate/plangate/server"
 )
@@ -27,6 +28,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// Applies that Terraform still runs for a plangate that died are
+	// recorded as they end.
+	go e.gate.WatchApplies(ctx, 2*time.Second)
 	s := server.New(e.deps, appVersion())
 	logger.Info("plangate serving over stdio", "version", appVersion(), "config", e.cfg.Path, "state_dir", e.cfg.StateDir, "stacks", len(e.cfg.Stacks))
 	err = server.ServeStdio(ctx, s, os.Stdin, stdout, logger)
