@@ -236,9 +236,12 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 		out.Status = plan.StatusFailed
 		out.Note = "Terraform reported errors while applying"
 		name := audit.EventApplyFailed
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || res.Interrupted {
 			out.Status = plan.StatusInterrupted
 			out.Note = "the apply was interrupted; Terraform stopped gracefully (SIGINT), saved the state and released its lock. Run show_stack to see what exists, and plan again"
+			if ctx.Err() == nil {
+				out.Note = "the apply was interrupted from outside plangate (plangate freeze --stop, or a signal to Terraform); Terraform stopped gracefully, saved the state and released its lock. Run show_stack to see what exists, and plan again"
+			}
 			name = audit.EventApplyInterrupted
 		} else if isStale(res.Diagnostics) {
 			out.Status = plan.StatusSuperseded

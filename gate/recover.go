@@ -120,6 +120,8 @@ func journalOutcome(j *plan.Journal) (plan.Status, string) {
 		return plan.StatusInterrupted, "plangate stopped before Terraform started: nothing was applied, but " + check
 	case j.Applied && !j.Failed():
 		return plan.StatusApplied, "applied; plangate stopped during the apply and recorded it afterwards from the apply's journal"
+	case j.Interrupted:
+		return plan.StatusInterrupted, "the apply was interrupted (SIGINT) while plangate was gone; Terraform stopped gracefully and saved the state: " + check
 	case j.Failed():
 		var errs []string
 		for _, d := range j.Diagnostics {

@@ -26,6 +26,15 @@ import (
 type ApplyOutput struct {
 	Diagnostics []Diagnostic
 	Failed      bool
+	// Interrupted: Terraform received SIGINT (from plangate's
+	// cancellation, plangate freeze --stop, or anyone) and stopped
+	// gracefully.
+	Interrupted bool
+}
+
+// interruptReceived is Terraform's log line when SIGINT reaches it.
+func interruptReceived(m UIMessage) bool {
+	return m.Type == "log" && strings.Contains(m.Message, "Interrupt received")
 }
 
 // The journal of an apply, in the plan's directory: Terraform writes its
@@ -129,6 +138,7 @@ func (r *Runner) ApplySaved(ctx context.Context, st *config.Stack, planFile stri
 		if m.Type == "diagnostic" && m.Diagnostic != nil {
 			out.Diagnostics = append(out.Diagnostics, m.Diagnostic.toDiagnostic())
 		}
+		out.Interrupted = out.Interrupted || interruptReceived(m)
 		if c.events != nil {
 			c.events(m)
 		}
@@ -287,7 +297,9 @@ type Journal struct {
 	ExitCode int
 	// Applied: Terraform reported the apply complete (its change summary).
 	Applied bool
-	Summary *ChangeSummary
+	// Interrupted: Terraform received SIGINT and stopped gracefully.
+	Interrupted bool
+	Summary     *ChangeSummary
 	// Diagnostics are the messages Terraform reported.
 	Diagnostics []Diagnostic
 	// Done lists the resource instances whose apply completed.
@@ -329,6 +341,8 @@ func ReadJournal(dir string) (*Journal, error) {
 			if m.Changes != nil && m.Changes.Operation != "plan" {
 				j.Applied, j.Summary = true, m.Changes
 			}
+		case "log":
+			j.Interrupted = j.Interrupted || interruptReceived(m)
 		case "apply_complete":
 			if addr, _ := m.Resource(); addr != "" {
 				j.Done = append(j.Done, addr)

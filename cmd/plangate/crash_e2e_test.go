@@ -181,3 +181,46 @@ func TestKillNineOfTerraformMidApply(t *testing.T) {
 	assert.Equal(t, true, again["isError"])
 	assert.Contains(t, resultText(again), "failed")
 }
+
+// freeze --stop interrupts an apply in flight: Terraform stops gracefully
+// (the resources it finished are in the state, the lock is free), the
+// plan ends interrupted, and the freeze is audited with what it stopped.
+func TestFreezeStopInterruptsTheApply(t *testing.T) {
+	dir, cfg, key := slowProject(t)
+	r := serve(t, dir)
+	id, _ := startSlowApply(t, r, cfg, key)
+	out, err := exec.Command(binary, "freeze", "slowapply", "--stop", "--reason", "incident 12", "--config", cfg).CombinedOutput()
+	require.NoError(t, err, string(out))
+	assert.Contains(t, string(out), "interrupting the apply of plan "+id)
+	assert.Contains(t, string(out), "plan "+id+": interrupted")
+
+	var result map[string]any
+	deadline := time.After(2 * time.Minute)
+	for result == nil {
+		select {
+		case line, ok := <-r.lines:
+			require.True(t, ok, r.stderr.String())
+			if msg := mustJSONRPC(t, line); msg["id"] == float64(99) {
+				result = msg["result"].(map[string]any)
+			}
+		case <-deadline:
+			t.Fatal("no apply_plan result")
+		}
+	}
+	assert.Equal(t, "interrupted", result["structuredContent"].(map[string]any)["status"], resultText(result))
+	state := stateList(t, dir, "slowapply")
+	assert.Contains(t, state, "terraform_data.a")
+	assert.NotContains(t, state, "terraform_data.d", "the apply stopped part-way")
+	for _, res := range []string{"a", "b", "c"} {
+		if _, err := os.Stat(filepath.Join(dir, "stacks", "slowapply", "done-"+res)); err == nil {
+			assert.Contains(t, state, "terraform_data."+res, "%s finished, so it is in the state", res)
+		}
+	}
+	// The state lock is free: a new plan runs.
+	pc := r.callTool("plan_change", map[string]any{"stack": "slowapply"})
+	require.NotEqual(t, true, pc["isError"], resultText(pc))
+	out, err = exec.Command(binary, "audit", "--config", cfg).CombinedOutput()
+	require.NoError(t, err, string(out))
+	assert.Contains(t, string(out), "--stop: interrupted the apply of "+id)
+	assert.Contains(t, string(out), "apply_interrupted")
+}

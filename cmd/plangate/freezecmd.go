@@ -5,18 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/plangate/plangate/approvals"
 	"github.com/plangate/plangate/audit"
 	"github.com/plangate/plangate/freeze"
+	"github.com/plangate/plangate/plan"
 )
 
 func runFreeze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("freeze", "[stack]", "Kill switch: refuse every apply_plan to the stack (all stacks when none is named) until an approver lifts it with plangate unfreeze [stack] --key <file>. "+
-		"Anyone may freeze; only an approver's key unfreezes. Plans can still be made and reviewed.", stdout, stderr)
+		"Anyone may freeze; only an approver's key unfreezes. Plans can still be made and reviewed. With --stop, applies already running are interrupted too.", stdout, stderr)
 	configFlag := fs.String("config", "", "config file (default $PLANGATE_CONFIG, else ./plangate.hcl)")
 	reason := fs.String("reason", "", "why (required; shown to the agent and in the audit log)")
+	stop := fs.Bool("stop", false, "also interrupt applies in flight (SIGINT: Terraform finishes the resources in hand, saves the state and releases its lock)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -41,11 +45,74 @@ func runFreeze(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if _, err := e.audit.Append(audit.Event{Event: audit.EventFreeze, Stack: stack, Actor: f.By, Reason: *reason}); err != nil {
+	auditReason := *reason
+	var stopped []*plan.Record
+	if *stop {
+		stopped = stopApplies(e, stack, stdout)
+		if len(stopped) > 0 {
+			ids := make([]string, len(stopped))
+			for i, r := range stopped {
+				ids[i] = r.ID
+			}
+			auditReason += " (--stop: interrupted the apply of " + strings.Join(ids, ", ") + ")"
+		}
+	}
+	if _, err := e.audit.Append(audit.Event{Event: audit.EventFreeze, Stack: stack, Actor: f.By, Reason: auditReason}); err != nil {
 		return fmt.Errorf("frozen, but the audit log failed: %w", err)
 	}
 	fmt.Fprintln(stdout, f.Error())
+	if len(stopped) > 0 {
+		waitStopped(e, stopped, stdout)
+	}
 	return nil
+}
+
+// stopApplies sends SIGINT to the Terraform of every apply in flight on
+// the stack ("" every stack), and returns their plans.
+func stopApplies(e *env, stack string, stdout io.Writer) []*plan.Record {
+	recs, err := e.store.List()
+	if err != nil {
+		fmt.Fprintf(stdout, "could not list the plans to stop their applies: %v\n", err)
+		return nil
+	}
+	var out []*plan.Record
+	for _, r := range recs {
+		if r.Status != plan.StatusApplying || stack != "" && r.Stack != stack || r.Apply == nil || r.Apply.Terraform == nil || !r.Apply.Terraform.Running() {
+			continue
+		}
+		if err := syscall.Kill(r.Apply.Terraform.PID, syscall.SIGINT); err != nil {
+			fmt.Fprintf(stdout, "could not interrupt the apply of plan %s (terraform pid %d): %v\n", r.ID, r.Apply.Terraform.PID, err)
+			continue
+		}
+		fmt.Fprintf(stdout, "interrupting the apply of plan %s on stack %s (terraform pid %d): Terraform finishes the resources in hand, saves the state and releases its lock\n",
+			r.ID, r.Stack, r.Apply.Terraform.PID)
+		out = append(out, r)
+	}
+	return out
+}
+
+// waitStopped waits (up to 5 minutes) for interrupted applies to end and
+// says how each ended.
+func waitStopped(e *env, recs []*plan.Record, stdout io.Writer) {
+	deadline := time.Now().Add(5 * time.Minute)
+	for _, r := range recs {
+		for r.Apply.Terraform.Running() && time.Now().Before(deadline) {
+			time.Sleep(200 * time.Millisecond)
+		}
+		// The plangate that ran it records the outcome; if it is gone,
+		// this one does.
+		for time.Now().Before(deadline) {
+			e.gate.RecoverApplies()
+			cur, err := e.store.Get(r.ID)
+			if err != nil || cur.Status != plan.StatusApplying {
+				if err == nil {
+					fmt.Fprintf(stdout, "plan %s: %s (%s)\n", cur.ID, cur.Status, cur.StatusNote)
+				}
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
 }
 
 func runUnfreeze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
