@@ -220,7 +220,7 @@ func (ss StackSetting) stack(mirror string) (*Stack, error) {
 		return nil, err
 	}
 	st := &Stack{Name: ss.Name, Dir: ss.Dir, Workspace: ss.Workspace, Variables: nonNil(ss.Variables),
-		VarFiles: nonNil(ss.VarFiles), Policy: p, ProviderMirror: mirror}
+		VarFiles: nonNil(ss.VarFiles), Policy: p, ProviderMirror: mirror, QueueTimeout: DefaultQueueTimeout}
 	if ss.AWS != nil {
 		if st.AWS, err = ss.AWS.aws(); err != nil {
 			return nil, err

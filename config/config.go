@@ -41,6 +41,11 @@ const (
 	DefaultPlanTTL = time.Hour
 	// MaxPlanTTL bounds plan_ttl: an approval should not outlive a week.
 	MaxPlanTTL = 168 * time.Hour
+	// DefaultQueueTimeout is how long a Terraform run waits for a busy
+	// stack when the stack sets no queue_timeout.
+	DefaultQueueTimeout = 2 * time.Minute
+	// MaxQueueTimeout bounds queue_timeout.
+	MaxQueueTimeout = time.Hour
 )
 
 var (
@@ -100,8 +105,11 @@ type Stack struct {
 	Variables   []string // the only variables an agent may set
 	VarFiles    []string // absolute
 	Workspace   string   // default "default"
-	Policy      Policy
-	AWS         *AWS // nil when absent
+	// QueueTimeout is how long a run waits for the stack while another
+	// runs (default DefaultQueueTimeout).
+	QueueTimeout time.Duration
+	Policy       Policy
+	AWS          *AWS // nil when absent
 	// ProviderMirror is the config's provider_mirror, for this stack's
 	// Terraform runs; "" means the registry.
 	ProviderMirror string

@@ -36,6 +36,8 @@ type stackBlock struct {
 	VarFiles       *hcl.Attribute `hcl:"var_files,optional"`
 	Workspace      *string        `hcl:"workspace,optional"`
 	WorkspaceRange hcl.Range      `hcl:"workspace,attr_value_range"`
+	QueueTimeout   *string        `hcl:"queue_timeout,optional"`
+	QueueRange     hcl.Range      `hcl:"queue_timeout,attr_value_range"`
 	Policy         *policyBlock   `hcl:"policy,block"`
 	AWS            *awsBlock      `hcl:"aws,block"`
 }
@@ -264,9 +266,10 @@ func (l *loader) checkName(kind, name, example string, r hcl.Range) {
 func (l *loader) stack(rs *stackBlock) *Stack {
 	l.checkName("stack", rs.Name, "web-prod", rs.NameRange)
 	s := &Stack{
-		Name:      rs.Name,
-		Workspace: DefaultWorkspace,
-		DeclRange: rs.DefRange,
+		Name:         rs.Name,
+		Workspace:    DefaultWorkspace,
+		QueueTimeout: DefaultQueueTimeout,
+		DeclRange:    rs.DefRange,
 	}
 	if rs.Description != nil {
 		s.Description = *rs.Description
@@ -343,6 +346,14 @@ func (l *loader) stack(rs *stackBlock) *Stack {
 			l.errorf(rs.WorkspaceRange, "Invalid workspace",
 				"stack %q: workspace %q is not a valid Terraform workspace name: use letters, digits, '_', '-' or '.', or remove it to use %q",
 				rs.Name, *rs.Workspace, DefaultWorkspace)
+		}
+	}
+
+	if rs.QueueTimeout != nil {
+		if d, ok := l.duration(rs.Name, "queue_timeout", *rs.QueueTimeout, rs.QueueRange, `"30s", "2m" or "10m"`,
+			func(d time.Duration) bool { return d > 0 && d <= MaxQueueTimeout },
+			"a run may wait for the stack more than 0s and at most 1h"); ok {
+			s.QueueTimeout = d
 		}
 	}
 

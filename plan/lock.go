@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/plangate/plangate/internal/flock"
 )
@@ -14,10 +15,11 @@ import (
 // process works on a stack at a time, within this process (a channel per
 // stack) and across processes (an flock on a file under the state dir).
 //
-// At most one caller waits per stack in a process; further callers are
-// refused at once with a *BusyError. Waiting calls hold one of the MCP
-// server's workers each, so an unbounded queue behind one slow plan would
-// starve every other tool call.
+// Callers queue for a busy stack, up to MaxWaiters per stack and for at
+// most the stack's queue_timeout; beyond either they are refused with a
+// *BusyError saying how many runs are ahead. Waiting calls hold one of
+// the MCP server's workers each, which bounds the queue: reads never take
+// the lock (Runner.State reads a busy stack without it).
 type StackLocks struct {
 	dir string
 
@@ -31,14 +33,25 @@ type stackSlot struct {
 }
 
 // MaxWaiters is how many callers may wait for a busy stack in one process.
-const MaxWaiters = 1
+const MaxWaiters = 8
 
 // BusyError reports a stack with a Terraform run in progress and the
-// waiting line full.
-type BusyError struct{ Stack string }
+// queue full, or a wait that ran out.
+type BusyError struct {
+	Stack string
+	// Ahead is how many runs were ahead: the one running and those waiting.
+	Ahead int
+	// Waited is how long this caller waited (0: refused at once).
+	Waited time.Duration
+}
 
 func (e *BusyError) Error() string {
-	return fmt.Sprintf("stack %q is busy: a Terraform run is in progress and another request is already waiting for it; try again once they finish (list_plans shows the plans they make)", e.Stack)
+	if e.Waited > 0 {
+		return fmt.Sprintf("stack %q is busy: waited %s (its queue_timeout) behind %d Terraform run(s); try again once they finish (list_plans shows the plans they make)",
+			e.Stack, roundWait(e.Waited), e.Ahead)
+	}
+	return fmt.Sprintf("stack %q is busy: %d Terraform run(s) are ahead (one running, %d waiting, the most that may wait); try again once they finish (list_plans shows the plans they make)",
+		e.Stack, e.Ahead, e.Ahead-1)
 }
 
 // NewStackLocks returns locks whose lock files live in dir.
@@ -49,6 +62,20 @@ func NewStackLocks(dir string) *StackLocks {
 // Lock waits until this caller holds the stack, or ctx ends. The returned
 // function releases it.
 func (l *StackLocks) Lock(ctx context.Context, stack string) (unlock func(), err error) {
+	return l.LockWithin(ctx, stack, 0)
+}
+
+// Busy reports whether a run holds the stack in this process.
+func (l *StackLocks) Busy(stack string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	slot, ok := l.slots[stack]
+	return ok && len(slot.ch) > 0
+}
+
+// LockWithin is Lock waiting at most timeout (0: as long as ctx lasts)
+// for the stack to be free in this process.
+func (l *StackLocks) LockWithin(ctx context.Context, stack string, timeout time.Duration) (unlock func(), err error) {
 	l.mu.Lock()
 	slot, ok := l.slots[stack]
 	if !ok {
@@ -60,16 +87,26 @@ func (l *StackLocks) Lock(ctx context.Context, stack string) (unlock func(), err
 		l.mu.Unlock()
 	default:
 		if slot.waiting >= MaxWaiters {
+			ahead := slot.waiting + 1
 			l.mu.Unlock()
-			return nil, &BusyError{Stack: stack}
+			return nil, &BusyError{Stack: stack, Ahead: ahead}
 		}
+		ahead := slot.waiting + 1
 		slot.waiting++
 		l.mu.Unlock()
+		var expired <-chan time.Time
+		if timeout > 0 {
+			t := time.NewTimer(timeout)
+			defer t.Stop()
+			expired = t.C
+		}
 		var waitErr error
 		select {
 		case slot.ch <- struct{}{}:
 		case <-ctx.Done():
 			waitErr = fmt.Errorf("waiting for another Terraform run on stack %q: %w", stack, ctx.Err())
+		case <-expired:
+			waitErr = &BusyError{Stack: stack, Ahead: ahead, Waited: timeout}
 		}
 		l.mu.Lock()
 		slot.waiting--
@@ -99,4 +136,11 @@ func (l *StackLocks) Lock(ctx context.Context, stack string) (unlock func(), err
 		f.Close()
 		release()
 	}, nil
+}
+
+func roundWait(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Round(time.Second)
+	}
+	return d
 }

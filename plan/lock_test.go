@@ -60,28 +60,47 @@ func TestStackLockWaitEndsWithContext(t *testing.T) {
 	u2()
 }
 
-func TestStackLockRefusesASecondWaiter(t *testing.T) {
+func TestStackLockQueuesBoundedWaiters(t *testing.T) {
 	l := NewStackLocks(t.TempDir())
 	unlock, err := l.Lock(context.Background(), "web")
 	require.NoError(t, err)
-	waited := make(chan error, 1)
-	go func() {
-		u, err := l.Lock(context.Background(), "web")
-		if err == nil {
-			u()
-		}
-		waited <- err
-	}()
-	// Wait until the first waiter is queued.
+	waited := make(chan error, MaxWaiters)
+	for range MaxWaiters {
+		go func() {
+			u, err := l.Lock(context.Background(), "web")
+			if err == nil {
+				u()
+			}
+			waited <- err
+		}()
+	}
+	// Wait until every waiter is queued.
 	require.Eventually(t, func() bool {
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		return l.slots["web"].waiting == 1
+		return l.slots["web"].waiting == MaxWaiters
 	}, 5*time.Second, time.Millisecond)
 	_, err = l.Lock(context.Background(), "web")
 	var busy *BusyError
 	require.ErrorAs(t, err, &busy)
-	assert.Contains(t, err.Error(), "try again")
+	assert.Equal(t, MaxWaiters+1, busy.Ahead)
+	assert.Contains(t, err.Error(), "9 Terraform run(s) are ahead (one running, 8 waiting")
+	assert.True(t, l.Busy("web"))
 	unlock()
-	require.NoError(t, <-waited, "the waiting caller runs once the stack is free")
+	for range MaxWaiters {
+		require.NoError(t, <-waited, "every waiting caller runs once the stack is free")
+	}
+	assert.False(t, l.Busy("web"))
+}
+
+func TestStackLockWaitIsBoundedInTime(t *testing.T) {
+	l := NewStackLocks(t.TempDir())
+	unlock, err := l.Lock(context.Background(), "web")
+	require.NoError(t, err)
+	defer unlock()
+	_, err = l.LockWithin(context.Background(), "web", 50*time.Millisecond)
+	var busy *BusyError
+	require.ErrorAs(t, err, &busy)
+	assert.Equal(t, 1, busy.Ahead)
+	assert.Contains(t, err.Error(), "waited 50ms (its queue_timeout) behind 1 Terraform run(s)")
 }

@@ -364,8 +364,9 @@ func (r *Runner) env(st *config.Stack, creds Credentials) (map[string]string, er
 func (r *Runner) dataDir(st *config.Stack) string { return filepath.Join(r.dataRoot, st.Name) }
 
 // Lock takes the stack for the caller's Terraform runs.
+// A busy stack is waited for at most its queue_timeout.
 func (r *Runner) Lock(ctx context.Context, st *config.Stack) (func(), error) {
-	return r.locks.Lock(ctx, st.Name)
+	return r.locks.LockWithin(ctx, st.Name, st.QueueTimeout)
 }
 
 // ensureInit runs terraform init for the stack once per process, and

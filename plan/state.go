@@ -21,6 +21,9 @@ type StateView struct {
 	Outputs   []StateOutput   `json:"outputs"`
 	// AWS is who read the state (stacks with an aws block: the plan role).
 	AWS *AWSIdentity `json:"aws,omitempty"`
+	// Concurrent is set when the state was read while a Terraform run
+	// held the stack: reads never wait, so an apply may be changing it.
+	Concurrent string `json:"concurrent,omitempty" jsonschema:"set when a plan or apply was running on the stack during the read: the state may be changing; read again once it finishes"`
 }
 
 // StateResource is one resource instance in state.
@@ -46,7 +49,22 @@ type StateOutput struct {
 const SensitiveMask = "(sensitive value)"
 
 // State reads the stack's current state with `terraform show -json`.
+//
+// A read never waits for a Terraform run of this process: while one holds
+// the stack (and the stack was initialised), the state is read without
+// the lock, and the view says so.
 func (r *Runner) State(ctx context.Context, st *config.Stack, opts ...StateOption) (*StateView, error) {
+	r.mu.Lock()
+	inited := r.init[st.Name]
+	r.mu.Unlock()
+	if inited && r.locks.Busy(st.Name) {
+		view, err := r.StateLocked(ctx, st, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("reading the state while a Terraform run holds stack %q: %w (try again once it finishes)", st.Name, err)
+		}
+		view.Concurrent = "read while a plan or apply was running on this stack: an apply may be changing the state; read it again once the run finishes"
+		return view, nil
+	}
 	unlock, err := r.Lock(ctx, st)
 	if err != nil {
 		return nil, err
@@ -164,6 +182,9 @@ func FormatState(v *StateView) string {
 	fmt.Fprintf(&b, "Stack %s (workspace %s): %d resource(s) in state\n", v.Stack, v.Workspace, len(v.Resources))
 	if v.AWS != nil {
 		fmt.Fprintf(&b, "AWS: %s\n", v.AWS)
+	}
+	if v.Concurrent != "" {
+		fmt.Fprintf(&b, "NOTE: %s\n", v.Concurrent)
 	}
 	for _, r := range v.Resources {
 		fmt.Fprintf(&b, "  %s\n", r.Address)

@@ -122,7 +122,7 @@ func ServeStdio(ctx context.Context, s *mcpserver.MCPServer, in io.Reader, out i
 	stdio.SetErrorLogger(log.New(slogWriter{logger}, "", 0))
 	// More workers than mcp-go's default 5: a plan waiting for its stack
 	// holds a worker, and reads must still be answered meanwhile.
-	mcpserver.WithWorkerPoolSize(16)(stdio)
+	mcpserver.WithWorkerPoolSize(32)(stdio)
 	mcpserver.WithQueueSize(256)(stdio)
 	// rpcGuard, between the client and mcp-go: strict JSON-RPC ids, no
 	// answers to responses or to cancelled requests, bounded error

@@ -224,3 +224,41 @@ func TestFreezeStopInterruptsTheApply(t *testing.T) {
 	assert.Contains(t, string(out), "--stop: interrupted the apply of "+id)
 	assert.Contains(t, string(out), "apply_interrupted")
 }
+
+// Reads never wait for a Terraform run: while an apply runs, show_stack
+// (labelled), list_plans, get_plan and list_stacks answer before the
+// apply does; a plan_change on the busy stack waits at most its
+// queue_timeout and says how many runs are ahead.
+func TestReadsDoNotWaitForAnApply(t *testing.T) {
+	dir, cfg, key := slowProject(t)
+	src, err := os.ReadFile(cfg)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cfg, []byte(strings.Replace(string(src), "dir = \"stacks/slowapply\"\n", "dir = \"stacks/slowapply\"\n  queue_timeout = \"1s\"\n", 1)), 0o644))
+	r := serve(t, dir)
+	id, _ := startSlowApply(t, r, cfg, key)
+	applyAnswered := func() bool {
+		for _, line := range r.all {
+			if msg := mustJSONRPC(t, line); msg["id"] == float64(99) {
+				return true
+			}
+		}
+		return false
+	}
+
+	show := r.callTool("show_stack", map[string]any{"stack": "slowapply"})
+	require.NotEqual(t, true, show["isError"], resultText(show))
+	assert.Contains(t, resultText(show), "NOTE: read while a plan or apply was running on this stack")
+	assert.NotEmpty(t, show["structuredContent"].(map[string]any)["concurrent"])
+	for _, call := range []struct {
+		name string
+		args map[string]any
+	}{{"list_plans", map[string]any{}}, {"get_plan", map[string]any{"plan_id": id}}, {"list_stacks", map[string]any{}}} {
+		res := r.callTool(call.name, call.args)
+		assert.NotEqual(t, true, res["isError"], "%s: %s", call.name, resultText(res))
+	}
+	busy := r.callTool("plan_change", map[string]any{"stack": "slowapply"})
+	assert.Equal(t, true, busy["isError"])
+	assert.Contains(t, resultText(busy), `stack "slowapply" is busy: waited 1s (its queue_timeout) behind 1 Terraform run(s)`)
+	assert.False(t, applyAnswered(), "every read answered while the apply still ran")
+	assert.Equal(t, plan.StatusApplying, record(t, dir, id).Status)
+}
