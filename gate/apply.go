@@ -173,6 +173,8 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 		return nil, &Refusal{PlanID: rec.ID, Reason: reason}
 	}
 	g.logger().Info("applying plan", "plan_id", rec.ID, "stack", rec.Stack, "approvers", verified.Approvers)
+	applying.Store(rec.ID, true)
+	defer applying.Delete(rec.ID)
 
 	creds := plan.WithCredentials(applyCreds)
 	res, runErr := g.Runner.ApplySaved(ctx, st, planFile, creds, plan.Events(events), plan.OnStart(func(p plan.Process) {

@@ -12,6 +12,7 @@ package gate
 
 import (
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/plangate/plangate/approvals"
@@ -40,6 +41,10 @@ type Gate struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
+
+// applying holds the ids of the plans this process is applying now (any
+// Gate of it): another Gate of the same process must not settle them.
+var applying sync.Map
 
 // Refusal is a request that plangate refused: an apply, an approval or a
 // discard of a plan that cannot have it. Reason says why and what a human

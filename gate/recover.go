@@ -68,8 +68,11 @@ func (g *Gate) recoverApply(rec *plan.Record) (*plan.Record, bool) {
 		return rec, true
 	}
 	a := rec.Apply
-	if a != nil && a.Plangate.Running() {
-		return rec, false // a live plangate (this one, or another) follows it
+	if _, ours := applying.Load(rec.ID); ours {
+		return rec, false // this process is applying it
+	}
+	if a != nil && a.Plangate.Running() && a.Plangate != plan.ThisProcess() {
+		return rec, false // another live plangate follows it
 	}
 	if a != nil && a.Terraform != nil && a.Terraform.Running() {
 		return rec, false // Terraform still applies; its journal says how it ends
