@@ -39,10 +39,7 @@
 package audit
 
 import (
-	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,6 +53,7 @@ import (
 
 	"github.com/plangate/plangate/internal/atomicfile"
 	"github.com/plangate/plangate/internal/flock"
+	"github.com/plangate/plangate/internal/linehash"
 	"github.com/plangate/plangate/plan"
 )
 
@@ -63,7 +61,7 @@ import (
 const FileName = "audit.jsonl"
 
 // ZeroHash is the prev_sha256 of the first line.
-const ZeroHash = "0000000000000000000000000000000000000000000000000000000000000000"
+const ZeroHash = linehash.Zero
 
 // EventName is what happened, in lower snake case: one of the Event*
 // names below.
@@ -95,6 +93,9 @@ const (
 	// (plangate audit reseal) after its head file went missing or stopped
 	// matching; PreviousHead says what the head file said then.
 	EventAuditResealed EventName = "audit_resealed"
+	// EventLedgerResealed: the same for the approval ledger
+	// (ledger.jsonl and ledger.head).
+	EventLedgerResealed EventName = "ledger_resealed"
 )
 
 // Client names the MCP client that caused an event.
@@ -179,6 +180,8 @@ var (
 	// ErrHeadMissing: the log has lines but no head file, so lines removed
 	// from its end could not show.
 	ErrHeadMissing = errors.New("the audit log has lines but no audit.head beside it, so lines removed from its end could not show; refusing to append so no evidence is lost — " + resealHint)
+	// ErrNothingToReseal: Reseal found the log and its head in agreement.
+	ErrNothingToReseal = errors.New("there is nothing to reseal")
 	// ErrSecret: the event carries something that looks like an approval
 	// token or an approver-signed request.
 	ErrSecret = errors.New("the event carries something that looks like an approval token (pgt1.…) or a signed request (pgr1.…); audit entries hold their fingerprints, never the text")
@@ -292,7 +295,7 @@ func (l *Log) Reseal(reason, actor string) (Event, error) {
 	}
 	h, ok, herr := l.readHead()
 	if _, err := c.end(h, ok, herr); err == nil {
-		return Event{}, fmt.Errorf("audit: %s and its %s agree (%d lines, hash chain intact): there is nothing to reseal", l.path, HeadFileName, c.verified)
+		return Event{}, fmt.Errorf("audit: %s and its %s agree (%d lines, hash chain intact): %w", l.path, HeadFileName, c.verified, ErrNothingToReseal)
 	}
 	switch {
 	case herr != nil:
@@ -462,9 +465,7 @@ func encode(e Event) ([]byte, Event, error) {
 	if err != nil {
 		return nil, Event{}, fmt.Errorf("audit: encoding %s event: %w", e.Event, err)
 	}
-	line := make([]byte, 0, len(unsealed)+len(sealPrefix)+66)
-	line = append(line, unsealed[:len(unsealed)-1]...) // without the closing brace
-	line = append(line, ","+sealPrefix+hashLine(unsealed)+`"}`...)
+	line := linehash.Seal(unsealed)
 	back, reason := decodeLine(line)
 	if reason == "" {
 		reason = sealReason(line, back)
@@ -582,259 +583,4 @@ func (l *Log) Head() (int64, string, error) {
 	return e.Seq, hashLine(last), nil
 }
 
-// Read calls fn for each line in order, with its 1-based line number, the
-// decoded event and the line's raw bytes (without the newline; fn may keep
-// them). It does not check the chain — Verify does — but stops with a
-// *BrokenError at a line that is not an event or is incomplete. A missing
-// log has no lines.
-func (l *Log) Read(fn func(line int, e Event, raw []byte) error) error {
-	return l.scan(func(n int, raw []byte, complete bool) error {
-		if !complete {
-			return &BrokenError{Line: n, Reason: incompleteReason}
-		}
-		var e Event
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return &BrokenError{Line: n, Reason: "not a valid event: " + err.Error()}
-		}
-		return fn(n, e, raw)
-	}, nil)
-}
-
-const incompleteReason = "incomplete: the line has no trailing newline (a write was cut short or the log was truncated)"
-
-// Verify checks the whole chain and returns the number of lines verified.
-// A line is valid when it is an event, its seq is its line number, its
-// prev_sha256 is the SHA-256 of the previous line (ZeroHash on line 1) and
-// its line_sha256, if it has one (lines from before plangate wrote it are
-// instead exactly what plangate writes for the event they decode to),
-// matches its own bytes. On failure the error is a *BrokenError naming the
-// first broken line. An empty or missing log verifies with 0 lines.
-//
-// Then the newest lines must agree with the head file, which a non-empty
-// log must have: the log must hold the line it records, unchanged, and at
-// most one line more (an Append cut short between the line and its head).
-// A missing head is ErrHeadMissing, a disagreeing one ErrHeadMismatch
-// (errors.Is works on the *BrokenError); Reseal is the way out of both.
-func (l *Log) Verify() (int, error) {
-	c := newChainCheck()
-	var (
-		h    head
-		ok   bool
-		herr error
-	)
-	err := l.scan(c.line, func() { h, ok, herr = l.readHead() })
-	if err != nil {
-		return c.verified, err
-	}
-	if _, serr := os.Stat(l.path); errors.Is(serr, os.ErrNotExist) {
-		h, ok, herr = l.readHead() // a missing log: its head may say it had lines
-		if _, serr := os.Stat(l.path); serr == nil {
-			return c.verified, nil // a first Append came in between: nothing was missing
-		}
-	}
-	return c.end(h, ok, herr)
-}
-
-// chainCheck checks lines one after the other, as Verify and Reseal read
-// them.
-type chainCheck struct {
-	prevHash string
-	verified int
-	sealed   bool
-	hashes   map[int64]string // the last two lines' hashes, for the head
-}
-
-func newChainCheck() *chainCheck {
-	return &chainCheck{prevHash: ZeroHash, hashes: map[int64]string{}}
-}
-
-// line checks line n, raw without its newline.
-func (c *chainCheck) line(n int, raw []byte, complete bool) error {
-	if !complete {
-		return &BrokenError{Line: n, Reason: incompleteReason}
-	}
-	e, reason := decodeLine(raw)
-	switch {
-	case reason != "":
-		return &BrokenError{Line: n, Reason: reason}
-	case e.Seq != int64(n):
-		return &BrokenError{Line: n, Reason: fmt.Sprintf("seq is %d, expected %d — lines were removed, inserted or reordered", e.Seq, n)}
-	case e.Prev != c.prevHash && n == 1:
-		return &BrokenError{Line: n, Reason: "prev_sha256 of the first line is not 64 zeros — lines were removed from the start of the log"}
-	case e.Prev != c.prevHash:
-		return &BrokenError{Line: n, Reason: fmt.Sprintf("prev_sha256 does not match line %d — the log was edited or lines were removed", n-1)}
-	case e.LineSHA256 == "" && c.sealed:
-		return &BrokenError{Line: n, Reason: "line_sha256 is missing — the line was edited"}
-	}
-	if reason := sealReason(raw, e); reason != "" {
-		return &BrokenError{Line: n, Reason: reason}
-	}
-	c.sealed = c.sealed || e.LineSHA256 != ""
-	c.prevHash = hashLine(raw)
-	delete(c.hashes, int64(n-2))
-	c.hashes[int64(n)] = c.prevHash
-	c.verified = n
-	return nil
-}
-
-// end checks the head file (h, if ok; herr if it could not be read)
-// against the lines checked, and returns how many lines stand verified.
-func (c *chainCheck) end(h head, ok bool, herr error) (int, error) {
-	verified := c.verified
-	switch {
-	case herr != nil:
-		return verified, &BrokenError{Line: verified + 1, Reason: herr.Error(), Err: ErrHeadMismatch}
-	case !ok && verified == 0:
-		return 0, nil // a new log: nothing to vouch for yet
-	case !ok:
-		return verified, &BrokenError{Line: verified + 1, Err: ErrHeadMissing,
-			Reason: fmt.Sprintf("%s is missing, so lines removed from the end of the log would not show — %s", HeadFileName, resealAdvice)}
-	case h.Seq > int64(verified):
-		return verified, &BrokenError{Line: verified + 1, Err: ErrHeadMismatch,
-			Reason: fmt.Sprintf("missing: %s records %d lines, the log ends at line %d — lines were removed from the end; %s", HeadFileName, h.Seq, verified, resealAdvice)}
-	case h.Seq < int64(verified)-1:
-		return int(h.Seq) + 1, &BrokenError{Line: int(h.Seq) + 2, Err: ErrHeadMismatch,
-			Reason: fmt.Sprintf("%s records %d lines: the lines after line %d were not written by plangate", HeadFileName, h.Seq, h.Seq+1)}
-	case c.hashes[h.Seq] != h.SHA256:
-		return int(h.Seq) - 1, &BrokenError{Line: int(h.Seq), Err: ErrHeadMismatch,
-			Reason: fmt.Sprintf("not the line %s recorded when it was written — the line was rewritten", HeadFileName)}
-	}
-	return verified, nil
-}
-
-// sealPrefix starts the line_sha256 member as plangate writes it.
-const sealPrefix = `"line_sha256":"`
-
-// unsealedHash is the line_sha256 raw should carry: the SHA-256 of raw
-// with its line_sha256 member, and the comma joining it to the member
-// before it (or after it, when it comes first), cut out of the text. It
-// returns "" when raw does not hold exactly one such member with a value
-// of 64 lower-case hex digits.
-func unsealedHash(raw []byte) string {
-	i := bytes.Index(raw, []byte(sealPrefix))
-	if i < 1 || bytes.Contains(raw[i+1:], []byte(sealPrefix)) {
-		return ""
-	}
-	start := i + len(sealPrefix)
-	end := start + 65 // the value and its closing quote
-	if end > len(raw) || raw[end-1] != '"' || !isLowerHex(raw[start:end-1]) {
-		return ""
-	}
-	var unsealed []byte
-	switch {
-	case raw[i-1] == ',':
-		unsealed = append(bytes.Clone(raw[:i-1]), raw[end:]...)
-	case raw[i-1] == '{' && end < len(raw) && raw[end] == ',':
-		unsealed = append(bytes.Clone(raw[:i]), raw[end+1:]...)
-	default:
-		return ""
-	}
-	return hashLine(unsealed)
-}
-
-func isLowerHex(b []byte) bool {
-	for _, c := range b {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-// sealReason says what is wrong with raw's line_sha256, decoded in e, if
-// it has one.
-func sealReason(raw []byte, e Event) string {
-	if e.LineSHA256 == "" {
-		return ""
-	}
-	// The member found in the text must be the one decoded: its value is
-	// the decoded value.
-	i := bytes.Index(raw, []byte(sealPrefix))
-	want := unsealedHash(raw)
-	if want == "" || string(raw[i+len(sealPrefix):i+len(sealPrefix)+64]) != e.LineSHA256 {
-		return `line_sha256 is not written as plangate writes it (once, "line_sha256":"<64 lower-case hex digits>") — the line was edited`
-	}
-	if want != e.LineSHA256 {
-		return "the line does not match its line_sha256 — the line was edited"
-	}
-	return ""
-}
-
-// decodeLine decodes one line and says what is wrong with it, if anything
-// besides its place in the chain and its line_sha256. Fields it does not
-// know are no fault in a line with a line_sha256 (a newer plangate wrote
-// it; the hashes cover its exact bytes): they are ignored.
-func decodeLine(raw []byte) (Event, string) {
-	var e Event
-	if err := json.Unmarshal(raw, &e); err != nil {
-		return Event{}, "not a valid event: " + err.Error()
-	}
-	if e.LineSHA256 == "" {
-		// A line from before plangate wrote line_sha256 (or one stripped
-		// of it): only the next line's prev_sha256 covers it, so it must
-		// be byte for byte what plangate writes, which also rules out
-		// what JSON parsers disagree about (duplicate keys, keys in
-		// another case, escapes).
-		again, err := json.Marshal(e)
-		if err != nil || !bytes.Equal(again, raw) {
-			return Event{}, "not exactly what plangate writes (unknown or reordered fields, altered formatting, no line_sha256) — the line was edited"
-		}
-	}
-	if !eventNameRE.MatchString(string(e.Event)) {
-		return Event{}, fmt.Sprintf("invalid event name %q — the line was edited", e.Event)
-	}
-	return e, ""
-}
-
-// scan calls fn for each line of the log, complete or not (only the last
-// one can be incomplete); locked runs while the log is locked.
-func (l *Log) scan(fn func(n int, raw []byte, complete bool) error, locked func()) error {
-	f, err := os.Open(l.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	defer f.Close()
-	// Read up to the size seen under a shared lock: every line in it is
-	// complete, and appends made meanwhile, not yet whole, are left out
-	// rather than reported as torn. The lock is not held while reading, so
-	// verifying a long log does not hold up the server's appends.
-	if err := flock.Lock(f, flock.Shared); err != nil {
-		return fmt.Errorf("audit: locking %s: %w", l.path, err)
-	}
-	st, err := f.Stat()
-	if locked != nil {
-		locked() // sees the head file as it was for this size
-	}
-	_ = flock.Unlock(f)
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	return scanLines(io.LimitReader(f, st.Size()), l.path, fn)
-}
-
-// scanLines calls fn for each line r holds.
-func scanLines(r io.Reader, path string, fn func(n int, raw []byte, complete bool) error) error {
-	br := bufio.NewReaderSize(r, 64*1024)
-	for n := 1; ; n++ {
-		raw, err := br.ReadBytes('\n')
-		switch {
-		case err == io.EOF && len(raw) == 0:
-			return nil
-		case err == io.EOF:
-			return fn(n, raw, false)
-		case err != nil:
-			return fmt.Errorf("audit: reading %s: %w", path, err)
-		}
-		if err := fn(n, raw[:len(raw)-1], true); err != nil {
-			return err
-		}
-	}
-}
-
-func hashLine(raw []byte) string {
-	sum := sha256.Sum256(raw)
-	return hex.EncodeToString(sum[:])
-}
+func hashLine(raw []byte) string { return linehash.Sum(raw) }
