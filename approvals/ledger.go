@@ -393,50 +393,54 @@ func parseLedger(data []byte) (st *ledgerState, badLine int, reason string) {
 	st = &ledgerState{uses: map[string]NonceUse{}, last: linehash.Zero, before: linehash.Zero}
 	chained := false
 	var off int64
+	// The legacy lines' chain value is the hash of all of them, taken once
+	// they end (hashing the prefix at every line would be quadratic).
+	sealLegacy := func() {
+		if !chained && st.complete > 0 {
+			st.before, st.last = "", linehash.Sum(data[:st.complete])
+		}
+	}
 	for lineNo := 1; ; lineNo++ {
 		i := bytes.IndexByte(data[off:], '\n')
 		if i < 0 {
+			sealLegacy()
 			return st, 0, ""
 		}
 		raw := data[off : off+int64(i)]
 		off += int64(i) + 1
-		var probe struct {
-			Seq   *int64 `json:"seq"`
-			Nonce string `json:"nonce"`
+		// One decoding serves both kinds of line: a legacy line is a bare
+		// NonceUse (no seq), a chained one has a seq and its uses.
+		var ll struct {
+			Seq        *int64     `json:"seq"`
+			Uses       []NonceUse `json:"uses"`
+			Prev       string     `json:"prev_sha256"`
+			LineSHA256 string     `json:"line_sha256"`
+			NonceUse
 		}
 		isBlank := len(bytes.TrimSpace(raw)) == 0
-		if !isBlank && json.Unmarshal(raw, &probe) != nil {
-			return nil, lineNo, "not a JSON object"
+		if !isBlank && json.Unmarshal(raw, &ll) != nil {
+			return nil, lineNo, "not a JSON object holding a token use"
 		}
-		if isBlank || probe.Seq == nil {
+		if isBlank || ll.Seq == nil {
 			// A legacy line: only before the first chained line.
 			if chained {
 				return nil, lineNo, "not a chained ledger line (no seq) after chained ones — the line was added or edited"
 			}
-			if !isBlank && probe.Nonce == "" {
+			if !isBlank && ll.Nonce == "" {
 				return nil, lineNo, "a line without a nonce"
 			}
 			if !isBlank {
-				var u NonceUse
-				if err := json.Unmarshal(raw, &u); err != nil {
-					return nil, lineNo, "not a token use"
-				}
-				st.add(u)
+				st.add(ll.NonceUse)
 			}
-			st.before = st.last
-			st.last = linehash.Sum(data[:off]) // the whole legacy prefix
 			st.complete, st.lines = off, lineNo
 			continue
 		}
-		var ll ledgerLine
-		if err := json.Unmarshal(raw, &ll); err != nil {
-			return nil, lineNo, "not a ledger line: " + err.Error()
-		}
+		sealLegacy()
 		prev := st.last
 		value, sum, ok := linehash.Unseal(raw)
 		switch {
-		case ll.Seq != int64(lineNo):
-			return nil, lineNo, fmt.Sprintf("seq is %d, expected %d — lines were removed, inserted or reordered", ll.Seq, lineNo)
+		case *ll.Seq != int64(lineNo):
+			return nil, lineNo, fmt.Sprintf("seq is %d, expected %d — lines were removed, inserted or reordered", *ll.Seq, lineNo)
 		case ll.Prev != prev && !chained:
 			return nil, lineNo, "prev_sha256 does not match the lines before it — lines before it were removed or edited"
 		case ll.Prev != prev:
