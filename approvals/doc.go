@@ -61,7 +61,12 @@
 // Each token carries a random nonce; Ledger.Consume records the nonces of
 // an apply in <state_dir>/ledger.jsonl under an exclusive flock, fsynced,
 // before Terraform starts, and refuses a nonce seen before. The ledger
-// holds nonces and fingerprints, never tokens.
+// holds nonces and fingerprints, never tokens. It is hash-chained like the
+// audit log, with ledger.head recording its newest line, so that deleting
+// a used nonce (which would make a spent token verify again), editing a
+// line, cutting the tail or removing the head makes Used and Consume
+// refuse with a *LedgerError naming the line; see Ledger for the upgrade
+// from ledgers without a chain.
 //
 // # Protected address patterns
 //

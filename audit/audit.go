@@ -7,30 +7,39 @@
 // is its 1-based line number. Editing, removing, inserting or reordering
 // lines therefore breaks the chain at a line Verify names.
 //
-// Each line also carries line_sha256, the SHA-256 of the line without that
-// field, so that an edit shows at the line edited, the newest included. The
-// head file (audit.head) records the newest line's seq and hash after every
-// Append, so that lines removed from the end, or a newest line rewritten
-// with a fresh line_sha256, show too. None of this stops someone who can
-// rewrite the log and the head file together from rewriting the whole
-// chain: the log is tamper-evident against edits, not tamper-proof; compare
-// Head with a value kept elsewhere when that matters.
+// Each line also carries line_sha256: the SHA-256 of the line's exact bytes
+// with that member ("line_sha256":"<hex>" and the comma joining it to its
+// neighbour) cut out of the text, so that an edit shows at the line edited,
+// the newest included. Both hashes are over bytes as written, never over a
+// re-encoding of what they decode to: a line written by a newer plangate,
+// with fields this one does not know, verifies here all the same.
+//
+// The head file (audit.head) records the newest line's seq and hash after
+// every Append, so that lines removed from the end, or a newest line
+// rewritten with a fresh line_sha256, show too. A non-empty log without a
+// head file fails Verify and Append refuses it: removing the head is how
+// removing lines from the end would otherwise go unseen. Only a human
+// decides that the log as it stands is genuine, with `plangate audit reseal
+// --reason "..."` (Reseal), which writes a new head and records itself in
+// the log. None of this stops someone who can rewrite the log and the head
+// file together from rewriting the whole chain: the log is tamper-evident
+// against edits, not tamper-proof; compare Head with a value kept
+// elsewhere when that matters.
 //
 // Crash safety: Append holds an exclusive flock on the log while it reads
-// the last line and writes the next, and fsyncs before returning, so
-// concurrent writers (goroutines or processes) never interleave or fork the
-// chain. If the log's last line is incomplete — a crash or a full disk cut a
-// write short — Append refuses rather than truncate it: that line is
-// evidence, and only a human should decide what to do with it. `plangate
-// audit verify` shows where the log breaks; move the damaged log and its
+// the last line, writes the next and records the head, and fsyncs before
+// returning, so concurrent writers (goroutines or processes) never
+// interleave or fork the chain. An Append that fails — a full disk, say —
+// after its line was written cuts that line off again, so an error always
+// means no line. If the log's last line is incomplete (a crash cut a write
+// short), Append refuses rather than truncate it: that line is evidence,
+// and only a human should decide what to do with it. `plangate audit
+// verify` shows where the log breaks; move the damaged log and its
 // audit.head aside (keep them) to start a new chain.
 package audit
 
 import (
-	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,6 +53,7 @@ import (
 
 	"github.com/plangate/plangate/internal/atomicfile"
 	"github.com/plangate/plangate/internal/flock"
+	"github.com/plangate/plangate/internal/linehash"
 	"github.com/plangate/plangate/plan"
 )
 
@@ -51,7 +61,7 @@ import (
 const FileName = "audit.jsonl"
 
 // ZeroHash is the prev_sha256 of the first line.
-const ZeroHash = "0000000000000000000000000000000000000000000000000000000000000000"
+const ZeroHash = linehash.Zero
 
 // EventName is what happened, in lower snake case: one of the Event*
 // names below.
@@ -82,6 +92,13 @@ const (
 	// EventApplyRecovered: a plangate recorded how an apply ended that
 	// another plangate started and did not see end (it died).
 	EventApplyRecovered EventName = "apply_recovered"
+	// EventAuditResealed: a human declared the log as it stands genuine
+	// (plangate audit reseal) after its head file went missing or stopped
+	// matching; PreviousHead says what the head file said then.
+	EventAuditResealed EventName = "audit_resealed"
+	// EventLedgerResealed: the same for the approval ledger
+	// (ledger.jsonl and ledger.head).
+	EventLedgerResealed EventName = "ledger_resealed"
 )
 
 // Client names the MCP client that caused an event.
@@ -121,12 +138,18 @@ type Event struct {
 	Reason string `json:"reason,omitempty"`
 	// ConfigSHA256 is the SHA-256 of the plangate.hcl an event accepted.
 	ConfigSHA256 string `json:"config_sha256,omitempty"`
+	// PreviousHead is what audit.head said when the log was resealed:
+	// "missing", "seq 20 sha256 <hex>", or why it could not be read.
+	PreviousHead string `json:"previous_head,omitempty"`
 	// Prev is the SHA-256 (hex) of the previous line's exact bytes; Append
 	// sets it.
 	Prev string `json:"prev_sha256"`
-	// LineSHA256 is the SHA-256 (hex) of this line as written without this
-	// field: a change to any line, the newest included, shows at that very
-	// line. Append sets it; lines written before plangate had it lack it.
+	// LineSHA256 is the SHA-256 (hex) of this line's bytes with this member
+	// cut out: a change to any line, the newest included, shows at that
+	// very line. Append sets it (as the last member); lines written before
+	// plangate had it lack it. It must stay the struct's last field, so
+	// that lines written before the hash was taken over exact bytes still
+	// verify.
 	LineSHA256 string `json:"line_sha256,omitempty"`
 }
 
@@ -141,7 +164,14 @@ type head struct {
 	SHA256 string `json:"sha256"`
 }
 
-// Errors of Append.
+// resealAdvice is what a human can do when the log's end cannot be vouched
+// for; resealHint adds where to look first.
+const (
+	resealAdvice = `if you know why and the lines are genuine (a log from before plangate kept a head, a restore from a backup), run plangate audit reseal --reason "..." (recorded in the log); otherwise move audit.jsonl and audit.head aside (keep them) to start a new log`
+	resealHint   = "plangate audit verify shows where; " + resealAdvice
+)
+
+// Errors of Append (and Verify, for ErrHeadMissing).
 var (
 	// ErrIncompleteLastLine: the log does not end with a newline.
 	ErrIncompleteLastLine = errors.New("the audit log's last line is incomplete (a write was cut short); refusing to append so no evidence is lost — plangate audit verify shows where, then move audit.jsonl and audit.head aside (keep them) to start a new one")
@@ -149,7 +179,12 @@ var (
 	ErrCorruptLastLine = errors.New("the audit log's last line is not a plangate event; refusing to append to a broken chain — plangate audit verify shows where, then move audit.jsonl and audit.head aside (keep them) to start a new one")
 	// ErrHeadMismatch: the log's newest line is not the one the head file
 	// recorded.
-	ErrHeadMismatch = errors.New("the audit log's newest line is not the one audit.head recorded (the line was rewritten, lines were removed from the end, or plangate could not write audit.head twice in a row, on a full disk say); refusing to append so no evidence is lost — plangate audit verify shows where; if the lines are genuine, remove audit.head and the next entry starts a new one; otherwise move audit.jsonl and audit.head aside (keep them) to start a new log")
+	ErrHeadMismatch = errors.New("the audit log's newest line is not the one audit.head recorded (the line was rewritten, lines were removed from the end, or the log was emptied); refusing to append so no evidence is lost — " + resealHint)
+	// ErrHeadMissing: the log has lines but no head file, so lines removed
+	// from its end could not show.
+	ErrHeadMissing = errors.New("the audit log has lines but no audit.head beside it, so lines removed from its end could not show; refusing to append so no evidence is lost — " + resealHint)
+	// ErrNothingToReseal: Reseal found the log and its head in agreement.
+	ErrNothingToReseal = errors.New("there is nothing to reseal")
 	// ErrSecret: the event carries something that looks like an approval
 	// token or an approver-signed request.
 	ErrSecret = errors.New("the event carries something that looks like an approval token (pgt1.…) or a signed request (pgr1.…); audit entries hold their fingerprints, never the text")
@@ -159,9 +194,14 @@ var (
 type BrokenError struct {
 	Line   int
 	Reason string
+	// Err is the sentinel behind the break, when there is one
+	// (ErrHeadMissing, ErrHeadMismatch).
+	Err error
 }
 
 func (e *BrokenError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }
+
+func (e *BrokenError) Unwrap() error { return e.Err }
 
 // Log is the audit log of one state directory. Its zero value is not
 // usable; a Log holds no open file, so copies and several Log values on the
@@ -191,39 +231,18 @@ var tokenRE = regexp.MustCompile(`pg[tr]1\.(eyJ[A-Za-z0-9_-]{8,}|[A-Za-z0-9_-]{6
 var eventNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
 // Append writes e as the next line of the log and returns it as written,
-// with Seq, Time and Prev set. It returns only once the line is on disk.
+// with Seq, Time and Prev set. It returns only once the line and the head
+// are on disk; when it returns an error, the log holds no trace of e.
 func (l *Log) Append(e Event) (Event, error) {
-	if !eventNameRE.MatchString(string(e.Event)) {
-		return Event{}, fmt.Errorf("audit: invalid event name %q: lower snake case, such as %q", e.Event, EventApplied)
-	}
-	stamp := e.Time.IsZero()
-	if stamp {
-		e.Time = time.Now()
-	}
-	e.Time = e.Time.UTC()
-	// Check the event before touching the file; Seq and Prev, set below,
-	// cannot make a token.
-	probe, _, err := encode(e)
+	e, stamp, err := prepare(e)
 	if err != nil {
 		return Event{}, err
 	}
-	if fields := secretFields(probe); len(fields) > 0 {
-		return Event{}, fmt.Errorf("audit: refusing to write %s event (%s): %w", e.Event, strings.Join(fields, ", "), ErrSecret)
-	}
-
-	if err := os.MkdirAll(filepath.Dir(l.path), 0o700); err != nil {
-		return Event{}, fmt.Errorf("audit: %w", err)
-	}
-	f, err := os.OpenFile(l.path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := l.lockForWrite()
 	if err != nil {
-		return Event{}, fmt.Errorf("audit: %w", err)
+		return Event{}, err
 	}
-	defer f.Close()
-	// The lock covers reading the last line and writing the next one: two
-	// writers that both read line N would otherwise both write a line N+1.
-	if err := flock.Lock(f, flock.Exclusive); err != nil {
-		return Event{}, fmt.Errorf("audit: locking %s: %w", l.path, err)
-	}
+	defer f.Close()       // releases the lock
 	defer flock.Unlock(f) //nolint:errcheck // Close releases it anyway
 
 	st, err := f.Stat()
@@ -235,58 +254,177 @@ func (l *Log) Append(e Event) (Event, error) {
 		e.Time = time.Now().UTC()
 	}
 	size := st.Size()
-	e.Seq, e.Prev = 1, ZeroHash
+	if e.Seq, e.Prev, err = l.next(f, size); err != nil {
+		return Event{}, err
+	}
+	return l.write(f, size, e)
+}
+
+// Reseal declares the log as it stands genuine when its head file is
+// missing or no longer matches its end (a log from before plangate kept a
+// head, a restore from a backup): it checks every line's chain, then
+// appends an audit_resealed event by actor with the reason and what the
+// head file said, and a head for it. It refuses a log whose lines do not
+// chain (a head vouches only for the end; such a log must be moved aside)
+// and a log whose head already agrees.
+func (l *Log) Reseal(reason, actor string) (Event, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return Event{}, errors.New(`audit: resealing needs a reason, recorded in the log: plangate audit reseal --reason "restored from last night's backup"`)
+	}
+	e, _, err := prepare(Event{Event: EventAuditResealed, Actor: actor, Reason: reason})
+	if err != nil {
+		return Event{}, err
+	}
+	f, err := l.lockForWrite()
+	if err != nil {
+		return Event{}, err
+	}
+	defer f.Close()       // releases the lock
+	defer flock.Unlock(f) //nolint:errcheck // Close releases it anyway
+
+	st, err := f.Stat()
+	if err != nil {
+		return Event{}, fmt.Errorf("audit: %w", err)
+	}
+	size := st.Size()
+	c := newChainCheck()
+	if err := scanLines(io.NewSectionReader(f, 0, size), l.path, c.line); err != nil {
+		var be *BrokenError
+		if errors.As(err, &be) {
+			return Event{}, fmt.Errorf("audit: cannot reseal %s, it is broken at line %d: %s — a reseal vouches only for the log's end; move audit.jsonl and audit.head aside (keep them) to start a new log", l.path, be.Line, be.Reason)
+		}
+		return Event{}, err
+	}
+	h, ok, herr := l.readHead()
+	if _, err := c.end(h, ok, herr); err == nil {
+		return Event{}, fmt.Errorf("audit: %s and its %s agree (%d lines, hash chain intact): %w", l.path, HeadFileName, c.verified, ErrNothingToReseal)
+	}
+	switch {
+	case herr != nil:
+		e.PreviousHead = "unreadable: " + herr.Error()
+	case !ok:
+		e.PreviousHead = "missing"
+	default:
+		e.PreviousHead = fmt.Sprintf("seq %d sha256 %s", h.Seq, h.SHA256)
+	}
+	e.Time = time.Now().UTC()
+	e.Seq, e.Prev = int64(c.verified)+1, c.prevHash
+	return l.write(f, size, e)
+}
+
+// prepare checks an event before the log is touched and sets its time
+// (stamp reports that it was zero, for Append to stamp it again under the
+// lock). Seq and Prev, set later, cannot make a token.
+func prepare(e Event) (Event, bool, error) {
+	if !eventNameRE.MatchString(string(e.Event)) {
+		return Event{}, false, fmt.Errorf("audit: invalid event name %q: lower snake case, such as %q", e.Event, EventApplied)
+	}
+	stamp := e.Time.IsZero()
+	if stamp {
+		e.Time = time.Now()
+	}
+	e.Time = e.Time.UTC()
+	probe, _, err := encode(e)
+	if err != nil {
+		return Event{}, false, err
+	}
+	if fields := secretFields(probe); len(fields) > 0 {
+		return Event{}, false, fmt.Errorf("audit: refusing to write %s event (%s): %w", e.Event, strings.Join(fields, ", "), ErrSecret)
+	}
+	return e, stamp, nil
+}
+
+// lockForWrite opens the log, creating it and its directory if needed, and
+// locks it exclusively. The lock covers reading the last line, writing the
+// next one and recording the head: two writers that both read line N would
+// otherwise both write a line N+1.
+func (l *Log) lockForWrite() (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(l.path), 0o700); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	f, err := os.OpenFile(l.path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	if err := flock.Lock(f, flock.Exclusive); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("audit: locking %s: %w", l.path, err)
+	}
+	return f, nil
+}
+
+// next returns the seq and prev_sha256 of the line after the last of the
+// size bytes of f, once the head file vouches for that last line.
+func (l *Log) next(f *os.File, size int64) (int64, string, error) {
 	if size == 0 {
 		// An empty log whose head says it had lines was emptied: starting
 		// a new chain over it would hide that.
 		if _, ok, err := l.readHead(); err != nil {
-			return Event{}, err
+			return 0, "", err
 		} else if ok {
-			return Event{}, fmt.Errorf("audit: %s is empty: %w", l.path, ErrHeadMismatch)
+			return 0, "", fmt.Errorf("audit: %s is empty: %w", l.path, ErrHeadMismatch)
 		}
+		return 1, ZeroHash, nil
 	}
-	if size > 0 {
-		last, err := readLastLine(f, size)
-		if err != nil {
-			return Event{}, fmt.Errorf("audit: %s: %w", l.path, err)
-		}
-		var prev Event
-		if json.Unmarshal(last, &prev) != nil || prev.Seq < 1 {
-			return Event{}, fmt.Errorf("audit: %s: %w", l.path, ErrCorruptLastLine)
-		}
-		if h, ok, err := l.readHead(); err != nil {
-			return Event{}, err
-		} else if ok && !headAgrees(h, prev, last) {
-			return Event{}, fmt.Errorf("audit: %s: %w", l.path, ErrHeadMismatch)
-		}
-		e.Seq, e.Prev = prev.Seq+1, hashLine(last)
+	last, err := readLastLine(f, size)
+	if err != nil {
+		return 0, "", fmt.Errorf("audit: %s: %w", l.path, err)
 	}
+	var prev Event
+	if json.Unmarshal(last, &prev) != nil || prev.Seq < 1 {
+		return 0, "", fmt.Errorf("audit: %s: %w", l.path, ErrCorruptLastLine)
+	}
+	h, ok, err := l.readHead()
+	switch {
+	case err != nil:
+		return 0, "", err
+	case !ok:
+		return 0, "", fmt.Errorf("audit: %s: %w", l.path, ErrHeadMissing)
+	case !headAgrees(h, prev, last):
+		return 0, "", fmt.Errorf("audit: %s: %w", l.path, ErrHeadMismatch)
+	}
+	return prev.Seq + 1, hashLine(last), nil
+}
 
+// write appends e (Seq and Prev set) to f, whose first size bytes are the
+// log, then records the head, all under the caller's lock. When any step
+// fails it cuts the line off again, so that the caller can truthfully say
+// nothing was recorded ("no token issued") and the chain stays whole.
+func (l *Log) write(f *os.File, size int64, e Event) (Event, error) {
 	line, e, err := encode(e)
 	if err != nil {
 		return Event{}, err
 	}
-
+	fail := func(step string, err error) (Event, error) {
+		err = fmt.Errorf("audit: %s %s: %w", step, l.path, err)
+		if rerr := errors.Join(f.Truncate(size), f.Sync()); rerr != nil {
+			return Event{}, fmt.Errorf("%w; cutting the unrecorded line off again failed too (%v): plangate audit verify shows what the log holds", err, rerr)
+		}
+		return Event{}, err
+	}
 	if _, err := f.Write(append(line, '\n')); err != nil {
-		// A short write of our own is not evidence: cut it off so that
-		// the chain stays whole for the next writer.
-		_ = f.Truncate(size)
-		return Event{}, fmt.Errorf("audit: writing %s: %w", l.path, err)
+		return fail("writing", err)
 	}
 	if err := f.Sync(); err != nil {
-		return Event{}, fmt.Errorf("audit: syncing %s: %w", l.path, err)
+		return fail("syncing", err)
 	}
 	if size == 0 {
 		// A new file: make its directory entry durable too.
 		if err := atomicfile.SyncDir(filepath.Dir(l.path)); err != nil {
-			return Event{}, fmt.Errorf("audit: %w", err)
+			return fail("syncing the directory of", err)
 		}
 	}
-	// Still under the lock. A crash before this leaves the head one line
-	// behind, which Verify and the next Append accept.
-	hb, _ := json.Marshal(head{Seq: e.Seq, SHA256: hashLine(line)})
+	sum := hashLine(line)
+	hb, _ := json.Marshal(head{Seq: e.Seq, SHA256: sum})
 	if err := atomicfile.WriteFile(l.headPath(), append(hb, '\n')); err != nil {
-		return Event{}, fmt.Errorf("audit: the line is written, but recording the head failed: %w", err)
+		if h, ok, herr := l.readHead(); herr == nil && ok && h.Seq == e.Seq && h.SHA256 == sum {
+			// The head was replaced; only making the rename durable
+			// failed. A crash now leaves the head one line behind, which
+			// Verify and Append accept.
+			return e, nil
+		}
+		return fail("recording the head of", err)
 	}
 	return e, nil
 }
@@ -322,29 +460,20 @@ func headAgrees(h head, e Event, last []byte) bool {
 }
 
 // encode returns the line for e and the event as Verify will read it back.
-// Encoding once more after decoding makes the line a fixed point (invalid
-// UTF-8, for one, becomes an escape first and a raw rune after), so every
-// line Append writes passes Verify's byte-for-byte check.
+// line_sha256 goes last, after the hash of everything else is taken, so the
+// hash is over exactly the line's bytes without that member.
 func encode(e Event) ([]byte, Event, error) {
-	first, err := json.Marshal(e)
+	e.LineSHA256 = ""
+	unsealed, err := json.Marshal(e)
 	if err != nil {
 		return nil, Event{}, fmt.Errorf("audit: encoding %s event: %w", e.Event, err)
 	}
-	var back Event
-	if err := json.Unmarshal(first, &back); err != nil {
-		return nil, Event{}, fmt.Errorf("audit: encoding %s event: %w", e.Event, err)
+	line := linehash.Seal(unsealed)
+	back, reason := decodeLine(line)
+	if reason == "" {
+		reason = sealReason(line, back)
 	}
-	back.LineSHA256 = ""
-	unsealed, err := json.Marshal(back)
-	if err != nil {
-		return nil, Event{}, fmt.Errorf("audit: encoding %s event: %w", e.Event, err)
-	}
-	back.LineSHA256 = hashLine(unsealed)
-	line, err := json.Marshal(back)
-	if err != nil {
-		return nil, Event{}, fmt.Errorf("audit: encoding %s event: %w", e.Event, err)
-	}
-	if _, reason := decodeLine(line); reason != "" {
+	if reason != "" {
 		return nil, Event{}, fmt.Errorf("audit: encoding %s event: %s", e.Event, reason)
 	}
 	return line, back, nil
@@ -457,178 +586,4 @@ func (l *Log) Head() (int64, string, error) {
 	return e.Seq, hashLine(last), nil
 }
 
-// Read calls fn for each line in order, with its 1-based line number, the
-// decoded event and the line's raw bytes (without the newline; fn may keep
-// them). It does not check the chain — Verify does — but stops with a
-// *BrokenError at a line that is not an event or is incomplete. A missing
-// log has no lines.
-func (l *Log) Read(fn func(line int, e Event, raw []byte) error) error {
-	return l.scan(func(n int, raw []byte, complete bool) error {
-		if !complete {
-			return &BrokenError{Line: n, Reason: incompleteReason}
-		}
-		var e Event
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return &BrokenError{Line: n, Reason: "not a valid event: " + err.Error()}
-		}
-		return fn(n, e, raw)
-	}, nil)
-}
-
-const incompleteReason = "incomplete: the line has no trailing newline (a write was cut short or the log was truncated)"
-
-// Verify checks the whole chain and returns the number of lines verified.
-// A line is valid when it is byte for byte what Append writes for the
-// event it decodes to, its seq is its line number and its prev_sha256 is
-// the SHA-256 of the previous line (ZeroHash on line 1). On failure the
-// error is a *BrokenError naming the first broken line. An empty or
-// missing log verifies with 0 lines.
-//
-// Then the newest lines must agree with the head file, when there is one:
-// the log must hold the line it records, unchanged, and at most one line
-// more (an Append cut short between the line and its head).
-func (l *Log) Verify() (int, error) {
-	prevHash := ZeroHash
-	verified := 0
-	sealed := false
-	hashes := map[int64]string{} // the last two lines' hashes, for the head
-	var (
-		h    head
-		ok   bool
-		herr error
-	)
-	err := l.scan(func(n int, raw []byte, complete bool) error {
-		if !complete {
-			return &BrokenError{Line: n, Reason: incompleteReason}
-		}
-		e, reason := decodeLine(raw)
-		switch {
-		case reason != "":
-			return &BrokenError{Line: n, Reason: reason}
-		case e.Seq != int64(n):
-			return &BrokenError{Line: n, Reason: fmt.Sprintf("seq is %d, expected %d — lines were removed, inserted or reordered", e.Seq, n)}
-		case e.Prev != prevHash && n == 1:
-			return &BrokenError{Line: n, Reason: "prev_sha256 of the first line is not 64 zeros — lines were removed from the start of the log"}
-		case e.Prev != prevHash:
-			return &BrokenError{Line: n, Reason: fmt.Sprintf("prev_sha256 does not match line %d — the log was edited or lines were removed", n-1)}
-		case e.LineSHA256 == "" && sealed:
-			return &BrokenError{Line: n, Reason: "line_sha256 is missing — the line was edited"}
-		case e.LineSHA256 != "" && e.LineSHA256 != unsealedHash(e):
-			return &BrokenError{Line: n, Reason: "the line does not match its line_sha256 — the line was edited"}
-		}
-		sealed = sealed || e.LineSHA256 != ""
-		prevHash = hashLine(raw)
-		delete(hashes, int64(n-2))
-		hashes[int64(n)] = prevHash
-		verified = n
-		return nil
-	}, func() { h, ok, herr = l.readHead() })
-	if err != nil {
-		return verified, err
-	}
-	if _, serr := os.Stat(l.path); errors.Is(serr, os.ErrNotExist) {
-		h, ok, herr = l.readHead() // a missing log: its head may say it had lines
-		if _, serr := os.Stat(l.path); serr == nil {
-			return verified, nil // a first Append came in between: nothing was missing
-		}
-	}
-	switch {
-	case herr != nil:
-		return verified, &BrokenError{Line: verified + 1, Reason: herr.Error()}
-	case !ok:
-		return verified, nil
-	case h.Seq > int64(verified):
-		return verified, &BrokenError{Line: verified + 1, Reason: fmt.Sprintf("missing: %s records %d lines, the log ends at line %d — lines were removed from the end", HeadFileName, h.Seq, verified)}
-	case h.Seq < int64(verified)-1:
-		return int(h.Seq) + 1, &BrokenError{Line: int(h.Seq) + 2, Reason: fmt.Sprintf("%s records %d lines: the lines after line %d were not written by plangate", HeadFileName, h.Seq, h.Seq+1)}
-	case hashes[h.Seq] != h.SHA256:
-		return int(h.Seq) - 1, &BrokenError{Line: int(h.Seq), Reason: fmt.Sprintf("not the line %s recorded when it was written — the line was rewritten", HeadFileName)}
-	}
-	return verified, nil
-}
-
-// HasHead reports whether the log has a head file (logs written before
-// plangate kept one do not; their newest line is not covered).
-func (l *Log) HasHead() bool {
-	_, err := os.Stat(l.headPath())
-	return err == nil
-}
-
-// unsealedHash is the line_sha256 e should carry: the hash of its line
-// without that field.
-func unsealedHash(e Event) string {
-	e.LineSHA256 = ""
-	b, err := json.Marshal(e)
-	if err != nil {
-		return ""
-	}
-	return hashLine(b)
-}
-
-// decodeLine decodes one line and says what is wrong with it, if anything
-// besides its place in the chain.
-func decodeLine(raw []byte) (Event, string) {
-	var e Event
-	if err := json.Unmarshal(raw, &e); err != nil {
-		return Event{}, "not a valid event: " + err.Error()
-	}
-	// Byte-for-byte equality with the encoding rules out what JSON parsers
-	// disagree about (duplicate keys, keys in another case, escapes) and
-	// anything else Append never writes.
-	again, err := json.Marshal(e)
-	if err != nil || !bytes.Equal(again, raw) {
-		return Event{}, "not exactly what plangate writes (unknown or reordered fields, altered formatting) — the line was edited"
-	}
-	if !eventNameRE.MatchString(string(e.Event)) {
-		return Event{}, fmt.Sprintf("invalid event name %q — the line was edited", e.Event)
-	}
-	return e, ""
-}
-
-// scan calls fn for each line of the log, complete or not (only the last
-// one can be incomplete).
-func (l *Log) scan(fn func(n int, raw []byte, complete bool) error, locked func()) error {
-	f, err := os.Open(l.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	defer f.Close()
-	// Read up to the size seen under a shared lock: every line in it is
-	// complete, and appends made meanwhile, not yet whole, are left out
-	// rather than reported as torn. The lock is not held while reading, so
-	// verifying a long log does not hold up the server's appends.
-	if err := flock.Lock(f, flock.Shared); err != nil {
-		return fmt.Errorf("audit: locking %s: %w", l.path, err)
-	}
-	st, err := f.Stat()
-	if locked != nil {
-		locked() // sees the head file as it was for this size
-	}
-	_ = flock.Unlock(f)
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	r := bufio.NewReaderSize(io.LimitReader(f, st.Size()), 64*1024)
-	for n := 1; ; n++ {
-		raw, err := r.ReadBytes('\n')
-		switch {
-		case err == io.EOF && len(raw) == 0:
-			return nil
-		case err == io.EOF:
-			return fn(n, raw, false)
-		case err != nil:
-			return fmt.Errorf("audit: reading %s: %w", l.path, err)
-		}
-		if err := fn(n, raw[:len(raw)-1], true); err != nil {
-			return err
-		}
-	}
-}
-
-func hashLine(raw []byte) string {
-	sum := sha256.Sum256(raw)
-	return hex.EncodeToString(sum[:])
-}
+func hashLine(raw []byte) string { return linehash.Sum(raw) }

@@ -273,15 +273,27 @@ func TestVerifyNamesTheFirstBrokenLine(t *testing.T) {
 		{"field added", edit(func(ls [][]byte) [][]byte {
 			ls[1] = bytes.Replace(ls[1], []byte(`{"seq":2,`), []byte(`{"seq":2,"note":"x",`), 1)
 			return ls
-		}), 2, "not exactly what plangate writes"},
+		}), 2, "the line does not match its line_sha256"},
 		{"key case changed", edit(func(ls [][]byte) [][]byte {
 			ls[1] = bytes.Replace(ls[1], []byte(`"reason":`), []byte(`"REASON":`), 1)
 			return ls
-		}), 2, "not exactly what plangate writes"},
+		}), 2, "the line does not match its line_sha256"},
 		{"duplicate key", edit(func(ls [][]byte) [][]byte {
 			ls[1] = bytes.Replace(ls[1], []byte(`{"seq":2,`), []byte(`{"seq":2,"seq":2,`), 1)
 			return ls
-		}), 2, "not exactly what plangate writes"},
+		}), 2, "the line does not match its line_sha256"},
+		{"line_sha256 key case changed", edit(func(ls [][]byte) [][]byte {
+			ls[1] = bytes.Replace(ls[1], []byte(`"line_sha256":`), []byte(`"LINE_SHA256":`), 1)
+			return ls
+		}), 2, "line_sha256 is not written as plangate writes it"},
+		{"second line_sha256 added", edit(func(ls [][]byte) [][]byte {
+			ls[1] = bytes.Replace(ls[1], []byte(`{"seq":2,`), []byte(`{"seq":2,"line_sha256":"`+strings.Repeat("0", 64)+`",`), 1)
+			return ls
+		}), 2, "line_sha256 is not written as plangate writes it"},
+		{"field added to a line without line_sha256", edit(func(ls [][]byte) [][]byte {
+			ls[0] = bytes.Replace(unseal(t, ls[0]), []byte(`{"seq":1,`), []byte(`{"seq":1,"note":"x",`), 1)
+			return ls
+		}), 1, "not exactly what plangate writes"},
 		{"blank line inserted", edit(func(ls [][]byte) [][]byte {
 			return append(ls[:2], append([][]byte{{}}, ls[2:]...)...)
 		}), 3, "not a valid event"},
@@ -367,8 +379,7 @@ func reseal(t *testing.T, line []byte) []byte {
 	t.Helper()
 	var e Event
 	require.NoError(t, json.Unmarshal(line, &e))
-	e.LineSHA256 = unsealedHash(e)
-	b, err := json.Marshal(e)
+	b, _, err := encode(e)
 	require.NoError(t, err)
 	return b
 }

@@ -43,6 +43,8 @@ var allowed = map[string][]string{
 	"internal/atomicfile": {},
 	"internal/flock":      {},
 	"internal/gen":        {},
+	"internal/linehash":   {},
+	"internal/tmpfstest":  {},
 	"internal/layout":     {"internal/"},
 	"internal/moto":       {"internal/"},
 	"internal/tfbin":      {},
