@@ -289,7 +289,8 @@ func (g *Gate) finish(out *Outcome, id string, s plan.Status, note string) {
 		return nil
 	}); err != nil {
 		g.logger().Error("recording the apply's outcome", "plan_id", id, "status", s, "err", err)
-		out.Note = joinNote(out.Note, fmt.Sprintf("plangate could not record the outcome in the plan's record (%v): it shows applying until plangate reads the outcome again from the apply's journal", err))
+		out.Note = joinNote(out.Note, fmt.Sprintf("plangate could not record the outcome in the plan's record (%v): it shows applying until plangate records it (it retries every few seconds, and at every look at the plan)", err))
+		pendingOf(id).set(func(p *pendingOutcome) { p.status, p.note = s, note })
 	}
 }
 
@@ -301,7 +302,8 @@ func (g *Gate) recordEvent(out *Outcome, e audit.Event) {
 	}
 	if _, err := g.Audit.Append(e); err != nil {
 		g.logger().Error("writing audit log", "event", e.Event, "err", err)
-		out.Note = joinNote(out.Note, fmt.Sprintf("the audit log could not be written (%v): the %s event is missing from it", err, e.Event))
+		out.Note = joinNote(out.Note, fmt.Sprintf("the audit log could not be written (%v): plangate retries the %s event every few seconds", err, e.Event))
+		pendingOf(out.PlanID).set(func(p *pendingOutcome) { p.event = &e })
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/plangate/plangate/audit"
@@ -18,6 +19,7 @@ import (
 // RecoverApplies settles every applying plan whose plangate and Terraform
 // are gone, and returns the ids of those still running somewhere.
 func (g *Gate) RecoverApplies() (running []string) {
+	g.retryUnrecorded()
 	recs, err := g.Store.List()
 	if err != nil {
 		g.logger().Warn("listing plans to recover applies", "err", err)
@@ -41,12 +43,13 @@ func (g *Gate) WatchApplies(ctx context.Context, every time.Duration) {
 	ids := g.RecoverApplies()
 	t := time.NewTicker(every)
 	defer t.Stop()
-	for len(ids) > 0 {
+	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		g.retryUnrecorded()
 		var still []string
 		for _, id := range ids {
 			rec, err := g.Store.Get(id)
@@ -61,6 +64,59 @@ func (g *Gate) WatchApplies(ctx context.Context, every time.Duration) {
 	}
 }
 
+// An outcome this process knows but could not write (a full disk): the
+// record's status and the audit event are retried until they land.
+type pendingOutcome struct {
+	mu           sync.Mutex
+	status       plan.Status
+	note         string
+	event        *audit.Event
+	statusLanded bool
+}
+
+var unrecorded sync.Map // plan id -> *pendingOutcome
+
+func pendingOf(id string) *pendingOutcome {
+	p, _ := unrecorded.LoadOrStore(id, &pendingOutcome{})
+	return p.(*pendingOutcome)
+}
+
+func (p *pendingOutcome) set(fn func(*pendingOutcome)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fn(p)
+}
+
+// retryUnrecorded writes the outcomes this process could not write.
+func (g *Gate) retryUnrecorded() {
+	unrecorded.Range(func(k, v any) bool {
+		id, p := k.(string), v.(*pendingOutcome)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.status != "" && !p.statusLanded {
+			_, err := g.Store.Update(id, func(r *plan.Record) error {
+				if r.Status == plan.StatusApplying {
+					r.Status, r.StatusNote = p.status, p.note
+				}
+				return nil
+			})
+			if err != nil {
+				return true
+			}
+			p.statusLanded = true
+			g.logger().Info("recorded an apply's outcome late", "plan_id", id, "status", p.status)
+		}
+		if p.event != nil && g.Audit != nil {
+			if _, err := g.Audit.Append(*p.event); err != nil {
+				return true
+			}
+			p.event = nil
+		}
+		unrecorded.Delete(id)
+		return true
+	})
+}
+
 // recoverApply settles one applying plan if nobody runs it any more. It
 // returns the record as it is now, and whether it is settled.
 func (g *Gate) recoverApply(rec *plan.Record) (*plan.Record, bool) {
@@ -68,6 +124,9 @@ func (g *Gate) recoverApply(rec *plan.Record) (*plan.Record, bool) {
 		return rec, true
 	}
 	a := rec.Apply
+	if _, known := unrecorded.Load(rec.ID); known {
+		return rec, false // this process knows the outcome: retryUnrecorded writes it
+	}
 	if _, ours := applying.Load(rec.ID); ours {
 		return rec, false // this process is applying it
 	}
@@ -143,11 +202,16 @@ func journalOutcome(j *plan.Journal) (plan.Status, string) {
 	}
 }
 
-// get reads a plan's record, settling first an apply whose plangate and
+// get reads a plan's record, writing first an outcome this process could
+// not write, and settling an apply whose plangate and
 // Terraform are gone: a plan is never judged on a stale applying.
 func (g *Gate) get(idOrPrefix string) (*plan.Record, error) {
 	rec, err := g.Store.Get(idOrPrefix)
 	if err != nil || rec.Status != plan.StatusApplying {
+		return rec, err
+	}
+	g.retryUnrecorded()
+	if rec, err = g.Store.Get(rec.ID); err != nil || rec.Status != plan.StatusApplying {
 		return rec, err
 	}
 	rec, _ = g.recoverApply(rec)

@@ -86,6 +86,10 @@ func formatOutcome(o *gate.Outcome) string {
 		if len(destroyed) > 0 {
 			fmt.Fprintf(&b, "Destroyed: %s\n", strings.Join(destroyed, ", "))
 		}
+		if o.Note != "" {
+			// Recording trouble, said plainly.
+			fmt.Fprintf(&b, "NOTE: %s.\n", o.Note)
+		}
 	default:
 		fmt.Fprintf(&b, "Apply of plan %s… to %s did not complete: %s — %s.\n", plan.ShortID(o.PlanID), o.Stack, o.Status, o.Note)
 		for _, e := range o.Errors {

@@ -8,9 +8,12 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/plangate/plangate/plan"
 )
 
 // fullDisk is a state dir on a small tmpfs of its own, which the test
@@ -131,5 +134,32 @@ func TestFullDiskAtEveryWritePoint(t *testing.T) {
 	require.NotEqual(t, true, applied["isError"], resultText(applied))
 	assert.Equal(t, "applied", applied["structuredContent"].(map[string]any)["status"])
 	assert.Contains(t, stateList(t, dir, "web"), "terraform_data.database")
+	verify("after the apply")
+
+	// Mid-apply: Terraform goes on (its state is in the stack dir); the
+	// result says the outcome could not be recorded; once there is room
+	// again, the server records the truth by itself.
+	id, _ = startSlowApply(t, r, cfg, key)
+	disk.fill()
+	var result map[string]any
+	for result == nil {
+		line, ok := <-r.lines
+		require.True(t, ok, r.stderr.String())
+		if msg := mustJSONRPC(t, line); msg["id"] == float64(99) {
+			result = msg["result"].(map[string]any)
+		}
+	}
+	assert.Equal(t, "applied", result["structuredContent"].(map[string]any)["status"], resultText(result))
+	assert.Contains(t, resultText(result), "plangate could not record the outcome")
+	assert.Equal(t, plan.StatusApplying, record(t, dir, id).Status, "never awaiting_approval")
+	disk.free()
+	require.Eventually(t, func() bool { return record(t, dir, id).Status == plan.StatusApplied }, time.Minute, 200*time.Millisecond,
+		"the server records the outcome once it can")
+	for _, res := range []string{"a", "b", "c", "d"} {
+		assert.Contains(t, stateList(t, dir, "slowapply"), "terraform_data."+res)
+	}
 	verify("at the end")
+	out, _, err = cli("audit")
+	require.NoError(t, err)
+	assert.Contains(t, out, "applied ", "the applied event landed once there was room")
 }
