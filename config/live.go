@@ -31,8 +31,11 @@ type Live struct {
 	// OnAccept reports every acceptance Live records by itself: the first
 	// config it sees (AcceptedFirstUse), and stricter settings of an
 	// edited file (AcceptedStricter, with the changes). The caller audits
-	// them.
-	OnAccept func(a *Accepted, changes []Change)
+	// them. It is called before the record is written: an acceptance
+	// that cannot be audited (an error) is not recorded; on first use that
+	// stops Load, and stricter settings are enforced unrecorded until it
+	// can be.
+	OnAccept func(a *Accepted, changes []Change) error
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
@@ -56,6 +59,9 @@ type State struct {
 	Pending []Change
 	// RecordPath is where the accepted config is kept.
 	RecordPath string
+	// Unrecorded says why stricter settings that apply are not recorded
+	// as accepted yet; "" when they are.
+	Unrecorded string
 
 	fileBytes, recordBytes []byte
 	accepted               *Config
@@ -126,12 +132,14 @@ func (l *Live) load() (_ *State, retry bool, _ error) {
 	if rec == nil {
 		// The first config this state sees is accepted as it is.
 		a := &Accepted{Version: 1, ConfigSHA256: s.FileSHA256, AcceptedAt: l.now(), How: AcceptedFirstUse, Settings: SettingsOf(file), HadApprovers: len(file.Approvers) > 0}
+		if l.OnAccept != nil {
+			if err := l.OnAccept(a, nil); err != nil {
+				return nil, false, fmt.Errorf("plangate cannot accept %s on first use: the audit log could not be written (%v); nothing was accepted", l.Path, err)
+			}
+		}
 		written, err := l.write(recPath, nil, a)
 		if err != nil || !written {
 			return nil, !written && err == nil, err
-		}
-		if l.OnAccept != nil {
-			l.OnAccept(a, nil)
 		}
 		return nil, true, nil
 	}
@@ -161,14 +169,19 @@ func (l *Live) load() (_ *State, retry bool, _ error) {
 		if len(stricter) == len(changes) {
 			next.ConfigSHA256 = s.FileSHA256
 		}
-		written, err := l.write(recPath, rec, &next)
-		if err != nil {
-			return nil, false, err
+		var unrecorded error
+		if l.OnAccept != nil {
+			unrecorded = l.OnAccept(&next, stricter)
 		}
-		if written && l.OnAccept != nil {
-			l.OnAccept(&next, stricter)
+		if unrecorded == nil {
+			written, err := l.write(recPath, rec, &next)
+			if err == nil {
+				return nil, written, nil // read again what is recorded now
+			}
+			unrecorded = err
 		}
-		return nil, true, nil
+		// Stricter applies anyway; recording it is retried at the next call.
+		s.Unrecorded = fmt.Sprintf("the stricter settings apply, but could not be recorded as accepted yet (%v): plangate retries at every call", unrecorded)
 	}
 	for _, c := range changes {
 		if c.Loosens {
@@ -179,7 +192,9 @@ func (l *Live) load() (_ *State, retry bool, _ error) {
 		eff.StateDir = l.pinned
 	}
 	s.Config, s.Accepted, s.accepted, s.recordBytes = eff, acc, accCfg, rec
-	l.key, l.last = key, s
+	if s.Unrecorded == "" {
+		l.key, l.last = key, s
+	}
 	return s, false, nil
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,9 +35,10 @@ func newLive(t *testing.T, src string) (*Live, string, *acceptLog) {
 	l, err := NewLive(path)
 	require.NoError(t, err)
 	log := &acceptLog{}
-	l.OnAccept = func(a *Accepted, c []Change) {
+	l.OnAccept = func(a *Accepted, c []Change) error {
 		log.how = append(log.how, a.How)
 		log.changes = append(log.changes, c)
+		return nil
 	}
 	l.Now = func() time.Time { return fixedTime }
 	return l, path, log
@@ -187,4 +189,38 @@ func TestLivePinKeepsTheOpenedStateDir(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "/srv/opened", s.Config.StateDir)
 	require.Equal(t, filepath.Join(filepath.Dir(path), "state"), s.File.StateDir)
+}
+
+// Stricter settings whose acceptance cannot be audited still apply; they
+// are recorded once the audit log takes them. A first use that cannot be
+// audited accepts nothing.
+func TestLiveAuditsBeforeItRecords(t *testing.T) {
+	key := testKey(t)
+	l, path, log := newLive(t, baseline(key))
+	broken := errors.New("disk full")
+	audited := l.OnAccept
+	l.OnAccept = func(*Accepted, []Change) error { return broken }
+	_, err := l.Load()
+	require.ErrorContains(t, err, "nothing was accepted")
+	rp, err := l.recordPath()
+	require.NoError(t, err)
+	require.NoFileExists(t, rp)
+
+	l.OnAccept = audited
+	_, err = l.Load()
+	require.NoError(t, err)
+	mustWrite(t, path, sub("approvals          = 2\n    deletion_approvals = 2", "approvals          = 3\n    deletion_approvals = 3")(baseline(key)))
+	l.OnAccept = func(*Accepted, []Change) error { return broken }
+	s, err := l.Load()
+	require.NoError(t, err)
+	require.Equal(t, 3, s.Config.Stacks[0].Policy.Approvals, "stricter applies even unrecorded")
+	require.Contains(t, s.Unrecorded, "disk full")
+	require.Equal(t, 2, s.Accepted.Settings.Stacks[0].Policy.Approvals)
+
+	l.OnAccept = audited
+	s, err = l.Load()
+	require.NoError(t, err)
+	require.Empty(t, s.Unrecorded)
+	require.Equal(t, 3, s.Accepted.Settings.Stacks[0].Policy.Approvals)
+	require.Equal(t, []string{AcceptedFirstUse, AcceptedStricter}, log.how)
 }

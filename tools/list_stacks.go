@@ -80,6 +80,9 @@ func ListStacks(d *Deps) server.ServerTool {
 			if note := s.PendingNote(); note != "" {
 				res.Warnings = append(res.Warnings, note)
 			}
+			if s.Unrecorded != "" {
+				res.Warnings = append(res.Warnings, s.Unrecorded)
+			}
 		}
 		return mcp.NewToolResultStructured(res, formatStacks(res)), nil
 	}}

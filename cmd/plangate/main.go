@@ -218,19 +218,20 @@ func openEnv(configFlag string, stderr io.Writer, logger *slog.Logger) (*env, er
 	}
 	live.RecordDir = demoRecordDir
 	var log *audit.Log // the state dir's, once open
-	live.OnAccept = func(a *config.Accepted, changes []config.Change) {
+	live.OnAccept = func(a *config.Accepted, changes []config.Change) error {
 		l := log
 		if l == nil {
 			if err := os.MkdirAll(a.Settings.StateDir, 0o700); err != nil {
-				logger.Error("auditing the accepted config", "err", err)
-				return
+				return err
 			}
 			l = audit.Open(a.Settings.StateDir)
 		}
 		if _, err := l.Append(gate.ConfigEvent(a, changes)); err != nil {
 			logger.Error("auditing the accepted config", "how", a.How, "err", err)
+			return err
 		}
 		logger.Info("config accepted", "how", a.How, "config_sha256", a.ConfigSHA256, "changes", len(changes))
+		return nil
 	}
 	state, err := live.Load()
 	if err != nil {
@@ -242,6 +243,9 @@ func openEnv(configFlag string, stderr io.Writer, logger *slog.Logger) (*env, er
 	}
 	if note := state.PendingNote(); note != "" {
 		fmt.Fprintf(stderr, "plangate: warning: %s\n", note)
+	}
+	if state.Unrecorded != "" {
+		fmt.Fprintf(stderr, "plangate: warning: %s\n", state.Unrecorded)
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
