@@ -225,6 +225,23 @@ func (l *Live) Accept(s *State, approver, requestFingerprint string) (*Accepted,
 	return a, nil
 }
 
+// Revert puts back the record s was read with, in place of a, which
+// Accept wrote: an acceptance that cannot be audited is undone.
+func (l *Live) Revert(s *State, a *Accepted) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, err := a.Marshal()
+	if err != nil {
+		return err
+	}
+	written, err := l.swap(s.RecordPath, b, s.recordBytes)
+	l.key = ""
+	if err == nil && !written {
+		err = errors.New("the accepted config changed meanwhile")
+	}
+	return err
+}
+
 // Signers are the approvers who may accept the file of s: the accepted
 // approvers that the file still names (a key being replaced is accepted
 // with the old one). While no approver was ever accepted, the file's own
@@ -283,6 +300,12 @@ func (l *Live) write(path string, prev []byte, a *Accepted) (written bool, _ err
 	if err != nil {
 		return false, err
 	}
+	return l.swap(path, prev, b)
+}
+
+// swap replaces the file at path, if it holds prev (nil: absent), by b
+// (nil: removes it).
+func (l *Live) swap(path string, prev, b []byte) (written bool, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return false, fmt.Errorf("record the accepted config: %w", err)
 	}
@@ -294,7 +317,11 @@ func (l *Live) write(path string, prev []byte, a *Accepted) (written bool, _ err
 		if !bytes.Equal(cur, prev) || (cur == nil) != (prev == nil) {
 			return nil
 		}
-		if err := atomicfile.WriteFile(path, b); err != nil {
+		if b == nil {
+			if err := os.Remove(path); err != nil {
+				return err
+			}
+		} else if err := atomicfile.WriteFile(path, b); err != nil {
 			return err
 		}
 		written = true

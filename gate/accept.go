@@ -56,11 +56,18 @@ func (g *Gate) AcceptConfig(s *config.State, req string, now time.Time) (*config
 	if err != nil {
 		return nil, err
 	}
+	// An acceptance nobody can see is undone.
+	var auditErr error
 	if g.Audit == nil {
-		return a, errors.New("accepted, but there is no audit log to record it in")
+		auditErr = errors.New("there is no audit log")
+	} else if _, err := g.Audit.Append(ConfigEvent(a, nil)); err != nil {
+		auditErr = err
 	}
-	if _, err := g.Audit.Append(ConfigEvent(a, nil)); err != nil {
-		return a, fmt.Errorf("accepted, but the audit log failed: %w", err)
+	if auditErr != nil {
+		if err := g.Live.Revert(s, a); err != nil {
+			return a, fmt.Errorf("accepted, but the audit log could not record it (%v), and undoing the acceptance failed too (%v): check %s", auditErr, err, s.RecordPath)
+		}
+		return nil, fmt.Errorf("the audit log could not record the acceptance (%v), so it was undone", auditErr)
 	}
 	return a, nil
 }

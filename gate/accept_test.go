@@ -80,3 +80,31 @@ func TestAcceptConfigNeedsAnAcceptedApproverOnce(t *testing.T) {
 	assert.Equal(t, s.FileSHA256, evs[0].ConfigSHA256)
 	assert.Equal(t, []string{approvals.Fingerprint(req)}, evs[0].TokenFingerprints)
 }
+
+// An acceptance the audit log cannot record is undone: the change still
+// waits.
+func TestAcceptConfigIsUndoneWithoutAnAuditLine(t *testing.T) {
+	g, _, alice := approvingGate(t)
+	live, err := config.NewLive(g.Config.Path)
+	require.NoError(t, err)
+	g.Live = live
+	_, err = live.Load()
+	require.NoError(t, err)
+	src, err := os.ReadFile(g.Config.Path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(g.Config.Path, []byte(strings.Replace(string(src), `variables = ["n"]`, `variables = ["n", "m"]`, 1)), 0o644))
+	s, err := live.Load()
+	require.NoError(t, err)
+	require.Len(t, s.Pending, 1)
+	require.NoError(t, os.WriteFile(g.Audit.Path(), nil, 0o600))
+	immutable(t, g.Audit.Path())
+
+	now := time.Now().UTC()
+	req, err := approvals.SignRequest(alice, approvals.ActionConfigAccept, s.FileSHA256, now)
+	require.NoError(t, err)
+	_, err = g.AcceptConfig(s, req, now)
+	require.ErrorContains(t, err, "so it was undone")
+	s, err = live.Load()
+	require.NoError(t, err)
+	assert.Len(t, s.Pending, 1, "the change still waits")
+}
