@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,4 +97,84 @@ func TestCorruptRecordIsListed(t *testing.T) {
 	out, err = exec.Command(binary, "show", "--config", cfg, id[:8]).CombinedOutput()
 	require.Error(t, err)
 	assert.Contains(t, string(out), "plan "+id+": "+reason)
+}
+
+// A plangate serve that cannot open its state (or its config) still
+// answers initialize and tools/list, and every tool call with an isError
+// that names the problem and the fix; stdout stays MCP alone.
+func TestServeThatCannotOpenItsStateExplainsItself(t *testing.T) {
+	for name, c := range map[string]struct {
+		damage func(t *testing.T, dir, state string) string // the problem, as named
+		config bool
+	}{
+		"ledger is a directory": {damage: func(t *testing.T, dir, state string) string {
+			ledger := filepath.Join(state, "ledger.jsonl")
+			require.NoError(t, os.RemoveAll(ledger))
+			require.NoError(t, os.Mkdir(ledger, 0o700))
+			return "plangate cannot open its state dir " + state + ": open approval ledger: open " + ledger + ": is a directory"
+		}},
+		"plans is a file": {damage: func(t *testing.T, dir, state string) string {
+			plans := filepath.Join(state, "plans")
+			require.NoError(t, os.RemoveAll(plans))
+			require.NoError(t, os.WriteFile(plans, nil, 0o600))
+			return "plangate cannot open its state dir " + state + ": plan store: mkdir " + plans + ": not a directory"
+		}},
+		// The accepted config's record lives in the state dir: it is read first.
+		"state dir is a file": {config: true, damage: func(t *testing.T, dir, state string) string {
+			require.NoError(t, os.RemoveAll(state))
+			require.NoError(t, os.WriteFile(state, nil, 0o600))
+			return "plangate cannot read its config: read the accepted config " + filepath.Join(state, "accepted-config.json")
+		}},
+		"audit log immutable": {damage: func(t *testing.T, dir, state string) string {
+			log := filepath.Join(state, "audit.jsonl")
+			f, err := os.OpenFile(log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+			if out, err := exec.Command("chattr", "+i", log).CombinedOutput(); err != nil {
+				t.Skipf("chattr +i: %v %s", err, out)
+			}
+			t.Cleanup(func() { _ = exec.Command("chattr", "-i", log).Run() })
+			return "plangate cannot open its state dir " + state + ": cannot append to the audit log " + log + ": operation not permitted"
+		}},
+		"config is invalid": {config: true, damage: func(t *testing.T, dir, state string) string {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "plangate.hcl"), []byte("stack \"web\" {\n"), 0o644))
+			return "plangate cannot read its config: "
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := project(t)
+			state := stateDir(t, dir)
+			out, err := exec.Command(binary, "plans", "--config", filepath.Join(dir, "plangate.hcl")).CombinedOutput()
+			require.NoError(t, err, string(out))
+			problem := c.damage(t, dir, state)
+			fix := "a human fixes it"
+			if c.config {
+				fix = "a human fixes plangate.hcl or the file named"
+			}
+
+			r := serve(t, dir)
+			init := r.initialized()
+			assert.Equal(t, "plangate", init["serverInfo"].(map[string]any)["name"])
+			assert.Contains(t, init["instructions"], "plangate cannot work now: "+problem)
+			list := r.request("tools/list", map[string]any{})
+			tools := list["result"].(map[string]any)["tools"].([]any)
+			require.Len(t, tools, 7, "the tools, as always")
+			for _, tl := range tools {
+				tool := tl.(map[string]any)
+				assert.Contains(t, tool, "inputSchema")
+				res := r.callTool(tool["name"].(string), map[string]any{"stack": "web", "plan_id": "0123456789abcdef"})
+				assert.Equal(t, true, res["isError"], tool["name"])
+				text := resultText(res)
+				assert.Contains(t, text, problem, tool["name"])
+				assert.Contains(t, text, fix, tool["name"])
+				assert.Contains(t, text, "restarts plangate", tool["name"])
+			}
+			r.request("ping", map[string]any{})
+
+			err = r.stop()
+			var exit *exec.ExitError
+			require.True(t, errors.As(err, &exit), "the server exits non-zero once the client is gone: %v", err)
+			assert.Contains(t, r.stderr.String(), "plangate cannot work", "logged on stderr")
+		})
+	}
 }
