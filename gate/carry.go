@@ -21,17 +21,61 @@ import (
 // lastApplied is the stack's latest plan (in the stack's workspace) that
 // was applied, or nil. Applied plans follow each other in the order they
 // were made: an apply supersedes every plan made before it.
-func (g *Gate) lastApplied(st *config.Stack) (*plan.Record, error) {
-	recs, err := g.Store.List()
+//
+// A record plangate cannot read may be a later applied plan of the stack:
+// when one may be (its readable start does not say it is another stack's
+// or workspace's, and it may have been made after the last applied one)
+// and carry names variables that would take a carried (or default) value,
+// it is an *plan.InputError. plangate does not carry values from an older
+// plan over what a newer one may have applied.
+func (g *Gate) lastApplied(st *config.Stack, carry []string) (*plan.Record, error) {
+	recs, damaged, err := g.Store.ListAll()
 	if err != nil {
 		return nil, err
 	}
+	var last *plan.Record
 	for _, r := range recs { // newest first
 		if r.Stack == st.Name && workspace(r.Workspace) == workspace(st.Workspace) && r.Status == plan.StatusApplied {
-			return r, nil
+			last = r
+			break
 		}
 	}
-	return nil, nil
+	if len(carry) == 0 {
+		return last, nil
+	}
+	var doubts []*plan.CorruptRecord
+	for _, c := range damaged {
+		if c.Stack != "" && c.Stack != st.Name || c.Workspace != "" && c.Workspace != workspace(st.Workspace) {
+			continue
+		}
+		if last != nil && !c.MadeAfter(last.CreatedAt) {
+			continue
+		}
+		doubts = append(doubts, c)
+	}
+	if len(doubts) == 0 {
+		return last, nil
+	}
+	return nil, carryDoubt(st, last, doubts, carry)
+}
+
+// carryDoubt refuses to carry values past damaged records.
+func carryDoubt(st *config.Stack, last *plan.Record, doubts []*plan.CorruptRecord, carry []string) error {
+	c := doubts[0]
+	var b strings.Builder
+	fmt.Fprintf(&b, "plan_change refused: the record of plan %s cannot be read (%s)", c.ID, c.Problem)
+	if len(doubts) > 1 {
+		fmt.Fprintf(&b, ", nor can %d other plan record(s)", len(doubts)-1)
+	}
+	if last != nil {
+		fmt.Fprintf(&b, ", and it may be a plan of stack %q made after its last applied plan %s", st.Name, last.ID)
+	} else {
+		fmt.Fprintf(&b, ", and it may be an applied plan of stack %q", st.Name)
+	}
+	fmt.Fprintf(&b, ". You left out %s: plangate would give them the values of an older plan (or the stack's own), which may revert what that plan applied, so it does not guess. "+
+		"Pass %s explicitly (null for the stack's own value), or tell a human: they check %s and move it aside (out of the plans directory), then plan again",
+		quoteNames(carry), strings.Join(carry, ", "), c.Dir)
+	return &plan.InputError{Msg: b.String()}
 }
 
 func workspace(ws string) string {

@@ -252,3 +252,50 @@ func TestNoAppliedPlanMeansDefaults(t *testing.T) {
 	assert.Equal(t, plan.Input{Name: "image_tag", Value: "v1.0.0", Origin: plan.OriginDefault}, inputsByName(rec)["image_tag"])
 	assert.Equal(t, 1, rec.Counts.Replace, "the default, and the plan shows the replacement it makes")
 }
+
+// A record that cannot be read may be a later applied plan: plan_change
+// does not carry values past it from an older one, and says why. Damage
+// that cannot be such a plan (older than the last applied one, another
+// stack's) does not stop it, nor does a plan that carries nothing.
+func TestDamagedRecordStopsCarryingForward(t *testing.T) {
+	g, st, key := carryGate(t, map[string]string{}, "")
+	ctx := context.Background()
+	first := proposeApply(t, g, st, key, map[string]any{"image_tag": "v2.0.0"})
+
+	plans := filepath.Dir(g.Store.Dir(first.ID))
+	fake := func(id, content string) {
+		require.NoError(t, os.Mkdir(filepath.Join(plans, id), 0o700))
+		require.NoError(t, os.WriteFile(filepath.Join(plans, id, plan.RecordFile), []byte(content), 0o600))
+	}
+	older := first.CreatedAt.Add(-time.Hour).Format(time.RFC3339Nano)
+	fake("00000000-0000-4000-8000-00000000000a", `{"id":"00000000-0000-4000-8000-00000000000a","stack":"s","workspace":"default","variables":{},"created_at":"`+older+`","exp`)
+	fake("00000000-0000-4000-8000-00000000000b", `{"id":"00000000-0000-4000-8000-00000000000b","stack":"other","wor`)
+	rec, err := g.Propose(ctx, st, nil, audit.Client{})
+	require.NoError(t, err, "neither damaged record can be a later plan of s")
+	assert.Equal(t, plan.OriginLastApplied, inputsByName(rec)["image_tag"].Origin)
+
+	later, err := g.Propose(ctx, st, map[string]any{"image_tag": "v3.0.0"}, audit.Client{})
+	require.NoError(t, err)
+	path := filepath.Join(g.Store.Dir(later.ID), plan.RecordFile)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, b[:len(b)/3], 0o600))
+
+	_, err = g.Propose(ctx, st, map[string]any{"replicas": 1}, audit.Client{})
+	var in *plan.InputError
+	require.ErrorAs(t, err, &in)
+	assert.Contains(t, in.Msg, "the record of plan "+later.ID+" cannot be read (record.json is not valid JSON: unexpected end of JSON input)")
+	assert.Contains(t, in.Msg, "made after its last applied plan "+first.ID)
+	assert.Contains(t, in.Msg, `You left out "image_tag", "token"`)
+	assert.Contains(t, in.Msg, "move it aside")
+	assert.NotContains(t, in.Msg, "00000000-0000-4000-8000-00000000000a")
+
+	rec, err = g.Propose(ctx, st, map[string]any{"image_tag": "v2.0.0", "replicas": 1, "token": nil}, audit.Client{})
+	require.NoError(t, err, "nothing to carry: nothing to doubt")
+	assert.Equal(t, plan.OriginAgent, inputsByName(rec)["image_tag"].Origin)
+
+	require.NoError(t, os.Rename(g.Store.Dir(later.ID), filepath.Join(plans, "."+later.ID)))
+	rec, err = g.Propose(ctx, st, nil, audit.Client{})
+	require.NoError(t, err, "moved aside by a human")
+	assert.Equal(t, plan.Input{Name: "image_tag", Value: "v2.0.0", Origin: plan.OriginLastApplied, Source: first.ID}, inputsByName(rec)["image_tag"])
+}

@@ -88,11 +88,12 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 
 	// Variables the agent leaves out keep the last applied plan's values
 	// (read under the stack lock: no apply comes in between).
-	last, err := g.lastApplied(st)
+	uncarried := plan.Uncarried(decls, checked, files)
+	last, err := g.lastApplied(st, uncarried)
 	if err != nil {
 		return nil, err
 	}
-	carried, err := g.carried(ctx, st, last, decls, plan.Uncarried(decls, checked, files))
+	carried, err := g.carried(ctx, st, last, decls, uncarried)
 	if err != nil {
 		return nil, err
 	}

@@ -136,10 +136,17 @@ func (g *Gate) setStatus(id string, s plan.Status, note string) {
 // supersede marks the stack's other pending plans superseded: they were
 // made against a state that no longer exists, and Terraform would refuse them.
 func (g *Gate) supersede(applied *plan.Record, client audit.Client) []string {
-	recs, err := g.Store.List()
+	recs, damaged, err := g.Store.ListAll()
 	if err != nil {
 		g.logger().Warn("listing plans to supersede", "err", err)
 		return nil
+	}
+	for _, c := range damaged {
+		// It cannot be approved or applied either: nothing to supersede,
+		// but a human should know it is there.
+		if c.Stack == "" || c.Stack == applied.Stack {
+			g.logger().Warn("a plan record cannot be read, so it was not marked superseded", "plan_id", c.ID, "problem", c.Problem, "dir", c.Dir)
+		}
 	}
 	var ids []string
 	for _, r := range recs {

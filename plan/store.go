@@ -283,17 +283,8 @@ func (s *Store) Get(idOrPrefix string) (*Record, error) {
 	return s.read(id)
 }
 
-func (s *Store) read(id string) (*Record, error) {
-	b, err := os.ReadFile(filepath.Join(s.Dir(id), RecordFile))
-	if err != nil {
-		return nil, fmt.Errorf("plan %s: %w", id, err)
-	}
-	r, err := decodeRecord(b)
-	if err != nil {
-		return nil, fmt.Errorf("plan %s: record is corrupt: %w", id, err)
-	}
-	return r, nil
-}
+// read reads the record of plan id; a damaged one is a *CorruptRecord.
+func (s *Store) read(id string) (*Record, error) { return s.readRecord(id) }
 
 // decodeRecord reads record.json. Records written before plangate kept
 // each fact once carry the plan's facts in a "summary" object instead;
@@ -368,30 +359,12 @@ func (s *Store) Update(id string, fn func(*Record) error) (*Record, error) {
 	return out, err
 }
 
-// List returns every record, newest first.
+// List returns every readable record, newest first. It leaves out the
+// records that cannot be read: a caller that chooses plans by what List
+// returns must look at ListAll's corrupt ones too.
 func (s *Store) List() ([]*Record, error) {
-	entries, err := os.ReadDir(s.dir)
-	if err != nil {
-		return nil, fmt.Errorf("plan store: %w", err)
-	}
-	var out []*Record
-	for _, e := range entries {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		r, err := s.read(e.Name())
-		if err != nil {
-			continue // a directory being removed, or not ours
-		}
-		out = append(out, r)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
-			return out[i].CreatedAt.After(out[j].CreatedAt)
-		}
-		return out[i].ID < out[j].ID
-	})
-	return out, nil
+	recs, _, err := s.ListAll()
+	return recs, err
 }
 
 // writeJSONAtomic writes v to path via a temporary file, fsync and rename,

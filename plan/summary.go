@@ -33,10 +33,11 @@ const (
 	StatusApplying Status = "applying"
 )
 
-// Statuses lists every status a plan can have.
+// Statuses lists every status a plan can have (StatusCorrupt: in listings only).
 var Statuses = []Status{
 	StatusAwaitingApproval, StatusNoChanges, StatusBlocked, StatusApplied, StatusFailed,
 	StatusDiscarded, StatusExpired, StatusSuperseded, StatusInterrupted, StatusTampered, StatusApplying,
+	StatusCorrupt,
 }
 
 // Counts are the per-action figures of a plan. Add, Change and Destroy equal

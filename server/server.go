@@ -63,6 +63,37 @@ func New(d *tools.Deps, version string) *mcpserver.MCPServer {
 	return s
 }
 
+// NewUnavailable returns the MCP server of a plangate that cannot work:
+// its config or state could not be opened. It answers initialize and
+// lists the tools as New does, and every tool call with an isError
+// result that is problem (what is wrong and who fixes it), instead of
+// exiting: an MCP client shows a server that exits only as "connection
+// closed". Arguments are not checked against the schemas, so that every
+// call gets problem.
+func NewUnavailable(problem, version string, logger *slog.Logger) *mcpserver.MCPServer {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	hooks := &mcpserver.Hooks{}
+	hooks.AddAfterInitialize(func(ctx context.Context, id any, req *mcp.InitializeRequest, res *mcp.InitializeResult) {
+		logger.Warn("client connected to a plangate that cannot work", "client", req.Params.ClientInfo.Name, "problem", problem)
+	})
+	s := mcpserver.NewMCPServer(Name, version,
+		mcpserver.WithInstructions("plangate cannot work now: "+problem+
+			"\nEvery tool call answers with this message. Tell the human; do not try to work around plangate.\n\n"+Instructions),
+		mcpserver.WithToolCapabilities(false),
+		mcpserver.WithResourceCapabilities(false, true),
+		mcpserver.WithLogging(),
+		mcpserver.WithRecovery(),
+		mcpserver.WithHooks(hooks),
+		mcpserver.WithToolHandlerMiddleware(logCalls(logger)),
+	)
+	unavailable, templates := tools.Unavailable(problem)
+	s.AddTools(unavailable...)
+	s.AddResourceTemplates(templates...)
+	return s
+}
+
 // explainSchemaErrors turns mcp-go's terse input-validation failures
 // ("/offset: &{Got:-1/1 Want:0/1}") into a message that says what the
 // tool expects, so that the agent can fix its call.

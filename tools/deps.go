@@ -43,6 +43,7 @@ type Deps struct {
 type planReader interface {
 	Get(idOrPrefix string) (*plan.Record, error)
 	List() ([]*plan.Record, error)
+	ListAll() ([]*plan.Record, []*plan.CorruptRecord, error)
 	ReadDiff(id string, offset, limit int) (plan.DiffPage, error)
 	PlanJSON(id string) ([]byte, error)
 }
@@ -147,11 +148,12 @@ func bind(req mcp.CallToolRequest, v any) error {
 // reported without internals.
 func (d *Deps) errorResult(tool string, err error) *mcp.CallToolResult {
 	var (
-		in     *plan.InputError
-		te     *plan.TerraformError
-		busy   *plan.BusyError
-		guard  *gate.GuardError
-		locked *plan.StateLockError
+		in      *plan.InputError
+		te      *plan.TerraformError
+		busy    *plan.BusyError
+		guard   *gate.GuardError
+		locked  *plan.StateLockError
+		damaged *plan.CorruptRecord
 	)
 	switch {
 	case errors.As(err, &in):
@@ -166,6 +168,8 @@ func (d *Deps) errorResult(tool string, err error) *mcp.CallToolResult {
 		return mcp.NewToolResultError(locked.Error())
 	case errors.Is(err, plan.ErrPlanNotFound), errors.Is(err, plan.ErrAmbiguousPlan), errors.Is(err, plan.ErrMalformedID):
 		return mcp.NewToolResultError(err.Error())
+	case errors.As(err, &damaged):
+		return mcp.NewToolResultError(damaged.Error() + ". This needs a human: tell them the message above")
 	case errors.As(err, &te):
 		return mcp.NewToolResultError(te.Error() + "\n\n" + nextStep(te))
 	case errors.Is(err, context.DeadlineExceeded):

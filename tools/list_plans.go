@@ -15,13 +15,15 @@ import (
 // PlanListing is one plan in list_plans.
 type PlanListing struct {
 	PlanID    string      `json:"plan_id"`
-	Stack     string      `json:"stack"`
-	Status    plan.Status `json:"status"`
+	Stack     string      `json:"stack" jsonschema:"the plan's stack; for a corrupt plan, what its record says, empty when it says nothing legible"`
+	Status    plan.Status `json:"status" jsonschema:"awaiting_approval, no_changes, blocked, applied, failed, discarded, expired, superseded, interrupted, tampered, applying, or corrupt: a record plangate cannot read (see reason); only awaiting_approval can be approved"`
 	Counts    plan.Counts `json:"counts"`
 	Deletions int         `json:"deletions"`
-	CreatedAt time.Time   `json:"created_at"`
+	CreatedAt time.Time   `json:"created_at" jsonschema:"when the plan was made; for a corrupt plan, what its record says, else when the record last changed"`
 	ExpiresAt time.Time   `json:"expires_at"`
 	Age       string      `json:"age"`
+	// Reason says, for a corrupt plan, what is wrong and what a human does.
+	Reason string `json:"reason,omitempty" jsonschema:"for a corrupt plan: what is wrong with its record and what a human does about it"`
 }
 
 // ListPlansResult is the structured content of list_plans.
@@ -40,7 +42,8 @@ var allStatuses = func() []string {
 // ListPlans lists recorded plans, newest first.
 func ListPlans(plans planReader, d *Deps) server.ServerTool {
 	tool := mcp.NewTool("list_plans",
-		mcp.WithDescription("List recorded plans, newest first, with status, counts, deletions and age. Filter by stack and/or status."),
+		mcp.WithDescription("List recorded plans, newest first, with status, counts, deletions and age. Filter by stack and/or status. "+
+			"Plans whose record cannot be read come first, with status corrupt and the reason: they can never be approved or applied; tell the human."),
 		mcp.WithString("stack", mcp.Description("Only plans of this stack."), mcp.MaxLength(64)),
 		mcp.WithString("status", mcp.Description("Only plans with this status."), mcp.Enum(allStatuses...)),
 		annotations("List plans", true, false, true, false),
@@ -59,12 +62,19 @@ func ListPlans(plans planReader, d *Deps) server.ServerTool {
 				return d.errorResult("list_plans", err), nil
 			}
 		}
-		recs, err := plans.List()
+		recs, damaged, err := plans.ListAll()
 		if err != nil {
 			return d.errorResult("list_plans", err), nil
 		}
 		now := d.now()
 		res := ListPlansResult{Plans: []PlanListing{}}
+		for _, c := range damaged {
+			// A record that names no stack may be any stack's.
+			if args.Stack != "" && c.Stack != "" && c.Stack != args.Stack || args.Status != "" && args.Status != string(plan.StatusCorrupt) {
+				continue
+			}
+			res.Plans = append(res.Plans, corruptListing(c, now))
+		}
 		for _, r := range recs {
 			st := r.EffectiveStatus(now)
 			if args.Stack != "" && r.Stack != args.Stack || args.Status != "" && string(st) != args.Status {
@@ -79,6 +89,17 @@ func ListPlans(plans planReader, d *Deps) server.ServerTool {
 	}}
 }
 
+func corruptListing(c *plan.CorruptRecord, now time.Time) PlanListing {
+	made := c.CreatedAt
+	if made.IsZero() {
+		made = c.ModTime
+	}
+	return PlanListing{
+		PlanID: c.ID, Stack: c.Stack, Status: plan.StatusCorrupt, CreatedAt: made, ExpiresAt: c.ExpiresAt,
+		Age: now.Sub(made).Round(time.Second).String(), Reason: c.Reason(),
+	}
+}
+
 func formatPlans(res ListPlansResult) string {
 	if len(res.Plans) == 0 {
 		return "No plans recorded. plan_change makes one."
@@ -86,6 +107,10 @@ func formatPlans(res ListPlansResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d plan(s), newest first:\n", len(res.Plans))
 	for _, p := range res.Plans {
+		if p.Status == plan.StatusCorrupt {
+			fmt.Fprintf(&b, "  %s  %-8s %-17s %s\n", p.PlanID, p.Stack, p.Status, p.Reason)
+			continue
+		}
 		fmt.Fprintf(&b, "  %s  %-8s %-17s +%d ~%d -%d  deletes %d  (%s ago)\n",
 			p.PlanID, p.Stack, p.Status, p.Counts.Add, p.Counts.Change, p.Counts.Destroy, p.Deletions, p.Age)
 	}

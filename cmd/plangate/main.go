@@ -247,8 +247,28 @@ func openEnv(configFlag string, stderr io.Writer, logger *slog.Logger) (*env, er
 	if state.Unrecorded != "" {
 		fmt.Fprintf(stderr, "plangate: warning: %s\n", state.Unrecorded)
 	}
+	e, err := openState(cfg, live, logger)
+	if err != nil {
+		return nil, &stateError{Dir: cfg.StateDir, Err: err}
+	}
+	log = e.audit
+	return e, nil
+}
+
+// stateError is a state dir that cannot be opened: the config is fine,
+// what it points at is not.
+type stateError struct {
+	Dir string
+	Err error
+}
+
+func (e *stateError) Error() string { return fmt.Sprintf("state dir %s: %v", e.Dir, e.Err) }
+func (e *stateError) Unwrap() error { return e.Err }
+
+// openState opens what cfg's state dir holds: plans, ledger, audit log.
+func openState(cfg *config.Config, live *config.Live, logger *slog.Logger) (*env, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("state dir: %w", err)
+		return nil, err
 	}
 	live.Pin(cfg.StateDir)
 	store, err := plan.OpenStore(cfg.StateDir)
@@ -260,7 +280,7 @@ func openEnv(configFlag string, stderr io.Writer, logger *slog.Logger) (*env, er
 		return nil, err
 	}
 	runner := plan.NewRunner(tfbin.Find, cfg.StateDir, logger)
-	log = audit.Open(cfg.StateDir)
+	log := audit.Open(cfg.StateDir)
 	g := &gate.Gate{Config: cfg, Live: live, Store: store, Runner: runner, Ledger: ledger, Audit: log, Logger: logger, AWS: awsguard.NewGuards()}
 	// Applies an earlier plangate started and did not see end are
 	// recorded now, from their journals (those still running, later).

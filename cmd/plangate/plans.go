@@ -30,7 +30,7 @@ func runPlans(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	recs, err := e.store.List()
+	recs, damaged, err := e.store.ListAll()
 	if err != nil {
 		return err
 	}
@@ -38,6 +38,24 @@ func runPlans(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PLAN\tSTACK\tSTATUS\tADD\tCHANGE\tDESTROY\tDELETIONS\tAGE")
 	n := 0
+	// Records that cannot be read come first, never left out: each may be
+	// any plan, an applied one included, and only a human can tell.
+	var reasons []string
+	for _, c := range damaged {
+		if *stack != "" && c.Stack != "" && c.Stack != *stack || *status != "" && *status != string(plan.StatusCorrupt) {
+			continue
+		}
+		n++
+		made, stackName := c.CreatedAt, c.Stack
+		if made.IsZero() {
+			made = c.ModTime
+		}
+		if stackName == "" {
+			stackName = "?"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t-\t%s\n", c.ID, stackName, plan.StatusCorrupt, ago(now.Sub(made)))
+		reasons = append(reasons, c.Error())
+	}
 	for _, r := range recs {
 		st := r.EffectiveStatus(now)
 		if *stack != "" && r.Stack != *stack || *status != "" && string(st) != *status {
@@ -49,6 +67,12 @@ func runPlans(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if len(reasons) > 0 {
+		fmt.Fprintln(stdout)
+	}
+	for _, r := range reasons {
+		fmt.Fprintln(stdout, r)
 	}
 	if n == 0 {
 		fmt.Fprintln(stdout, "(no plans)")
