@@ -76,7 +76,7 @@ type Deletion struct {
 type Summary struct {
 	PlanID              string       `json:"plan_id" jsonschema:"the plan id; any unique prefix of 8+ characters also names the plan"`
 	Stack               string       `json:"stack"`
-	Status              Status       `json:"status" jsonschema:"awaiting_approval, no_changes, blocked, applied, failed, discarded, expired, superseded, interrupted or tampered; only awaiting_approval can be approved"`
+	Status              Status       `json:"status" jsonschema:"awaiting_approval, no_changes, blocked, applied, failed, discarded, expired, superseded, interrupted, tampered or applying (its apply started: never approved or applied again); only awaiting_approval can be approved"`
 	Counts              Counts       `json:"counts" jsonschema:"Terraform's own add/change/destroy figures, and replace/import/move/forget/read reported apart"`
 	Deletions           int          `json:"deletions" jsonschema:"exact number of resource instances this plan destroys (plain deletes, replacements in either order, deposed objects); equals counts.destroy"`
 	Deleted             []Deletion   `json:"deleted" jsonschema:"every deleted instance (up to 200 per result; see deleted_groups and next_deletions_offset)"`
