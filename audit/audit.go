@@ -105,6 +105,8 @@ const (
 type Client struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
+	// Agent is the agent token's name, for a client of plangate server.
+	Agent string `json:"agent,omitempty"`
 }
 
 // Event is one line of the audit log.

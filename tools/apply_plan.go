@@ -44,6 +44,9 @@ func ApplyPlan(a applier, plans planReader, d *Deps) server.ServerTool {
 		}
 		total := 0
 		if rec, err := plans.Get(args.PlanID); err == nil {
+			if err := allowStack(ctx, rec.Stack); err != nil {
+				return d.errorResult("apply_plan", err), nil
+			}
 			c := rec.Counts
 			total = c.Add + c.Change + c.Destroy
 		}

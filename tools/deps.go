@@ -50,11 +50,15 @@ type planReader interface {
 
 // clientOf names the MCP client of the session, for the audit log.
 func clientOf(ctx context.Context) audit.Client {
+	var c audit.Client
 	if s, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok {
 		info := s.GetClientInfo()
-		return audit.Client{Name: info.Name, Version: info.Version}
+		c = audit.Client{Name: info.Name, Version: info.Version}
 	}
-	return audit.Client{}
+	if a := AgentFrom(ctx); a != nil {
+		c.Agent = a.Name
+	}
+	return c
 }
 
 func (d *Deps) now() time.Time {
@@ -104,8 +108,11 @@ func annotations(title string, readOnly, destructive, idempotent, openWorld bool
 	})
 }
 
-// stack resolves a stack name from tool input.
-func (d *Deps) stack(name string) (*config.Stack, error) {
+// stack resolves a stack name from tool input, for the request's agent.
+func (d *Deps) stack(ctx context.Context, name string) (*config.Stack, error) {
+	if err := allowStack(ctx, name); err != nil {
+		return nil, err
+	}
 	if name == "" {
 		return nil, &plan.InputError{Msg: "stack is required: call list_stacks to see the stacks you may plan"}
 	}

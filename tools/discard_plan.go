@@ -39,6 +39,13 @@ func DiscardPlan(plans discarder, d *Deps) server.ServerTool {
 		if err := bind(req, &args); err != nil {
 			return d.errorResult("discard_plan", err), nil
 		}
+		if d.Store != nil {
+			if r, err := d.Store.Get(args.PlanID); err == nil {
+				if err := allowStack(ctx, r.Stack); err != nil {
+					return d.errorResult("discard_plan", err), nil
+				}
+			}
+		}
 		rec, err := plans.Discard(args.PlanID, "discarded by the agent", clientOf(ctx))
 		if err != nil {
 			return d.errorResult("discard_plan", err), nil

@@ -32,6 +32,9 @@ func GetPlan(plans planReader, d *Deps) server.ServerTool {
 			return d.errorResult("get_plan", err), nil
 		}
 		rec, err := plans.Get(args.PlanID)
+		if err == nil {
+			err = allowStack(ctx, rec.Stack)
+		}
 		if err != nil {
 			return d.errorResult("get_plan", err), nil
 		}

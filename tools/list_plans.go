@@ -58,7 +58,7 @@ func ListPlans(plans planReader, d *Deps) server.ServerTool {
 			return d.errorResult("list_plans", err), nil
 		}
 		if args.Stack != "" {
-			if _, err := d.stack(args.Stack); err != nil {
+			if _, err := d.stack(ctx, args.Stack); err != nil {
 				return d.errorResult("list_plans", err), nil
 			}
 		}
@@ -70,14 +70,15 @@ func ListPlans(plans planReader, d *Deps) server.ServerTool {
 		res := ListPlansResult{Plans: []PlanListing{}}
 		for _, c := range damaged {
 			// A record that names no stack may be any stack's.
-			if args.Stack != "" && c.Stack != "" && c.Stack != args.Stack || args.Status != "" && args.Status != string(plan.StatusCorrupt) {
+			if c.Stack != "" && !AgentFrom(ctx).Allows(c.Stack) || args.Stack != "" && c.Stack != "" && c.Stack != args.Stack || args.Status != "" && args.Status != string(plan.StatusCorrupt) {
 				continue
 			}
 			res.Plans = append(res.Plans, corruptListing(c, now))
 		}
+		agent := AgentFrom(ctx)
 		for _, r := range recs {
 			st := r.EffectiveStatus(now)
-			if args.Stack != "" && r.Stack != args.Stack || args.Status != "" && string(st) != args.Status {
+			if !agent.Allows(r.Stack) || args.Stack != "" && r.Stack != args.Stack || args.Status != "" && string(st) != args.Status {
 				continue
 			}
 			res.Plans = append(res.Plans, PlanListing{

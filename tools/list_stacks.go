@@ -70,8 +70,11 @@ func ListStacks(d *Deps) server.ServerTool {
 			return d.errorResult("list_stacks", err), nil
 		}
 		res := ListStacksResult{Stacks: []StackInfo{}, Warnings: []string{}}
+		agent := AgentFrom(ctx)
 		for _, st := range cfg.Stacks {
-			res.Stacks = append(res.Stacks, d.stackInfo(cfg, st))
+			if agent.Allows(st.Name) {
+				res.Stacks = append(res.Stacks, d.stackInfo(cfg, st))
+			}
 		}
 		if w := cfg.StateDirWarning(); w != "" {
 			res.Warnings = append(res.Warnings, w)

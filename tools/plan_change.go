@@ -41,7 +41,7 @@ func PlanChange(p proposer, plans planReader, d *Deps) server.ServerTool {
 		if err := bind(req, &args); err != nil {
 			return d.errorResult("plan_change", err), nil
 		}
-		st, err := d.stack(args.Stack)
+		st, err := d.stack(ctx, args.Stack)
 		if err != nil {
 			return d.errorResult("plan_change", err), nil
 		}

@@ -96,6 +96,9 @@ func (d *Deps) readPlanResource(ctx context.Context, req mcp.ReadResourceRequest
 	if err != nil {
 		return nil, err
 	}
+	if err := allowStack(ctx, rec.Stack); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", server.ErrResourceNotFound, uri, err)
+	}
 	if wantJSON {
 		b, err := d.Store.PlanJSON(rec.ID)
 		if err != nil {

@@ -31,7 +31,7 @@ func ShowStack(states stateReader, d *Deps) server.ServerTool {
 		if err := bind(req, &args); err != nil {
 			return d.errorResult("show_stack", err), nil
 		}
-		st, err := d.stack(args.Stack)
+		st, err := d.stack(ctx, args.Stack)
 		if err != nil {
 			return d.errorResult("show_stack", err), nil
 		}

@@ -123,6 +123,9 @@ func describeEvent(ev audit.Event) string {
 	}
 	if ev.Client != nil {
 		parts = append(parts, "client="+ev.Client.Name+"/"+ev.Client.Version)
+		if ev.Client.Agent != "" {
+			parts = append(parts, "agent="+ev.Client.Agent)
+		}
 	}
 	if ev.Actor != "" {
 		parts = append(parts, "by="+ev.Actor)

@@ -47,6 +47,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "serve the MCP tools over stdio (what an MCP client runs)", runServe},
+		{"server", "serve the MCP tools over streamable HTTP on a unix socket or TCP, for many clients", runServer},
 		{"plans", "list recorded plans", runPlans},
 		{"show", "show a plan: summary, deletions and the full diff", runShow},
 		{"approve", "review a plan and sign an approval token for it (humans only)", runApprove},

@@ -1,0 +1,162 @@
+package main_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// startServer runs `plangate server` with args and waits until it
+// listens (the unix socket exists, or the TCP port answers).
+func startServer(t *testing.T, cfg string, args ...string) (*exec.Cmd, *strings.Builder) {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"server", "--config", cfg}, args...)...)
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "plangate serving over HTTP") }, time.Minute, 50*time.Millisecond,
+		"the server did not start: %s", &stderr)
+	return cmd, &stderr
+}
+
+// unixClient is a real MCP client (mcp-go's streamable HTTP transport)
+// whose HTTP client dials the socket.
+func unixClient(t *testing.T, sock, name string) *client.Client {
+	t.Helper()
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}}}
+	tr, err := transport.NewStreamableHTTP("http://localhost/mcp", transport.WithHTTPBasicClient(hc))
+	require.NoError(t, err)
+	c := client.NewClient(tr)
+	ctx := context.Background()
+	require.NoError(t, c.Start(ctx))
+	init := mcp.InitializeRequest{}
+	init.Params.ProtocolVersion = mcp.LATEST_PROTOCOL_VERSION
+	init.Params.ClientInfo = mcp.Implementation{Name: name, Version: "1"}
+	_, err = c.Initialize(ctx, init)
+	require.NoError(t, err)
+	return c
+}
+
+func call(t *testing.T, c *client.Client, name string, args map[string]any) *mcp.CallToolResult {
+	t.Helper()
+	req := mcp.CallToolRequest{}
+	req.Params.Name, req.Params.Arguments = name, args
+	res, err := c.CallTool(context.Background(), req)
+	require.NoError(t, err)
+	return res
+}
+
+func textOfResult(res *mcp.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range res.Content {
+		if tc, ok := c.(mcp.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String()
+}
+
+// plangate server on a unix socket: the socket is 0660; MCP clients come
+// and go (a disconnect never stops the server); the whole loop works, the
+// audit names the client; SIGTERM is an orderly stop.
+func TestServerOnAUnixSocket(t *testing.T) {
+	dir := project(t)
+	cfg := filepath.Join(dir, "plangate.hcl")
+	key := filepath.Join(t.TempDir(), "oncall.key")
+	out, err := exec.Command(binary, "keygen", "--name", "oncall", "--out", key).CombinedOutput()
+	require.NoError(t, err, string(out))
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("\n" + string(out[strings.Index(string(out), "approver \"oncall\" {"):]))
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	sock := filepath.Join(t.TempDir(), "plangate.sock")
+	srv, stderr := startServer(t, cfg, "--listen", "unix:"+sock)
+	info, err := os.Stat(sock)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o660), info.Mode().Perm(), "only the socket's owner and group may connect")
+
+	first := unixClient(t, sock, "ide-one")
+	tools, err := first.ListTools(context.Background(), mcp.ListToolsRequest{})
+	require.NoError(t, err)
+	assert.Len(t, tools.Tools, 7)
+	pc := call(t, first, "plan_change", map[string]any{"stack": "web"})
+	require.False(t, pc.IsError, textOfResult(pc))
+	id := pc.StructuredContent.(map[string]any)["plan_id"].(string)
+	require.NoError(t, first.Close(), "the first client goes away")
+
+	approved, err := exec.Command(binary, "approve", "--config", cfg, "--key", key, "--yes", id).Output()
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(approved)), "\n")
+	token := lines[len(lines)-1]
+
+	second := unixClient(t, sock, "ide-two")
+	applied := call(t, second, "apply_plan", map[string]any{"plan_id": id, "approval_tokens": []string{token}})
+	require.False(t, applied.IsError, textOfResult(applied))
+	assert.Equal(t, "applied", applied.StructuredContent.(map[string]any)["status"])
+	require.NoError(t, second.Close())
+
+	audit, err := exec.Command(binary, "audit", "--config", cfg).CombinedOutput()
+	require.NoError(t, err, string(audit))
+	assert.Contains(t, string(audit), "client=ide-one/1")
+	assert.Contains(t, string(audit), "client=ide-two/1")
+
+	require.NoError(t, srv.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, srv.Wait(), "SIGTERM is an orderly stop:\n%s", stderr)
+	assert.Contains(t, stderr.String(), "plangate server stopped by signal")
+}
+
+// An approved apply in flight when its client disconnects runs to
+// completion and is recorded.
+func TestServerApplyOutlivesItsClient(t *testing.T) {
+	dir, cfg, key := slowProject(t)
+	sock := filepath.Join(t.TempDir(), "plangate.sock")
+	startServer(t, cfg, "--listen", "unix:"+sock)
+	c := unixClient(t, sock, "ide")
+	pc := call(t, c, "plan_change", map[string]any{"stack": "slowapply", "variables": map[string]any{"step_seconds": 1}})
+	require.False(t, pc.IsError, textOfResult(pc))
+	id := pc.StructuredContent.(map[string]any)["plan_id"].(string)
+	approved, err := exec.Command(binary, "approve", "--config", cfg, "--key", key, "--yes", id).Output()
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(approved)), "\n")
+	token := lines[len(lines)-1]
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		req := mcp.CallToolRequest{}
+		req.Params.Name, req.Params.Arguments = "apply_plan", map[string]any{"plan_id": id, "approval_tokens": []string{token}}
+		_, _ = c.CallTool(ctx, req)
+	}()
+	require.Eventually(t, func() bool { return record(t, dir, id).Status == "applying" }, time.Minute, 50*time.Millisecond)
+	cancel()
+	require.NoError(t, c.Close())
+	<-done
+	require.Eventually(t, func() bool { return record(t, dir, id).Status == "applied" }, 2*time.Minute, 200*time.Millisecond,
+		"the apply ran to completion after its client left")
+	for _, res := range []string{"a", "b", "c", "d"} {
+		assert.Contains(t, stateList(t, dir, "slowapply"), "terraform_data."+res)
+	}
+}
