@@ -9,13 +9,18 @@
 //     sanitizing);
 //   - gate.Gate.Propose (what plan_change runs) on the generated
 //     1,000-resource stack, end to end, next to bare `terraform plan -out`
-//   - `terraform show -json` on the same stack (target ratio ≤ 1.05).
+//   - `terraform show -json` on the same stack (target ratio ≤ 1.05);
+//   - concurrent calls (load.go): 50 plan_change and 500 read-only calls
+//     at once over stdio from one MCP client to the real `plangate serve`,
+//     then from five clients (five servers on one state_dir); results by
+//     kind, read latency while plans run (target p95 ≤ 50 ms) next to
+//     bare `terraform show -json`, and each server's peak RSS.
 //
 // Peak memory is measured in a child process (this program run as
 // `benchreport measure`): the high-water mark of the Go heap's objects,
 // sampled, and the process's VmHWM from /proc/self/status.
 //
-//	go run ./internal/gen/benchreport [-dir DIR] [-reps N] [-sizes 1k,10k]
+//	go run ./internal/gen/benchreport [-dir DIR] [-reps N] [-sizes 1k,10k] [-load=false | -load-only] [-plangate BIN]
 package main
 
 import (
@@ -67,7 +72,10 @@ func run() error {
 	dir := flag.String("dir", os.Getenv("PLANGATE_BENCH_DIR"), "where generated stacks and plans are kept (default: a temporary directory, removed at the end)")
 	reps := flag.Int("reps", 7, "repetitions of each end-to-end timing (the median is reported)")
 	sizeList := flag.String("sizes", "1k,10k", "plan sizes to report")
-	e2eOnly := flag.Bool("e2e-only", false, "only the plan_change end-to-end figure")
+	e2eOnly := flag.Bool("e2e-only", false, "only the plan_change and apply_plan end-to-end figures")
+	load := flag.Bool("load", true, "the concurrent-calls figure (load.go), last")
+	loadOnly := flag.Bool("load-only", false, "only the concurrent-calls figure")
+	plangateBin := flag.String("plangate", "", "the plangate binary the concurrent-calls figure serves (default: go build ./cmd/plangate into -dir)")
 	flag.Parse()
 
 	ctx := context.Background()
@@ -93,6 +101,9 @@ func run() error {
 	}
 	fmt.Printf("plangate benchreport — %s, %d CPUs, %s, terraform %s\n", runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(), runtime.Version(), terraformVersion(ctx, tf))
 
+	if *loadOnly {
+		return reportLoad(ctx, tf, *dir, *plangateBin)
+	}
 	if !*e2eOnly {
 		fmt.Println()
 		fmt.Println("Generated plans. show-json: `terraform show -json` on the plan file. analyse+render: plan.AnalyzeBytes + RenderDiff,")
@@ -119,7 +130,13 @@ func run() error {
 	if err := reportEndToEnd(ctx, tf, *dir, *reps); err != nil {
 		return err
 	}
-	return reportApply(ctx, tf, *dir, *reps)
+	if err := reportApply(ctx, tf, *dir, *reps); err != nil {
+		return err
+	}
+	if *load && !*e2eOnly {
+		return reportLoad(ctx, tf, *dir, *plangateBin)
+	}
+	return nil
 }
 
 func terraformVersion(ctx context.Context, tf *gen.Terraform) string {
@@ -239,7 +256,7 @@ func measureMain(args []string) error {
 		return err
 	}
 	m.PeakHeap = stop()
-	m.VmHWM = vmHWM()
+	m.VmHWM = vmHWMOf("/proc/self/status")
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	m.Alloc = int64(after.TotalAlloc - before.TotalAlloc)
@@ -334,9 +351,10 @@ func sampleHeap() func() int64 {
 	}
 }
 
-// vmHWM returns the process's peak resident set size, in bytes.
-func vmHWM() int64 {
-	b, err := os.ReadFile("/proc/self/status")
+// vmHWMOf returns the peak resident set size, in bytes, that a
+// /proc/<pid>/status file reports (0 if it cannot be read).
+func vmHWMOf(status string) int64 {
+	b, err := os.ReadFile(status)
 	if err != nil {
 		return 0
 	}
