@@ -43,9 +43,15 @@ type BusyError struct {
 	Ahead int
 	// Waited is how long this caller waited (0: refused at once).
 	Waited time.Duration
+	// Elsewhere: the run ahead is another plangate process's.
+	Elsewhere bool
 }
 
 func (e *BusyError) Error() string {
+	if e.Elsewhere {
+		return fmt.Sprintf("stack %q is busy: waited %s (its queue_timeout) for another plangate process's Terraform run on it; try again once it finishes (list_plans shows the plans runs make)",
+			e.Stack, roundWait(e.Waited))
+	}
 	if e.Waited > 0 {
 		return fmt.Sprintf("stack %q is busy: waited %s (its queue_timeout) behind %d Terraform run(s); try again once they finish (list_plans shows the plans they make)",
 			e.Stack, roundWait(e.Waited), e.Ahead)
@@ -126,9 +132,20 @@ func (l *StackLocks) LockWithin(ctx context.Context, stack string, timeout time.
 		release()
 		return nil, fmt.Errorf("lock file: %w", err)
 	}
-	if err := flock.Wait(ctx, f); err != nil {
+	// Another plangate process may hold the stack: wait for it within
+	// the same bound.
+	wctx, cancel := ctx, context.CancelFunc(func() {})
+	if timeout > 0 {
+		wctx, cancel = context.WithTimeout(ctx, timeout)
+	}
+	err = flock.Wait(wctx, f)
+	cancel()
+	if err != nil {
 		f.Close()
 		release()
+		if ctx.Err() == nil && timeout > 0 {
+			return nil, &BusyError{Stack: stack, Ahead: 1, Waited: timeout, Elsewhere: true}
+		}
 		return nil, fmt.Errorf("waiting for another plangate process running Terraform on stack %q: %w", stack, err)
 	}
 	return func() {
@@ -136,6 +153,45 @@ func (l *StackLocks) LockWithin(ctx context.Context, stack string, timeout time.
 		f.Close()
 		release()
 	}, nil
+}
+
+// TryLock takes the stack if nobody holds it, in this process or another;
+// ok is false (and unlock nil) when someone does.
+func (l *StackLocks) TryLock(stack string) (unlock func(), ok bool, err error) {
+	l.mu.Lock()
+	slot, found := l.slots[stack]
+	if !found {
+		slot = &stackSlot{ch: make(chan struct{}, 1)}
+		l.slots[stack] = slot
+	}
+	select {
+	case slot.ch <- struct{}{}:
+		l.mu.Unlock()
+	default:
+		l.mu.Unlock()
+		return nil, false, nil
+	}
+	release := func() { <-slot.ch }
+	if err := os.MkdirAll(l.dir, 0o700); err != nil {
+		release()
+		return nil, false, fmt.Errorf("lock dir: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(l.dir, stack+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		release()
+		return nil, false, fmt.Errorf("lock file: %w", err)
+	}
+	got, err := flock.TryLock(f)
+	if err != nil || !got {
+		f.Close()
+		release()
+		return nil, false, err
+	}
+	return func() {
+		_ = flock.Unlock(f)
+		f.Close()
+		release()
+	}, true, nil
 }
 
 func roundWait(d time.Duration) time.Duration {

@@ -54,23 +54,29 @@ const SensitiveMask = "(sensitive value)"
 // the stack (and the stack was initialised), the state is read without
 // the lock, and the view says so.
 func (r *Runner) State(ctx context.Context, st *config.Stack, opts ...StateOption) (*StateView, error) {
-	r.mu.Lock()
-	inited := r.init[st.Name]
-	r.mu.Unlock()
-	if inited && r.locks.Busy(st.Name) {
-		view, err := r.StateLocked(ctx, st, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("reading the state while a Terraform run holds stack %q: %w (try again once it finishes)", st.Name, err)
-		}
-		view.Concurrent = "read while a plan or apply was running on this stack: an apply may be changing the state; read it again once the run finishes"
-		return view, nil
-	}
-	unlock, err := r.Lock(ctx, st)
+	unlock, ok, err := r.locks.TryLock(st.Name)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	return r.StateLocked(ctx, st, opts...)
+	if ok {
+		defer unlock()
+		return r.StateLocked(ctx, st, opts...)
+	}
+	// A run holds the stack (here or in another plangate): read beside
+	// it, without running init (which must not run beside another run).
+	if err := r.ready(ctx); err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if err := r.show(ctx, st, "show", &out, stateOptions(opts).creds); err != nil {
+		return nil, fmt.Errorf("stack %q is busy with a Terraform run and reading its state beside it failed (%w): try again once the run finishes", st.Name, err)
+	}
+	view, _, err := readState(st, out.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	view.Concurrent = "read while a plan or apply was running on this stack: an apply may be changing the state; read it again once the run finishes"
+	return view, nil
 }
 
 // StateLocked is State for a caller that already holds the stack lock.
