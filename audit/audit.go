@@ -99,6 +99,11 @@ const (
 	// EventLedgerResealed: the same for the approval ledger
 	// (ledger.jsonl and ledger.head).
 	EventLedgerResealed EventName = "ledger_resealed"
+	// EventAgentTokenAdded, EventAgentTokenRevoked: an operator made or
+	// revoked an agent's bearer token for plangate server (plangate
+	// agent-token); Reason names the agent and its stacks, never the token.
+	EventAgentTokenAdded   EventName = "agent_token_added"
+	EventAgentTokenRevoked EventName = "agent_token_revoked"
 )
 
 // Client names the MCP client that caused an event.

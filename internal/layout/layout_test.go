@@ -40,6 +40,7 @@ var allowed = map[string][]string{
 	"fixtures": {},
 	"e2e":      {},
 	// Test support and helpers below internal/ import nothing above them.
+	"internal/agenttoken": {"internal/"},
 	"internal/atomicfile": {},
 	"internal/flock":      {},
 	"internal/gen":        {},
