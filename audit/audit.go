@@ -232,7 +232,7 @@ func (l *Log) Path() string { return l.path }
 // an encoded JSON object (every payload begins "eyJ") or too long to be
 // anything else. A Terraform address through a module named
 // pgt1 (module.pgt1.aws_instance.web) does not match.
-var tokenRE = regexp.MustCompile(`pg[tr]1\.(eyJ[A-Za-z0-9_-]{8,}|[A-Za-z0-9_-]{64,})`)
+var tokenRE = regexp.MustCompile(`pg[tr]1\.(eyJ[A-Za-z0-9_-]{8,}|[A-Za-z0-9_-]{64,})|pga1_[A-Za-z0-9_-]{20,}`)
 
 // eventNameRE is the shape of an event name.
 var eventNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)

@@ -36,6 +36,10 @@ const (
 	MaxRequestTime = time.Minute
 )
 
+// ErrAuthUnavailable wraps an Authenticator's failure to check a token at
+// all (its store unreadable): the server answers 503, not 401.
+var ErrAuthUnavailable = errors.New("agent tokens unavailable")
+
 // Authenticator checks an agent's bearer token.
 type Authenticator interface {
 	// Authenticate returns the agent a token belongs to, or an error
@@ -140,6 +144,11 @@ func (g *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		agent, err := g.opts.Auth.Authenticate(bearer)
+		if errors.Is(err, ErrAuthUnavailable) {
+			g.logger.Error("checking an agent token", "err", err)
+			http.Error(w, "plangate cannot check agent tokens now ("+err.Error()+"): a human fixes the state dir", http.StatusServiceUnavailable)
+			return
+		}
 		if err != nil {
 			g.logger.Warn("refused request", "reason", "token", "err", err)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="plangate", error="invalid_token"`)

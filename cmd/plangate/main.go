@@ -103,7 +103,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "plangate %s — Terraform changes for AI agents, only through human-approved plans\n\nUsage:\n  plangate <command> [flags]\n\nCommands:\n", appVersion())
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun `plangate <command> --help` for a command's flags.\nThe config file is --config, else $PLANGATE_CONFIG, else ./plangate.hcl.\n")
 }

@@ -160,3 +160,80 @@ func TestServerApplyOutlivesItsClient(t *testing.T) {
 		assert.Contains(t, stateList(t, dir, "slowapply"), "terraform_data."+res)
 	}
 }
+
+// plangate server on TCP: every request needs an agent token; a token
+// limited to some stacks sees only those; a browser's foreign Origin and
+// a rebinding Host are refused; off loopback it will not start without
+// TLS. The agent's name goes into the audit log.
+func TestServerOnTCPNeedsAgentTokens(t *testing.T) {
+	dir := project(t)
+	cfg := filepath.Join(dir, "plangate.hcl")
+	src, err := os.ReadFile(cfg)
+	require.NoError(t, err)
+	// A second stack, which the token may not use.
+	require.NoError(t, os.WriteFile(cfg, append(src, []byte("\nstack \"other\" {\n  dir = \"stacks\"\n}\n")...), 0o644))
+
+	out, err := exec.Command(binary, "agent-token", "add", "--name", "ci", "--stacks", "web", "--config", cfg).Output()
+	require.NoError(t, err)
+	token := strings.TrimSpace(string(out))
+	require.True(t, strings.HasPrefix(token, "pga1_"), token)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	startServer(t, cfg, "--listen", "tcp://"+addr)
+	url := "http://" + addr + "/mcp"
+
+	post := func(hdr map[string]string) *http.Response {
+		req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		if h, ok := hdr["Host"]; ok {
+			req.Host = h
+		}
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		return res
+	}
+	assert.Equal(t, http.StatusUnauthorized, post(nil).StatusCode, "no token")
+	assert.Equal(t, http.StatusUnauthorized, post(map[string]string{"Authorization": "Bearer pga1_" + strings.Repeat("A", 43)}).StatusCode, "a wrong token")
+	assert.Equal(t, http.StatusForbidden, post(map[string]string{"Authorization": "Bearer " + token, "Origin": "https://evil.example"}).StatusCode, "a foreign Origin")
+	assert.Equal(t, http.StatusForbidden, post(map[string]string{"Authorization": "Bearer " + token, "Host": "evil.example"}).StatusCode, "a rebinding Host")
+	assert.Equal(t, http.StatusOK, post(map[string]string{"Authorization": "Bearer " + token}).StatusCode)
+
+	tr, err := transport.NewStreamableHTTP(url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}))
+	require.NoError(t, err)
+	c := client.NewClient(tr)
+	require.NoError(t, c.Start(context.Background()))
+	init := mcp.InitializeRequest{}
+	init.Params.ProtocolVersion = mcp.LATEST_PROTOCOL_VERSION
+	init.Params.ClientInfo = mcp.Implementation{Name: "ci-client", Version: "3"}
+	_, err = c.Initialize(context.Background(), init)
+	require.NoError(t, err)
+	ls := call(t, c, "list_stacks", map[string]any{})
+	stacks := ls.StructuredContent.(map[string]any)["stacks"].([]any)
+	require.Len(t, stacks, 1, "a token limited to web sees only web")
+	other := call(t, c, "plan_change", map[string]any{"stack": "other"})
+	assert.True(t, other.IsError)
+	assert.Contains(t, textOfResult(other), "not one this agent token may use")
+	pc := call(t, c, "plan_change", map[string]any{"stack": "web"})
+	require.False(t, pc.IsError, textOfResult(pc))
+	require.NoError(t, c.Close())
+
+	audit, err := exec.Command(binary, "audit", "--config", cfg).CombinedOutput()
+	require.NoError(t, err, string(audit))
+	assert.Contains(t, string(audit), "client=ci-client/3 agent=ci")
+	assert.NotContains(t, string(audit), token)
+
+	// Off loopback without TLS: refused before it listens.
+	cmd := exec.Command(binary, "server", "--config", cfg, "--listen", "tcp://0.0.0.0:0")
+	msg, err := cmd.CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(msg), "pass --tls-cert and --tls-key")
+}
