@@ -3,10 +3,12 @@ package main_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/pem"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,8 +36,10 @@ import (
 // relay runs as the real binary against it.
 type httpServer struct {
 	t    *testing.T
-	srv  *http.Server
+	srv  *httptest.Server
 	addr string // for --connect
+	// caFile holds the certificate of an https server, for SSL_CERT_FILE.
+	caFile string
 	// block, when set, holds a POST whose body contains it until the test
 	// closes the server; arrived is closed when one arrives.
 	block   string
@@ -52,7 +56,8 @@ type seenRequest struct {
 const testToken = "pgt_relay-test-token"
 
 // newHTTPServer serves the project in dir on network "unix" (a socket in
-// a temporary directory) or "tcp" (127.0.0.1, with a bearer check).
+// a temporary directory), "tcp" (http://127.0.0.1) or "https" (127.0.0.1
+// with a certificate of its own); on TCP it checks the bearer token.
 func newHTTPServer(t *testing.T, dir, network string, opts ...func(*httpServer)) *httpServer {
 	t.Helper()
 	cfg, err := config.Load(filepath.Join(dir, "plangate.hcl"))
@@ -77,7 +82,7 @@ func newHTTPServer(t *testing.T, dir, network string, opts ...func(*httpServer))
 		h.mu.Lock()
 		h.seen = append(h.seen, seenRequest{r.Method, r.Header.Get("Mcp-Session-Id"), r.Header.Get("Mcp-Protocol-Version"), r.Header.Get("Authorization"), r.Header.Get("Last-Event-ID")})
 		h.mu.Unlock()
-		if network == "tcp" && r.Header.Get("Authorization") != "Bearer "+testToken {
+		if network != "unix" && r.Header.Get("Authorization") != "Bearer "+testToken {
 			http.Error(w, "unknown agent token", http.StatusUnauthorized)
 			return
 		}
@@ -95,7 +100,7 @@ func newHTTPServer(t *testing.T, dir, network string, opts ...func(*httpServer))
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", handler)
 
-	var ln net.Listener
+	h.srv = httptest.NewUnstartedServer(mux)
 	switch network {
 	case "unix":
 		// Socket paths are short (108 bytes): not under t.TempDir().
@@ -103,18 +108,23 @@ func newHTTPServer(t *testing.T, dir, network string, opts ...func(*httpServer))
 		require.NoError(t, err)
 		t.Cleanup(func() { os.RemoveAll(sockDir) })
 		sock := filepath.Join(sockDir, "plangate.sock")
-		ln, err = net.Listen("unix", sock)
+		h.srv.Listener.Close()
+		h.srv.Listener, err = net.Listen("unix", sock)
 		require.NoError(t, err)
+		h.srv.Start()
 		h.addr = "unix:" + sock
 	case "tcp":
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		h.addr = "http://" + ln.Addr().String()
+		h.srv.Start()
+		h.addr = h.srv.URL
+	case "https":
+		h.srv.StartTLS()
+		h.addr = h.srv.URL
+		h.caFile = filepath.Join(t.TempDir(), "ca.pem")
+		ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: h.srv.Certificate().Raw})
+		require.NoError(t, os.WriteFile(h.caFile, ca, 0o644))
 	}
-	h.srv = &http.Server{Handler: mux}
-	go h.srv.Serve(ln)
 	t.Cleanup(func() {
-		h.srv.Close()
+		h.kill()
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
 		}
@@ -123,7 +133,10 @@ func newHTTPServer(t *testing.T, dir, network string, opts ...func(*httpServer))
 }
 
 // kill drops the server and every connection to it, as a crash does.
-func (h *httpServer) kill() { h.srv.Close() }
+func (h *httpServer) kill() {
+	h.srv.CloseClientConnections()
+	h.srv.Close()
+}
 
 func (h *httpServer) requests() []seenRequest {
 	h.mu.Lock()
@@ -209,15 +222,19 @@ func (r *rpc) closeAndWait() error {
 }
 
 func TestRelay(t *testing.T) {
-	for _, network := range []string{"unix", "tcp"} {
+	for _, network := range []string{"unix", "tcp", "https"} {
 		t.Run(network, func(t *testing.T) {
 			dir := project(t)
 			h := newHTTPServer(t, dir, network)
 			args := []string{"--connect", h.addr}
-			if network == "tcp" {
+			if network != "unix" {
 				args = append(args, "--token-file", tokenFile(t, testToken, 0o600))
 			}
-			r := startRelay(t, nil, args...)
+			var env []string
+			if h.caFile != "" {
+				env = append(os.Environ(), "SSL_CERT_FILE="+h.caFile)
+			}
+			r := startRelay(t, env, args...)
 
 			init := r.relayInitialize()
 			require.Nil(t, init["error"], "initialize: %v\n%s", init["error"], r.stderr)
@@ -294,7 +311,7 @@ func TestRelay(t *testing.T) {
 				listened = listened || q.method == "GET"
 			}
 			for _, q := range reqs {
-				if network == "tcp" {
+				if network != "unix" {
 					assert.Equal(t, "Bearer "+testToken, q.auth)
 				} else {
 					assert.Empty(t, q.auth)
@@ -304,6 +321,109 @@ func TestRelay(t *testing.T) {
 			assert.True(t, deleted, "EOF deletes the session")
 			assert.Equal(t, "DELETE", reqs[len(reqs)-1].method)
 			assert.NotContains(t, r.stderr.String(), testToken, "the token is never logged")
+		})
+	}
+}
+
+// relayError asserts that msg is the relay's JSON-RPC error naming want.
+func relayError(t *testing.T, msg map[string]any, want ...string) string {
+	t.Helper()
+	require.NotNil(t, msg["error"], "want an error, got %v", msg)
+	e := msg["error"].(map[string]any)
+	code := e["code"].(float64)
+	assert.True(t, code <= -32000 && code >= -32099, "code %v is in the implementation range", code)
+	text := e["message"].(string)
+	for _, w := range want {
+		assert.Contains(t, text, w)
+	}
+	return text
+}
+
+func TestRelayExplainsWhatToFix(t *testing.T) {
+	dir := project(t)
+	plain := newHTTPServer(t, dir, "tcp")
+	tls := newHTTPServer(t, dir, "https")
+	cases := []struct {
+		name     string
+		args     []string
+		want     []string
+		unusable bool // exits non-zero once stdin ends
+	}{
+		{"wrong token", []string{"--connect", plain.addr, "--token-file", tokenFile(t, "pgt_not-this-one", 0o600)},
+			[]string{"refused the agent token", "plangate agent-token add"}, false},
+		{"no token", []string{"--connect", plain.addr},
+			[]string{"wants an agent token and none was given", "--token-file", "plangate agent-token add"}, false},
+		{"token file others can read", []string{"--connect", plain.addr, "--token-file", tokenFile(t, testToken, 0o640)},
+			[]string{"readable or writable by its group or others", "chmod 600"}, true},
+		{"no socket", []string{"--connect", "unix:/nonexistent/plangate.sock"},
+			[]string{"no socket at /nonexistent/plangate.sock", "plangate server --listen unix:"}, false},
+		{"untrusted certificate", []string{"--connect", tls.addr, "--token-file", tokenFile(t, testToken, 0o600)},
+			[]string{"TLS", "not signed by an authority this machine trusts", "SSL_CERT_FILE"}, false},
+		{"plain http off loopback", []string{"--connect", "http://plangate.example.com:7000"},
+			[]string{"unencrypted", "https://plangate.example.com:7000"}, true},
+		{"not an address", []string{"--connect", "plangate.sock"},
+			[]string{"unix:/path/to/plangate.sock"}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := startRelay(t, nil, tc.args...)
+			init := r.request("initialize", map[string]any{"protocolVersion": "2025-11-25", "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "relay-e2e", "version": "1"}})
+			relayError(t, init, tc.want...)
+			// Every later call is answered too, never left hanging.
+			relayError(t, r.request("tools/list", map[string]any{}))
+			err := r.closeAndWait()
+			if tc.unusable {
+				assert.Error(t, err, "a relay that cannot work exits non-zero")
+			} else {
+				assert.NoError(t, err)
+			}
+			assert.NotContains(t, r.stderr.String(), testToken)
+			assert.Contains(t, r.stderr.String(), tc.want[0], "stderr says it too")
+		})
+	}
+}
+
+func TestRelayAnswersWhenTheServerDies(t *testing.T) {
+	for _, network := range []string{"unix", "tcp"} {
+		t.Run(network, func(t *testing.T) {
+			dir := project(t)
+			h := newHTTPServer(t, dir, network, func(h *httpServer) { h.block = "hold-this-call" })
+			args := []string{"--connect", h.addr}
+			if network != "unix" {
+				args = append(args, "--token-file", tokenFile(t, testToken, 0o600))
+			}
+			r := startRelay(t, nil, args...)
+			require.Nil(t, r.relayInitialize()["error"], r.stderr)
+			r.callTool("list_stacks", map[string]any{})
+
+			// A call in flight when the server dies is answered with the error.
+			r.send(map[string]any{"jsonrpc": "2.0", "id": 500, "method": "tools/call", "params": map[string]any{
+				"name": "list_stacks", "arguments": map[string]any{}, "_meta": map[string]any{"note": "hold-this-call"},
+			}})
+			select {
+			case <-h.arrived:
+			case <-time.After(time.Minute):
+				t.Fatalf("the held call never reached the server:\n%s", r.stderr)
+			}
+			h.kill()
+			var pending map[string]any
+			for pending == nil {
+				line, ok := <-r.lines
+				require.True(t, ok, r.stderr)
+				if msg := mustJSONRPC(t, line); msg["id"] == float64(500) {
+					pending = msg
+				}
+			}
+			relayError(t, pending, "broke off", "reconnect plangate in your MCP client")
+
+			// So is every later call.
+			later := r.request("tools/list", map[string]any{})
+			want := "nothing listens at"
+			if network == "unix" {
+				want = "there is no socket at"
+			}
+			relayError(t, later, "not reachable", want)
+			require.NoError(t, r.closeAndWait(), r.stderr)
 		})
 	}
 }

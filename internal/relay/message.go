@@ -57,11 +57,15 @@ func (m message) response() bool { return m.method == "" && m.id != "" }
 
 // errorResponse is the JSON-RPC error answering m.
 func errorResponse(m message, p *problem) []byte {
-	b, _ := json.Marshal(map[string]any{
-		"jsonrpc": "2.0",
-		"id":      m.rawID,
-		"error":   map[string]any{"code": p.code, "message": p.msg},
-	})
+	type rpcError struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}
+	b, _ := json.Marshal(struct {
+		JSONRPC string          `json:"jsonrpc"`
+		ID      json.RawMessage `json:"id"`
+		Error   rpcError        `json:"error"`
+	}{"2.0", m.rawID, rpcError{p.code, p.msg}})
 	return b
 }
 
