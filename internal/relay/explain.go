@@ -33,8 +33,8 @@ const (
 
 func (p *problem) Error() string { return p.msg }
 
-// reconnect is what every "the server went away" message ends with.
-const reconnect = "once it is back, reconnect plangate in your MCP client (for example /mcp in Claude Code)"
+// reconnect is what a "the server went away" message ends with.
+const reconnect = "Once it is back, reconnect plangate in your MCP client (for example /mcp in Claude Code)"
 
 // explainDial says why a request could not reach the server, or broke off.
 func (e *Endpoint) explainDial(err error) *problem {
@@ -57,7 +57,7 @@ func (e *Endpoint) explainDial(err error) *problem {
 	case errors.Is(err, syscall.EACCES), errors.Is(err, os.ErrPermission):
 		return p("permission denied connecting to the plangate server's socket %s: is your user in the socket's group? (`ls -l %s` shows its group, `id` lists yours; after being added to it, log in again)", where, where)
 	case e.Socket != "" && errors.Is(err, syscall.ECONNREFUSED):
-		return p("the plangate server is not running: the socket %s exists but nothing listens on it. Start the server (for example `systemctl start plangate`); %s", where, reconnect)
+		return p("the plangate server is not running: the socket %s exists but nothing listens on it. Start the server (for example `systemctl start plangate`). %s", where, reconnect)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return p("the plangate server is not reachable: nothing listens at %s. Is `plangate server --listen tcp://%s` running, and are the host and port right?", where, where)
 	case errors.As(err, &unknownCA):
@@ -73,7 +73,7 @@ func (e *Endpoint) explainDial(err error) *problem {
 	case errors.As(err, &dns):
 		return p("cannot resolve %s: %v. Is the host name in --connect right?", dns.Name, dns.Err)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return p("the connection to the plangate server at %s broke off (%v): the server stopped or restarted, and this call's result is lost (an apply it started still runs to its end on the server; get_plan tells). %s", where, err, reconnect)
+		return p("the connection to the plangate server at %s broke off (%v): the server stopped or restarted, and this call's result is lost (an apply already started runs to its end on the server: get_plan tells how it ended). %s", where, err, reconnect)
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return p("no answer from the plangate server at %s: %v. Is the host reachable from here (firewall, VPN)?", where, err)
 	}
