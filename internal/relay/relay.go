@@ -64,8 +64,9 @@ type callState int
 
 const (
 	pending callState = iota + 1
-	// failed: the relay answered with an error; a late answer from the
-	// server is dropped, since a client must not get two.
+	// failed: the relay answered with an error, or the client cancelled
+	// the call; a late answer from the server is dropped, since a client
+	// must not get two, nor one to a call it cancelled.
 	failed
 )
 
@@ -186,6 +187,9 @@ func (r *Relay) dispatch(ctx context.Context, line []byte) {
 		// Notifications and answers go in order, each accepted before the
 		// next is sent: notifications/initialized before any call, a
 		// cancellation after the call it cancels.
+		if m.method == "notifications/cancelled" {
+			r.abandon(m.raw)
+		}
 		r.post(ctx, m)
 		if m.method == "notifications/initialized" {
 			r.listen()
@@ -213,6 +217,25 @@ func (r *Relay) settle(id string) bool {
 	}
 	delete(r.calls, id)
 	return true
+}
+
+// abandon records that the client cancelled a call: it expects no answer
+// to it any more, neither the server's nor the relay's.
+func (r *Relay) abandon(cancellation []byte) {
+	var n struct {
+		Params struct {
+			RequestID json.RawMessage `json:"requestId"`
+		} `json:"params"`
+	}
+	if json.Unmarshal(cancellation, &n) != nil || len(n.Params.RequestID) == 0 {
+		return
+	}
+	id := canonicalID(n.Params.RequestID)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.calls[id] == pending {
+		r.calls[id] = failed
+	}
 }
 
 func (r *Relay) isPending(id string) bool {
@@ -395,7 +418,7 @@ func (r *Relay) deliver(data []byte) (id string, isResponse bool) {
 	m := parseMessage(buf.Bytes())
 	if m.response() {
 		if !r.settle(m.id) {
-			r.logger.Warn("dropping the server's late answer to a call the relay already answered with an error", "id", m.id)
+			r.logger.Debug("dropping the server's answer to a call that was cancelled or already answered with an error", "id", m.id)
 			return m.id, true
 		}
 		r.noteInitialized(m)

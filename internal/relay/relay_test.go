@@ -27,6 +27,8 @@ type testServer struct {
 	http    *httptest.Server
 	release chan struct{} // lets "pause" finish
 	gets    chan http.Header
+	// cancels gets each notifications/cancelled as it arrives.
+	cancels chan struct{}
 
 	mu sync.Mutex
 	// wrote holds the body of every POST response, as the server writes it.
@@ -80,7 +82,7 @@ type serverOpts struct {
 
 func newTestServer(t *testing.T, o serverOpts) *testServer {
 	t.Helper()
-	ts := &testServer{release: make(chan struct{}), gets: make(chan http.Header, 16)}
+	ts := &testServer{release: make(chan struct{}), gets: make(chan http.Header, 16), cancels: make(chan struct{}, 16)}
 	ts.mcp = mcpserver.NewMCPServer("test", "1", mcpserver.WithToolCapabilities(true), mcpserver.WithElicitation())
 	progress := func(ctx context.Context, req mcp.CallToolRequest, n int) {
 		if req.Params.Meta == nil {
@@ -125,6 +127,11 @@ func newTestServer(t *testing.T, o serverOpts) *testServer {
 			streamable.ServeHTTP(w, r)
 			return
 		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if bytes.Contains(body, []byte("notifications/cancelled")) {
+			ts.cancels <- struct{}{}
+		}
 		tw := &teeWriter{ResponseWriter: w, mu: &ts.mu, buf: &bytes.Buffer{}}
 		ts.mu.Lock()
 		ts.wrote = append(ts.wrote, tw.buf)
@@ -145,6 +152,7 @@ type client struct {
 	in    *io.PipeWriter
 	lines chan map[string]any
 	done  chan error
+	rest  []map[string]any // written after stdin ended
 }
 
 func startRelay(t *testing.T, url string) *client {
@@ -213,10 +221,13 @@ func (c *client) call(id int, tool string, progressToken any) {
 	c.send(map[string]any{"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params})
 }
 
+// close ends stdin and returns what the relay still wrote before it
+// exited, and how it exited.
 func (c *client) close() error {
 	c.t.Helper()
 	c.in.Close()
-	for range c.lines {
+	for m := range c.lines {
+		c.rest = append(c.rest, m)
 	}
 	return <-c.done
 }
@@ -316,4 +327,27 @@ func TestConcurrentCallsAreEachAnswered(t *testing.T) {
 		}
 	}
 	require.NoError(t, c.close())
+}
+
+func TestACancelledCallGetsNoAnswer(t *testing.T) {
+	ts := newTestServer(t, serverOpts{noGET: true})
+	c := startRelay(t, ts.http.URL)
+	c.initialize(map[string]any{})
+	c.call(1, "pause", "tok")
+	require.Equal(t, "notifications/progress", c.next()["method"])
+	c.send(map[string]any{"jsonrpc": "2.0", "method": "notifications/cancelled", "params": map[string]any{"requestId": 1, "reason": "changed my mind"}})
+	<-ts.cancels // the relay has seen it: an answer the server sends now comes after it
+	close(ts.release)
+	c.call(2, "count", nil)
+	for {
+		m := c.next()
+		require.NotEqual(t, float64(1), m["id"], "no answer to the cancelled call: %v", m)
+		if m["id"] == float64(2) {
+			break
+		}
+	}
+	require.NoError(t, c.close())
+	for _, m := range c.rest {
+		assert.NotEqual(t, float64(1), m["id"], "no answer to the cancelled call: %v", m)
+	}
 }
