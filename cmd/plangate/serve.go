@@ -23,7 +23,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	configFlag := fs.String("config", "", "config file (default $PLANGATE_CONFIG, else ./plangate.hcl)")
 	logLevel := fs.String("log-level", "info", "log level on stderr: debug, info, warn, error")
 	connect := fs.String("connect", "", "relay to the plangate server at `addr`: unix:/path/to.sock, https://host:port, or http://127.0.0.1:port")
-	tokenFile := fs.String("token-file", "", "with --connect: read the agent token (from `plangate agent-token add`) from the first line of `file`, which only you may read")
+	tokenFile := fs.String("token-file", "", "with --connect: read the agent token (from plangate agent-token add) from the first line of `file`, which only you may read (chmod 600)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
