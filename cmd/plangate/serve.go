@@ -18,9 +18,12 @@ import (
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Even usage goes to stderr: a client reads stdout as JSON-RPC.
-	fs := newFlags("serve", "", "Serve plangate's MCP tools over stdio. MCP clients start this command; stdout carries only MCP messages, logs go to stderr.", stderr, stderr)
+	fs := newFlags("serve", "", "Serve plangate's MCP tools over stdio. MCP clients start this command; stdout carries only MCP messages, logs go to stderr.\n"+
+		"With --connect, relay them to a plangate server instead (for MCP clients that speak only stdio).", stderr, stderr)
 	configFlag := fs.String("config", "", "config file (default $PLANGATE_CONFIG, else ./plangate.hcl)")
 	logLevel := fs.String("log-level", "info", "log level on stderr: debug, info, warn, error")
+	connect := fs.String("connect", "", "relay to the plangate server at `addr`: unix:/path/to.sock, https://host:port, or http://127.0.0.1:port")
+	tokenFile := fs.String("token-file", "", "with --connect: read the agent token (from plangate agent-token add) from the first line of `file`, which only you may read (chmod 600)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -30,6 +33,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logger, err := newLogger(stderr, *logLevel)
 	if err != nil {
 		return err
+	}
+	if *connect != "" {
+		if *configFlag != "" {
+			return usageError(fs, "--config and --connect exclude each other: the server reads its own config")
+		}
+		return runRelay(ctx, *connect, *tokenFile, stdout, logger)
+	}
+	if *tokenFile != "" {
+		return usageError(fs, "--token-file goes with --connect")
 	}
 	var s *mcpserver.MCPServer
 	e, broken := openEnv(*configFlag, stderr, logger)
