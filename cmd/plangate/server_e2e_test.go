@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"bufio"
 	"context"
 	"net"
 	"net/http"
@@ -236,4 +237,49 @@ func TestServerOnTCPNeedsAgentTokens(t *testing.T) {
 	msg, err := cmd.CombinedOutput()
 	require.Error(t, err)
 	assert.Contains(t, string(msg), "pass --tls-cert and --tls-key")
+}
+
+// The relay and the server together, both the real binary: a stdio MCP
+// client talks to plangate serve --connect, which talks to plangate
+// server on its socket.
+func TestRelayToTheServer(t *testing.T) {
+	dir := project(t)
+	cfg := filepath.Join(dir, "plangate.hcl")
+	sock := filepath.Join(t.TempDir(), "plangate.sock")
+	startServer(t, cfg, "--listen", "unix:"+sock)
+
+	cmd := exec.Command(binary, "serve", "--connect", "unix:"+sock)
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	r := &rpc{t: t, cmd: cmd, stdin: stdin, lines: make(chan string, 64), stderr: &stderr}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 64<<20)
+		for sc.Scan() {
+			r.lines <- sc.Text()
+		}
+		close(r.lines)
+	}()
+	r.request("initialize", map[string]any{"protocolVersion": "2025-11-25", "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "stdio-ide", "version": "9"}})
+	r.send(map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"})
+	ls := r.callTool("list_stacks", map[string]any{})
+	assert.Contains(t, resultText(ls), "web")
+	pc := r.callTool("plan_change", map[string]any{"stack": "web"})
+	require.NotEqual(t, true, pc["isError"], resultText(pc))
+	assert.Contains(t, resultText(pc), "5 to add")
+	require.NoError(t, stdin.Close())
+	for line := range r.lines {
+		mustJSONRPC(t, line)
+	}
+	require.NoError(t, cmd.Wait(), stderr.String())
+
+	audit, err := exec.Command(binary, "audit", "--config", cfg).CombinedOutput()
+	require.NoError(t, err, string(audit))
+	assert.Contains(t, string(audit), "client=stdio-ide/9", "the relayed client's own name is audited")
 }
