@@ -33,6 +33,9 @@ const (
 	// ActionConfigAccept accepts plangate.hcl as it is; its subject is
 	// the SHA-256 (hex) of the file's bytes the approver reviewed.
 	ActionConfigAccept = "config-accept"
+	// ActionReview reads a plan's review from a plangate server (plangate
+	// approve --server); its subject is the plan id or prefix asked for.
+	ActionReview = "review"
 )
 
 var (

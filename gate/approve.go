@@ -60,25 +60,15 @@ func (g *Gate) Approve(idOrPrefix string, key *approvals.PrivateKey, actor strin
 	if err != nil {
 		return nil, err
 	}
-	token, claims, err := approvals.Issue(key, rec.ID, chk.SHA256, rec.Stack, chk.ExpiresAt, now, chk.ExpiresAt.Sub(now))
+	token, _, err := approvals.Issue(key, rec.ID, chk.SHA256, rec.Stack, chk.ExpiresAt, now, chk.ExpiresAt.Sub(now))
 	if err != nil {
 		return nil, err
 	}
-	t, err := approvals.Parse(token)
+	a, err := g.RecordApproval(rec.ID, token, actor, client)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w; no token issued", err)
 	}
-	ev := PlanEvent(audit.EventPlanApproved, rec, client)
-	ev.Approvers = []string{key.Approver}
-	ev.TokenFingerprints = []string{t.Fingerprint()}
-	ev.Actor = actor
-	if g.Audit == nil {
-		return nil, fmt.Errorf("no audit log: no token issued")
-	}
-	if _, err := g.Audit.Append(ev); err != nil {
-		return nil, fmt.Errorf("audit log: %w (no token issued)", err)
-	}
-	return &Approval{Token: token, Claims: claims, Record: rec}, nil
+	return a, nil
 }
 
 // PriorApproval is an approval of a plan already signed (the audit log

@@ -63,6 +63,10 @@ type HTTPOptions struct {
 	// (the server's public name behind TLS). A request for another
 	// host is refused: DNS rebinding.
 	Hosts []string
+	// Human, when set, serves the human API at HumanPath (plangate
+	// approve --server). Its requests are signed by approvers, so they
+	// need no agent token.
+	Human http.Handler
 	// Base is the server's lifetime: tool calls outlive their HTTP
 	// request (a client that disconnects does not stop an apply) but end
 	// with it.
@@ -121,7 +125,8 @@ func (g *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.calls.Add(1)
 		defer g.calls.Done()
 	}
-	if r.URL.Path != EndpointPath {
+	human := g.opts.Human != nil && strings.HasPrefix(r.URL.Path, HumanPath)
+	if r.URL.Path != EndpointPath && !human {
 		http.Error(w, "plangate serves MCP at "+EndpointPath, http.StatusNotFound)
 		return
 	}
@@ -133,6 +138,11 @@ func (g *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if o := r.Header.Get("Origin"); o != "" && !g.originAllowed(o) {
 		g.logger.Warn("refused request", "reason", "origin", "origin", o)
 		http.Error(w, fmt.Sprintf("Origin %q may not call plangate: a web page cannot drive it", o), http.StatusForbidden)
+		return
+	}
+	if human {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
+		g.opts.Human.ServeHTTP(w, r)
 		return
 	}
 	ctx := r.Context()

@@ -19,8 +19,10 @@ import (
 
 func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("approve", "<plan-id>", "Review a plan — its summary, every deletion and the full diff — and sign an approval token for exactly that plan. "+
-		"The token is printed alone on the last line of stdout: paste it back to the agent. A unique prefix of 8+ characters names a plan.", stdout, stderr)
+		"The token is printed alone on the last line of stdout: paste it back to the agent. A unique prefix of 8+ characters names a plan. "+
+		"With --server, the plan is reviewed from a plangate server and the token signed here: the key never leaves this machine.", stdout, stderr)
 	configFlag := fs.String("config", "", "config file (default $PLANGATE_CONFIG, else ./plangate.hcl)")
+	serverFlag := fs.String("server", os.Getenv("PLANGATE_SERVER"), "review on a plangate server: unix:/path/to.sock, https://host:port or http://127.0.0.1:port (default $PLANGATE_SERVER)")
 	signer := signingKeyFlags(fs)
 	yes := fs.Bool("yes", false, "skip the confirmation prompt (for scripts)")
 	if err := parse(fs, args); err != nil {
@@ -29,73 +31,22 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if fs.NArg() != 1 {
 		return usageError(fs, "name one plan: its id, or a unique prefix of 8+ characters (plangate plans lists them)")
 	}
+	if *serverFlag != "" {
+		return approveRemote(ctx, *serverFlag, fs.Arg(0), signer, *yes, stdout, stderr)
+	}
 	logger, _ := newLogger(stderr, "warn")
 	e, err := openEnv(*configFlag, stderr, logger)
 	if err != nil {
 		return err
 	}
-	rec, err := e.store.Get(fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	now := time.Now().UTC()
 	colour := useColor(stdout)
-	report := []plan.ReportOption{plan.ForApprover()}
-	if colour {
-		report = append(report, plan.Colour())
-	}
-	if reason := gate.StatusRefusal(rec, now); reason != "" {
-		// Nothing to sign: show what was asked, as recorded, and say why.
-		page, err := e.store.ReadDiff(rec.ID, 0, plan.AllOfIt)
-		if err != nil {
-			return err
-		}
-		s := rec.Summary(now).WithDiff(page)
-		plan.WriteReport(stdout, &s, now, report...)
-		return fmt.Errorf("not approved: %s", reason)
-	}
-
-	// What the human reads is what the plan file itself says, read again
-	// from its bytes: never the record, diff.txt or plan.json.
-	rv, err := e.gate.Review(ctx, rec.ID, auditClient())
-	var refusal *gate.Refusal
-	if errors.As(err, &refusal) {
-		return fmt.Errorf("not approved: %s", gate.ForHuman(err.Error()))
-	}
+	v, err := e.gate.ApproveView(ctx, fs.Arg(0), colour, auditClient())
 	if err != nil {
 		return err
 	}
-	rec, st := rv.Record, rv.Stack
-	var diff strings.Builder
-	var render []plan.RenderOption
-	if colour {
-		render = append(render, plan.WithColour())
-	}
-	if err := rv.Analysis.RenderDiff(&diff, render...); err != nil {
+	if err := renderApproveView(stdout, v, colour); err != nil {
 		return err
 	}
-	s := rec.Summary(now).WithDiff(plan.DiffPage{Text: diff.String(), Total: diff.Len()})
-	// The inputs' values too are the file's; their origins, the record's.
-	s.Inputs = rv.Analysis.Inputs(s.Inputs)
-	plan.WriteReport(stdout, &s, now, report...)
-	fmt.Fprintf(stdout, "(read from the plan file itself: SHA-256 %s)\n", rv.SHA256)
-	// The approver is the one who can move the state dir, and this is the
-	// moment its records (ledger, audit log) are about to be trusted.
-	if w := e.cfg.StateDirWarning(); w != "" {
-		fmt.Fprintf(stdout, "\nWARNING: %s\n", w)
-	}
-	if cs, err := e.live.Load(); err == nil {
-		if note := cs.PendingNote(); note != "" {
-			fmt.Fprintf(stdout, "\nNOTE: %s. The policy below is the one enforced.\n", note)
-		}
-	}
-
-	chk, err := e.gate.Approvable(rec, st, now)
-	if err != nil {
-		return fmt.Errorf("not approved: %s", gate.ForHuman(err.Error()))
-	}
-	writeApproveContext(stdout, rec, st, chk, &s, colour)
-
 	key, keyPath, err := signer.read(e.cfg)
 	if err != nil {
 		return err
@@ -103,38 +54,80 @@ func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := e.gate.CheckKey(key); err != nil {
 		return fmt.Errorf("%s: %w", keyPath, err)
 	}
-	if prior, err := e.gate.PriorApprovals(rec.ID); err == nil && len(prior) > 0 {
-		var who []string
-		for _, p := range prior {
-			who = append(who, p.Approver+" at "+p.At.Format(time.RFC3339))
-		}
-		fmt.Fprintf(stderr, "note: this plan was approved before, by %s; it needs %d distinct approver(s)\n", strings.Join(who, ", "), chk.Required)
-	}
-	if f, err := freeze.Check(e.cfg.StateDir, st.Name); err == nil && f != nil {
-		fmt.Fprintf(stderr, "note: %s (the approval is valid, but nothing is applied while the freeze lasts)\n", f.Error())
-	}
-	if !*yes {
-		ok, err := confirm(os.Stdin, stderr, st.Name, rec.ID, key.Approver)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("not approved: the stack name did not match")
-		}
+	if err := confirmApproval(v, key.Approver, *yes, stderr); err != nil {
+		return err
 	}
 	// Approve checks the plan again as it is now: the human may have
 	// taken a while.
-	a, err := e.gate.Approve(rec.ID, key, freeze.CurrentUser(), auditClient())
+	a, err := e.gate.Approve(v.Record.ID, key, freeze.CurrentUser(), auditClient())
+	var refusal *gate.Refusal
 	if errors.As(err, &refusal) {
 		return fmt.Errorf("not approved: %s", gate.ForHuman(err.Error()))
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nApproved plan %s as %s; the token expires %s. Paste the next line to the agent:\n",
-		rec.ID, key.Approver, time.Unix(a.Claims.ExpiresAt, 0).UTC().Format(time.RFC3339))
-	fmt.Fprintln(stdout, a.Token)
+	printToken(stdout, a.Record.ID, key.Approver, a.Claims.ExpiresAt, a.Token)
 	return nil
+}
+
+// renderApproveView prints what the approver reviews; a plan that cannot
+// be approved is an error saying why, after what can be shown of it.
+func renderApproveView(stdout io.Writer, v *gate.ApproveView, colour bool) error {
+	now := time.Now().UTC()
+	report := []plan.ReportOption{plan.ForApprover()}
+	if colour {
+		report = append(report, plan.Colour())
+	}
+	if !v.NoFacts {
+		plan.WriteReport(stdout, &v.Summary, now, report...)
+	}
+	if v.Refusal != "" {
+		return fmt.Errorf("not approved: %s", v.Refusal)
+	}
+	fmt.Fprintf(stdout, "(read from the plan file itself: SHA-256 %s)\n", v.SHA256)
+	// The approver is the one who can move the state dir, and this is the
+	// moment its records (ledger, audit log) are about to be trusted.
+	if v.StateDirWarning != "" {
+		fmt.Fprintf(stdout, "\nWARNING: %s\n", v.StateDirWarning)
+	}
+	if v.ConfigNote != "" {
+		fmt.Fprintf(stdout, "\nNOTE: %s. The policy below is the one enforced.\n", v.ConfigNote)
+	}
+	writeApproveContext(stdout, v.Record, v.Stack, v.Check, &v.Summary, colour)
+	return nil
+}
+
+// confirmApproval says what else bears on the decision (earlier
+// approvals, a freeze) and asks for the stack name unless yes.
+func confirmApproval(v *gate.ApproveView, approver string, yes bool, stderr io.Writer) error {
+	if len(v.Prior) > 0 {
+		var who []string
+		for _, p := range v.Prior {
+			who = append(who, p.Approver+" at "+p.At.Format(time.RFC3339))
+		}
+		fmt.Fprintf(stderr, "note: this plan was approved before, by %s; it needs %d distinct approver(s)\n", strings.Join(who, ", "), v.Check.Required)
+	}
+	if v.Frozen != "" {
+		fmt.Fprintf(stderr, "note: %s (the approval is valid, but nothing is applied while the freeze lasts)\n", v.Frozen)
+	}
+	if yes {
+		return nil
+	}
+	ok, err := confirm(os.Stdin, stderr, v.Stack.Name, v.Record.ID, approver)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("not approved: the stack name did not match")
+	}
+	return nil
+}
+
+func printToken(stdout io.Writer, id, approver string, exp int64, token string) {
+	fmt.Fprintf(stdout, "\nApproved plan %s as %s; the token expires %s. Paste the next line to the agent:\n",
+		id, approver, time.Unix(exp, 0).UTC().Format(time.RFC3339))
+	fmt.Fprintln(stdout, token)
 }
 
 // writeApproveContext is what a Terraform user wants to know before

@@ -283,3 +283,68 @@ func TestRelayToTheServer(t *testing.T) {
 	require.NoError(t, err, string(audit))
 	assert.Contains(t, string(audit), "client=stdio-ide/9", "the relayed client's own name is audited")
 }
+
+// Two approvers, each on "their own machine" (another directory, no
+// plangate.hcl, their own key), approve one plan through plangate
+// server; the server, holding only public keys, records both; the plan
+// applies with both tokens. A key that is no approver's reads nothing.
+func TestApproveOverTheWire(t *testing.T) {
+	dir := project(t)
+	cfg := filepath.Join(dir, "plangate.hcl")
+	src, err := os.ReadFile(cfg)
+	require.NoError(t, err)
+	two := strings.Replace(string(src), "approvals          = 1\n    deletion_approvals = 1", "approvals          = 2\n    deletion_approvals = 2", 1)
+	require.NotEqual(t, string(src), two)
+	keys := map[string]string{}
+	for _, name := range []string{"alice", "bob", "mallory"} {
+		keys[name] = filepath.Join(t.TempDir(), name+".key")
+		out, err := exec.Command(binary, "keygen", "--name", name, "--out", keys[name]).CombinedOutput()
+		require.NoError(t, err, string(out))
+		if name != "mallory" {
+			two += "\n" + string(out[strings.Index(string(out), "approver \""+name+"\" {"):])
+		}
+	}
+	require.NoError(t, os.WriteFile(cfg, []byte(two), 0o644))
+	sock := filepath.Join(t.TempDir(), "plangate.sock")
+	startServer(t, cfg, "--listen", "unix:"+sock)
+	c := unixClient(t, sock, "ide")
+	pc := call(t, c, "plan_change", map[string]any{"stack": "web"})
+	require.False(t, pc.IsError, textOfResult(pc))
+	id := pc.StructuredContent.(map[string]any)["plan_id"].(string)
+
+	approve := func(name string) (string, string, error) {
+		cmd := exec.Command(binary, "approve", "--server", "unix:"+sock, "--key", keys[name], "--yes", id[:8])
+		cmd.Dir = t.TempDir() // no plangate.hcl here
+		cmd.Env = append(os.Environ(), "PLANGATE_CONFIG=")
+		var o, e strings.Builder
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		return o.String(), e.String(), err
+	}
+	out, stderr, err := approve("mallory")
+	require.Error(t, err)
+	assert.Contains(t, stderr, "a review is for approvers")
+	assert.NotContains(t, out, "terraform_data", "a key that is no approver's reads nothing of the plan")
+
+	var tokens []string
+	for _, name := range []string{"alice", "bob"} {
+		out, stderr, err := approve(name)
+		require.NoError(t, err, stderr)
+		assert.Contains(t, out, "# terraform_data.web[1] will be created", "the diff the server derived from the plan file")
+		assert.Contains(t, out, "Policy now: 2 approval(s) needed for this plan")
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		tokens = append(tokens, lines[len(lines)-1])
+		assert.True(t, strings.HasPrefix(tokens[len(tokens)-1], "pgt1."))
+	}
+	one := call(t, c, "apply_plan", map[string]any{"plan_id": id, "approval_tokens": tokens[:1]})
+	assert.True(t, one.IsError, "one approver is not enough")
+	applied := call(t, c, "apply_plan", map[string]any{"plan_id": id, "approval_tokens": tokens})
+	require.False(t, applied.IsError, textOfResult(applied))
+	assert.Equal(t, "applied", applied.StructuredContent.(map[string]any)["status"])
+
+	audit, err := exec.Command(binary, "audit", "--config", cfg).CombinedOutput()
+	require.NoError(t, err, string(audit))
+	assert.Equal(t, 2, strings.Count(string(audit), "plan_approved"), string(audit))
+	assert.Contains(t, string(audit), "approvers=alice")
+	assert.Contains(t, string(audit), "approvers=bob")
+}

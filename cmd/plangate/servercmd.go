@@ -46,7 +46,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	opts := server.HTTPOptions{Base: ctx, Logger: logger}
+	opts := server.HTTPOptions{Base: ctx, Logger: logger, Human: &server.HumanAPI{Gate: e.gate, Logger: logger}}
 	if *hosts != "" {
 		opts.Hosts = strings.Split(*hosts, ",")
 	}

@@ -27,7 +27,7 @@ const module = "github.com/plangate/plangate/"
 var allowed = map[string][]string{
 	"cmd/plangate":             {"*"},
 	"internal/gen/benchreport": {"*"},
-	"server":                   {"tools", "gate", "plan", "audit", "config", "internal/"},
+	"server":                   {"tools", "gate", "plan", "audit", "config", "approvals", "internal/"},
 	"tools":                    {"gate", "plan", "audit", "freeze", "config", "internal/"},
 	"gate":                     {"plan", "approvals", "audit", "freeze", "awsguard", "config", "internal/"},
 	"plan":                     {"config", "internal/", "plan/"},

@@ -70,6 +70,14 @@ func ParseEndpoint(addr string) (*Endpoint, error) {
 	return &Endpoint{Addr: addr, URL: u.String(), client: tcpClient()}, nil
 }
 
+// HTTPClient is the client that reaches the server (over its socket, or
+// TCP with keep-alives).
+func (e *Endpoint) HTTPClient() *http.Client { return e.client }
+
+// Base is the server's URL without the MCP path: where its other
+// endpoints (the human API) are.
+func (e *Endpoint) Base() string { return strings.TrimSuffix(e.URL, MCPPath) }
+
 // TCP reports whether the endpoint is reached over TCP, where the server
 // asks for an agent token.
 func (e *Endpoint) TCP() bool { return e.Socket == "" }

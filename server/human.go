@@ -1,0 +1,120 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/plangate/plangate/approvals"
+	"github.com/plangate/plangate/audit"
+	"github.com/plangate/plangate/gate"
+	"github.com/plangate/plangate/plan"
+)
+
+// The human side over the wire. An approver runs plangate approve
+// --server on their own machine: it fetches the plan's review (the facts
+// the server derived from the plan file), signs the token there with the
+// approver's key (which never leaves that machine; the server holds only
+// public keys), and posts it back to be recorded. Every request is signed
+// by an approver: the review with a short-lived request, the approval by
+// the token itself.
+
+// HumanPath prefixes the human API.
+const HumanPath = "/human/v1/"
+
+// Human API paths and the header that carries a signed request.
+const (
+	ReviewPath    = HumanPath + "review"
+	ApprovalsPath = HumanPath + "approvals"
+	RequestHeader = "Plangate-Request"
+)
+
+// HumanAPI answers plangate's human commands over the wire.
+type HumanAPI struct {
+	Gate   *gate.Gate
+	Logger *slog.Logger
+}
+
+// Approved is the answer to a recorded approval.
+type Approved struct {
+	PlanID    string    `json:"plan_id"`
+	Approver  string    `json:"approver"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+type humanError struct {
+	Error string `json:"error"`
+}
+
+func (h *HumanAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == ReviewPath && r.Method == http.MethodGet:
+		h.review(w, r)
+	case r.URL.Path == ApprovalsPath && r.Method == http.MethodPost:
+		h.approve(w, r)
+	default:
+		writeJSON(w, http.StatusNotFound, humanError{"no such endpoint: plangate server's human API has GET " + ReviewPath + " and POST " + ApprovalsPath})
+	}
+}
+
+func (h *HumanAPI) review(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("plan")
+	cfg, err := h.Gate.Current()
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, humanError{err.Error()})
+		return
+	}
+	claims, err := approvals.VerifyRequest(r.Header.Get(RequestHeader), approvals.ActionReview, id, cfg.Approvers, time.Now().UTC())
+	if err != nil {
+		writeJSON(w, http.StatusForbidden, humanError{"a review is for approvers: " + err.Error()})
+		return
+	}
+	v, err := h.Gate.ApproveView(r.Context(), id, r.URL.Query().Get("colour") == "1", audit.Client{Name: "plangate-approve-remote", Agent: claims.Approver})
+	if err != nil {
+		writeJSON(w, statusOf(err), humanError{err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (h *HumanAPI) approve(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Plan  string `json:"plan"`
+		Token string `json:"token"`
+		Actor string `json:"actor"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		writeJSON(w, http.StatusBadRequest, humanError{"the body is not {\"plan\", \"token\", \"actor\"}: " + err.Error()})
+		return
+	}
+	a, err := h.Gate.RecordApproval(body.Plan, body.Token, body.Actor, audit.Client{Name: "plangate-approve-remote"})
+	if err != nil {
+		writeJSON(w, statusOf(err), humanError{gate.ForHuman(err.Error())})
+		return
+	}
+	if h.Logger != nil {
+		h.Logger.Info("approval recorded", "plan_id", a.Record.ID, "approver", a.Claims.Approver)
+	}
+	writeJSON(w, http.StatusOK, Approved{PlanID: a.Record.ID, Approver: a.Claims.Approver, ExpiresAt: time.Unix(a.Claims.ExpiresAt, 0).UTC()})
+}
+
+func statusOf(err error) int {
+	var refusal *gate.Refusal
+	switch {
+	case errors.Is(err, plan.ErrPlanNotFound), errors.Is(err, plan.ErrMalformedID):
+		return http.StatusNotFound
+	case errors.Is(err, plan.ErrAmbiguousPlan):
+		return http.StatusBadRequest
+	case errors.As(err, &refusal):
+		return http.StatusConflict
+	}
+	return http.StatusUnprocessableEntity
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
