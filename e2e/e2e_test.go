@@ -309,6 +309,34 @@ func TestTypeScriptSDKFullLoop(t *testing.T) {
 
 	var r sdkReport
 	node(t, 120*time.Second, &r, "sdk_loop.mjs", "--binary", binary, "--config", p.cfg, "--key", p.key)
+	checkSDKLoop(t, p, &r)
+}
+
+// The same loop through the boundary: the SDK spawns the stdio relay
+// (plangate serve --connect) to a plangate server on a unix socket, and
+// the human approves through the server (plangate approve --server).
+func TestTypeScriptSDKThroughTheRelay(t *testing.T) {
+	t.Parallel()
+	requireClients(t)
+	p := newProject(t, "slowapply")
+	sock := filepath.Join(t.TempDir(), "plangate.sock")
+	srv := exec.Command(binary, "server", "--config", p.cfg, "--listen", "unix:"+sock)
+	srv.Env = env()
+	var logs bytes.Buffer
+	srv.Stdout, srv.Stderr = &logs, &logs
+	require.NoError(t, srv.Start())
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	require.Eventually(t, func() bool { _, err := os.Stat(sock); return err == nil }, time.Minute, 50*time.Millisecond, "server did not start: %s", &logs)
+
+	var r sdkReport
+	node(t, 120*time.Second, &r, "sdk_loop.mjs", "--binary", binary, "--config", p.cfg, "--key", p.key, "--connect", "unix:"+sock)
+	checkSDKLoop(t, p, &r)
+}
+
+// checkSDKLoop asserts what sdk_loop.mjs reported and what Terraform's
+// state says afterwards.
+func checkSDKLoop(t *testing.T, p *proj, r *sdkReport) {
+	t.Helper()
 	require.True(t, r.OK, "sdk_loop failed: %s", r.Error)
 	t.Logf("SDK: server %v, protocol %s; timings %v; notifications %v; log messages %v", r.Server, r.ProtocolVersion, r.Timings, r.Notifications, r.Logs)
 

@@ -4,7 +4,11 @@
 // approve --yes`), apply with progress, read the plan resource, then cancel
 // a slow apply part-way and wait for plangate to record it interrupted.
 //
-// Usage: node sdk_loop.mjs --binary <plangate> --config <plangate.hcl> --key <approver key>
+// Usage: node sdk_loop.mjs --binary <plangate> --config <plangate.hcl> --key <approver key> [--connect <server address>]
+//
+// With --connect, the client spawns the stdio relay (`plangate serve
+// --connect <address>`) to a running `plangate server`, and the human
+// approves through it (`plangate approve --server <address>`).
 //
 // Prints one JSON report on stdout ({"ok": true, ...}); on failure the
 // report has ok=false and the error, and the exit status is 1. The Go test
@@ -24,6 +28,7 @@ const { values: opts } = parseArgs({
     binary: { type: 'string' },
     config: { type: 'string' },
     key: { type: 'string' },
+    connect: { type: 'string' },
   },
 });
 for (const k of ['binary', 'config', 'key']) {
@@ -59,7 +64,7 @@ for (const k of ['TF_CLI_CONFIG_FILE', 'CHECKPOINT_DISABLE', 'PLANGATE_TERRAFORM
 
 const transport = new StdioClientTransport({
   command: opts.binary,
-  args: ['serve', '--config', opts.config],
+  args: opts.connect ? ['serve', '--connect', opts.connect] : ['serve', '--config', opts.config],
   env: serverEnv,
   stderr: 'pipe',
 });
@@ -102,7 +107,8 @@ function callRecord(result, progress) {
 // approve signs a plan the way a human does from a terminal, and returns
 // the token: the last line of stdout.
 async function approve(planId) {
-  const { stdout } = await run(opts.binary, ['approve', '--config', opts.config, '--key', opts.key, '--yes', planId], {
+  const where = opts.connect ? ['--server', opts.connect] : ['--config', opts.config];
+  const { stdout } = await run(opts.binary, ['approve', ...where, '--key', opts.key, '--yes', planId], {
     env: process.env,
     timeout: 30_000,
     maxBuffer: 16 << 20,
