@@ -36,6 +36,9 @@ const (
 	// ActionReview reads a plan's review from a plangate server (plangate
 	// approve --server); its subject is the plan id or prefix asked for.
 	ActionReview = "review"
+	// ActionFreeze sets the kill switch from another machine (plangate
+	// freeze --server); its subject is the stack, or SubjectAllStacks.
+	ActionFreeze = "freeze"
 )
 
 var (

@@ -28,8 +28,31 @@ const HumanPath = "/human/v1/"
 const (
 	ReviewPath    = HumanPath + "review"
 	ApprovalsPath = HumanPath + "approvals"
+	FreezePath    = HumanPath + "freeze"
+	UnfreezePath  = HumanPath + "unfreeze"
 	RequestHeader = "Plangate-Request"
 )
+
+// FreezeRequest sets the kill switch; Request is an approver-signed
+// freeze request for the stack ("*" every stack).
+type FreezeRequest struct {
+	Stack   string `json:"stack"`
+	Reason  string `json:"reason"`
+	Stop    bool   `json:"stop"`
+	Request string `json:"request"`
+}
+
+// UnfreezeRequest lifts it; Request is an approver-signed unfreeze request.
+type UnfreezeRequest struct {
+	Stack   string `json:"stack"`
+	Request string `json:"request"`
+}
+
+// Unfrozen is the answer to an unfreeze.
+type Unfrozen struct {
+	Approver  string `json:"approver,omitempty"`
+	WasFrozen bool   `json:"was_frozen"`
+}
 
 // HumanAPI answers plangate's human commands over the wire.
 type HumanAPI struct {
@@ -54,6 +77,10 @@ func (h *HumanAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.review(w, r)
 	case r.URL.Path == ApprovalsPath && r.Method == http.MethodPost:
 		h.approve(w, r)
+	case r.URL.Path == FreezePath && r.Method == http.MethodPost:
+		h.freeze(w, r)
+	case r.URL.Path == UnfreezePath && r.Method == http.MethodPost:
+		h.unfreeze(w, r)
 	default:
 		writeJSON(w, http.StatusNotFound, humanError{"no such endpoint: plangate server's human API has GET " + ReviewPath + " and POST " + ApprovalsPath})
 	}
@@ -98,6 +125,55 @@ func (h *HumanAPI) approve(w http.ResponseWriter, r *http.Request) {
 		h.Logger.Info("approval recorded", "plan_id", a.Record.ID, "approver", a.Claims.Approver)
 	}
 	writeJSON(w, http.StatusOK, Approved{PlanID: a.Record.ID, Approver: a.Claims.Approver, ExpiresAt: time.Unix(a.Claims.ExpiresAt, 0).UTC()})
+}
+
+func (h *HumanAPI) freeze(w http.ResponseWriter, r *http.Request) {
+	var body FreezeRequest
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Reason == "" {
+		writeJSON(w, http.StatusBadRequest, humanError{"the body is not a freeze with a reason"})
+		return
+	}
+	cfg, err := h.Gate.Current()
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, humanError{err.Error()})
+		return
+	}
+	subject := body.Stack
+	if subject == "" {
+		subject = approvals.SubjectAllStacks
+	}
+	claims, err := approvals.VerifyRequest(body.Request, approvals.ActionFreeze, subject, cfg.Approvers, time.Now().UTC())
+	if err != nil {
+		writeJSON(w, http.StatusForbidden, humanError{"a freeze over the wire is signed by an approver: " + err.Error()})
+		return
+	}
+	out, err := h.Gate.Freeze(body.Stack, body.Reason, claims.Approver, body.Stop)
+	if err != nil && out == nil {
+		writeJSON(w, http.StatusUnprocessableEntity, humanError{err.Error()})
+		return
+	}
+	if err != nil {
+		out.StopErrors = append(out.StopErrors, err.Error())
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *HumanAPI) unfreeze(w http.ResponseWriter, r *http.Request) {
+	var body UnfreezeRequest
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		writeJSON(w, http.StatusBadRequest, humanError{"the body is not an unfreeze"})
+		return
+	}
+	approver, had, err := h.Gate.Unfreeze(body.Stack, body.Request)
+	if err != nil && approver == "" {
+		writeJSON(w, http.StatusForbidden, humanError{err.Error()})
+		return
+	}
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, humanError{err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, Unfrozen{Approver: approver, WasFrozen: had})
 }
 
 func statusOf(err error) int {

@@ -348,3 +348,55 @@ func TestApproveOverTheWire(t *testing.T) {
 	assert.Contains(t, string(audit), "approvers=alice")
 	assert.Contains(t, string(audit), "approvers=bob")
 }
+
+// The kill switch over the wire: an approver freezes and unfreezes a
+// stack on a plangate server from another machine; a key that is no
+// approver's does neither; the agent sees the freeze at once.
+func TestKillSwitchOverTheWire(t *testing.T) {
+	dir := project(t)
+	cfg := filepath.Join(dir, "plangate.hcl")
+	keys := map[string]string{}
+	for _, name := range []string{"alice", "mallory"} {
+		keys[name] = filepath.Join(t.TempDir(), name+".key")
+		out, err := exec.Command(binary, "keygen", "--name", name, "--out", keys[name]).CombinedOutput()
+		require.NoError(t, err, string(out))
+		if name == "alice" {
+			f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = f.WriteString("\n" + string(out[strings.Index(string(out), "approver \"alice\" {"):]))
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+		}
+	}
+	sock := filepath.Join(t.TempDir(), "plangate.sock")
+	startServer(t, cfg, "--listen", "unix:"+sock)
+	remote := func(args ...string) (string, error) {
+		cmd := exec.Command(binary, args...)
+		cmd.Dir = t.TempDir()
+		cmd.Env = append(os.Environ(), "PLANGATE_CONFIG=", "PLANGATE_SERVER=unix:"+sock)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := remote("freeze", "web", "--reason", "incident 7", "--key", keys["mallory"])
+	require.Error(t, err)
+	assert.Contains(t, out, "not frozen")
+	out, err = remote("freeze", "web", "--reason", "incident 7", "--key", keys["alice"])
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "incident 7")
+
+	c := unixClient(t, sock, "ide")
+	ls := call(t, c, "list_stacks", map[string]any{})
+	assert.Contains(t, textOfResult(ls), "incident 7", "the agent sees the freeze")
+
+	out, err = remote("unfreeze", "web", "--key", keys["mallory"])
+	require.Error(t, err)
+	assert.Contains(t, out, "stays frozen")
+	out, err = remote("unfreeze", "web", "--key", keys["alice"])
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "stack web unfrozen by approver alice")
+	audit, err := exec.Command(binary, "audit", "--config", cfg).CombinedOutput()
+	require.NoError(t, err, string(audit))
+	assert.Contains(t, string(audit), "freeze")
+	assert.Contains(t, string(audit), "unfreeze")
+	assert.Contains(t, string(audit), "by=alice")
+}
