@@ -368,3 +368,25 @@ func hashHex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// StatusView is a reading of the config as plangate config status shows
+// it, locally or from a plangate server.
+type StatusView struct {
+	Path       string    `json:"path"`
+	FileSHA256 string    `json:"file_sha256"`
+	Accepted   *Accepted `json:"accepted"`
+	RecordPath string    `json:"record_path"`
+	Pending    []Change  `json:"pending"`
+	// Signers are the approvers who may accept the file now.
+	Signers []string `json:"signers"`
+}
+
+// View is s as plangate config status shows it.
+func (s *State) View() *StatusView {
+	v := &StatusView{Path: s.File.Path, FileSHA256: s.FileSHA256, Accepted: s.Accepted, RecordPath: s.RecordPath,
+		Pending: append([]Change{}, s.Pending...), Signers: []string{}}
+	for _, a := range s.Signers() {
+		v.Signers = append(v.Signers, a.Name)
+	}
+	return v
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -30,6 +31,8 @@ const (
 	ApprovalsPath = HumanPath + "approvals"
 	FreezePath    = HumanPath + "freeze"
 	UnfreezePath  = HumanPath + "unfreeze"
+	ConfigPath    = HumanPath + "config"
+	AcceptPath    = HumanPath + "config/accept"
 	RequestHeader = "Plangate-Request"
 )
 
@@ -81,6 +84,10 @@ func (h *HumanAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.freeze(w, r)
 	case r.URL.Path == UnfreezePath && r.Method == http.MethodPost:
 		h.unfreeze(w, r)
+	case r.URL.Path == ConfigPath && r.Method == http.MethodGet:
+		h.configStatus(w, r)
+	case r.URL.Path == AcceptPath && r.Method == http.MethodPost:
+		h.configAccept(w, r)
 	default:
 		writeJSON(w, http.StatusNotFound, humanError{"no such endpoint: plangate server's human API has GET " + ReviewPath + " and POST " + ApprovalsPath})
 	}
@@ -174,6 +181,44 @@ func (h *HumanAPI) unfreeze(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, Unfrozen{Approver: approver, WasFrozen: had})
+}
+
+// ConfigSubject is the subject of the signed request that reads the
+// server's config status.
+const ConfigSubject = "config"
+
+func (h *HumanAPI) configStatus(w http.ResponseWriter, r *http.Request) {
+	st, err := h.Gate.ConfigState()
+	if err != nil || st == nil {
+		writeJSON(w, http.StatusServiceUnavailable, humanError{fmt.Sprint("the server's config cannot be read: ", err)})
+		return
+	}
+	if _, err := approvals.VerifyRequest(r.Header.Get(RequestHeader), approvals.ActionReview, ConfigSubject, st.Config.Approvers, time.Now().UTC()); err != nil {
+		writeJSON(w, http.StatusForbidden, humanError{"the config status is for approvers: " + err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, st.View())
+}
+
+func (h *HumanAPI) configAccept(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Request string `json:"request"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		writeJSON(w, http.StatusBadRequest, humanError{"the body is not {\"request\"}"})
+		return
+	}
+	st, err := h.Gate.ConfigState()
+	if err != nil || st == nil {
+		writeJSON(w, http.StatusServiceUnavailable, humanError{fmt.Sprint("the server's config cannot be read: ", err)})
+		return
+	}
+	a, err := h.Gate.AcceptConfig(st, body.Request, time.Now().UTC())
+	if err != nil {
+		writeJSON(w, http.StatusForbidden, humanError{"nothing was accepted: " + err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
 }
 
 func statusOf(err error) int {

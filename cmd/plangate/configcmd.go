@@ -6,12 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/plangate/plangate/approvals"
 	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/internal/relay"
+	"github.com/plangate/plangate/server"
 )
 
 func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -36,24 +40,49 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return usageError(fs, "unknown subcommand %q: use status or accept", fs.Arg(0))
 }
 
+// remoteConfigStatus reads a plangate server's config status, signed with
+// the approver's key (which it returns, for an acceptance).
+func remoteConfigStatus(addr string, signer signingKey) (*config.StatusView, *approvals.PrivateKey, *relay.Endpoint, error) {
+	key, req, ep, err := signRemote(addr, signer, approvals.ActionReview, server.ConfigSubject)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var v config.StatusView
+	if err := humanCall(context.Background(), ep, http.MethodGet, server.ConfigPath, req, nil, &v); err != nil {
+		return nil, nil, nil, err
+	}
+	return &v, key, ep, nil
+}
+
 func runConfigStatus(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("config status", "", "Show what plangate enforces of plangate.hcl: the accepted config, and every change in the file that waits for an approver's acceptance, "+
 		"as a diff of the safety settings. Stricter changes need no acceptance: they apply at once.", stdout, stderr)
 	configFlag := fs.String("config", "", "config file (default $PLANGATE_CONFIG, else ./plangate.hcl)")
+	serverFlag := fs.String("server", os.Getenv("PLANGATE_SERVER"), "the config of a plangate server: unix:/path/to.sock or https://host:port (default $PLANGATE_SERVER); needs an approver's key")
+	signer := signingKeyFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
 		return usageError(fs, "unexpected argument %q", fs.Arg(0))
 	}
-	logger, _ := newLogger(stderr, "warn")
-	e, err := openEnv(*configFlag, io.Discard, logger)
-	if err != nil {
-		return err
-	}
-	s, err := e.live.Load()
-	if err != nil {
-		return err
+	var s *config.StatusView
+	if *serverFlag != "" {
+		var err error
+		if s, _, _, err = remoteConfigStatus(*serverFlag, signer); err != nil {
+			return err
+		}
+	} else {
+		logger, _ := newLogger(stderr, "warn")
+		e, err := openEnv(*configFlag, io.Discard, logger)
+		if err != nil {
+			return err
+		}
+		st, err := e.live.Load()
+		if err != nil {
+			return err
+		}
+		s = st.View()
 	}
 	writeConfigStatus(stdout, s)
 	if len(s.Pending) > 0 {
@@ -64,8 +93,8 @@ func runConfigStatus(args []string, stdout, stderr io.Writer) error {
 
 // writeConfigStatus prints the file, the accepted config and the pending
 // changes, as `plangate config status` and `accept` show them.
-func writeConfigStatus(w io.Writer, s *config.State) {
-	fmt.Fprintf(w, "Config:   %s (SHA-256 %s)\n", s.File.Path, s.FileSHA256)
+func writeConfigStatus(w io.Writer, s *config.StatusView) {
+	fmt.Fprintf(w, "Config:   %s (SHA-256 %s)\n", s.Path, s.FileSHA256)
 	a := s.Accepted
 	how := map[string]string{
 		config.AcceptedFirstUse:   "on first use",
@@ -75,7 +104,7 @@ func writeConfigStatus(w io.Writer, s *config.State) {
 	fmt.Fprintf(w, "Accepted: %s, %s (file SHA-256 %s)\n", a.AcceptedAt.Format(time.RFC3339), how, a.ConfigSHA256)
 	fmt.Fprintf(w, "Record:   %s\n", s.RecordPath)
 	if len(s.Pending) == 0 {
-		fmt.Fprintf(w, "\nNothing waits for acceptance: plangate enforces %s as it is.\n", s.File.Path)
+		fmt.Fprintf(w, "\nNothing waits for acceptance: plangate enforces %s as it is.\n", s.Path)
 		return
 	}
 	fmt.Fprintf(w, "\n%d change(s) make plangate less safe and wait for an approver; until then plangate enforces the accepted value:\n", len(s.Pending))
@@ -90,11 +119,15 @@ func runConfigAccept(args []string, stdin io.Reader, stdout, stderr io.Writer) e
 	configFlag := fs.String("config", "", "config file (default $PLANGATE_CONFIG, else ./plangate.hcl)")
 	signer := signingKeyFlags(fs)
 	yes := fs.Bool("yes", false, "accept without asking (scripts only: the point is that a human reads the changes)")
+	serverFlag := fs.String("server", os.Getenv("PLANGATE_SERVER"), "accept the config of a plangate server: unix:/path/to.sock or https://host:port (default $PLANGATE_SERVER)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
 		return usageError(fs, "unexpected argument %q", fs.Arg(0))
+	}
+	if *serverFlag != "" {
+		return acceptRemote(*serverFlag, signer, *yes, stdin, stdout, stderr)
 	}
 	logger, _ := newLogger(stderr, "warn")
 	e, err := openEnv(*configFlag, io.Discard, logger)
@@ -106,10 +139,10 @@ func runConfigAccept(args []string, stdin io.Reader, stdout, stderr io.Writer) e
 		return err
 	}
 	if len(s.Pending) == 0 {
-		writeConfigStatus(stdout, s)
+		writeConfigStatus(stdout, s.View())
 		return nil
 	}
-	writeConfigStatus(stderr, s)
+	writeConfigStatus(stderr, s.View())
 
 	// Who may sign: an approver of the accepted config that the file
 	// still names (or, while none is accepted, the file's own).
@@ -176,4 +209,43 @@ func approverList(as []*config.Approver) string {
 		names[i] = a.Name
 	}
 	return strings.Join(names, ", ")
+}
+
+// acceptRemote is plangate config accept --server: the status comes from
+// the server, the acceptance is signed here.
+func acceptRemote(addr string, signer signingKey, yes bool, stdin io.Reader, stdout, stderr io.Writer) error {
+	v, key, ep, err := remoteConfigStatus(addr, signer)
+	if err != nil {
+		return fmt.Errorf("nothing was accepted: %w", err)
+	}
+	if len(v.Pending) == 0 {
+		writeConfigStatus(stdout, v)
+		return nil
+	}
+	writeConfigStatus(stderr, v)
+	if !slices.Contains(v.Signers, key.Approver) {
+		return fmt.Errorf("nothing was accepted: approver %q may not accept this change; the approvers who can are %s", key.Approver, strings.Join(v.Signers, ", "))
+	}
+	if !yes {
+		fmt.Fprintf(stderr, "\nAccept %s as it is, as approver %s? Type yes to accept, anything else to cancel: ", v.Path, key.Approver)
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return errors.New("nothing was accepted: no answer on standard input (type yes, or pass --yes in scripts)")
+		}
+		if strings.TrimSpace(line) != "yes" {
+			fmt.Fprintln(stdout, "Not accepted: nothing changed.")
+			return nil
+		}
+	}
+	req, err := approvals.SignRequest(key, approvals.ActionConfigAccept, v.FileSHA256, time.Now().UTC())
+	if err != nil {
+		return fmt.Errorf("nothing was accepted: %w", err)
+	}
+	var a config.Accepted
+	if err := humanCall(context.Background(), ep, http.MethodPost, server.AcceptPath, "", map[string]string{"request": req}, &a); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Accepted %s (SHA-256 %s) as approver %s: %d change(s) apply now, to running plangate servers at their next call.\n",
+		v.Path, a.ConfigSHA256, key.Approver, len(v.Pending))
+	return nil
 }

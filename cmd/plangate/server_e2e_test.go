@@ -400,3 +400,47 @@ func TestKillSwitchOverTheWire(t *testing.T) {
 	assert.Contains(t, string(audit), "unfreeze")
 	assert.Contains(t, string(audit), "by=alice")
 }
+
+// config status and accept over the wire: an approver of the server's
+// accepted config reviews and accepts a change from another machine; the
+// approver the change adds cannot.
+func TestConfigAcceptOverTheWire(t *testing.T) {
+	dir := project(t)
+	cfg := filepath.Join(dir, "plangate.hcl")
+	keys := map[string]string{}
+	blocks := map[string]string{}
+	for _, name := range []string{"alice", "mallory"} {
+		keys[name] = filepath.Join(t.TempDir(), name+".key")
+		out, err := exec.Command(binary, "keygen", "--name", name, "--out", keys[name]).CombinedOutput()
+		require.NoError(t, err, string(out))
+		blocks[name] = string(out[strings.Index(string(out), "approver \""+name+"\" {"):])
+	}
+	src, err := os.ReadFile(cfg)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cfg, []byte(string(src)+"\n"+blocks["alice"]), 0o644))
+	sock := filepath.Join(t.TempDir(), "plangate.sock")
+	startServer(t, cfg, "--listen", "unix:"+sock)
+	c := unixClient(t, sock, "ide") // first use: alice is accepted
+	call(t, c, "list_stacks", map[string]any{})
+
+	require.NoError(t, os.WriteFile(cfg, []byte(string(src)+"\n"+blocks["alice"]+"\n"+blocks["mallory"]), 0o644))
+	remote := func(args ...string) (string, error) {
+		cmd := exec.Command(binary, args...)
+		cmd.Dir = t.TempDir()
+		cmd.Env = append(os.Environ(), "PLANGATE_CONFIG=", "PLANGATE_SERVER=unix:"+sock)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := remote("config", "status", "--key", keys["alice"])
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "approver \"mallory\"\n    - accepted: (none)")
+	out, err = remote("config", "accept", "--key", keys["mallory"], "--yes")
+	require.Error(t, err)
+	assert.Contains(t, out, "nothing was accepted")
+	out, err = remote("config", "accept", "--key", keys["alice"], "--yes")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "as approver alice: 1 change(s) apply now")
+	out, err = remote("config", "status", "--key", keys["alice"])
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "Nothing waits for acceptance")
+}
