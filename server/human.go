@@ -32,6 +32,7 @@ const (
 	FreezePath    = HumanPath + "freeze"
 	UnfreezePath  = HumanPath + "unfreeze"
 	ConfigPath    = HumanPath + "config"
+	PlansPath     = HumanPath + "plans"
 	AcceptPath    = HumanPath + "config/accept"
 	RequestHeader = "Plangate-Request"
 )
@@ -84,6 +85,8 @@ func (h *HumanAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.freeze(w, r)
 	case r.URL.Path == UnfreezePath && r.Method == http.MethodPost:
 		h.unfreeze(w, r)
+	case r.URL.Path == PlansPath && r.Method == http.MethodGet:
+		h.plans(w, r)
 	case r.URL.Path == ConfigPath && r.Method == http.MethodGet:
 		h.configStatus(w, r)
 	case r.URL.Path == AcceptPath && r.Method == http.MethodPost:
@@ -181,6 +184,33 @@ func (h *HumanAPI) unfreeze(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, Unfrozen{Approver: approver, WasFrozen: had})
+}
+
+// PlansSubject is the subject of the signed request that lists plans.
+const PlansSubject = "plans"
+
+// PlanList is the server's plans, unreadable records apart.
+type PlanList struct {
+	Records []*plan.Record        `json:"records"`
+	Corrupt []*plan.CorruptRecord `json:"corrupt"`
+}
+
+func (h *HumanAPI) plans(w http.ResponseWriter, r *http.Request) {
+	cfg, err := h.Gate.Current()
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, humanError{err.Error()})
+		return
+	}
+	if _, err := approvals.VerifyRequest(r.Header.Get(RequestHeader), approvals.ActionReview, PlansSubject, cfg.Approvers, time.Now().UTC()); err != nil {
+		writeJSON(w, http.StatusForbidden, humanError{"the plans are listed for approvers: " + err.Error()})
+		return
+	}
+	recs, damaged, err := h.Gate.Store.ListAll()
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, humanError{err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, PlanList{Records: recs, Corrupt: damaged})
 }
 
 // ConfigSubject is the subject of the signed request that reads the

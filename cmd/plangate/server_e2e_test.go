@@ -342,6 +342,24 @@ func TestApproveOverTheWire(t *testing.T) {
 	require.False(t, applied.IsError, textOfResult(applied))
 	assert.Equal(t, "applied", applied.StructuredContent.(map[string]any)["status"])
 
+	// plans and show over the wire, for approvers only.
+	remote := func(args ...string) (string, error) {
+		cmd := exec.Command(binary, append(args, "--server", "unix:"+sock)...)
+		cmd.Dir = t.TempDir()
+		cmd.Env = append(os.Environ(), "PLANGATE_CONFIG=")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err = remote("plans", "--key", keys["alice"])
+	require.NoError(t, err, out)
+	assert.Regexp(t, id+`\s+web\s+applied`, out)
+	out, err = remote("show", id[:8], "--key", keys["bob"])
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "was already applied")
+	out, err = remote("plans", "--key", keys["mallory"])
+	require.Error(t, err)
+	assert.NotContains(t, out, id)
+
 	audit, err := exec.Command(binary, "audit", "--config", cfg).CombinedOutput()
 	require.NoError(t, err, string(audit))
 	assert.Equal(t, 2, strings.Count(string(audit), "plan_approved"), string(audit))
