@@ -295,7 +295,7 @@ func beyondRead(docs []*policyDoc, lock stateLock) []string {
 				switch {
 				case p == "*":
 					out = append(out, fmt.Sprintf("every action (\"*\" in %s)", s.source))
-				case readOnly(p), lock.stateWrite(p, s):
+				case readOnly(p), lock.stateWrite(p, s), strings.EqualFold(p, "s3:DeleteBucket"): // the last is named below
 				default:
 					out = append(out, fmt.Sprintf("%q in %s on %s", p, s.source, resources(s)))
 				}
