@@ -28,4 +28,3 @@ func (g *Guard) ClientConfig(ctx context.Context) (aws.Config, error) {
 	}
 	return cfg, nil
 }
-
