@@ -131,7 +131,11 @@ func describe(fi fs.FileInfo) string {
 	if x, err := user.LookupGroupId(g); err == nil {
 		g = x.Name
 	}
-	return fmt.Sprintf("%s:%s %04o", u, g, fi.Mode().Perm())
+	mode := fi.Mode().Perm()
+	if fi.Mode()&fs.ModeSticky != 0 {
+		mode |= 0o1000
+	}
+	return fmt.Sprintf("%s:%s %04o", u, g, mode)
 }
 
 // traverse reports whether the account may reach entries of dir: search
