@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/plangate/plangate/awsguard"
@@ -108,7 +109,7 @@ func Run(ctx context.Context, o Options) ([]Check, error) {
 	if o.Agent == nil {
 		return nil, errors.New("doctor: no agent account")
 	}
-	cfg, checks, err := acceptance(path)
+	cfg, file, checks, err := acceptance(path)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +121,7 @@ func Run(ctx context.Context, o Options) ([]Check, error) {
 		out = append(out, terraformState(fa, st))
 	}
 	out = append(out, serverProcess(o.Proc, path, o.Agent))
-	out = append(out, approverKeys(fa, cfg, o.KeyDir, o.KeyEncrypted)...)
+	out = append(out, approverKeys(fa, approvers(cfg, file), o.KeyDir, o.KeyEncrypted)...)
 	for _, st := range cfg.Stacks {
 		if st.AWS != nil {
 			out = append(out, awsChecks(ctx, st, awsguard.New(st.AWS, o.AWS...))...)
@@ -173,32 +174,45 @@ func WriteTable(w io.Writer, checks []Check) error {
 // errReadOnly stops config.Live from recording anything: doctor only looks.
 var errReadOnly = errors.New("plangate doctor records no acceptance")
 
-// acceptance reads the config as plangate enforces it (without recording
-// anything) and checks what waits for acceptance.
-func acceptance(path string) (*config.Config, []Check, error) {
+// approvers are the approvers plangate enforces and those the file adds
+// (waiting for acceptance: their keys matter once an approver accepts).
+func approvers(enforced, file *config.Config) []*config.Approver {
+	out := slices.Clone(enforced.Approvers)
+	for _, a := range file.Approvers {
+		if _, ok := enforced.Approver(a.Name); !ok {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// acceptance reads the config as plangate enforces it and as the file
+// says (without recording anything), and checks what waits for
+// acceptance.
+func acceptance(path string) (enforced, file *config.Config, _ []Check, _ error) {
 	const name = "config changes accepted"
 	dir, err := config.RecordDir(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	record := filepath.Join(dir, config.AcceptedFileName)
 	if _, err := os.Stat(record); errors.Is(err, os.ErrNotExist) {
 		cfg, err := config.Load(path)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return cfg, []Check{fail(name, guardPolicy,
+		return cfg, cfg, []Check{fail(name, guardPolicy,
 			fmt.Sprintf("no config was accepted yet (no %s): the first plangate command accepts %s as it is then, whoever edited it", record, filepath.Base(path)),
 			fmt.Sprintf("read %s, then run plangate config status --config %s as the server's user to accept it", path, path))}, nil
 	}
 	live, err := config.NewLive(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	live.OnAccept = func(*config.Accepted, []config.Change) error { return errReadOnly }
 	st, err := live.Load()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var c Check
 	if note := st.PendingNote(); note != "" {
@@ -209,5 +223,5 @@ func acceptance(path string) (*config.Config, []Check, error) {
 	if st.Unrecorded != "" {
 		c.Fact += "; stricter settings in the file apply but are not recorded yet (the next plangate command records them)"
 	}
-	return st.Config, []Check{c}, nil
+	return st.Config, st.File, []Check{c}, nil
 }

@@ -14,11 +14,11 @@ import (
 // approverKeys: are the config's approvers' key files on this machine
 // (<key dir>/<approver>.key) passphrase-protected, and out of the agent's
 // reach? One check per key file found; one in all when there is none.
-func approverKeys(fa *access, cfg *config.Config, keyDir string, encrypted func(string) (bool, error)) []Check {
+func approverKeys(fa *access, approvers []*config.Approver, keyDir string, encrypted func(string) (bool, error)) []Check {
 	const guarantee = guardApproval
 	var out []Check
 	var names []string
-	for _, a := range cfg.Approvers {
+	for _, a := range approvers {
 		if a.PublicKey == nil {
 			continue // a passkey: nothing on disk to read
 		}
