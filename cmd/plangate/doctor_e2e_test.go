@@ -17,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/plangate/plangate/internal/moto"
 )
 
 // doctorAgent is the OS user the doctor tests run agents as when they run
@@ -285,4 +287,63 @@ func TestDoctorServerFlagNotYet(t *testing.T) {
 	_, stderr, code := runBinary(t, "doctor", "--server", "unix:/run/plangate.sock")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "--server is not supported yet")
+}
+
+// The binary reads the roles of a stack's aws block from IAM with its own
+// AWS credentials (the environment, as the server's): on moto, a plan role
+// that may s3:DeleteBucket and an apply role that may sts:AssumeRole are
+// flagged.
+func TestDoctorAWSRoles(t *testing.T) {
+	srv := moto.Start(t, moto.WithIAMEnforcement(moto.BootstrapActions))
+	admin := srv.Admin(t)
+	server := admin.CreateUser("plangate-server", moto.Allow("sts:AssumeRole", "sts:GetCallerIdentity", "iam:Get*", "iam:List*"))
+	planRole := admin.CreateRole("plangate-plan", moto.Trust(server.ARN), moto.Allow("s3:Get*", "s3:List*", "s3:DeleteBucket"))
+	applyRole := admin.CreateRole("plangate-apply", moto.Trust(server.ARN), moto.Allow("s3:*", "sts:AssumeRole"))
+
+	dir := project(t)
+	cfg := filepath.Join(dir, "plangate.hcl")
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "stacks", "cloud"), 0o755))
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = fmt.Fprintf(f, `
+stack "cloud" {
+  dir = "stacks/cloud"
+  aws {
+    region         = "us-east-1"
+    account_id     = %q
+    plan_role_arn  = %q
+    apply_role_arn = %q
+    endpoint_url   = %q
+  }
+}
+`, moto.DefaultAccountID, planRole.ARN, applyRole.ARN, srv.URL)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	cmd := exec.Command(binary, "doctor", "--json", "--config", cfg)
+	cmd.Env = append(os.Environ(),
+		"AWS_ACCESS_KEY_ID="+server.Creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+server.Creds.SecretAccessKey, "AWS_SESSION_TOKEN=",
+		"AWS_PROFILE=", "AWS_CONFIG_FILE="+os.DevNull, "AWS_SHARED_CREDENTIALS_FILE="+os.DevNull, "AWS_EC2_METADATA_DISABLED=true")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, stderr.String())
+	assert.Equal(t, 1, ee.ExitCode())
+	var checks []doctorCheck
+	require.NoError(t, json.Unmarshal(out, &checks), "stdout: %s\nstderr: %s", out, stderr.String())
+	m := map[string]doctorCheck{}
+	for _, c := range checks {
+		m[c.Check] = c
+	}
+	c := m["stack cloud: plan role only reads"]
+	assert.Equal(t, "fail", c.Status, c.Fact)
+	assert.Contains(t, c.Fact, "s3:DeleteBucket")
+	c = m["stack cloud: apply role cannot assume roles"]
+	assert.Equal(t, "fail", c.Status, c.Fact)
+	assert.Contains(t, c.Fact, "sts:AssumeRole")
+	for _, name := range []string{"stack cloud: plan role cannot assume roles", "stack cloud: plan role trusts only plangate", "stack cloud: apply role assumable only by plangate"} {
+		assert.Equal(t, "ok", m[name].Status, "%s: %s", name, m[name].Fact)
+	}
+	assert.NotContains(t, string(out)+stderr.String(), server.Creds.SecretAccessKey)
 }
