@@ -56,6 +56,7 @@ func commands() []command {
 		{"freeze", "kill switch: refuse every apply to a stack (or all stacks)", runFreeze},
 		{"unfreeze", "lift a freeze (signed with an approver's key)", runUnfreeze},
 		{"agent-token", "bearer tokens for agents of plangate server over TCP: `agent-token add --name N`, `list`, `revoke N`", runAgentToken},
+		{"doctor", "check which guarantees hold for this deployment: who can reach the config, state, keys and credentials; the AWS roles", runDoctor},
 		{"config", "`config status` shows plangate.hcl changes awaiting acceptance; `config accept` accepts them (approvers only)", runConfig},
 		{"init", "write a plangate.hcl and a demo stack into a directory", runInit},
 		{"demo", "run the whole workflow on the embedded demo stack, narrated", runDemo},

@@ -35,6 +35,8 @@ var allowed = map[string][]string{
 	// Audit events carry a plan's counts and AWS identity.
 	"audit":    {"plan", "internal/"},
 	"awsguard": {"config", "internal/"},
+	// plangate doctor reads IAM with the server's credentials, found as awsguard finds them.
+	"doctor":   {"config", "awsguard", "internal/"},
 	"freeze":   {"internal/"},
 	"config":   {"internal/"},
 	"fixtures": {},
