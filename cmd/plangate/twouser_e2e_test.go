@@ -204,11 +204,14 @@ func (l *twoUserLayout) asAgent(name string, args ...string) *exec.Cmd {
 }
 
 // startServer runs `plangate server` as the server user, the secret in its
-// environment, and waits until it listens; it returns the server's pid.
+// environment, with no new privileges and umask 077 as docs/plangate.service
+// runs it, and waits until it listens; it returns the server's pid.
 func (l *twoUserLayout) startServer() (int, *lockedBuffer) {
 	t := l.t
 	env := append(l.plainEnv(l.server), "PLANGATE_TERRAFORM="+l.tf, "CHECKPOINT_DISABLE=1", "AWS_SECRET_ACCESS_KEY="+twoUserSecret)
 	cmd := l.asServer(env, l.bin, "server", "--config", l.cfg, "--listen", "unix:"+l.sock, "--socket-group", l.socketGroup)
+	// As the unit's NoNewPrivileges=yes: Terraform and its providers run.
+	cmd.Args = append([]string{cmd.Args[0], "--no-new-privs"}, cmd.Args[1:]...)
 	stderr := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	require.NoError(t, cmd.Start())
@@ -225,6 +228,9 @@ func (l *twoUserLayout) startServer() (int, *lockedBuffer) {
 	comm, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/comm")
 	require.NoError(t, err)
 	require.Equal(t, "plangate", strings.TrimSpace(string(comm)))
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/status")
+	require.NoError(t, err)
+	require.Contains(t, string(status), "NoNewPrivs:\t1")
 	return cmd.Process.Pid, stderr
 }
 
