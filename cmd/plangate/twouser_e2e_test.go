@@ -28,6 +28,8 @@ import (
 // would be: no process or file the agent's user can read may show it.
 const twoUserSecret = "fake-secret-for-test"
 
+const twoUserPassphrase = "correct horse battery staple"
+
 // osUser is an OS user the test created, with its own primary group.
 type osUser struct {
 	name, home string
@@ -44,7 +46,7 @@ type twoUserLayout struct {
 	t                   *testing.T
 	base, bin, tf       string
 	cfg, stateDir, keys string
-	sock                string
+	sock, passFile      string
 	server, agent       osUser
 	socketGroup         string
 }
@@ -109,8 +111,13 @@ func newTwoUserLayout(t *testing.T) *twoUserLayout {
 	chownTree(t, filepath.Join(proj, "stacks", "web"), l.server)
 	chownTree(t, sandbox, l.agent)
 
+	// The approver's key is the server user's to read (approve runs as that
+	// user), so it has a passphrase; scripts here read it from a file.
 	key := filepath.Join(l.keys, "oncall.key")
-	keygen := l.asServer(nil, l.bin, "keygen", "--name", "oncall", "--out", key)
+	l.passFile = filepath.Join(l.keys, "oncall.pass")
+	require.NoError(t, os.WriteFile(l.passFile, []byte(twoUserPassphrase+"\n"), 0o600))
+	require.NoError(t, os.Chown(l.passFile, l.server.uid, l.server.gid))
+	keygen := l.asServer(nil, l.bin, "keygen", "--name", "oncall", "--out", key, "--passphrase-file", l.passFile)
 	kout, err := keygen.CombinedOutput()
 	require.NoError(t, err, string(kout))
 	approver := string(kout[strings.Index(string(kout), "approver \"oncall\" {"):])
@@ -297,7 +304,7 @@ func TestTwoUsers(t *testing.T) {
 
 	// The approver approves on the server's machine as the server's user
 	// (sudo -u plangate plangate approve ...), the agent applies.
-	approveOut, err := l.asServer(nil, l.bin, "approve", "--config", l.cfg, "--key", filepath.Join(l.keys, "oncall.key"), "--yes", planID).Output()
+	approveOut, err := l.asServer(nil, l.bin, "approve", "--config", l.cfg, "--key", filepath.Join(l.keys, "oncall.key"), "--passphrase-file", l.passFile, "--yes", planID).Output()
 	require.NoError(t, err, string(approveOut))
 	lines := strings.Split(strings.TrimSpace(string(approveOut)), "\n")
 	token := lines[len(lines)-1]
@@ -382,12 +389,36 @@ func TestTwoUsers(t *testing.T) {
 		again := r.callTool("plan_change", map[string]any{"stack": "web", "variables": map[string]any{"replicas": 4}})
 		require.NotEqual(t, true, again["isError"], resultText(again))
 		id := again["structuredContent"].(map[string]any)["plan_id"].(string)
-		tok, err := l.asServer(nil, l.bin, "approve", "--config", l.cfg, "--key", filepath.Join(l.keys, "oncall.key"), "--yes", id).Output()
+		tok, err := l.asServer(nil, l.bin, "approve", "--config", l.cfg, "--key", filepath.Join(l.keys, "oncall.key"), "--passphrase-file", l.passFile, "--yes", id).Output()
 		require.NoError(t, err, string(tok))
 		tl := strings.Split(strings.TrimSpace(string(tok)), "\n")
 		refused := r.callTool("apply_plan", map[string]any{"plan_id": id, "approval_tokens": []string{tl[len(tl)-1]}})
 		assert.Equal(t, true, refused["isError"], resultText(refused))
 		assert.Contains(t, resultText(refused), "frozen")
+	})
+
+	t.Run("an approver on a terminal, as the server's user", func(t *testing.T) {
+		if _, err := exec.LookPath("script"); err != nil {
+			t.Skip("needs script(1) (util-linux) for a terminal")
+		}
+		pc := r.callTool("plan_change", map[string]any{"stack": "web", "variables": map[string]any{"replicas": 5}})
+		require.NotEqual(t, true, pc["isError"], resultText(pc))
+		id := pc["structuredContent"].(map[string]any)["plan_id"].(string)
+		// What sudo -u plangate plangate approve does: the passphrase is read
+		// from the terminal, the stack name typed on it.
+		approve := l.asServer(nil, l.bin, "approve", "--config", l.cfg, "--key", filepath.Join(l.keys, "oncall.key"), id)
+		quoted := make([]string, len(approve.Args))
+		for i, a := range approve.Args {
+			quoted[i] = "'" + a + "'"
+		}
+		cmd := exec.Command("script", "--quiet", "--return", "--command", strings.Join(quoted, " "), "/dev/null")
+		cmd.Env = approve.Env
+		// Typed ahead, so the terminal echoes the passphrase before plangate
+		// turns echo off: no assertion on what the terminal shows.
+		cmd.Stdin = strings.NewReader(twoUserPassphrase + "\nweb\n")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		assert.Contains(t, string(out), "Approved plan "+id+" as oncall")
 	})
 
 	t.Run("the secret appears nowhere the agent reads", func(t *testing.T) {
@@ -445,14 +476,14 @@ func TestTwoUsersTerraformCodeReadsAsTheServer(t *testing.T) {
 	key, err := os.ReadFile(filepath.Join(l.keys, "oncall.key"))
 	require.NoError(t, err)
 	var k struct {
-		PrivateKey string `json:"private_key"`
+		SealedKey string `json:"sealed_key"`
 	}
 	require.NoError(t, json.Unmarshal(key, &k))
-	require.NotEmpty(t, k.PrivateKey)
+	require.NotEmpty(t, k.SealedKey)
 	leaks := map[string]string{
-		"terraform's environment or the server's": twoUserSecret,
-		"an approver key":                         k.PrivateKey,
-		"state_dir's listing":                     "audit.jsonl",
+		"terraform's environment or the server's":                          twoUserSecret,
+		"an approver key (sealed, for an offline guess of its passphrase)": k.SealedKey,
+		"state_dir's listing":                                              "audit.jsonl",
 	}
 	t.Logf("plan_change result:\n%s", text)
 	for what, marker := range leaks {
