@@ -108,8 +108,8 @@ func newTwoUserLayout(t *testing.T) *twoUserLayout {
 	}
 	sandbox := filepath.Join(proj, "stacks", "sandbox")
 	tftest.CopyDir(t, filepath.Join(proj, "stacks", "web"), sandbox)
-	chownTree(t, filepath.Join(proj, "stacks", "web"), l.server)
-	chownTree(t, sandbox, l.agent)
+	chownTo(t, filepath.Join(proj, "stacks", "web"), l.server)
+	chownTo(t, sandbox, l.agent)
 
 	// The approver's key is the server user's to read (approve runs as that
 	// user), so it has a passphrase; scripts here read it from a file.
@@ -174,14 +174,9 @@ func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
 	require.NoError(t, os.Chmod(dst, mode))
 }
 
-func chownTree(t *testing.T, dir string, u osUser) {
+func chownTo(t *testing.T, dir string, u osUser) {
 	t.Helper()
-	require.NoError(t, filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, u.uid, u.gid)
-	}))
+	chownTree(t, dir, u.uid, u.gid)
 }
 
 // as runs name as u (its uid, its groups: setpriv --init-groups) with
