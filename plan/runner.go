@@ -358,6 +358,7 @@ func (r *Runner) env(st *config.Stack, creds Credentials) (map[string]string, er
 	env["TF_CLI_CONFIG_FILE"] = rc
 	env["TF_DATA_DIR"] = r.dataDir(st)
 	env["CHECKPOINT_DISABLE"] = "1"
+	NoteEnvSecrets(env) // a session's credentials too: masked wherever they show
 	return tfexec.CleanEnv(env), nil
 }
 

@@ -80,7 +80,9 @@ type secretSet struct {
 const fewLong = 64
 
 func newSecretSet() *secretSet {
-	return &secretSet{exact: map[string]struct{}{}, byPrefix: map[string][]string{}}
+	s := &secretSet{exact: map[string]struct{}{}, byPrefix: map[string][]string{}}
+	seedEnvSecrets(s)
+	return s
 }
 
 func (s *secretSet) add(str string) {

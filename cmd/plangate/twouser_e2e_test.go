@@ -436,14 +436,12 @@ func TestTwoUsers(t *testing.T) {
 // server's user at plan time, and Terraform's file functions read whatever
 // that user can read. So a plan_change result can carry the server's
 // environment (its own and its parent's, the same user's), state_dir and
-// the approver keys. Measured: all of it shows, unmasked, in the diff.
-// Skipped until plangate refuses or masks such reads; set
-// PLANGATE_KNOWN_GAPS=1 to run it.
+// the approver keys. The environments' secrets are masked by value (plan's
+// envsecrets.go): this test holds plangate to that. The other two reads —
+// an approver key file and state_dir's listing — still show: a known gap
+// (Terraform needs a sandbox of its own), asserted only with
+// PLANGATE_KNOWN_GAPS=1 and logged otherwise.
 func TestTwoUsersTerraformCodeReadsAsTheServer(t *testing.T) {
-	if os.Getenv("PLANGATE_KNOWN_GAPS") == "" {
-		t.Skip("known gap: Terraform's file(), filebase64(), fileset() in a stack the agent edits read the server user's files and " +
-			"/proc/<server pid>/environ, and plan_change shows them (PLANGATE_KNOWN_GAPS=1 runs this test)")
-	}
 	l := newTwoUserLayout(t)
 	pid, serverLog := l.startServer()
 	sandbox := filepath.Join(filepath.Dir(l.cfg), "stacks", "sandbox")
@@ -478,13 +476,17 @@ func TestTwoUsersTerraformCodeReadsAsTheServer(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(key, &k))
 	require.NotEmpty(t, k.SealedKey)
-	leaks := map[string]string{
-		"terraform's environment or the server's":                          twoUserSecret,
+	t.Logf("plan_change result:\n%s", text)
+	assert.NotContains(t, text, twoUserSecret, "plan_change shows terraform's environment or the server's")
+	gaps := map[string]string{
 		"an approver key (sealed, for an offline guess of its passphrase)": k.SealedKey,
 		"state_dir's listing":                                              "audit.jsonl",
 	}
-	t.Logf("plan_change result:\n%s", text)
-	for what, marker := range leaks {
-		assert.NotContains(t, text, marker, "plan_change shows %s", what)
+	for what, marker := range gaps {
+		if os.Getenv("PLANGATE_KNOWN_GAPS") != "" {
+			assert.NotContains(t, text, marker, "plan_change shows %s", what)
+		} else if strings.Contains(text, marker) {
+			t.Logf("KNOWN GAP: plan_change shows %s (PLANGATE_KNOWN_GAPS=1 makes this fail)", what)
+		}
 	}
 }
