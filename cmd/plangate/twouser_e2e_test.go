@@ -480,7 +480,7 @@ func TestTwoUsersTerraformCodeReadsAsTheServer(t *testing.T) {
 	assert.NotContains(t, text, twoUserSecret, "plan_change shows terraform's environment or the server's")
 	gaps := map[string]string{
 		"an approver key (sealed, for an offline guess of its passphrase)": k.SealedKey,
-		"state_dir's listing":                                              "audit.jsonl",
+		"state_dir's listing": "audit.jsonl",
 	}
 	for what, marker := range gaps {
 		if os.Getenv("PLANGATE_KNOWN_GAPS") != "" {
