@@ -198,6 +198,12 @@ func (l *twoUserLayout) plainEnv(u osUser) []string {
 }
 
 func (l *twoUserLayout) asServer(env []string, name string, args ...string) *exec.Cmd {
+	if env == nil && l.tf != "" {
+		// The server user's commands (approve reads the plan file with
+		// terraform show) run the server's Terraform: a plan file is
+		// read by the Terraform version that wrote it.
+		env = append(l.plainEnv(l.server), "PLANGATE_TERRAFORM="+l.tf)
+	}
 	return l.as(l.server, env, name, args...)
 }
 
