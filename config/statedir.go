@@ -136,7 +136,7 @@ func InsideWorkTree(dir string) (root string, ok bool) {
 	if root, ok := workTreeAbove(abs); ok {
 		return root, true
 	}
-	if real := resolveExisting(abs); real != "" && real != abs {
+	if real := ResolveExisting(abs); real != "" && real != abs {
 		return workTreeAbove(real)
 	}
 	return "", false
@@ -155,9 +155,9 @@ func workTreeAbove(dir string) (string, bool) {
 	}
 }
 
-// resolveExisting resolves the symlinks of the longest existing prefix of
+// ResolveExisting resolves the symlinks of the longest existing prefix of
 // the absolute path p and appends the rest; "" when nothing resolves.
-func resolveExisting(p string) string {
+func ResolveExisting(p string) string {
 	rest := ""
 	for {
 		if real, err := filepath.EvalSymlinks(p); err == nil {

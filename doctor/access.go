@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/plangate/plangate/config"
 )
 
 // Account is the OS user an agent runs as: what its file access is decided
@@ -210,7 +212,7 @@ func (c *access) write(p string) (verdict, error) {
 	if err != nil || v.yes {
 		return v, err
 	}
-	if real := resolveExisting(p); real != "" && real != p {
+	if real := config.ResolveExisting(p); real != "" && real != p {
 		rv, err := c.writePath(real)
 		if err != nil || rv.yes {
 			return rv, err
@@ -296,23 +298,6 @@ func (c *access) writePath(p string) (verdict, error) {
 		return verdict{false, fmt.Sprintf("%s does not exist, and %s cannot create it or replace a directory above it", p, c.who.Name)}, nil
 	}
 	return verdict{false, fmt.Sprintf("%s (%s) and the directories above it are not writable by %s", p, describe(fi), c.who.Name)}, nil
-}
-
-// resolveExisting resolves the symlinks of the longest existing prefix of
-// the absolute path p and appends the rest; "" when nothing resolves.
-func resolveExisting(p string) string {
-	rest := ""
-	for {
-		if real, err := filepath.EvalSymlinks(p); err == nil {
-			return filepath.Join(real, rest)
-		}
-		parent := filepath.Dir(p)
-		if parent == p {
-			return ""
-		}
-		rest = filepath.Join(filepath.Base(p), rest)
-		p = parent
-	}
 }
 
 // joinExamples lists up to n items and how many more there are.
