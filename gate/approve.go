@@ -64,7 +64,12 @@ func (g *Gate) Approve(idOrPrefix string, key *approvals.PrivateKey, actor strin
 	if err != nil {
 		return nil, err
 	}
-	a, err := g.RecordApproval(rec.ID, token, actor, client)
+	t, err := approvals.Parse(token)
+	if err != nil {
+		return nil, err
+	}
+	// The plan as just checked: its file is hashed once.
+	a, err := g.recordApproval(rec, chk, t, actor, client)
 	if err != nil {
 		return nil, fmt.Errorf("%w; no token issued", err)
 	}

@@ -154,11 +154,17 @@ func (g *Gate) RecordApproval(idOrPrefix, token, actor string, client audit.Clie
 	if err != nil {
 		return nil, err
 	}
-	now := g.now()
-	chk, err := g.Approvable(rec, st, now)
+	chk, err := g.Approvable(rec, st, g.now())
 	if err != nil {
 		return nil, err
 	}
+	return g.recordApproval(rec, chk, t, actor, client)
+}
+
+// recordApproval checks that token t is for rec as chk found it (file,
+// stack, expiry) and audits it: what RecordApproval and Approve share.
+func (g *Gate) recordApproval(rec *plan.Record, chk *Approvable, t *approvals.Token, actor string, client audit.Client) (*Approval, error) {
+	c := t.Claims
 	switch {
 	case c.PlanID != rec.ID || c.Stack != rec.Stack:
 		return nil, fmt.Errorf("the token is for plan %s of stack %s, not plan %s of stack %s", c.PlanID, c.Stack, rec.ID, rec.Stack)
@@ -166,7 +172,7 @@ func (g *Gate) RecordApproval(idOrPrefix, token, actor string, client audit.Clie
 		return nil, fmt.Errorf("the token signs plan file SHA-256 %s…, but the plan's file is %s…: review the plan again", shortSum(c.PlanSHA256), shortSum(chk.SHA256))
 	case time.Unix(c.ExpiresAt, 0).After(chk.ExpiresAt):
 		return nil, fmt.Errorf("the token expires after the plan does (%s): sign it again", chk.ExpiresAt.Format(time.RFC3339))
-	case !time.Unix(c.ExpiresAt, 0).After(now):
+	case !time.Unix(c.ExpiresAt, 0).After(g.now()):
 		return nil, errors.New("the token has expired: sign it again")
 	}
 	ev := PlanEvent(audit.EventPlanApproved, rec, client)
@@ -179,7 +185,7 @@ func (g *Gate) RecordApproval(idOrPrefix, token, actor string, client audit.Clie
 	if _, err := g.Audit.Append(ev); err != nil {
 		return nil, fmt.Errorf("audit log: %w (the approval is not recorded)", err)
 	}
-	return &Approval{Token: token, Claims: &c, Record: rec}, nil
+	return &Approval{Token: t.Text, Claims: &c, Record: rec}, nil
 }
 
 func approverNames(cfg *config.Config) []string {

@@ -58,7 +58,7 @@ func TestConfigEditsOverStdio(t *testing.T) {
 	assert.Equal(t, 2.0, n, "list_stacks shows the config as it is now")
 	refused := r.callTool("apply_plan", map[string]any{"plan_id": id, "approval_tokens": []string{token}})
 	require.Equal(t, true, refused["isError"])
-	assert.Contains(t, resultText(refused), "2")
+	assert.Contains(t, resultText(refused), "this plan needs 2 different approvers and has 1 (oncall)")
 
 	// Lowering it again is a loosening: it waits for acceptance.
 	edit(string(orig))
@@ -68,6 +68,7 @@ func TestConfigEditsOverStdio(t *testing.T) {
 	assert.Contains(t, warnings[len(warnings)-1], "wait for an approver to accept them")
 	refused = r.callTool("apply_plan", map[string]any{"plan_id": id, "approval_tokens": []string{token}})
 	require.Equal(t, true, refused["isError"], "a loosening does not apply before it is accepted")
+	assert.Contains(t, resultText(refused), "this plan needs 2 different approvers and has 1 (oncall)")
 
 	// The agent appends an approver with a key it made, and mints itself
 	// a token with that key.

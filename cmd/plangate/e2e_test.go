@@ -85,6 +85,13 @@ func serveWithEnv(t *testing.T, dir string, env []string) *rpc {
 	t.Helper()
 	cmd := exec.Command(binary, "serve", "--config", filepath.Join(dir, "plangate.hcl"))
 	cmd.Env = env
+	return startRPC(t, cmd)
+}
+
+// startRPC starts cmd (a plangate serve, or its relay) and speaks raw
+// JSON-RPC lines over its stdio; the process is killed at the test's end.
+func startRPC(t *testing.T, cmd *exec.Cmd) *rpc {
+	t.Helper()
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()
@@ -92,7 +99,7 @@ func serveWithEnv(t *testing.T, dir string, env []string) *rpc {
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
-	r := &rpc{t: t, cmd: cmd, stdin: stdin, lines: make(chan string, 64), stderr: &stderr}
+	r := &rpc{t: t, cmd: cmd, stdin: stdin, lines: make(chan string, 256), stderr: &stderr}
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 1<<20), 64<<20)

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/pem"
 	"io"
@@ -167,27 +166,7 @@ func startRelay(t *testing.T, env []string, args ...string) *rpc {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve", "--log-level", "debug"}, args...)...)
 	cmd.Env = env
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	stderr := &strings.Builder{}
-	cmd.Stderr = stderr
-	require.NoError(t, cmd.Start())
-	r := &rpc{t: t, cmd: cmd, stdin: stdin, lines: make(chan string, 256), stderr: stderr}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 64<<20)
-		for sc.Scan() {
-			r.lines <- sc.Text()
-		}
-		close(r.lines)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	return r
+	return startRPC(t, cmd)
 }
 
 func tokenFile(t *testing.T, token string, mode os.FileMode) string {

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bufio"
 	"context"
 	"net"
 	"net/http"
@@ -248,24 +247,7 @@ func TestRelayToTheServer(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "plangate.sock")
 	startServer(t, cfg, "--listen", "unix:"+sock)
 
-	cmd := exec.Command(binary, "serve", "--connect", "unix:"+sock)
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	r := &rpc{t: t, cmd: cmd, stdin: stdin, lines: make(chan string, 64), stderr: &stderr}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 64<<20)
-		for sc.Scan() {
-			r.lines <- sc.Text()
-		}
-		close(r.lines)
-	}()
+	r := startRPC(t, exec.Command(binary, "serve", "--connect", "unix:"+sock))
 	r.request("initialize", map[string]any{"protocolVersion": "2025-11-25", "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "stdio-ide", "version": "9"}})
 	r.send(map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"})
 	ls := r.callTool("list_stacks", map[string]any{})
@@ -273,11 +255,11 @@ func TestRelayToTheServer(t *testing.T) {
 	pc := r.callTool("plan_change", map[string]any{"stack": "web"})
 	require.NotEqual(t, true, pc["isError"], resultText(pc))
 	assert.Contains(t, resultText(pc), "5 to add")
-	require.NoError(t, stdin.Close())
+	require.NoError(t, r.stdin.Close())
 	for line := range r.lines {
 		mustJSONRPC(t, line)
 	}
-	require.NoError(t, cmd.Wait(), stderr.String())
+	require.NoError(t, r.cmd.Wait(), r.stderr.String())
 
 	audit, err := exec.Command(binary, "audit", "--config", cfg).CombinedOutput()
 	require.NoError(t, err, string(audit))

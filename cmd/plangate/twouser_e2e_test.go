@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -245,29 +244,7 @@ func (l *twoUserLayout) startServer() (int, *lockedBuffer) {
 // relay runs `plangate serve --connect` as the agent's user, as its MCP
 // client would.
 func (l *twoUserLayout) relay() *rpc {
-	t := l.t
-	cmd := l.asAgent(l.bin, "serve", "--connect", "unix:"+l.sock)
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	stderr := &strings.Builder{}
-	cmd.Stderr = stderr
-	require.NoError(t, cmd.Start())
-	r := &rpc{t: t, cmd: cmd, stdin: stdin, lines: make(chan string, 256), stderr: stderr}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 64<<20)
-		for sc.Scan() {
-			r.lines <- sc.Text()
-		}
-		close(r.lines)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	return r
+	return startRPC(l.t, l.asAgent(l.bin, "serve", "--connect", "unix:"+l.sock))
 }
 
 // agentFails runs a command as the agent's user and asserts that the OS
