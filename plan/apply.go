@@ -97,7 +97,11 @@ func (r *Runner) ApplySaved(ctx context.Context, st *config.Stack, planFile stri
 	}
 	defer stderr.Close()
 
-	cmd := exec.Command(r.execPath, "apply", "-no-color", "-input=false", "-json", "-lock=true", planFile)
+	exe, err := r.sandboxed(st, env, dir)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, "apply", "-no-color", "-input=false", "-json", "-lock=true", planFile)
 	cmd.Dir = st.Dir
 	cmd.Env = envList(env)
 	cmd.Stdout, cmd.Stderr = journal, stderr

@@ -38,6 +38,7 @@ var MinTerraform = version.Must(version.NewVersion("1.5.0"))
 // plans against.
 type Runner struct {
 	find     func() (string, error)
+	stateDir string
 	dataRoot string
 	locks    *StackLocks
 	logger   *slog.Logger
@@ -45,6 +46,7 @@ type Runner struct {
 	mu       sync.Mutex
 	execPath string
 	version  *version.Version
+	sbx      *sandboxConfig
 	init     map[string]bool
 }
 
@@ -58,6 +60,7 @@ func NewRunner(find func() (string, error), stateDir string, logger *slog.Logger
 	}
 	return &Runner{
 		find:     find,
+		stateDir: stateDir,
 		dataRoot: filepath.Join(stateDir, "terraform"),
 		locks:    NewStackLocks(filepath.Join(stateDir, "locks")),
 		logger:   logger,
@@ -90,7 +93,11 @@ func (r *Runner) ready(ctx context.Context) error {
 	if v.LessThan(MinTerraform) {
 		return &TerraformError{Op: "version", Output: fmt.Sprintf("terraform %s at %s is too old: plangate needs Terraform >= %s (install a newer one, or set PLANGATE_TERRAFORM to one)", v, execPath, MinTerraform)}
 	}
-	r.execPath, r.version = execPath, v
+	r.execPath = execPath
+	if err := r.probeSandbox(); err != nil {
+		return err
+	}
+	r.version = v
 	return nil
 }
 
@@ -318,12 +325,19 @@ type uiDiagnostic struct {
 // newTF returns a fresh terraform-exec handle for one operation on a stack
 // (terraform-exec keeps per-call writers on the handle, so handles are
 // never shared between operations).
-func (r *Runner) newTF(st *config.Stack, creds Credentials) (*tfexec.Terraform, error) {
-	tf, err := tfexec.NewTerraform(st.Dir, r.execPath)
+//
+// keep lists the paths of the state dir the operation needs beyond the
+// stack's own, when Terraform runs sandboxed.
+func (r *Runner) newTF(st *config.Stack, creds Credentials, keep ...string) (*tfexec.Terraform, error) {
+	env, err := r.env(st, creds)
 	if err != nil {
 		return nil, err
 	}
-	env, err := r.env(st, creds)
+	exe, err := r.sandboxed(st, env, keep...)
+	if err != nil {
+		return nil, err
+	}
+	tf, err := tfexec.NewTerraform(st.Dir, exe)
 	if err != nil {
 		return nil, err
 	}
@@ -471,7 +485,7 @@ func (r *Runner) Plan(ctx context.Context, st *config.Stack, outDir string, opts
 func (r *Runner) planOnce(ctx context.Context, st *config.Stack, outDir string, c planConfig) (*PlanOutput, error) {
 	planFile := filepath.Join(outDir, PlanFile)
 	_ = os.Remove(planFile)
-	tf, err := r.newTF(st, c.creds)
+	tf, err := r.newTF(st, c.creds, outDir, c.varFile)
 	if err != nil {
 		return nil, err
 	}
@@ -585,12 +599,20 @@ func (r *Runner) showJSON(ctx context.Context, st *config.Stack, planFile, path 
 // The process gets the same treatment as terraform-exec's: its own process
 // group, SIGINT on cancel.
 func (r *Runner) show(ctx context.Context, st *config.Stack, op string, w io.Writer, creds Credentials, args ...string) error {
-	cmd := exec.CommandContext(ctx, r.execPath, append([]string{"show", "-json", "-no-color"}, args...)...)
-	cmd.Dir = st.Dir
 	env, err := r.env(st, creds)
 	if err != nil {
 		return err
 	}
+	var keep []string
+	for _, a := range args {
+		keep = append(keep, filepath.Dir(a)) // the plan file's directory
+	}
+	exe, err := r.sandboxed(st, env, keep...)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, exe, append([]string{"show", "-json", "-no-color"}, args...)...)
+	cmd.Dir = st.Dir
 	env["TF_IN_AUTOMATION"] = "1"
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)

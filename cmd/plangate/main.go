@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/plangate/plangate/awsguard"
 	"github.com/plangate/plangate/config"
 	"github.com/plangate/plangate/gate"
+	"github.com/plangate/plangate/internal/sandbox"
 	"github.com/plangate/plangate/internal/tfbin"
 	"github.com/plangate/plangate/plan"
 	"github.com/plangate/plangate/tools"
@@ -65,6 +67,8 @@ func commands() []command {
 }
 
 func main() {
+	// A sandboxed Terraform is started as this binary: run its stages.
+	sandbox.Main()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
@@ -258,6 +262,43 @@ func openEnv(configFlag string, stderr io.Writer, logger *slog.Logger) (*env, er
 	return e, nil
 }
 
+// sandboxTerraform runs the runner's Terraform in a sandbox
+// (PLANGATE_SANDBOX: auto, required or off) that also hides this user's
+// plangate state (the accepted-config records), its approver key
+// directory, and every path of PLANGATE_SANDBOX_HIDE (colon-separated:
+// what else the server's user holds that Terraform must not read).
+func sandboxTerraform(runner *plan.Runner, live *config.Live) error {
+	mode, err := plan.ParseSandboxMode(os.Getenv("PLANGATE_SANDBOX"))
+	if err != nil {
+		return err
+	}
+	if mode == plan.SandboxOff {
+		return nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		if mode == plan.SandboxRequired {
+			return fmt.Errorf("PLANGATE_SANDBOX=required: this binary cannot find itself to sandbox Terraform: %w", err)
+		}
+		return nil
+	}
+	var hide []string
+	if rec, err := config.RecordDir(live.Path); err == nil {
+		hide = append(hide, filepath.Dir(rec))
+	}
+	if dir, err := keyDir(); err == nil {
+		hide = append(hide, dir)
+	}
+	for _, p := range filepath.SplitList(os.Getenv("PLANGATE_SANDBOX_HIDE")) {
+		if !filepath.IsAbs(p) {
+			return fmt.Errorf("PLANGATE_SANDBOX_HIDE: %q is not an absolute path: list absolute paths, separated by colons", p)
+		}
+		hide = append(hide, p)
+	}
+	runner.Sandbox(exe, mode, hide...)
+	return nil
+}
+
 // stateError is a state dir that cannot be opened: the config is fine,
 // what it points at is not.
 type stateError struct {
@@ -283,6 +324,9 @@ func openState(cfg *config.Config, live *config.Live, logger *slog.Logger) (*env
 		return nil, err
 	}
 	runner := plan.NewRunner(tfbin.Find, cfg.StateDir, logger)
+	if err := sandboxTerraform(runner, live); err != nil {
+		return nil, err
+	}
 	log := audit.Open(cfg.StateDir)
 	g := &gate.Gate{Config: cfg, Live: live, Store: store, Runner: runner, Ledger: ledger, Audit: log, Logger: logger, AWS: awsguard.NewGuards()}
 	// Applies an earlier plangate started and did not see end are
