@@ -11,6 +11,7 @@ import (
 	"github.com/plangate/plangate/approvals"
 	"github.com/plangate/plangate/audit"
 	"github.com/plangate/plangate/freeze"
+	"github.com/plangate/plangate/gate"
 )
 
 func auditClient() audit.Client { return audit.Client{Name: "plangate-cli", Version: appVersion()} }
@@ -41,30 +42,39 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "reseal":
 		return reseal(e, *reason, stdout)
 	case "verify":
-		n, err := e.audit.Verify()
-		if err != nil {
-			var be *audit.BrokenError
-			if errors.As(err, &be) {
-				return fmt.Errorf("audit log %s is BROKEN at line %d: %s", e.audit.Path(), be.Line, be.Reason)
-			}
-			return err
-		}
-		fmt.Fprintf(stdout, "audit log %s: %d entries, hash chain intact\n", e.audit.Path(), n)
-		n, err = e.gate.Ledger.Verify()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "approval ledger %s: %d lines, hash chain intact\n", e.gate.Ledger.Path(), n)
-		return nil
+		return writeRecordsCheck(stdout, e.gate.VerifyRecords())
 	}
-	return e.audit.Read(func(line int, ev audit.Event, rawLine []byte) error {
-		if *raw {
-			fmt.Fprintf(stdout, "%s\n", rawLine)
-			return nil
-		}
-		fmt.Fprintf(stdout, "%4d  %s  %-18s %s\n", ev.Seq, ev.Time.Format(time.RFC3339), ev.Event, describeEvent(ev))
-		return nil
+	return e.audit.Read(func(_ int, ev audit.Event, rawLine []byte) error {
+		return writeAuditLine(stdout, ev, rawLine, *raw)
 	})
+}
+
+// writeAuditLine prints one line of the audit log: as it is in the file
+// (--json), or as a row.
+func writeAuditLine(w io.Writer, ev audit.Event, rawLine []byte, raw bool) error {
+	if raw {
+		_, err := fmt.Fprintf(w, "%s\n", rawLine)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%4d  %s  %-18s %s\n", ev.Seq, ev.Time.Format(time.RFC3339), ev.Event, describeEvent(ev))
+	return err
+}
+
+// writeRecordsCheck prints what plangate audit verify found, and returns
+// the first chain that is not intact as the error.
+func writeRecordsCheck(w io.Writer, rc *gate.RecordsCheck) error {
+	if !rc.AuditLog.Intact() {
+		return errors.New(rc.AuditLog.Error)
+	}
+	fmt.Fprintf(w, "audit log %s: %d entries, hash chain intact\n", rc.AuditLog.Path, rc.AuditLog.Lines)
+	if rc.Ledger == nil {
+		return errors.New("the approval ledger was not checked")
+	}
+	if !rc.Ledger.Intact() {
+		return errors.New(rc.Ledger.Error)
+	}
+	fmt.Fprintf(w, "approval ledger %s: %d lines, hash chain intact\n", rc.Ledger.Path, rc.Ledger.Lines)
+	return nil
 }
 
 // reseal vouches for the end of the audit log and of the approval ledger,
