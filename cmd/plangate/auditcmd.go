@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -17,9 +18,12 @@ import (
 func auditClient() audit.Client { return audit.Client{Name: "plangate-cli", Version: appVersion()} }
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("audit", "[verify | reseal --reason r]", "Print the audit log (every plan, refusal, approval, apply and freeze); with `verify` check its hash chain and head, and the approval ledger's, and name the first broken line; with `reseal` declare the audit log and the approval ledger as they stand genuine when their head file (audit.head, ledger.head) is missing or no longer matches, as after an upgrade from a plangate without them (recorded in the audit log, with the reason and your OS user).", stdout, stderr)
+	fs := newFlags("audit", "[verify | reseal --reason r]", "Print the audit log (every plan, refusal, approval, apply and freeze); with `verify` check its hash chain and head, and the approval ledger's, and name the first broken line; with `reseal` declare the audit log and the approval ledger as they stand genuine when their head file (audit.head, ledger.head) is missing or no longer matches, as after an upgrade from a plangate without them (recorded in the audit log, with the reason and your OS user). "+
+		"With --server, a plangate server's audit log or check, for approvers, printed as on the server's machine (reseal only runs there).", stdout, stderr)
 	configFlag := fs.String("config", "", "config file (default $PLANGATE_CONFIG, else ./plangate.hcl)")
 	raw := fs.Bool("json", false, "print the raw JSON lines")
+	serverFlag := fs.String("server", os.Getenv("PLANGATE_SERVER"), "the audit log (or, with verify, the check) of a plangate server: unix:/path/to.sock or https://host:port (default $PLANGATE_SERVER); needs an approver's key")
+	signer := signingKeyFlags(fs)
 	reason := fs.String("reason", "", "reseal: why the log's end is genuine, recorded in the log (required)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -32,6 +36,12 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError(fs, `reseal needs --reason, recorded in the log: plangate audit reseal --reason "restored from last night's backup"`)
 	case sub != "reseal" && *reason != "":
 		return usageError(fs, "--reason goes with reseal only")
+	}
+	if *serverFlag != "" {
+		if sub == "reseal" {
+			return fmt.Errorf("audit reseal is not done over the wire: it vouches for the records as they stand on disk, so run it on the server's machine, as the server's user (sudo -u plangate plangate audit reseal --config <plangate.hcl> --reason r), after looking at the files")
+		}
+		return auditRemote(ctx, *serverFlag, signer, sub, *raw, stdout)
 	}
 	logger, _ := newLogger(stderr, "warn")
 	e, err := openEnv(*configFlag, stderr, logger)
