@@ -50,6 +50,7 @@ var allowed = map[string][]string{
 	"internal/tmpfstest":  {},
 	"internal/layout":     {"internal/"},
 	"internal/moto":       {"internal/"},
+	"internal/peer":       {},
 	"internal/tfbin":      {},
 	"internal/tfscan":     {},
 	"internal/tftest":     {"internal/"},
