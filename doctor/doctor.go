@@ -130,7 +130,7 @@ func Run(ctx context.Context, o Options) ([]Check, error) {
 		out = append(out, terraformState(fa, st))
 	}
 	out = append(out, serverProcess(o.Proc, path, fa, o.InServer))
-	out = append(out, approverKeys(fa, approvers(cfg, file), o.KeyDir, o.KeyEncrypted)...)
+	out = append(out, approverKeys(fa, approvers(cfg, file), o.KeyDir, o.KeyEncrypted, o.InServer)...)
 	for _, st := range cfg.Stacks {
 		if st.AWS != nil {
 			out = append(out, awsChecks(ctx, st, awsguard.New(st.AWS, o.AWS...))...)

@@ -14,8 +14,9 @@ import (
 
 // approverKeys: are the config's approvers' key files on this machine
 // (<key dir>/<approver>.key) passphrase-protected, and out of the agent's
-// reach? One check per key file found; one in all when there is none.
-func approverKeys(fa *access, approvers []*config.Approver, keyDir string, encrypted func(string) (bool, error)) []Check {
+// reach? One check per key file found; one in all when there is none
+// (named for the server's machine when doctor runs in the server).
+func approverKeys(fa *access, approvers []*config.Approver, keyDir string, encrypted func(string) (bool, error), inServer bool) []Check {
 	var out []Check
 	var names []string
 	for _, a := range approvers {
@@ -30,7 +31,10 @@ func approverKeys(fa *access, approvers []*config.Approver, keyDir string, encry
 		out = append(out, keyFile(fa, fmt.Sprintf("approver key %s: passphrase, out of the agent's reach", a.Name), a.Name, path, encrypted))
 	}
 	if len(out) == 0 {
-		const name = "approver keys on this machine"
+		name := "approver keys on this machine"
+		if inServer {
+			name = "approver keys on the server's machine"
+		}
 		if len(names) == 0 {
 			return []Check{ok(name, guardApproval, "the config names no approver with a key file (passkeys only, or none)")}
 		}

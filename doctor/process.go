@@ -31,7 +31,13 @@ func servers(proc, configPath string, self bool) ([]server, error) {
 	var out []server
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() && !self {
+		if err != nil {
+			continue
+		}
+		if pid == os.Getpid() {
+			if self {
+				out = append(out, processUIDs(server{pid: pid, command: "plangate server"}, filepath.Join(proc, e.Name(), "status")))
+			}
 			continue
 		}
 		raw, err := os.ReadFile(filepath.Join(proc, e.Name(), "cmdline"))
@@ -59,17 +65,22 @@ func servers(proc, configPath string, self bool) ([]server, error) {
 				continue
 			}
 		}
-		s := server{pid: pid, command: "plangate " + args[1], uid: -1}
-		if ids, err := uids(filepath.Join(proc, e.Name(), "status")); err == nil {
-			if ids[0] == ids[1] && ids[1] == ids[2] {
-				s.uid = ids[0]
-			} else {
-				s.mixedUID = true
-			}
-		}
-		out = append(out, s)
+		out = append(out, processUIDs(server{pid: pid, command: "plangate " + args[1]}, filepath.Join(proc, e.Name(), "status")))
 	}
 	return out, nil
+}
+
+// processUIDs sets s's uid from its status file.
+func processUIDs(s server, status string) server {
+	s.uid = -1
+	if ids, err := uids(status); err == nil {
+		if ids[0] == ids[1] && ids[1] == ids[2] {
+			s.uid = ids[0]
+		} else {
+			s.mixedUID = true
+		}
+	}
+	return s
 }
 
 // flagValue is the value of --name (or -name, --name=v) among args.

@@ -13,7 +13,7 @@ const guardServer = "agents reach plangate through the server, which makes the c
 func ServerReached(addr, seenAs string, err error) Check {
 	const name = "plangate server reachable by the agent"
 	if err != nil {
-		return fail(name, guardServer, fmt.Sprintf("%s did not answer plangate doctor: %v", addr, err),
+		return fail(name, guardServer, fmt.Sprintf("%s made no checks of its side: %v", addr, err),
 			fmt.Sprintf("check that plangate server listens at %s and that this user may connect: a member of the socket's group (on TCP, --token-file with an agent token); then run plangate doctor --server %s again", addr, addr))
 	}
 	return ok(name, guardServer, fmt.Sprintf("%s answered; the server ran its checks for %s", addr, seenAs))

@@ -62,13 +62,14 @@ func TestRunWithoutAnAccount(t *testing.T) {
 	assert.Error(t, err, "neither an account nor an absence")
 }
 
-// In the server, the server's process is doctor's own.
+// In the server, the server's process is doctor's own, whatever its
+// binary is called and however its config was named.
 func TestServersInTheServer(t *testing.T) {
 	proc := t.TempDir()
 	cfg := "/srv/plangate/plangate.hcl"
 	d := filepath.Join(proc, strconv.Itoa(os.Getpid()))
 	require.NoError(t, os.MkdirAll(d, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(d, "cmdline"), []byte("/usr/local/bin/plangate\x00server\x00--config\x00"+cfg+"\x00"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(d, "cmdline"), []byte("/opt/pg\x00server\x00--config\x00../plangate.hcl\x00"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(d, "status"), []byte("Uid:\t64998\t64998\t64998\t64998\n"), 0o644))
 	agent := &Account{Name: "agent", UID: 1000, GIDs: []int{1000}}
 
