@@ -17,8 +17,9 @@ import (
 // connection reach your config, state, Terraform state, environment and
 // keys? The server answers with doctor's checks of its own side, for that
 // user: on a unix socket the peer's uid, which the kernel recorded when it
-// connected; on loopback TCP the uid that owns the peer's socket; an
-// --agent-user the client names instead. A peer on another host has no
+// connected; on TCP from this machine (loopback or one of its own
+// addresses) the uid that owns the peer's socket; an --agent-user the
+// client names instead. A peer on another host has no
 // account here that doctor can see, so those checks hold by that fact.
 //
 // It is an agent's request, not an approver's: it is behind the same
@@ -64,28 +65,11 @@ func (d *DoctorAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	o.InServer = true
 	p, seen := peerOf(r.Context(), o.Proc)
 	report := DoctorReport{Peer: seen}
-	switch name := r.URL.Query().Get("agent_user"); {
-	case name != "":
-		a, err := doctor.LookupAccount(name)
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, humanError{fmt.Sprintf("--agent-user %s: %v (the name is looked up on the server's machine)", name, err)})
-			return
-		}
-		o.Agent = a
-	case p.UID >= 0:
-		a, err := doctor.LookupUID(p.UID)
-		if err != nil {
-			o.Absent = &doctor.Absent{Fact: fmt.Sprintf("the agent connects as uid %d: %v", p.UID, err),
-				Fix: "pass --agent-user NAME, the agent's OS user on the server's machine"}
-		} else {
-			o.Agent = a
-		}
-	case p.Network == "tcp" && !p.Loopback:
-		o.Absent = &doctor.Absent{Holds: true,
-			Fact: fmt.Sprintf("the agent connects from %s, another host: this machine's files and processes are out of its user's reach (unless it also has an account here: doctor --server --agent-user NAME checks that one)", p.Addr)}
-	default:
-		o.Absent = &doctor.Absent{Fact: fmt.Sprintf("who the agent is cannot be told: %s (%s)", seen, p.Problem),
-			Fix: "pass --agent-user NAME, the agent's OS user on the server's machine"}
+	var err error
+	o.Agent, o.Absent, err = agentOf(p, seen, r.URL.Query().Get("agent_user"))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, humanError{err.Error()})
+		return
 	}
 	if o.Agent != nil {
 		report.Agent = o.Agent.Name
@@ -104,6 +88,32 @@ func (d *DoctorAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, report)
 }
 
+// agentOf decides whom doctor examines for peer p (seen: how it is
+// named): the account named (name, looked up here), the peer's own, or,
+// with none, the absence that decides the checks of its access.
+func agentOf(p peer.Peer, seen, name string) (*doctor.Account, *doctor.Absent, error) {
+	const fix = "pass --agent-user NAME, the agent's OS user on the server's machine"
+	switch {
+	case name != "":
+		a, err := doctor.LookupAccount(name)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--agent-user %s: %v (the name is looked up on the server's machine)", name, err)
+		}
+		return a, nil, nil
+	case p.UID >= 0:
+		a, err := doctor.LookupUID(p.UID)
+		if err != nil {
+			return nil, &doctor.Absent{Fact: fmt.Sprintf("the agent connects as uid %d: %v", p.UID, err), Fix: fix}, nil
+		}
+		return a, nil, nil
+	case p.Network == "tcp" && !p.Local:
+		return nil, &doctor.Absent{Holds: true,
+			Fact: fmt.Sprintf("the agent connects from %s, another host: this machine's files and processes are out of its user's reach (unless it also has an account here: doctor --server --agent-user NAME checks that one)", p.Addr)}, nil
+	default:
+		return nil, &doctor.Absent{Fact: fmt.Sprintf("who the agent is cannot be told: %s (%s)", seen, p.Problem), Fix: fix}, nil
+	}
+}
+
 // connKey holds a request's connection in its context.
 type connKey struct{}
 
@@ -119,8 +129,8 @@ func peerOf(ctx context.Context, proc string) (peer.Peer, string) {
 		return p, fmt.Sprintf("the unix socket's peer, uid %d (pid %d)", p.UID, p.PID)
 	case p.Network == "unix":
 		return p, "the unix socket's peer"
-	case p.Loopback && p.UID >= 0:
-		return p, fmt.Sprintf("%s on loopback, a socket of uid %d (if a proxy on this machine relays it, the proxy's uid)", p.Addr, p.UID)
+	case p.Local && p.UID >= 0:
+		return p, fmt.Sprintf("%s on this machine, a socket of uid %d (if a proxy on this machine relays it, the proxy's uid)", p.Addr, p.UID)
 	default:
 		return p, p.Addr
 	}

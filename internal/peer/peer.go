@@ -1,7 +1,8 @@
 // Package peer says who is at the other end of a connection to plangate
 // server: on a unix socket the peer process's uid, as the kernel recorded
-// it when it connected (SO_PEERCRED); on TCP its address, and on loopback
-// the uid that owns its socket, as /proc/net/tcp lists it.
+// it when it connected (SO_PEERCRED); on TCP its address, and, when it is
+// on this machine, the uid that owns its socket, as /proc/net/tcp lists
+// it.
 package peer
 
 import (
@@ -25,8 +26,9 @@ type Peer struct {
 	Network string
 	// Addr is a TCP peer's address; "" on a unix socket.
 	Addr string
-	// Loopback: a TCP peer on this machine.
-	Loopback bool
+	// Local: a TCP peer on this machine (its socket is listed here, or
+	// its address is one of this machine's: loopback or an interface's).
+	Local bool
 	// UID is the peer's uid; -1 when it is not known, and Problem says
 	// why.
 	UID int
@@ -62,21 +64,40 @@ func Of(c net.Conn, proc string) Peer {
 			p.Problem = err.Error()
 			return p
 		}
-		p.Loopback = remote.Addr().Unmap().IsLoopback()
-		if !p.Loopback {
-			p.Problem = "the peer is on another host"
-			return p
-		}
 		uid, err := socketOwner(proc, remote, local)
-		if err != nil {
-			p.Problem = err.Error()
-			return p
+		switch {
+		case err == nil:
+			p.Local, p.UID = true, uid
+		case localAddr(remote.Addr()):
+			p.Local, p.Problem = true, err.Error()
+		default:
+			p.Problem = "the peer is on another host"
 		}
-		p.UID = uid
 		return p
 	default:
 		return Peer{UID: -1, Problem: fmt.Sprintf("a %T is neither a unix socket nor TCP", c)}
 	}
+}
+
+// localAddr reports whether a is loopback or an address of one of this
+// machine's interfaces.
+func localAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	if a.IsLoopback() {
+		return true
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, ia := range addrs {
+		if n, ok := ia.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap() == a {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // socketOwner finds the uid owning the TCP socket whose local address is

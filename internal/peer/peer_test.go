@@ -46,6 +46,7 @@ func TestUnixSocketPeer(t *testing.T) {
 }
 
 // The loopback peer's uid comes from the real /proc/net/tcp (and tcp6).
+// (A peer of another host is not listed there: nothing here can be one.)
 func TestLoopbackPeer(t *testing.T) {
 	for _, network := range []string{"tcp4", "tcp6"} {
 		t.Run(network, func(t *testing.T) {
@@ -61,11 +62,40 @@ func TestLoopbackPeer(t *testing.T) {
 			client, server := accept(t, ln)
 			p := Of(server, "")
 			require.Empty(t, p.Problem)
-			assert.True(t, p.Loopback)
+			assert.True(t, p.Local)
 			assert.Equal(t, client.LocalAddr().String(), p.Addr)
 			assert.Equal(t, os.Getuid(), p.UID)
 		})
 	}
+}
+
+// A peer that connects to one of this machine's own addresses, not
+// loopback, is on this machine too.
+func TestPeerOnAnInterfaceAddress(t *testing.T) {
+	addrs, err := net.InterfaceAddrs()
+	require.NoError(t, err)
+	var ip netip.Addr
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if x, ok := netip.AddrFromSlice(n.IP); ok && x.Unmap().Is4() && !x.IsLoopback() {
+				ip = x.Unmap()
+				break
+			}
+		}
+	}
+	if !ip.IsValid() {
+		t.Skip("no IPv4 address besides loopback here")
+	}
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(ip, 0).String())
+	require.NoError(t, err)
+	defer ln.Close()
+	_, server := accept(t, ln)
+	p := Of(server, "")
+	require.Empty(t, p.Problem)
+	assert.True(t, p.Local)
+	assert.Equal(t, os.Getuid(), p.UID)
+	assert.True(t, localAddr(ip))
+	assert.False(t, localAddr(netip.MustParseAddr("192.0.2.1")), "TEST-NET-1 is no address of this machine")
 }
 
 // A fake /proc: the peer's end of the connection is found among others,
