@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -32,12 +33,15 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() != 0 {
 		return usageError(fs, "unexpected argument %q", fs.Arg(0))
 	}
-	if *serverFlag != "" {
-		if *configFlag != "" {
-			return usageError(fs, "--config names a plangate.hcl on this machine; with --server, the server checks its own")
-		}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	switch {
+	case explicit["server"] && explicit["config"]:
+		return usageError(fs, "--config names a plangate.hcl on this machine; with --server, the server checks its own")
+	case *serverFlag != "" && !explicit["config"]:
 		return doctorRemote(ctx, *serverFlag, *agentUser, *tokenFile, *asJSON, stdout)
 	}
+	// --config on the server's machine, where $PLANGATE_SERVER may be set.
 	if *tokenFile != "" {
 		return usageError(fs, "--token-file goes with --server")
 	}

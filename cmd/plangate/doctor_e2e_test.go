@@ -383,6 +383,14 @@ func TestDoctorOverTheWireUnreachable(t *testing.T) {
 	_, stderr, code = runBinary(t, "doctor", "--server", "unix:"+sock, "--config", "plangate.hcl")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "with --server, the server checks its own")
+
+	// On the server's machine, with $PLANGATE_SERVER set, --config is a
+	// local doctor's.
+	dir := project(t)
+	t.Setenv("PLANGATE_SERVER", "unix:"+sock)
+	checks, stderr, _ = runDoctor(t, "--config", filepath.Join(dir, "plangate.hcl"))
+	assert.Contains(t, checks, "plangate.hcl not writable by the agent", stderr)
+	assert.NotContains(t, checks, "plangate server reachable by the agent")
 }
 
 // The binary reads the roles of a stack's aws block from IAM with its own
