@@ -39,6 +39,14 @@ const (
 	// ActionFreeze sets the kill switch from another machine (plangate
 	// freeze --server); its subject is the stack, or SubjectAllStacks.
 	ActionFreeze = "freeze"
+	// ActionAudit reads a plangate server's records (plangate audit
+	// --server): SubjectAuditLog its audit log's lines, SubjectAuditVerify
+	// the check of the audit log's and the ledger's hash chains. Like a
+	// review, it changes nothing, so its nonce is not spent: one request
+	// reads every page of the log while it is good.
+	ActionAudit        = "audit"
+	SubjectAuditLog    = "log"
+	SubjectAuditVerify = "verify"
 )
 
 var (

@@ -527,6 +527,26 @@ func TestReadStopsAtABrokenLine(t *testing.T) {
 	assert.ErrorIs(t, l2.Read(func(int, Event, []byte) error { return stop }), stop, "fn's error ends the read")
 }
 
+// A page of the log starts after the line asked for; the lines before it
+// are not decoded, so a broken one there does not stop the page.
+func TestReadAfter(t *testing.T) {
+	l, orig := writeLog(t, 5)
+	ls := lines(orig)
+	ls[0] = []byte("{not json")
+	require.NoError(t, os.WriteFile(l.Path(), joinLines(ls), 0o600))
+	var seen []int
+	require.NoError(t, l.ReadAfter(2, func(line int, e Event, raw []byte) error {
+		seen = append(seen, line)
+		assert.Equal(t, int64(line), e.Seq)
+		assert.Equal(t, ls[line-1], raw)
+		return nil
+	}))
+	assert.Equal(t, []int{3, 4, 5}, seen)
+	seen = nil
+	require.NoError(t, l.ReadAfter(5, func(line int, _ Event, _ []byte) error { seen = append(seen, line); return nil }))
+	assert.Empty(t, seen, "nothing after the last line")
+}
+
 func TestConcurrentAppendsKeepOneChain(t *testing.T) {
 	dir := t.TempDir()
 	l := Open(dir)

@@ -19,7 +19,17 @@ import (
 // *BrokenError at a line that is not an event or is incomplete. A missing
 // log has no lines.
 func (l *Log) Read(fn func(line int, e Event, raw []byte) error) error {
+	return l.ReadAfter(0, fn)
+}
+
+// ReadAfter is Read from line after+1 on: the lines before it are read
+// past without being decoded (a page of the log, for plangate audit
+// --server).
+func (l *Log) ReadAfter(after int, fn func(line int, e Event, raw []byte) error) error {
 	return l.scan(func(n int, raw []byte, complete bool) error {
+		if n <= after {
+			return nil
+		}
 		if !complete {
 			return &BrokenError{Line: n, Reason: incompleteReason}
 		}

@@ -37,6 +37,20 @@ func LookupAccount(name string) (*Account, error) {
 	if err != nil {
 		return nil, fmt.Errorf("look up user %q: %w", name, err)
 	}
+	return accountOf(u)
+}
+
+// LookupUID returns the account with uid: a peer of plangate server's
+// socket, as the kernel names it.
+func LookupUID(uid int) (*Account, error) {
+	u, err := user.LookupId(strconv.Itoa(uid))
+	if err != nil {
+		return nil, fmt.Errorf("uid %d has no user on this machine: %w", uid, err)
+	}
+	return accountOf(u)
+}
+
+func accountOf(u *user.User) (*Account, error) {
 	uid, err := strconv.Atoi(u.Uid)
 	if err != nil {
 		return nil, fmt.Errorf("user %s has uid %q, not a number: plangate doctor decides access from Unix file modes", u.Username, u.Uid)
@@ -73,10 +87,38 @@ const (
 	permExec  = 1
 )
 
+// Absent stands in for the agent's account where doctor has none to
+// examine: the agent's user is on another host, so this machine's files
+// are out of its reach by that fact (Holds), or who it is could not be
+// told (the checks are unknown).
+type Absent struct {
+	Holds bool
+	// Fact says which, Fix what to do when it does not hold.
+	Fact, Fix string
+}
+
+func (a *Absent) check(name, guarantee string) Check {
+	if a.Holds {
+		return ok(name, guarantee, a.Fact)
+	}
+	return unknown(name, guarantee, a.Fact, a.Fix)
+}
+
 // access decides an account's access to paths, caching what it stats.
+// With absent set there is no account (who is nil): the checks take
+// absent's verdict instead.
 type access struct {
-	who   *Account
-	stats map[string]statResult
+	who    *Account
+	absent *Absent
+	stats  map[string]statResult
+}
+
+// name is the agent's user in facts and fixes.
+func (c *access) name() string {
+	if c.who == nil {
+		return "the agent's user"
+	}
+	return c.who.Name
 }
 
 type statResult struct {

@@ -139,20 +139,20 @@ func TestServerProcess(t *testing.T) {
 	add(11, 1000, "/usr/local/bin/plangate", "serve", "--connect", "unix:/run/plangate.sock")
 	add(12, 1000, "/usr/local/bin/plangate", "serve", "--config=/home/agent/other/plangate.hcl")
 	add(13, 1000, "/usr/bin/bash")
-	c := serverProcess(proc, cfg, agent)
+	c := serverProcess(proc, cfg, newAccess(agent), false)
 	assert.Equal(t, StatusOK, c.Status, c.Fact)
 	assert.Contains(t, c.Fact, "pid 10")
 	assert.NotContains(t, c.Fact, "pid 11", "a relay holds no credentials")
 	assert.NotContains(t, c.Fact, "pid 12", "another config's server is another deployment")
 
 	add(14, 1000, "/home/agent/bin/plangate", "serve", "--config", cfg)
-	c = serverProcess(proc, cfg, agent)
+	c = serverProcess(proc, cfg, newAccess(agent), false)
 	assert.Equal(t, StatusFail, c.Status, c.Fact)
 	assert.Contains(t, c.Fact, "pid 14")
 	assert.Contains(t, c.Fact, "environ")
 
 	empty := t.TempDir()
-	c = serverProcess(empty, cfg, agent)
+	c = serverProcess(empty, cfg, newAccess(agent), false)
 	assert.Equal(t, StatusUnknown, c.Status)
 	assert.False(t, c.OK)
 }

@@ -84,8 +84,16 @@ func skipped(name, guarantee, fact string) Check {
 type Options struct {
 	// ConfigPath is plangate.hcl (config.Find's answer).
 	ConfigPath string
-	// Agent is the OS user the agents run as.
+	// Agent is the OS user the agents run as. Nil only with Absent.
 	Agent *Account
+	// Absent, with no Agent, decides every check of the agent's access
+	// to this machine's files and processes: the agent's user is on
+	// another host, or who it is could not be told.
+	Absent *Absent
+	// InServer: doctor runs inside plangate server (doctor --server), so
+	// the server's process is this one, and the accepted-config record
+	// is the server's own.
+	InServer bool
 	// KeyDir is where this machine's approver keys are (<approver>.key).
 	KeyDir string
 	// KeyEncrypted reports whether the approver key file at path is
@@ -106,7 +114,7 @@ func Run(ctx context.Context, o Options) ([]Check, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.Agent == nil {
+	if o.Agent == nil && o.Absent == nil {
 		return nil, errors.New("doctor: no agent account")
 	}
 	cfg, file, checks, err := acceptance(path)
@@ -114,14 +122,15 @@ func Run(ctx context.Context, o Options) ([]Check, error) {
 		return nil, err
 	}
 	fa := newAccess(o.Agent)
+	fa.absent = o.Absent
 	out := []Check{configFile(fa, path)}
 	out = append(out, checks...)
-	out = append(out, stateDirChecks(fa, cfg)...)
+	out = append(out, stateDirChecks(fa, cfg, o.InServer)...)
 	for _, st := range cfg.Stacks {
 		out = append(out, terraformState(fa, st))
 	}
-	out = append(out, serverProcess(o.Proc, path, o.Agent))
-	out = append(out, approverKeys(fa, approvers(cfg, file), o.KeyDir, o.KeyEncrypted)...)
+	out = append(out, serverProcess(o.Proc, path, fa, o.InServer))
+	out = append(out, approverKeys(fa, approvers(cfg, file), o.KeyDir, o.KeyEncrypted, o.InServer)...)
 	for _, st := range cfg.Stacks {
 		if st.AWS != nil {
 			out = append(out, awsChecks(ctx, st, awsguard.New(st.AWS, o.AWS...))...)

@@ -18,6 +18,9 @@ const planFile = "tfplan"
 // replace it through a directory it may write)?
 func configFile(fa *access, path string) Check {
 	const name = "plangate.hcl not writable by the agent"
+	if fa.absent != nil {
+		return fa.absent.check(name, guardPolicy)
+	}
 	if fa.who.Root() {
 		return fail(name, guardPolicy, fa.who.rootFact(), "run the agents as another OS user than root")
 	}
@@ -33,8 +36,9 @@ func configFile(fa *access, path string) Check {
 }
 
 // stateDirChecks: is state_dir in a git work tree, and can the agent's
-// user read or write it, or the accepted-config record?
-func stateDirChecks(fa *access, cfg *config.Config) []Check {
+// user read or write it, or the accepted-config record (the server's own
+// when doctor runs in it)?
+func stateDirChecks(fa *access, cfg *config.Config, inServer bool) []Check {
 	dir := cfg.StateDir
 	var out []Check
 	const tree = "state_dir outside any git work tree"
@@ -47,6 +51,9 @@ func stateDirChecks(fa *access, cfg *config.Config) []Check {
 	const readName, writeName = "state_dir not readable by the agent", "state_dir not writable by the agent"
 	const recName = "accepted-config record not writable by the agent"
 	recDir, recErr := config.RecordDir(cfg.Path)
+	if fa.absent != nil {
+		return append(out, fa.absent.check(readName, guardSecrets), fa.absent.check(writeName, guardRecord), fa.absent.check(recName, guardPolicy))
+	}
 	if fa.who.Root() {
 		fix := "run the agents as another OS user than root"
 		return append(out,
@@ -86,6 +93,8 @@ func stateDirChecks(fa *access, cfg *config.Config) []Check {
 		out = append(out, unknown(recName, guardPolicy, fmt.Sprintf("cannot tell: %v", err), "run plangate doctor as root or as the server's user"))
 	case v.yes:
 		out = append(out, fail(recName, guardPolicy, v.why+": it can accept its own edits of plangate.hcl", fmt.Sprintf("run plangate server as its own user, whose state directory (%s) %s cannot write", recDir, fa.who.Name)))
+	case inServer:
+		out = append(out, ok(recName, guardPolicy, v.why+" (the server's own record)"))
 	default:
 		out = append(out, ok(recName, guardPolicy, v.why+" (the record of the user running doctor: run doctor with the server's HOME or XDG_STATE_HOME if it differs)"))
 	}

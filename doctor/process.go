@@ -22,7 +22,8 @@ type server struct {
 // servers scans proc for plangate serve and server processes of the
 // config at configPath (a process started with another --config is
 // another deployment; one without, or whose directory is unknown, counts).
-func servers(proc, configPath string) ([]server, error) {
+// This process is one of them only when it is the server (self).
+func servers(proc, configPath string, self bool) ([]server, error) {
 	entries, err := os.ReadDir(proc)
 	if err != nil {
 		return nil, err
@@ -30,7 +31,13 @@ func servers(proc, configPath string) ([]server, error) {
 	var out []server
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
+		if err != nil {
+			continue
+		}
+		if pid == os.Getpid() {
+			if self {
+				out = append(out, processUIDs(server{pid: pid, command: "plangate server"}, filepath.Join(proc, e.Name(), "status")))
+			}
 			continue
 		}
 		raw, err := os.ReadFile(filepath.Join(proc, e.Name(), "cmdline"))
@@ -58,17 +65,22 @@ func servers(proc, configPath string) ([]server, error) {
 				continue
 			}
 		}
-		s := server{pid: pid, command: "plangate " + args[1], uid: -1}
-		if ids, err := uids(filepath.Join(proc, e.Name(), "status")); err == nil {
-			if ids[0] == ids[1] && ids[1] == ids[2] {
-				s.uid = ids[0]
-			} else {
-				s.mixedUID = true
-			}
-		}
-		out = append(out, s)
+		out = append(out, processUIDs(server{pid: pid, command: "plangate " + args[1]}, filepath.Join(proc, e.Name(), "status")))
 	}
 	return out, nil
+}
+
+// processUIDs sets s's uid from its status file.
+func processUIDs(s server, status string) server {
+	s.uid = -1
+	if ids, err := uids(status); err == nil {
+		if ids[0] == ids[1] && ids[1] == ids[2] {
+			s.uid = ids[0]
+		} else {
+			s.mixedUID = true
+		}
+	}
+	return s
 }
 
 // flagValue is the value of --name (or -name, --name=v) among args.
@@ -116,13 +128,17 @@ func uids(status string) ([3]int, error) {
 }
 
 // serverProcess: can the agent's user read the environment (the cloud
-// credentials) of the running server?
-func serverProcess(proc, configPath string, agent *Account) Check {
+// credentials) of the running server (this process, inServer)?
+func serverProcess(proc, configPath string, fa *access, inServer bool) Check {
 	const name = "server's environment not readable by the agent"
+	if fa.absent != nil {
+		return fa.absent.check(name, guardCloudKeys)
+	}
+	agent := fa.who
 	if proc == "" {
 		proc = "/proc"
 	}
-	procs, err := servers(proc, configPath)
+	procs, err := servers(proc, configPath, inServer)
 	if err != nil {
 		return unknown(name, guardCloudKeys, fmt.Sprintf("cannot list processes in %s: %v", proc, err), "run plangate doctor on the server's machine, on Linux")
 	}

@@ -106,6 +106,9 @@ func terraformState(fa *access, st *config.Stack) Check {
 		return skipped(name, guardSecrets, fmt.Sprintf("backend %q%s: remote state is not checked here; whoever holds credentials for it can read and write it, so the agent must hold none", b.kind, where))
 	}
 	path := localStatePath(st, b)
+	if fa.absent != nil {
+		return fa.absent.check(name, guardSecrets)
+	}
 	if fa.who.Root() {
 		return fail(name, guardSecrets, fa.who.rootFact(), "run the agents as another OS user than root")
 	}

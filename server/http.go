@@ -67,6 +67,9 @@ type HTTPOptions struct {
 	// approve --server). Its requests are signed by approvers, so they
 	// need no agent token.
 	Human http.Handler
+	// Doctor, when set, answers plangate doctor --server at DoctorPath:
+	// an agent's request, behind the same checks as MCP's.
+	Doctor http.Handler
 	// Base is the server's lifetime: tool calls outlive their HTTP
 	// request (a client that disconnects does not stop an apply) but end
 	// with it.
@@ -95,6 +98,9 @@ func NewHTTPHandler(s *mcpserver.MCPServer, opts HTTPOptions) *HTTPHandler {
 	)
 	mux := http.NewServeMux()
 	mux.Handle(EndpointPath, mcp)
+	if opts.Doctor != nil {
+		mux.Handle(DoctorPath, opts.Doctor)
+	}
 	return &HTTPHandler{next: mux, opts: opts, logger: logger}
 }
 
@@ -125,8 +131,11 @@ func (g *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.calls.Add(1)
 		defer g.calls.Done()
 	}
-	human := g.opts.Human != nil && strings.HasPrefix(r.URL.Path, HumanPath)
-	if r.URL.Path != EndpointPath && !human {
+	// The agents' paths, behind the listener's access control and the
+	// agent token; the human API's requests are approver-signed instead.
+	agents := r.URL.Path == EndpointPath || g.opts.Doctor != nil && r.URL.Path == DoctorPath
+	human := !agents && g.opts.Human != nil && strings.HasPrefix(r.URL.Path, HumanPath)
+	if !agents && !human {
 		http.Error(w, "plangate serves MCP at "+EndpointPath, http.StatusNotFound)
 		return
 	}
@@ -238,6 +247,9 @@ func ServeHTTP(ctx context.Context, h *HTTPHandler, ln net.Listener, tlsConfig *
 		MaxHeaderBytes:    64 << 10,
 		TLSConfig:         tlsConfig,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		// Whom a request comes from (plangate doctor --server) is a fact
+		// of its connection.
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) },
 	}
 	if logger != nil {
 		srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)

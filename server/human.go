@@ -34,6 +34,8 @@ const (
 	ConfigPath    = HumanPath + "config"
 	PlansPath     = HumanPath + "plans"
 	AcceptPath    = HumanPath + "config/accept"
+	AuditPath     = HumanPath + "audit"
+	VerifyPath    = HumanPath + "audit/verify"
 	RequestHeader = "Plangate-Request"
 )
 
@@ -91,8 +93,12 @@ func (h *HumanAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.configStatus(w, r)
 	case r.URL.Path == AcceptPath && r.Method == http.MethodPost:
 		h.configAccept(w, r)
+	case r.URL.Path == AuditPath && r.Method == http.MethodGet:
+		h.auditLog(w, r)
+	case r.URL.Path == VerifyPath && r.Method == http.MethodGet:
+		h.auditVerify(w, r)
 	default:
-		writeJSON(w, http.StatusNotFound, humanError{"no such endpoint: plangate server's human API has GET " + ReviewPath + " and POST " + ApprovalsPath})
+		writeJSON(w, http.StatusNotFound, humanError{fmt.Sprintf("no such endpoint: %s %s is not part of plangate server's human API (its commands are plangate approve, plans, show, freeze, unfreeze, config and audit with --server)", r.Method, r.URL.Path)})
 	}
 }
 

@@ -74,17 +74,37 @@ func approveRemote(ctx context.Context, addr, planArg string, signer signingKey,
 // humanCall makes one call to the server's human API, decoding its JSON
 // answer into out, or its error into an error.
 func humanCall(ctx context.Context, ep *relay.Endpoint, method, path, signed string, body, out any) error {
+	res, err := humanDo(ctx, ep, method, path, signed, body, nil)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
+}
+
+// humanDo sends one request to the server (its signed request in
+// RequestHeader, extra headers besides) and returns the answer when it is
+// 200 OK, for the caller to read and close; any other answer is an error
+// that says what the server said.
+func humanDo(ctx context.Context, ep *relay.Endpoint, method, path, signed string, body any, header http.Header) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, ep.Base()+path, rd)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if signed != "" {
@@ -92,23 +112,23 @@ func humanCall(ctx context.Context, ep *relay.Endpoint, method, path, signed str
 	}
 	res, err := ep.HTTPClient().Do(req)
 	if err != nil {
-		return fmt.Errorf("plangate server at %s is not reachable: %w", ep.Host(), err)
+		return nil, fmt.Errorf("plangate server at %s is not reachable: %w", ep.Host(), err)
+	}
+	if res.StatusCode == http.StatusOK {
+		return res, nil
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if res.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return fmt.Errorf("%s", e.Error)
-		}
-		return fmt.Errorf("plangate server at %s answered %s: %s", ep.Host(), res.Status, strings.TrimSpace(string(b)))
+	var e struct {
+		Error string `json:"error"`
 	}
-	return json.Unmarshal(b, out)
+	if json.Unmarshal(b, &e) == nil && e.Error != "" {
+		return nil, fmt.Errorf("%s", e.Error)
+	}
+	return nil, fmt.Errorf("plangate server at %s answered %s: %s", ep.Host(), res.Status, strings.TrimSpace(string(b)))
 }
 
 // keyDirApprovers names the approvers whose keys are in the key dir: with

@@ -5,20 +5,25 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/plangate/plangate/approvals"
 	"github.com/plangate/plangate/audit"
 	"github.com/plangate/plangate/freeze"
+	"github.com/plangate/plangate/gate"
 )
 
 func auditClient() audit.Client { return audit.Client{Name: "plangate-cli", Version: appVersion()} }
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("audit", "[verify | reseal --reason r]", "Print the audit log (every plan, refusal, approval, apply and freeze); with `verify` check its hash chain and head, and the approval ledger's, and name the first broken line; with `reseal` declare the audit log and the approval ledger as they stand genuine when their head file (audit.head, ledger.head) is missing or no longer matches, as after an upgrade from a plangate without them (recorded in the audit log, with the reason and your OS user).", stdout, stderr)
+	fs := newFlags("audit", "[verify | reseal --reason r]", "Print the audit log (every plan, refusal, approval, apply and freeze); with `verify` check its hash chain and head, and the approval ledger's, and name the first broken line; with `reseal` declare the audit log and the approval ledger as they stand genuine when their head file (audit.head, ledger.head) is missing or no longer matches, as after an upgrade from a plangate without them (recorded in the audit log, with the reason and your OS user). "+
+		"With --server, a plangate server's audit log or check, for approvers, printed as on the server's machine (reseal only runs there).", stdout, stderr)
 	configFlag := fs.String("config", "", "config file (default $PLANGATE_CONFIG, else ./plangate.hcl)")
 	raw := fs.Bool("json", false, "print the raw JSON lines")
+	serverFlag := fs.String("server", os.Getenv("PLANGATE_SERVER"), "the audit log (or, with verify, the check) of a plangate server: unix:/path/to.sock or https://host:port (default $PLANGATE_SERVER); needs an approver's key")
+	signer := signingKeyFlags(fs)
 	reason := fs.String("reason", "", "reseal: why the log's end is genuine, recorded in the log (required)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -32,6 +37,12 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case sub != "reseal" && *reason != "":
 		return usageError(fs, "--reason goes with reseal only")
 	}
+	if *serverFlag != "" {
+		if sub == "reseal" {
+			return fmt.Errorf("audit reseal is not done over the wire: it vouches for the records as they stand on disk, so run it on the server's machine, as the server's user (sudo -u plangate plangate audit reseal --config <plangate.hcl> --reason r), after looking at the files")
+		}
+		return auditRemote(ctx, *serverFlag, signer, sub, *raw, stdout)
+	}
 	logger, _ := newLogger(stderr, "warn")
 	e, err := openEnv(*configFlag, stderr, logger)
 	if err != nil {
@@ -41,30 +52,39 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "reseal":
 		return reseal(e, *reason, stdout)
 	case "verify":
-		n, err := e.audit.Verify()
-		if err != nil {
-			var be *audit.BrokenError
-			if errors.As(err, &be) {
-				return fmt.Errorf("audit log %s is BROKEN at line %d: %s", e.audit.Path(), be.Line, be.Reason)
-			}
-			return err
-		}
-		fmt.Fprintf(stdout, "audit log %s: %d entries, hash chain intact\n", e.audit.Path(), n)
-		n, err = e.gate.Ledger.Verify()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "approval ledger %s: %d lines, hash chain intact\n", e.gate.Ledger.Path(), n)
-		return nil
+		return writeRecordsCheck(stdout, e.gate.VerifyRecords())
 	}
-	return e.audit.Read(func(line int, ev audit.Event, rawLine []byte) error {
-		if *raw {
-			fmt.Fprintf(stdout, "%s\n", rawLine)
-			return nil
-		}
-		fmt.Fprintf(stdout, "%4d  %s  %-18s %s\n", ev.Seq, ev.Time.Format(time.RFC3339), ev.Event, describeEvent(ev))
-		return nil
+	return e.audit.Read(func(_ int, ev audit.Event, rawLine []byte) error {
+		return writeAuditLine(stdout, ev, rawLine, *raw)
 	})
+}
+
+// writeAuditLine prints one line of the audit log: as it is in the file
+// (--json), or as a row.
+func writeAuditLine(w io.Writer, ev audit.Event, rawLine []byte, raw bool) error {
+	if raw {
+		_, err := fmt.Fprintf(w, "%s\n", rawLine)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%4d  %s  %-18s %s\n", ev.Seq, ev.Time.Format(time.RFC3339), ev.Event, describeEvent(ev))
+	return err
+}
+
+// writeRecordsCheck prints what plangate audit verify found, and returns
+// the first chain that is not intact as the error.
+func writeRecordsCheck(w io.Writer, rc *gate.RecordsCheck) error {
+	if !rc.AuditLog.Intact() {
+		return errors.New(rc.AuditLog.Error)
+	}
+	fmt.Fprintf(w, "audit log %s: %d entries, hash chain intact\n", rc.AuditLog.Path, rc.AuditLog.Lines)
+	if rc.Ledger == nil {
+		return errors.New("the approval ledger was not checked")
+	}
+	if !rc.Ledger.Intact() {
+		return errors.New(rc.Ledger.Error)
+	}
+	fmt.Fprintf(w, "approval ledger %s: %d lines, hash chain intact\n", rc.Ledger.Path, rc.Ledger.Lines)
+	return nil
 }
 
 // reseal vouches for the end of the audit log and of the approval ledger,

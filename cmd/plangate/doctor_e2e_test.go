@@ -283,10 +283,114 @@ func TestDoctorTwoUserLayout(t *testing.T) {
 	assert.Contains(t, c.Fact, "not passphrase-protected")
 }
 
-func TestDoctorServerFlagNotYet(t *testing.T) {
-	_, stderr, code := runBinary(t, "doctor", "--server", "unix:/run/plangate.sock")
+// plangate doctor --server where the server runs as the agent's own user
+// (the invoking user, or, as root, a second user that owns the project and
+// the state): run as that user against the server's socket, it fails
+// naming the writable config and state_dir, as the local doctor does.
+func TestDoctorOverTheWireSameUser(t *testing.T) {
+	dir := project(t)
+	cfg := filepath.Join(dir, "plangate.hcl")
+	_, stderr, code := runBinary(t, "config", "status", "--config", cfg)
+	require.Equal(t, 0, code, stderr)
+	sd := stateDir(t, dir)
+	run := t.TempDir()
+	keys := t.TempDir()
+	bin, agent := binary, ""
+	var cred *syscall.Credential
+	if os.Getuid() == 0 {
+		u := agentAccount(t)
+		uid, gid := ids(t, u)
+		agent = u.Username
+		for _, d := range []string{dir, os.Getenv("XDG_STATE_HOME"), run, keys} {
+			chownTree(t, d, uid, gid)
+			openPath(t, d)
+		}
+		bin = copyBinary(t)
+		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	} else {
+		u, err := user.Current()
+		require.NoError(t, err)
+		agent = u.Username
+	}
+	as := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "PLANGATE_KEY_DIR="+keys, "PLANGATE_CONFIG=", "PLANGATE_SERVER=")
+		cmd.Dir = run
+		if cred != nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		}
+		return cmd
+	}
+	sock := filepath.Join(run, "plangate.sock")
+	srv := as("server", "--config", cfg, "--listen", "unix:"+sock)
+	serverLog := &lockedBuffer{}
+	srv.Stdout, srv.Stderr = serverLog, serverLog
+	require.NoError(t, srv.Start())
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	require.Eventually(t, func() bool { return strings.Contains(serverLog.String(), "plangate serving over HTTP") }, time.Minute, 50*time.Millisecond, "%s", serverLog)
+
+	doctor := as("doctor", "--server", "unix:"+sock, "--json")
+	var errOut strings.Builder
+	doctor.Stderr = &errOut
+	out, err := doctor.Output()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, errOut.String())
+	assert.Equal(t, 1, ee.ExitCode())
+	assert.Contains(t, errOut.String(), "do not hold for agents running as "+agent)
+	var list []doctorCheck
+	require.NoError(t, json.Unmarshal(out, &list), "%s", out)
+	checks := map[string]doctorCheck{}
+	for _, c := range list {
+		checks[c.Check] = c
+	}
+
+	c := checks["plangate server reachable by the agent"]
+	assert.Equal(t, "ok", c.Status, c.Fact)
+	assert.Contains(t, c.Fact, "the server ran its checks for "+agent)
+	c = checks["plangate.hcl not writable by the agent"]
+	assert.Equal(t, "fail", c.Status, c.Fact)
+	assert.Contains(t, c.Fact, cfg)
+	assert.Contains(t, c.Fact, agent+" owns")
+	c = checks["state_dir not writable by the agent"]
+	assert.Equal(t, "fail", c.Status, c.Fact)
+	assert.Contains(t, c.Fact, sd)
+	assert.Equal(t, "fail", checks["state_dir not readable by the agent"].Status)
+	assert.Equal(t, "fail", checks["accepted-config record not writable by the agent"].Status)
+	assert.Equal(t, "fail", checks["stack web: Terraform state out of the agent's reach"].Status)
+	c = checks["server's environment not readable by the agent"]
+	assert.Equal(t, "fail", c.Status, c.Fact)
+	assert.Contains(t, c.Fact, "plangate server (pid ")
+	assert.Contains(t, c.Fact, "the agent's user")
+	assert.Equal(t, "ok", checks["state_dir outside any git work tree"].Status)
+	assert.Equal(t, "ok", checks["approver keys on the agent's machine"].Status)
+}
+
+// Where the server cannot be reached, doctor --server says so in its one
+// check of the server, still checks the keys on this machine, and fails.
+// --config names a local file, which --server does not read.
+func TestDoctorOverTheWireUnreachable(t *testing.T) {
+	t.Setenv("PLANGATE_KEY_DIR", t.TempDir())
+	sock := filepath.Join(t.TempDir(), "none.sock")
+	checks, stderr, code := runDoctor(t, "--server", "unix:"+sock)
+	assert.Equal(t, 1, code, stderr)
+	c := checks["plangate server reachable by the agent"]
+	assert.Equal(t, "fail", c.Status)
+	assert.Contains(t, c.Fact, "is not reachable")
+	assert.Contains(t, c.Fix, "socket's group")
+	assert.Equal(t, "ok", checks["approver keys on the agent's machine"].Status)
+	assert.Len(t, checks, 2)
+
+	_, stderr, code = runBinary(t, "doctor", "--server", "unix:"+sock, "--config", "plangate.hcl")
 	assert.Equal(t, 2, code)
-	assert.Contains(t, stderr, "--server is not supported yet")
+	assert.Contains(t, stderr, "with --server, the server checks its own")
+
+	// On the server's machine, with $PLANGATE_SERVER set, --config is a
+	// local doctor's.
+	dir := project(t)
+	t.Setenv("PLANGATE_SERVER", "unix:"+sock)
+	checks, stderr, _ = runDoctor(t, "--config", filepath.Join(dir, "plangate.hcl"))
+	assert.Contains(t, checks, "plangate.hcl not writable by the agent", stderr)
+	assert.NotContains(t, checks, "plangate server reachable by the agent")
 }
 
 // The binary reads the roles of a stack's aws block from IAM with its own

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plangate/plangate/doctor"
 	"github.com/plangate/plangate/server"
 )
 
@@ -47,6 +48,9 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	opts := server.HTTPOptions{Base: ctx, Logger: logger, Human: &server.HumanAPI{Gate: e.gate, Logger: logger}}
+	// The server's own key dir: doctor --server checks its key files too.
+	keys, _ := keyDir()
+	opts.Doctor = &server.DoctorAPI{Options: doctor.Options{ConfigPath: e.cfg.Path, KeyDir: keys, KeyEncrypted: keyEncrypted}, Logger: logger}
 	if *hosts != "" {
 		opts.Hosts = strings.Split(*hosts, ",")
 	}

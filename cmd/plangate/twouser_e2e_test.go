@@ -214,9 +214,14 @@ func (l *twoUserLayout) asAgent(name string, args ...string) *exec.Cmd {
 // environment, with no new privileges and umask 077 as docs/plangate.service
 // runs it, and waits until it listens; it returns the server's pid.
 func (l *twoUserLayout) startServer() (int, *lockedBuffer) {
+	return l.startServerOn("unix:"+l.sock, "--socket-group", l.socketGroup)
+}
+
+// startServerOn is startServer listening on listen, with args.
+func (l *twoUserLayout) startServerOn(listen string, args ...string) (int, *lockedBuffer) {
 	t := l.t
 	env := append(l.plainEnv(l.server), "PLANGATE_TERRAFORM="+l.tf, "CHECKPOINT_DISABLE=1", "AWS_SECRET_ACCESS_KEY="+twoUserSecret)
-	cmd := l.asServer(env, l.bin, "server", "--config", l.cfg, "--listen", "unix:"+l.sock, "--socket-group", l.socketGroup)
+	cmd := l.asServer(env, l.bin, append([]string{"server", "--config", l.cfg, "--listen", listen}, args...)...)
 	// As the unit's NoNewPrivileges=yes: Terraform and its providers run.
 	cmd.Args = append([]string{cmd.Args[0], "--no-new-privs"}, cmd.Args[1:]...)
 	stderr := &lockedBuffer{}

@@ -27,11 +27,12 @@ const module = "github.com/plangate/plangate/"
 var allowed = map[string][]string{
 	"cmd/plangate":             {"*"},
 	"internal/gen/benchreport": {"*"},
-	"server":                   {"tools", "gate", "plan", "audit", "config", "approvals", "internal/"},
-	"tools":                    {"gate", "plan", "audit", "freeze", "config", "internal/"},
-	"gate":                     {"plan", "approvals", "audit", "freeze", "awsguard", "config", "internal/"},
-	"plan":                     {"config", "internal/", "plan/"},
-	"approvals":                {"config", "internal/", "approvals/"},
+	// plangate doctor --server: the server runs doctor for the agent at the other end.
+	"server":    {"tools", "gate", "plan", "audit", "config", "approvals", "doctor", "internal/"},
+	"tools":     {"gate", "plan", "audit", "freeze", "config", "internal/"},
+	"gate":      {"plan", "approvals", "audit", "freeze", "awsguard", "config", "internal/"},
+	"plan":      {"config", "internal/", "plan/"},
+	"approvals": {"config", "internal/", "approvals/"},
 	// Audit events carry a plan's counts and AWS identity.
 	"audit":    {"plan", "internal/"},
 	"awsguard": {"config", "internal/"},
@@ -50,6 +51,7 @@ var allowed = map[string][]string{
 	"internal/tmpfstest":  {},
 	"internal/layout":     {"internal/"},
 	"internal/moto":       {"internal/"},
+	"internal/peer":       {},
 	"internal/tfbin":      {},
 	"internal/tfscan":     {},
 	"internal/tftest":     {"internal/"},

@@ -20,6 +20,10 @@ func (t Token) String() string {
 	return "[redacted]"
 }
 
+// Authorization is the value of the Authorization header that carries
+// the token.
+func (t Token) Authorization() string { return "Bearer " + t.secret }
+
 // GoString keeps %#v from printing the secret.
 func (t Token) GoString() string { return "relay.Token(" + t.String() + ")" }
 
