@@ -220,7 +220,9 @@ func (l *twoUserLayout) startServer() (int, *lockedBuffer) {
 // startServerOn is startServer listening on listen, with args.
 func (l *twoUserLayout) startServerOn(listen string, args ...string) (int, *lockedBuffer) {
 	t := l.t
-	env := append(l.plainEnv(l.server), "PLANGATE_TERRAFORM="+l.tf, "CHECKPOINT_DISABLE=1", "AWS_SECRET_ACCESS_KEY="+twoUserSecret)
+	// As the unit: Terraform sandboxed or not at all, the key dir hidden.
+	env := append(l.plainEnv(l.server), "PLANGATE_TERRAFORM="+l.tf, "CHECKPOINT_DISABLE=1", "AWS_SECRET_ACCESS_KEY="+twoUserSecret,
+		"PLANGATE_SANDBOX=required", "PLANGATE_SANDBOX_HIDE="+l.keys)
 	cmd := l.asServer(env, l.bin, append([]string{"server", "--config", l.cfg, "--listen", listen}, args...)...)
 	// As the unit's NoNewPrivileges=yes: Terraform and its providers run.
 	cmd.Args = append([]string{cmd.Args[0], "--no-new-privs"}, cmd.Args[1:]...)
@@ -428,7 +430,7 @@ func TestTwoUsers(t *testing.T) {
 // envsecrets.go): this test holds plangate to that. The other two reads —
 // an approver key file and state_dir's listing — still show: a known gap
 // (Terraform needs a sandbox of its own), asserted only with
-// PLANGATE_KNOWN_GAPS=1 and logged otherwise.
+// and nothing else of what the server's user can read shows either.
 func TestTwoUsersTerraformCodeReadsAsTheServer(t *testing.T) {
 	l := newTwoUserLayout(t)
 	pid, serverLog := l.startServer()
@@ -466,15 +468,12 @@ func TestTwoUsersTerraformCodeReadsAsTheServer(t *testing.T) {
 	require.NotEmpty(t, k.SealedKey)
 	t.Logf("plan_change result:\n%s", text)
 	assert.NotContains(t, text, twoUserSecret, "plan_change shows terraform's environment or the server's")
-	gaps := map[string]string{
+	// Terraform runs sandboxed (internal/sandbox): what it may read of
+	// the server's user's files is its own stack, data dir and plan.
+	for what, marker := range map[string]string{
 		"an approver key (sealed, for an offline guess of its passphrase)": k.SealedKey,
 		"state_dir's listing": "audit.jsonl",
-	}
-	for what, marker := range gaps {
-		if os.Getenv("PLANGATE_KNOWN_GAPS") != "" {
-			assert.NotContains(t, text, marker, "plan_change shows %s", what)
-		} else if strings.Contains(text, marker) {
-			t.Logf("KNOWN GAP: plan_change shows %s (PLANGATE_KNOWN_GAPS=1 makes this fail)", what)
-		}
+	} {
+		assert.NotContains(t, text, marker, "plan_change shows %s", what)
 	}
 }

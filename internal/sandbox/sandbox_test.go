@@ -89,6 +89,15 @@ func TestOnlyItsOwnProcesses(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	require.LessOrEqual(t, atoi(t, lines[0]), 5, "the sandbox sees processes outside it:\n%s", out)
 	require.NotContains(t, out, "PATH=", "the caller's environment is readable through /proc")
+
+	// The sandbox's own first process (it made the mounts) is out of
+	// reach too: its root and cwd would lead around them.
+	root := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(root, "secret"), []byte("SECRET-behind"), 0o600))
+	out, _ = sh(t, []string{root}, nil, `cat /proc/1/environ 2>&1; echo; cat /proc/1/root`+root+`/secret 2>&1; cat /proc/1/cwd/secret 2>&1; ls /proc/1/fd 2>&1`)
+	require.NotContains(t, out, "PATH=", "the sandbox's first process's environment is readable:\n%s", out)
+	require.NotContains(t, out, "SECRET-behind", "a hidden file is readable through /proc/1:\n%s", out)
+	require.Contains(t, out, "Permission denied")
 }
 
 func TestExitStatusAndSignals(t *testing.T) {
