@@ -71,13 +71,16 @@ type ApproverSetting struct {
 
 // StackSetting is an accepted stack.
 type StackSetting struct {
-	Name      string        `json:"name"`
-	Dir       string        `json:"dir"`
-	Variables []string      `json:"variables"`
-	VarFiles  []string      `json:"var_files"`
-	Workspace string        `json:"workspace"`
-	Policy    PolicySetting `json:"policy"`
-	AWS       *AWSSetting   `json:"aws,omitempty"`
+	Name      string   `json:"name"`
+	Dir       string   `json:"dir"`
+	Variables []string `json:"variables"`
+	VarFiles  []string `json:"var_files"`
+	Workspace string   `json:"workspace"`
+	// LocalState is omitted for the default, stack_dir (records written
+	// before the setting existed).
+	LocalState string        `json:"local_state,omitempty"`
+	Policy     PolicySetting `json:"policy"`
+	AWS        *AWSSetting   `json:"aws,omitempty"`
 }
 
 // PolicySetting is an accepted stack policy.
@@ -115,7 +118,8 @@ func SettingsOf(c *Config) Settings {
 		p := st.Policy
 		ss := StackSetting{
 			Name: st.Name, Dir: st.Dir, Workspace: st.Workspace,
-			Variables: nonNil(st.Variables), VarFiles: nonNil(st.VarFiles),
+			LocalState: localStateSetting(st.LocalState),
+			Variables:  nonNil(st.Variables), VarFiles: nonNil(st.VarFiles),
 			Policy: PolicySetting{
 				Approvals: p.Approvals, DeletionApprovals: p.DeletionApprovals, MaxDeletions: p.MaxDeletions,
 				MaxDeletionRatio: p.MaxDeletionRatio, MaxDeletionRatioSet: p.MaxDeletionRatioSet,
@@ -205,6 +209,14 @@ func (ss StackSetting) stack(mirror string) (*Stack, error) {
 	if !workspacePattern.MatchString(ss.Workspace) {
 		return nil, fmt.Errorf("workspace %q is not valid", ss.Workspace)
 	}
+	localState := LocalStateStackDir
+	switch ss.LocalState {
+	case "", LocalStateStackDir:
+	case LocalStateStateDir:
+		localState = LocalStateStateDir
+	default:
+		return nil, fmt.Errorf("local_state %q is not valid", ss.LocalState)
+	}
 	for _, v := range ss.Variables {
 		if !identifierPattern.MatchString(v) {
 			return nil, fmt.Errorf("variable %q is not a Terraform identifier", v)
@@ -219,7 +231,7 @@ func (ss StackSetting) stack(mirror string) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Stack{Name: ss.Name, Dir: ss.Dir, Workspace: ss.Workspace, Variables: nonNil(ss.Variables),
+	st := &Stack{Name: ss.Name, Dir: ss.Dir, Workspace: ss.Workspace, LocalState: localState, Variables: nonNil(ss.Variables),
 		VarFiles: nonNil(ss.VarFiles), Policy: p, ProviderMirror: mirror, QueueTimeout: DefaultQueueTimeout}
 	if ss.AWS != nil {
 		if st.AWS, err = ss.AWS.aws(); err != nil {
@@ -344,4 +356,13 @@ func isSHA256Hex(s string) bool {
 	}
 	_, err := hex.DecodeString(s)
 	return err == nil
+}
+
+// localStateSetting is how a record keeps local_state: the default as
+// absent, as records written before the setting existed have it.
+func localStateSetting(v string) string {
+	if v == LocalStateStackDir {
+		return ""
+	}
+	return v
 }

@@ -97,6 +97,22 @@ func (c *Config) Approver(name string) (*Approver, bool) {
 	return nil, false
 }
 
+// Where a stack's local Terraform state lives.
+const (
+	LocalStateStackDir = "stack_dir"
+	LocalStateStateDir = "state_dir"
+)
+
+// LocalStatePath is the state file of a stack with local_state =
+// "state_dir": under stateDir, one per stack and workspace.
+func LocalStatePath(stateDir string, st *Stack) string {
+	ws := st.Workspace
+	if ws == "" {
+		ws = DefaultWorkspace
+	}
+	return filepath.Join(stateDir, "tfstate", st.Name, ws, "terraform.tfstate")
+}
+
 // Stack is one Terraform root module that agents may plan against.
 type Stack struct {
 	Name        string
@@ -105,6 +121,10 @@ type Stack struct {
 	Variables   []string // the only variables an agent may set
 	VarFiles    []string // absolute
 	Workspace   string   // default "default"
+	// LocalState is where Terraform's local backend keeps the stack's
+	// state: LocalStateStackDir (the default, as Terraform does) or
+	// LocalStateStateDir (LocalStatePath).
+	LocalState string
 	// QueueTimeout is how long a run waits for the stack while another
 	// runs (default DefaultQueueTimeout).
 	QueueTimeout time.Duration

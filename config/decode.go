@@ -36,6 +36,8 @@ type stackBlock struct {
 	VarFiles       *hcl.Attribute `hcl:"var_files,optional"`
 	Workspace      *string        `hcl:"workspace,optional"`
 	WorkspaceRange hcl.Range      `hcl:"workspace,attr_value_range"`
+	LocalState     *string        `hcl:"local_state,optional"`
+	LocalRange     hcl.Range      `hcl:"local_state,attr_value_range"`
 	QueueTimeout   *string        `hcl:"queue_timeout,optional"`
 	QueueRange     hcl.Range      `hcl:"queue_timeout,attr_value_range"`
 	Policy         *policyBlock   `hcl:"policy,block"`
@@ -93,6 +95,7 @@ var expectedValue = map[string]string{
 	"variables":           `a list of variable names such as ["replicas", "image_tag"]`,
 	"var_files":           `a list of paths such as ["prod.tfvars"]`,
 	"workspace":           `a quoted workspace name such as "default"`,
+	"local_state":         `"state_dir" or "stack_dir"`,
 	"approvals":           `a whole number such as 1`,
 	"deletion_approvals":  `a whole number such as 2`,
 	"max_deletions":       `a whole number such as 10`,
@@ -268,6 +271,7 @@ func (l *loader) stack(rs *stackBlock) *Stack {
 	s := &Stack{
 		Name:         rs.Name,
 		Workspace:    DefaultWorkspace,
+		LocalState:   LocalStateStackDir,
 		QueueTimeout: DefaultQueueTimeout,
 		DeclRange:    rs.DefRange,
 	}
@@ -346,6 +350,22 @@ func (l *loader) stack(rs *stackBlock) *Stack {
 			l.errorf(rs.WorkspaceRange, "Invalid workspace",
 				"stack %q: workspace %q is not a valid Terraform workspace name: use letters, digits, '_', '-' or '.', or remove it to use %q",
 				rs.Name, *rs.Workspace, DefaultWorkspace)
+		}
+	}
+
+	if rs.LocalState != nil {
+		switch *rs.LocalState {
+		case LocalStateStackDir, LocalStateStateDir:
+			s.LocalState = *rs.LocalState
+			if s.LocalState == LocalStateStateDir && s.Workspace != DefaultWorkspace {
+				l.errorf(rs.LocalRange, "local_state needs the default workspace",
+					"stack %q: local_state = %q keeps one state per stack under state_dir, and workspace %q would share it: remove the workspace (each stack already has a state of its own; declare another stack for another state) or local_state",
+					rs.Name, LocalStateStateDir, s.Workspace)
+			}
+		default:
+			l.errorf(rs.LocalRange, "Invalid local_state",
+				"stack %q: local_state %q is not one of %q (Terraform's local state under state_dir, out of reach of whoever can write the stack directory) or %q (terraform.tfstate in the stack directory, the default)",
+				rs.Name, *rs.LocalState, LocalStateStateDir, LocalStateStackDir)
 		}
 	}
 

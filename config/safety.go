@@ -35,7 +35,7 @@ const absent = "(none)"
 
 // Merge returns the config plangate enforces — per setting the stricter of
 // accepted and file — and every change on which they differ, in file
-// order. Settings with no safe direction (a stack's dir, workspace,
+// order. Settings with no safe direction (a stack's dir, workspace, local_state,
 // var_files or aws block, the state_dir, the provider_mirror, an
 // approver's key) keep the accepted value until accepted. The file's own
 // descriptions always apply.
@@ -122,6 +122,7 @@ func (m *merger) stack(a, f *Stack) *Stack {
 	st := *f
 	st.Dir = m.fixed(in("dir"), a.Dir, f.Dir)
 	st.Workspace = m.fixed(in("workspace"), a.Workspace, f.Workspace)
+	st.LocalState = m.fixed(in("local_state"), a.LocalState, f.LocalState)
 	if !slices.Equal(a.VarFiles, f.VarFiles) {
 		m.loosen(in("var_files"), list(a.VarFiles), list(f.VarFiles))
 		st.VarFiles = slices.Clone(a.VarFiles)
@@ -261,7 +262,7 @@ func (m *merger) policy(in func(string) string, a, f Policy) Policy {
 func stackLabel(st *Stack) string {
 	p := st.Policy
 	parts := []string{
-		"dir " + st.Dir, "workspace " + st.Workspace, "variables " + list(st.Variables), "var_files " + list(st.VarFiles),
+		"dir " + st.Dir, "workspace " + st.Workspace, "local_state " + st.LocalState, "variables " + list(st.Variables), "var_files " + list(st.VarFiles),
 		fmt.Sprintf("approvals %d", p.Approvals), fmt.Sprintf("deletion_approvals %d", p.DeletionApprovals),
 		"max_deletions " + deletionsLabel(p.MaxDeletions), "max_deletion_ratio " + ratioLabel(p.MaxDeletionRatio),
 		"protected " + list(p.Protected), "plan_ttl " + p.PlanTTL.String(),

@@ -127,7 +127,7 @@ func Run(ctx context.Context, o Options) ([]Check, error) {
 	out = append(out, checks...)
 	out = append(out, stateDirChecks(fa, cfg, o.InServer)...)
 	for _, st := range cfg.Stacks {
-		out = append(out, terraformState(fa, st))
+		out = append(out, terraformState(fa, cfg.StateDir, st))
 	}
 	out = append(out, serverProcess(o.Proc, path, fa, o.InServer))
 	out = append(out, approverKeys(fa, approvers(cfg, file), o.KeyDir, o.KeyEncrypted, o.InServer)...)

@@ -92,8 +92,11 @@ func absIn(dir, p string) string {
 
 // terraformState: can the agent's user read (secrets) or write (what
 // Terraform believes exists) the stack's local state?
-func terraformState(fa *access, st *config.Stack) Check {
+func terraformState(fa *access, stateDir string, st *config.Stack) Check {
 	name := fmt.Sprintf("stack %s: Terraform state out of the agent's reach", st.Name)
+	if st.LocalState == config.LocalStateStateDir {
+		return localStateCheck(fa, name, st, config.LocalStatePath(stateDir, st), "")
+	}
 	b, err := stackBackend(st.Dir)
 	if err != nil {
 		return unknown(name, guardSecrets, fmt.Sprintf("cannot read the stack's configuration: %v", err), "run plangate doctor as a user who can read "+st.Dir)
@@ -105,14 +108,24 @@ func terraformState(fa *access, st *config.Stack) Check {
 		}
 		return skipped(name, guardSecrets, fmt.Sprintf("backend %q%s: remote state is not checked here; whoever holds credentials for it can read and write it, so the agent must hold none", b.kind, where))
 	}
-	path := localStatePath(st, b)
 	if fa.absent != nil {
 		return fa.absent.check(name, guardSecrets)
+	}
+	fix := fmt.Sprintf("keep the state where %s cannot reach it: local_state = %q in the stack's block (Terraform's local state under state_dir), a remote backend only the server's credentials open, or the stack directory owned by the server's user (chown -R plangate: %s; chmod -R go-w %s) and the state file mode 0600", fa.who.Name, config.LocalStateStateDir, st.Dir, st.Dir)
+	return localStateCheck(fa, name, st, localStatePath(st, b), fix)
+}
+
+// localStateCheck: can the agent's user read or write the state file at path?
+func localStateCheck(fa *access, name string, st *config.Stack, path, fix string) Check {
+	if fa.absent != nil {
+		return fa.absent.check(name, guardSecrets)
+	}
+	if fix == "" {
+		fix = fmt.Sprintf("keep state_dir 0700 and owned by the server's user, out of %s's reach", fa.who.Name)
 	}
 	if fa.who.Root() {
 		return fail(name, guardSecrets, fa.who.rootFact(), "run the agents as another OS user than root")
 	}
-	fix := fmt.Sprintf("keep the state where %s cannot reach it: a remote backend only the server's credentials open, or the stack directory owned by the server's user (chown -R plangate: %s; chmod -R go-w %s) and the state file mode 0600", fa.who.Name, st.Dir, st.Dir)
 	var problems []string
 	readFact := ""
 	if _, err := os.Stat(path); err == nil {
@@ -137,5 +150,9 @@ func terraformState(fa *access, st *config.Stack) Check {
 	if len(problems) > 0 {
 		return fail(name, guardSecrets, strings.Join(problems, "; "), fix)
 	}
-	return ok(name, guardSecrets, "local state: "+readFact+w.why)
+	where := "local state"
+	if st.LocalState == config.LocalStateStateDir {
+		where = "local state under state_dir"
+	}
+	return ok(name, guardSecrets, where+": "+readFact+w.why)
 }

@@ -82,6 +82,14 @@ func (r *Runner) ApplySaved(ctx context.Context, st *config.Stack, planFile stri
 	if err != nil {
 		return nil, err
 	}
+	args := []string{"apply", "-no-color", "-input=false", "-json", "-lock=true"}
+	statePath := r.localState(st)
+	if statePath != "" {
+		if err := r.checkLocalState(st); err != nil {
+			return nil, err
+		}
+		args = append(args, "-state="+statePath)
+	}
 	dir := filepath.Dir(planFile)
 	journal, err := os.OpenFile(filepath.Join(dir, ApplyJournalFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if errors.Is(err, fs.ErrExist) {
@@ -97,11 +105,11 @@ func (r *Runner) ApplySaved(ctx context.Context, st *config.Stack, planFile stri
 	}
 	defer stderr.Close()
 
-	exe, err := r.sandboxed(st, env, dir)
+	exe, err := r.sandboxed(st, env, dir, filepath.Dir(statePath))
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "apply", "-no-color", "-input=false", "-json", "-lock=true", planFile)
+	cmd := exec.Command(exe, append(args, planFile)...)
 	cmd.Dir = st.Dir
 	cmd.Env = envList(env)
 	cmd.Stdout, cmd.Stderr = journal, stderr

@@ -455,6 +455,9 @@ func (r *Runner) Plan(ctx context.Context, st *config.Stack, outDir string, opts
 	if err := c.checkBeforePlan(r.dataDir(st)); err != nil {
 		return nil, err
 	}
+	if err := r.checkLocalState(st); err != nil {
+		return nil, err
+	}
 	out, err := r.planOnce(ctx, st, outDir, c)
 	if err != nil {
 		return nil, err
@@ -465,6 +468,9 @@ func (r *Runner) Plan(ctx context.Context, st *config.Stack, outDir string, opts
 			return nil, err
 		}
 		if err := c.checkBeforePlan(r.dataDir(st)); err != nil {
+			return nil, err
+		}
+		if err := r.checkLocalState(st); err != nil {
 			return nil, err
 		}
 		if out, err = r.planOnce(ctx, st, outDir, c); err != nil {
@@ -485,13 +491,17 @@ func (r *Runner) Plan(ctx context.Context, st *config.Stack, outDir string, opts
 func (r *Runner) planOnce(ctx context.Context, st *config.Stack, outDir string, c planConfig) (*PlanOutput, error) {
 	planFile := filepath.Join(outDir, PlanFile)
 	_ = os.Remove(planFile)
-	tf, err := r.newTF(st, c.creds, outDir, c.varFile)
+	statePath := r.localState(st)
+	tf, err := r.newTF(st, c.creds, outDir, c.varFile, filepath.Dir(statePath))
 	if err != nil {
 		return nil, err
 	}
 	var stderr strings.Builder
 	tf.SetStderr(&limitedWriter{w: &stderr, n: 64 << 10})
 	args := []tfexec.PlanOption{tfexec.Out(planFile)}
+	if statePath != "" {
+		args = append(args, tfexec.State(statePath))
+	}
 	for _, vf := range st.VarFiles {
 		args = append(args, tfexec.VarFile(vf))
 	}

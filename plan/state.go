@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"sort"
 	"strings"
 
@@ -67,11 +70,11 @@ func (r *Runner) State(ctx context.Context, st *config.Stack, opts ...StateOptio
 	if err := r.ready(ctx); err != nil {
 		return nil, err
 	}
-	var out bytes.Buffer
-	if err := r.show(ctx, st, "show", &out, stateOptions(opts).creds); err != nil {
+	raw, err := r.showStateJSON(ctx, st, stateOptions(opts).creds)
+	if err != nil {
 		return nil, fmt.Errorf("stack %q is busy with a Terraform run and reading its state beside it failed (%w): try again once the run finishes", st.Name, err)
 	}
-	view, _, err := readState(st, out.Bytes())
+	view, _, err := readState(st, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -118,8 +121,27 @@ func (r *Runner) showState(ctx context.Context, st *config.Stack, creds Credenti
 	if err := r.ensureInit(ctx, st, false, creds); err != nil {
 		return nil, err
 	}
+	return r.showStateJSON(ctx, st, creds)
+}
+
+// noState is what `terraform show -json` prints when there is no state.
+const noState = `{"format_version":"1.0"}`
+
+// showStateJSON runs `terraform show -json` of the stack's state: the
+// backend's, or the file under the state dir (local_state = "state_dir").
+func (r *Runner) showStateJSON(ctx context.Context, st *config.Stack, creds Credentials) ([]byte, error) {
+	var args []string
+	if path := r.localState(st); path != "" {
+		if err := r.checkLocalState(st); err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return []byte(noState), nil
+		}
+		args = append(args, path)
+	}
 	var out bytes.Buffer
-	if err := r.show(ctx, st, "show", &out, creds); err != nil {
+	if err := r.show(ctx, st, "show", &out, creds, args...); err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil

@@ -125,7 +125,7 @@ func newTwoUserLayout(t *testing.T) *twoUserLayout {
 	demo, err := os.ReadFile(l.cfg)
 	require.NoError(t, err)
 	cfg := "state_dir = \"" + l.stateDir + "\"\n\n" + string(demo) +
-		"\nstack \"sandbox\" {\n  dir       = \"stacks/sandbox\"\n  variables = [\"replicas\"]\n}\n\n" + approver
+		"\nstack \"sandbox\" {\n  dir         = \"stacks/sandbox\"\n  variables   = [\"replicas\"]\n  local_state = \"state_dir\"\n}\n\n" + approver
 	require.NoError(t, os.WriteFile(l.cfg, []byte(cfg), 0o640))
 	require.NoError(t, os.Chown(l.cfg, 0, l.server.gid))
 	require.NoError(t, os.Chmod(l.cfg, 0o640))
@@ -427,18 +427,15 @@ func TestTwoUsers(t *testing.T) {
 // that user can read. So a plan_change result can carry the server's
 // environment (its own and its parent's, the same user's), state_dir and
 // the approver keys. The environments' secrets are masked by value (plan's
-// envsecrets.go): this test holds plangate to that. The other two reads —
-// an approver key file and state_dir's listing — still show: a known gap
-// (Terraform needs a sandbox of its own), asserted only with
-// and nothing else of what the server's user can read shows either.
+// envsecrets.go), and Terraform runs in a sandbox (internal/sandbox) where
+// state_dir, but for the plan's own files, and the key directory are
+// hidden: this test holds plangate to both.
 func TestTwoUsersTerraformCodeReadsAsTheServer(t *testing.T) {
 	l := newTwoUserLayout(t)
 	pid, serverLog := l.startServer()
 	sandbox := filepath.Join(filepath.Dir(l.cfg), "stacks", "sandbox")
-	// Terraform's local state goes into the stack dir: the server's group
-	// must be able to write it, the agent still owns the code.
-	require.NoError(t, os.Chown(sandbox, l.agent.uid, l.server.gid))
-	require.NoError(t, os.Chmod(sandbox, 0o775))
+	// The agent's own directory, which the server's user cannot write:
+	// Terraform's state is under state_dir (local_state = "state_dir").
 	// Each probe an output of its own, as an agent would write it.
 	probes := []string{
 		`file("/proc/self/environ")`,                          // Terraform's environment
