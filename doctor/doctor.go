@@ -99,6 +99,8 @@ type Options struct {
 	// KeyEncrypted reports whether the approver key file at path is
 	// passphrase-protected, without asking for the passphrase.
 	KeyEncrypted func(path string) (bool, error)
+	// Sandbox is how Terraform runs; nil: not examined.
+	Sandbox *Sandbox
 	// Proc is the proc file system's mount point; "" means /proc.
 	Proc string
 	// AWS are options for the guards whose credentials doctor reads IAM
@@ -130,6 +132,7 @@ func Run(ctx context.Context, o Options) ([]Check, error) {
 		out = append(out, terraformState(fa, cfg.StateDir, st))
 	}
 	out = append(out, serverProcess(o.Proc, path, fa, o.InServer))
+	out = append(out, sandboxCheck(o.Sandbox))
 	out = append(out, approverKeys(fa, approvers(cfg, file), o.KeyDir, o.KeyEncrypted, o.InServer)...)
 	for _, st := range cfg.Stacks {
 		if st.AWS != nil {

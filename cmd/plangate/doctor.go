@@ -12,6 +12,7 @@ import (
 	"github.com/plangate/plangate/approvals"
 	"github.com/plangate/plangate/config"
 	"github.com/plangate/plangate/doctor"
+	"github.com/plangate/plangate/freeze"
 )
 
 func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -57,7 +58,8 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	checks, err := doctor.Run(ctx, doctor.Options{ConfigPath: path, Agent: agent, KeyDir: dir, KeyEncrypted: keyEncrypted})
+	checks, err := doctor.Run(ctx, doctor.Options{ConfigPath: path, Agent: agent, KeyDir: dir, KeyEncrypted: keyEncrypted,
+		Sandbox: sandboxStatus("probed by " + freeze.CurrentUser() + " with doctor's environment; plangate doctor --server asks the running server")})
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/plangate/plangate/audit"
 	"github.com/plangate/plangate/awsguard"
 	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/doctor"
 	"github.com/plangate/plangate/gate"
 	"github.com/plangate/plangate/internal/sandbox"
 	"github.com/plangate/plangate/internal/tfbin"
@@ -297,6 +298,27 @@ func sandboxTerraform(runner *plan.Runner, live *config.Live) error {
 	}
 	runner.Sandbox(exe, mode, hide...)
 	return nil
+}
+
+// sandboxStatus is whether this process, with its environment, runs
+// Terraform sandboxed (for doctor; where says whose answer it is).
+func sandboxStatus(where string) *doctor.Sandbox {
+	s := &doctor.Sandbox{Mode: os.Getenv("PLANGATE_SANDBOX"), Where: where}
+	mode, err := plan.ParseSandboxMode(s.Mode)
+	if err != nil {
+		s.Err = err
+		return s
+	}
+	s.Mode = string(mode)
+	if mode == plan.SandboxOff {
+		return s
+	}
+	exe, err := os.Executable()
+	if err == nil {
+		err = sandbox.Probe(exe)
+	}
+	s.Err = err
+	return s
 }
 
 // stateError is a state dir that cannot be opened: the config is fine,

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/plangate/plangate/doctor"
+	"github.com/plangate/plangate/plan"
 	"github.com/plangate/plangate/server"
 )
 
@@ -47,10 +48,19 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	// Whether Terraform can run sandboxed is known before the first call;
+	// PLANGATE_SANDBOX=required refuses to serve without it.
+	sbx := sandboxStatus("the running server's")
+	if sbx.Mode == string(plan.SandboxRequired) && sbx.Err != nil {
+		return fmt.Errorf("PLANGATE_SANDBOX=required: %w", sbx.Err)
+	}
+	if sbx.Err != nil && sbx.Mode != string(plan.SandboxOff) {
+		logger.Warn("Terraform will run unsandboxed: the Terraform code an agent writes can read every file of this user", "err", sbx.Err)
+	}
 	opts := server.HTTPOptions{Base: ctx, Logger: logger, Human: &server.HumanAPI{Gate: e.gate, Logger: logger}}
 	// The server's own key dir: doctor --server checks its key files too.
 	keys, _ := keyDir()
-	opts.Doctor = &server.DoctorAPI{Options: doctor.Options{ConfigPath: e.cfg.Path, KeyDir: keys, KeyEncrypted: keyEncrypted}, Logger: logger}
+	opts.Doctor = &server.DoctorAPI{Options: doctor.Options{ConfigPath: e.cfg.Path, KeyDir: keys, KeyEncrypted: keyEncrypted, Sandbox: sbx}, Logger: logger}
 	if *hosts != "" {
 		opts.Hosts = strings.Split(*hosts, ",")
 	}
