@@ -43,7 +43,7 @@ lint: fmt-check vet
 # The tests run real terraform (terraform_data stacks, no network) and the
 # real plangate binary over stdio.
 test: lint terraform e2e-deps
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 30m ./...
 
 # The real MCP clients the e2e tests run (e2e/clients: the TypeScript SDK
 # and the MCP Inspector), installed from the committed lockfile; skipped

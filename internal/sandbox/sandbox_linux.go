@@ -38,12 +38,23 @@ func Main() {
 	}
 	switch os.Getenv(stageEnv) {
 	case "":
+		if isVersion(os.Args[1:]) {
+			// `terraform version` evaluates no configuration and reads
+			// no file of the user's: terraform-exec asks it before
+			// most commands, so it skips the namespaces.
+			fail(syscall.Exec(spec.Path, append([]string{spec.Path}, os.Args[1:]...), programEnv()))
+		}
 		os.Exit(stage1(spec))
 	case "2":
 		os.Exit(stage2(spec))
 	default:
 		fail(fmt.Errorf("unknown stage %q", os.Getenv(stageEnv)))
 	}
+}
+
+// isVersion reports whether args are `version [-json]`.
+func isVersion(args []string) bool {
+	return len(args) >= 1 && len(args) <= 2 && args[0] == "version" && (len(args) == 1 || args[1] == "-json")
 }
 
 func fail(err error) {
