@@ -64,7 +64,7 @@ e2e-deps:
 # Terraform >= 1.10) run in `make test` only, with the machine's Terraform.
 test-terraform-fallback:
 	@test -x $(BIN)/compat/terraform || GOBIN=$(BIN)/compat $(GO) install github.com/hashicorp/terraform@$(TERRAFORM_FALLBACK_VERSION)
-	PLANGATE_TERRAFORM=$(BIN)/compat/terraform $(GO) test -count=1 -skip '^TestAWS(Loop|AccountGuard|RemoteState)' ./plan/ ./server/ ./cmd/...
+	PLANGATE_TERRAFORM=$(BIN)/compat/terraform $(GO) test -count=1 -timeout 30m -skip '^TestAWS(Loop|AccountGuard|RemoteState)' ./plan/ ./server/ ./cmd/...
 
 demo: build terraform
 	$(BIN)/plangate demo
