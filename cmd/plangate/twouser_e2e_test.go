@@ -436,26 +436,17 @@ func TestTwoUsersTerraformCodeReadsAsTheServer(t *testing.T) {
 	sandbox := filepath.Join(filepath.Dir(l.cfg), "stacks", "sandbox")
 	// The agent's own directory, which the server's user cannot write:
 	// Terraform's state is under state_dir (local_state = "state_dir").
-	// Each probe an output of its own, as an agent would write it.
-	probes := []string{
-		`file("/proc/self/environ")`,                          // Terraform's environment
-		`file("/proc/` + strconv.Itoa(pid) + `/environ")`,     // the server's: the same user's process
-		`file("` + filepath.Join(l.keys, "oncall.key") + `")`, // an approver key the server's user keeps
-		`join(",", fileset("` + l.stateDir + `", "**"))`,      // state_dir
+	write := func(probes ...string) {
+		t.Helper()
+		// Each probe an output of its own, as an agent would write it.
+		var tf strings.Builder
+		for i, expr := range probes {
+			fmt.Fprintf(&tf, "output \"probe%d\" {\n  value = %s\n}\n", i, expr)
+		}
+		probe := filepath.Join(sandbox, "probe.tf")
+		out, err := l.asAgent("sh", "-c", "cat > "+probe+" <<'EOF'\n"+tf.String()+"EOF\nchmod 644 "+probe).CombinedOutput()
+		require.NoError(t, err, string(out))
 	}
-	var tf strings.Builder
-	for i, expr := range probes {
-		fmt.Fprintf(&tf, "output \"probe%d\" {\n  value = %s\n}\n", i, expr)
-	}
-	probe := filepath.Join(sandbox, "probe.tf")
-	out, err := l.asAgent("sh", "-c", "cat > "+probe+" <<'EOF'\n"+tf.String()+"EOF\nchmod 644 "+probe).CombinedOutput()
-	require.NoError(t, err, string(out))
-
-	r := l.relay()
-	require.Nil(t, r.relayInitialize()["error"])
-	pc := r.callTool("plan_change", map[string]any{"stack": "sandbox"})
-	text := resultText(pc)
-	require.NotEqual(t, true, pc["isError"], "%s\nserver log:\n%s", text, serverLog)
 	key, err := os.ReadFile(filepath.Join(l.keys, "oncall.key"))
 	require.NoError(t, err)
 	var k struct {
@@ -463,14 +454,34 @@ func TestTwoUsersTerraformCodeReadsAsTheServer(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(key, &k))
 	require.NotEmpty(t, k.SealedKey)
-	t.Logf("plan_change result:\n%s", text)
-	assert.NotContains(t, text, twoUserSecret, "plan_change shows terraform's environment or the server's")
-	// Terraform runs sandboxed (internal/sandbox): what it may read of
-	// the server's user's files is its own stack, data dir and plan.
-	for what, marker := range map[string]string{
-		"an approver key (sealed, for an offline guess of its passphrase)": k.SealedKey,
-		"state_dir's listing": "audit.jsonl",
-	} {
-		assert.NotContains(t, text, marker, "plan_change shows %s", what)
+	r := l.relay()
+	require.Nil(t, r.relayInitialize()["error"])
+	plan := func() string {
+		t.Helper()
+		pc := r.callTool("plan_change", map[string]any{"stack": "sandbox"})
+		text := resultText(pc)
+		require.NotEqual(t, true, pc["isError"], "%s\nserver log:\n%s", text, serverLog)
+		t.Logf("plan_change result:\n%s", text)
+		assert.NotContains(t, text, twoUserSecret, "plan_change shows terraform's environment or the server's")
+		assert.NotContains(t, text, k.SealedKey, "plan_change shows an approver key (sealed, for an offline guess of its passphrase)")
+		return text
+	}
+
+	// What the sandbox hides is not there at all: the approver key the
+	// server's user keeps (PLANGATE_SANDBOX_HIDE) and the server's process.
+	keyPath := filepath.Join(l.keys, "oncall.key")
+	write(`file("`+keyPath+`")`, `file("/proc/`+strconv.Itoa(pid)+`/environ")`)
+	text := plan()
+	assert.Contains(t, text, `no file exists at "`+keyPath+`"`, "Terraform read the approver key")
+	assert.Contains(t, text, `no file exists at "/proc/`+strconv.Itoa(pid)+`/environ"`, "Terraform sees the server's process")
+
+	// What it may read: its own environment (the credentials in it
+	// masked) and, of state_dir, only this plan's own files.
+	write(`file("/proc/self/environ")`, `join(",", fileset("`+l.stateDir+`", "**"))`)
+	text = plan()
+	require.Contains(t, text, "probe1", "the probes did not run:\n%s", text)
+	assert.Contains(t, text, "plans/.draft-", "fileset read nothing of state_dir: the probe is not what it claims")
+	for _, f := range []string{"audit.jsonl", "ledger.jsonl", "agent-tokens", "accepted-config", "tfstate/web"} {
+		assert.NotContains(t, text, f, "Terraform code lists %s of state_dir", f)
 	}
 }
