@@ -353,17 +353,21 @@ func sampleHeap() func() int64 {
 
 // vmHWMOf returns the peak resident set size, in bytes, that a
 // /proc/<pid>/status file reports (0 if it cannot be read).
-func vmHWMOf(status string) int64 {
+func vmHWMOf(status string) int64 { return procStatus(status, "VmHWM") * 1024 }
+
+// procStatus returns the number of a field of a /proc/<pid>/status file:
+// kB for the Vm* fields, a count for Threads (0 if it cannot be read).
+func procStatus(status, field string) int64 {
 	b, err := os.ReadFile(status)
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			f := strings.Fields(rest)
 			if len(f) >= 1 {
-				kb, _ := strconv.ParseInt(f[0], 10, 64)
-				return kb * 1024
+				n, _ := strconv.ParseInt(f[0], 10, 64)
+				return n
 			}
 		}
 	}
