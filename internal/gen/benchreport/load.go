@@ -46,6 +46,7 @@ var readTools = []string{"show_stack", "list_plans", "get_plan", "list_stacks"}
 // results by kind (ok, busy refusals, other errors, each other error's
 // text), the latency of read-only calls while plans run, next to bare
 // `terraform show -json` of the same state, and each server's peak RSS.
+// plangateBin is the binary to serve (buildPlangate).
 func reportLoad(ctx context.Context, tf *gen.Terraform, dir, plangateBin string) error {
 	p, err := gen.Prepare(ctx, tf, dir, loadSpec, gen.Mix)
 	if err != nil {
@@ -54,9 +55,6 @@ func reportLoad(ctx context.Context, tf *gen.Terraform, dir, plangateBin string)
 	project := filepath.Join(dir, "load-project")
 	cfg, _, _, err := benchProject(project, p.Dir, "")
 	if err != nil {
-		return err
-	}
-	if plangateBin, err = buildPlangate(ctx, dir, plangateBin); err != nil {
 		return err
 	}
 	env := append(slices.Clone(tf.Env), "XDG_STATE_HOME="+filepath.Join(dir, "load-xdg"), tfbin.EnvVar+"="+tf.Bin)
@@ -338,6 +336,7 @@ type callResult struct {
 	end        time.Time
 	planID     string // plan_change's
 	concurrent bool   // show_stack read a busy stack
+	transport  bool   // the error is the transport's or JSON-RPC's, not the tool's
 }
 
 // tally counts results by kind and keeps the texts of other errors.
@@ -461,7 +460,7 @@ func callTool(ctx context.Context, c *client.Client, tool string, args map[strin
 	r.latency = r.end.Sub(start)
 	switch {
 	case err != nil:
-		r.kind, r.text = kindOther, "JSON-RPC: "+err.Error()
+		r.kind, r.text, r.transport = kindOther, "JSON-RPC: "+err.Error(), true
 	case res.IsError:
 		r.kind, r.text = kindOther, resultText(res)
 		if strings.HasPrefix(r.text, `stack "bench" is busy: `) {
