@@ -72,9 +72,10 @@ demo: build terraform
 # Benchmarks on generated stacks of 1,000 and 10,000 terraform_data
 # instances (internal/gen; all create, all replace, a mix): Go benchmarks of
 # the analysis, the renderer and the sanitizer, then the ratio report
-# (analysis vs `terraform show -json`, plan_change vs bare terraform; see
-# docs/performance.md). Real terraform makes the plans once, into a
-# temporary directory both share; a few minutes in all.
+# (analysis vs `terraform show -json`, plan_change vs bare terraform;
+# concurrent calls over stdio, then 20 agent sessions over HTTP for 60 s;
+# see docs/performance.md). Real terraform makes the plans once, into a
+# temporary directory both share; 20–35 minutes on 2 cores.
 bench: terraform
 	@dir=$$(mktemp -d "$${TMPDIR:-/tmp}/plangate-bench.XXXXXX") && trap 'rm -rf "$$dir"' EXIT && \
 	PLANGATE_BENCH_DIR="$$dir" $(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./plan/ && \

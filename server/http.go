@@ -34,6 +34,15 @@ const (
 	// MaxRequestTime bounds reading a request body; an apply may stream
 	// its answer for much longer.
 	MaxRequestTime = time.Minute
+	// DefaultSessionIdleTTL is how long a session (protocol 2025-11-25
+	// and earlier) may go without a request or a message on its
+	// listening stream before the server forgets it: a client that
+	// vanishes without DELETE otherwise leaves about 10 KiB for the
+	// server's lifetime. A client back after that is still served, but
+	// as a session without the name initialize gave it (its audit events
+	// keep agent=, lose client=). The relay's listening stream is pinged
+	// every 30 s, so a relayed session never idles out.
+	DefaultSessionIdleTTL = time.Hour
 )
 
 // ErrAuthUnavailable wraps an Authenticator's failure to check a token at
@@ -75,6 +84,8 @@ type HTTPOptions struct {
 	// with it.
 	Base   context.Context
 	Logger *slog.Logger
+	// SessionIdleTTL, when set, replaces DefaultSessionIdleTTL.
+	SessionIdleTTL time.Duration
 }
 
 // NewHTTPHandler serves s at EndpointPath with plangate's checks in front:
@@ -88,10 +99,15 @@ func NewHTTPHandler(s *mcpserver.MCPServer, opts HTTPOptions) *HTTPHandler {
 	if base == nil {
 		base = context.Background()
 	}
+	ttl := opts.SessionIdleTTL
+	if ttl <= 0 {
+		ttl = DefaultSessionIdleTTL
+	}
 	mcp := mcpserver.NewStreamableHTTPServer(s,
 		mcpserver.WithEndpointPath(EndpointPath),
 		mcpserver.WithStreamableHTTPLogger(logger),
 		mcpserver.WithHeartbeatInterval(30*time.Second),
+		mcpserver.WithSessionIdleTTL(ttl),
 		mcpserver.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
 			return detached{values: ctx, life: base}
 		}),

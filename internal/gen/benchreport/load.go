@@ -46,6 +46,7 @@ var readTools = []string{"show_stack", "list_plans", "get_plan", "list_stacks"}
 // results by kind (ok, busy refusals, other errors, each other error's
 // text), the latency of read-only calls while plans run, next to bare
 // `terraform show -json` of the same state, and each server's peak RSS.
+// plangateBin is the binary to serve (buildPlangate).
 func reportLoad(ctx context.Context, tf *gen.Terraform, dir, plangateBin string) error {
 	p, err := gen.Prepare(ctx, tf, dir, loadSpec, gen.Mix)
 	if err != nil {
@@ -55,12 +56,6 @@ func reportLoad(ctx context.Context, tf *gen.Terraform, dir, plangateBin string)
 	cfg, _, _, err := benchProject(project, p.Dir, "")
 	if err != nil {
 		return err
-	}
-	if plangateBin == "" {
-		plangateBin = filepath.Join(dir, "plangate")
-		if out, err := exec.CommandContext(ctx, "go", "build", "-o", plangateBin, "./cmd/plangate").CombinedOutput(); err != nil {
-			return fmt.Errorf("go build ./cmd/plangate (run benchreport from the repository, or pass -plangate): %w\n%s", err, out)
-		}
 	}
 	env := append(slices.Clone(tf.Env), "XDG_STATE_HOME="+filepath.Join(dir, "load-xdg"), tfbin.EnvVar+"="+tf.Bin)
 	start := func(name string) (*loadClient, error) {
@@ -96,30 +91,12 @@ func reportLoad(ctx context.Context, tf *gen.Terraform, dir, plangateBin string)
 	}
 	fmt.Printf("  plan_change alone: median %s (runs: %s); server VmHWM after initialize %s\n", ms(median(alone)), list(alone), mib(idleRSS))
 
-	// Idle: each read tool, one at a time, and bare show -json of the
-	// state, with nothing else running.
-	idle := map[string][]time.Duration{}
-	var bareIdle []time.Duration
-	for i := range 40 {
-		tool := readTools[i%len(readTools)]
-		r := one.call(ctx, tool, readArgs(tool, planID))
-		if r.kind != kindOK {
-			return fmt.Errorf("%s on an idle stack: %s", tool, r.text)
-		}
-		idle[tool] = append(idle[tool], r.latency)
-		if i%4 == 0 {
-			d, err := bareShowState(ctx, tf, p.Dir)
-			if err != nil {
-				return err
-			}
-			bareIdle = append(bareIdle, d)
-		}
+	idle, err := measureIdle(ctx, one, tf, p.Dir, planID)
+	if err != nil {
+		return err
 	}
 	fmt.Println("  idle stack, one call at a time (p50 / p95 / max):")
-	for _, tool := range readTools {
-		fmt.Printf("    %-12s %s\n", tool, dist(idle[tool]))
-	}
-	fmt.Printf("    %-12s %s\n", "bare show", dist(bareIdle))
+	idle.print("    ")
 
 	// One plan running, one read at a time, alternating with a bare show
 	// -json of the same state: what an agent waiting for a plan sees.
@@ -359,6 +336,7 @@ type callResult struct {
 	end        time.Time
 	planID     string // plan_change's
 	concurrent bool   // show_stack read a busy stack
+	transport  bool   // the error is the transport's or JSON-RPC's, not the tool's
 }
 
 // tally counts results by kind and keeps the texts of other errors.
@@ -464,18 +442,25 @@ func (lc *loadClient) VmHWM() int64 {
 
 // call calls tool and sorts its result.
 func (lc *loadClient) call(ctx context.Context, tool string, args map[string]any) callResult {
+	return callTool(ctx, lc.c, tool, args)
+}
+
+// callTool calls tool on c, over any transport, and sorts its result: a
+// JSON-RPC or transport error is kindOther, a tool error kindBusy when it
+// is the stack's bounded-queue refusal and kindOther otherwise.
+func callTool(ctx context.Context, c *client.Client, tool string, args map[string]any) callResult {
 	req := mcp.CallToolRequest{}
 	req.Params.Name = tool
 	req.Params.Arguments = args
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	start := time.Now()
-	res, err := lc.c.CallTool(ctx, req)
+	res, err := c.CallTool(ctx, req)
 	r := callResult{tool: tool, end: time.Now()}
 	r.latency = r.end.Sub(start)
 	switch {
 	case err != nil:
-		r.kind, r.text = kindOther, "JSON-RPC: "+err.Error()
+		r.kind, r.text, r.transport = kindOther, "JSON-RPC: "+err.Error(), true
 	case res.IsError:
 		r.kind, r.text = kindOther, resultText(res)
 		if strings.HasPrefix(r.text, `stack "bench" is busy: `) {
@@ -510,6 +495,62 @@ func (lc *loadClient) waitBusy(ctx context.Context, timeout time.Duration, polls
 		time.Sleep(20 * time.Millisecond)
 	}
 	return errors.New("show_stack never read the stack as busy while plan_change calls ran")
+}
+
+// caller is an MCP session the figures call tools on: a stdio client
+// with its own server, or one HTTP session of a shared server.
+type caller interface {
+	call(ctx context.Context, tool string, args map[string]any) callResult
+}
+
+// idleReads are the latencies of each read tool called one at a time on
+// an idle stack, and of bare show -json of its state.
+type idleReads struct {
+	tools map[string][]time.Duration
+	bare  []time.Duration
+}
+
+// measureIdle calls each read tool ten times, one call at a time, with
+// nothing else running, and every fourth call times a bare `terraform
+// show -json` of the stack's state (what show_stack runs).
+func measureIdle(ctx context.Context, s caller, tf *gen.Terraform, stackDir, planID string) (idleReads, error) {
+	idle := idleReads{tools: map[string][]time.Duration{}}
+	for i := range 40 {
+		tool := readTools[i%len(readTools)]
+		r := s.call(ctx, tool, readArgs(tool, planID))
+		if r.kind != kindOK {
+			return idle, fmt.Errorf("%s on an idle stack: %s", tool, r.text)
+		}
+		idle.tools[tool] = append(idle.tools[tool], r.latency)
+		if i%4 == 0 {
+			d, err := bareShowState(ctx, tf, stackDir)
+			if err != nil {
+				return idle, err
+			}
+			idle.bare = append(idle.bare, d)
+		}
+	}
+	return idle, nil
+}
+
+func (r idleReads) print(indent string) {
+	for _, tool := range readTools {
+		fmt.Printf("%s%-12s %s\n", indent, tool, dist(r.tools[tool]))
+	}
+	fmt.Printf("%s%-12s %s\n", indent, "bare show", dist(r.bare))
+}
+
+// buildPlangate returns bin, or when it is empty builds ./cmd/plangate
+// into dir (benchreport runs from the repository).
+func buildPlangate(ctx context.Context, dir, bin string) (string, error) {
+	if bin != "" {
+		return bin, nil
+	}
+	bin = filepath.Join(dir, "plangate")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/plangate").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/plangate (run benchreport from the repository, or pass -plangate): %w\n%s", err, out)
+	}
+	return bin, nil
 }
 
 func resultText(res *mcp.CallToolResult) string {

@@ -14,13 +14,19 @@
 //     at once over stdio from one MCP client to the real `plangate serve`,
 //     then from five clients (five servers on one state_dir); results by
 //     kind, read latency while plans run (target p95 ≤ 50 ms) next to
-//     bare `terraform show -json`, and each server's peak RSS.
+//     bare `terraform show -json`, and each server's peak RSS;
+//   - concurrent sessions over HTTP (httpload.go): 20 agents, each with
+//     its own token, call the real `plangate server` on a loopback port
+//     for 60 s of mixed calls; each tool's p50/p95/max next to the same
+//     call on the idle server, calls per second, the server's RSS, and
+//     no call may fail (any error fails the run).
 //
 // Peak memory is measured in a child process (this program run as
 // `benchreport measure`): the high-water mark of the Go heap's objects,
 // sampled, and the process's VmHWM from /proc/self/status.
 //
-//	go run ./internal/gen/benchreport [-dir DIR] [-reps N] [-sizes 1k,10k] [-load=false | -load-only] [-plangate BIN]
+//	go run ./internal/gen/benchreport [-dir DIR] [-reps N] [-sizes 1k,10k] [-load=false | -load-only]
+//		[-http=false | -http-only] [-http-sessions 20] [-http-duration 60s] [-plangate BIN]
 package main
 
 import (
@@ -75,8 +81,15 @@ func run() error {
 	e2eOnly := flag.Bool("e2e-only", false, "only the plan_change and apply_plan end-to-end figures")
 	load := flag.Bool("load", true, "the concurrent-calls figure (load.go), last")
 	loadOnly := flag.Bool("load-only", false, "only the concurrent-calls figure")
-	plangateBin := flag.String("plangate", "", "the plangate binary the concurrent-calls figure serves (default: go build ./cmd/plangate into -dir)")
+	httpLoad := flag.Bool("http", true, "the concurrent-sessions-over-HTTP figure (httpload.go), after the concurrent-calls one")
+	httpOnly := flag.Bool("http-only", false, "only the concurrent-sessions-over-HTTP figure (with -load-only: both)")
+	httpSessions := flag.Int("http-sessions", 20, "concurrent HTTP sessions, one agent token each")
+	httpDuration := flag.Duration("http-duration", 60*time.Second, "how long the HTTP sessions make calls")
+	plangateBin := flag.String("plangate", "", "the plangate binary the concurrent figures serve (default: go build ./cmd/plangate into -dir)")
 	flag.Parse()
+	if *httpSessions < 1 || *httpDuration <= 0 {
+		return errors.New("-http-sessions must be at least 1 and -http-duration positive")
+	}
 
 	ctx := context.Background()
 	bin, err := tfbin.Find()
@@ -101,8 +114,27 @@ func run() error {
 	}
 	fmt.Printf("plangate benchreport — %s, %d CPUs, %s, terraform %s\n", runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(), runtime.Version(), terraformVersion(ctx, tf))
 
-	if *loadOnly {
-		return reportLoad(ctx, tf, *dir, *plangateBin)
+	// The concurrent figures, last or alone, on one build of plangate.
+	concurrent := func(load, http bool) error {
+		if !load && !http {
+			return nil
+		}
+		bin, err := buildPlangate(ctx, *dir, *plangateBin)
+		if err != nil {
+			return err
+		}
+		if load {
+			if err := reportLoad(ctx, tf, *dir, bin); err != nil {
+				return err
+			}
+		}
+		if http {
+			return reportHTTPLoad(ctx, tf, *dir, bin, *httpSessions, *httpDuration)
+		}
+		return nil
+	}
+	if *loadOnly || *httpOnly {
+		return concurrent(*loadOnly, *httpOnly)
 	}
 	if !*e2eOnly {
 		fmt.Println()
@@ -133,10 +165,10 @@ func run() error {
 	if err := reportApply(ctx, tf, *dir, *reps); err != nil {
 		return err
 	}
-	if *load && !*e2eOnly {
-		return reportLoad(ctx, tf, *dir, *plangateBin)
+	if *e2eOnly {
+		return nil
 	}
-	return nil
+	return concurrent(*load, *httpLoad)
 }
 
 func terraformVersion(ctx context.Context, tf *gen.Terraform) string {
@@ -353,17 +385,21 @@ func sampleHeap() func() int64 {
 
 // vmHWMOf returns the peak resident set size, in bytes, that a
 // /proc/<pid>/status file reports (0 if it cannot be read).
-func vmHWMOf(status string) int64 {
+func vmHWMOf(status string) int64 { return procStatus(status, "VmHWM") * 1024 }
+
+// procStatus returns the number of a field of a /proc/<pid>/status file:
+// kB for the Vm* fields, a count for Threads (0 if it cannot be read).
+func procStatus(status, field string) int64 {
 	b, err := os.ReadFile(status)
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			f := strings.Fields(rest)
 			if len(f) >= 1 {
-				kb, _ := strconv.ParseInt(f[0], 10, 64)
-				return kb * 1024
+				n, _ := strconv.ParseInt(f[0], 10, 64)
+				return n
 			}
 		}
 	}
