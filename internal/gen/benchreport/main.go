@@ -26,7 +26,7 @@
 // sampled, and the process's VmHWM from /proc/self/status.
 //
 //	go run ./internal/gen/benchreport [-dir DIR] [-reps N] [-sizes 1k,10k] [-load=false | -load-only]
-//		[-http=false | -http-only] [-http-sessions 20] [-http-duration 60s] [-plangate BIN]
+//		[-sandbox-only] [-http=false | -http-only] [-http-sessions 20] [-http-duration 60s] [-plangate BIN]
 package main
 
 import (
@@ -81,6 +81,7 @@ func run() error {
 	e2eOnly := flag.Bool("e2e-only", false, "only the plan_change and apply_plan end-to-end figures")
 	load := flag.Bool("load", true, "the concurrent-calls figure (load.go), last")
 	loadOnly := flag.Bool("load-only", false, "only the concurrent-calls figure")
+	sandboxOnly := flag.Bool("sandbox-only", false, "only the Terraform sandbox figure (sandbox.go)")
 	httpLoad := flag.Bool("http", true, "the concurrent-sessions-over-HTTP figure (httpload.go), after the concurrent-calls one")
 	httpOnly := flag.Bool("http-only", false, "only the concurrent-sessions-over-HTTP figure (with -load-only: both)")
 	httpSessions := flag.Int("http-sessions", 20, "concurrent HTTP sessions, one agent token each")
@@ -123,6 +124,9 @@ func run() error {
 		if err != nil {
 			return err
 		}
+		if err := reportSandbox(ctx, tf, *dir, bin, *reps); err != nil {
+			return err
+		}
 		if load {
 			if err := reportLoad(ctx, tf, *dir, bin); err != nil {
 				return err
@@ -132,6 +136,13 @@ func run() error {
 			return reportHTTPLoad(ctx, tf, *dir, bin, *httpSessions, *httpDuration)
 		}
 		return nil
+	}
+	if *sandboxOnly {
+		bin, err := buildPlangate(ctx, *dir, *plangateBin)
+		if err != nil {
+			return err
+		}
+		return reportSandbox(ctx, tf, *dir, bin, *reps)
 	}
 	if *loadOnly || *httpOnly {
 		return concurrent(*loadOnly, *httpOnly)
