@@ -105,7 +105,7 @@ func (r *Runner) ApplySaved(ctx context.Context, st *config.Stack, planFile stri
 	}
 	defer stderr.Close()
 
-	exe, err := r.sandboxed(st, env, dir, filepath.Dir(statePath))
+	exe, err := r.sandboxed(st, env, dir, dirOf(statePath))
 	if err != nil {
 		return nil, err
 	}

@@ -73,3 +73,11 @@ func backendType(dataDir string) string {
 	}
 	return rec.Backend.Type
 }
+
+// dirOf is path's directory, "" for no path (filepath.Dir says ".").
+func dirOf(path string) string {
+	if path == "" {
+		return ""
+	}
+	return filepath.Dir(path)
+}

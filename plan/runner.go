@@ -492,7 +492,7 @@ func (r *Runner) planOnce(ctx context.Context, st *config.Stack, outDir string, 
 	planFile := filepath.Join(outDir, PlanFile)
 	_ = os.Remove(planFile)
 	statePath := r.localState(st)
-	tf, err := r.newTF(st, c.creds, outDir, c.varFile, filepath.Dir(statePath))
+	tf, err := r.newTF(st, c.creds, outDir, c.varFile, dirOf(statePath))
 	if err != nil {
 		return nil, err
 	}
@@ -615,7 +615,7 @@ func (r *Runner) show(ctx context.Context, st *config.Stack, op string, w io.Wri
 	}
 	var keep []string
 	for _, a := range args {
-		keep = append(keep, filepath.Dir(a)) // the plan file's directory
+		keep = append(keep, dirOf(a)) // the plan file's (or state's) directory
 	}
 	exe, err := r.sandboxed(st, env, keep...)
 	if err != nil {
