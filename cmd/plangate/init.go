@@ -33,7 +33,7 @@ func runInit(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "wrote %s\n", f)
 	}
 	describeStateDir(stdout, stderr, filepath.Join(dir, "plangate.hcl"))
-	fmt.Fprintf(stdout, "\nNext:\n  cd %s\n  plangate plans            # no plans yet\n  plangate serve            # what an MCP client runs\n", dir)
+	fmt.Fprintf(stdout, "\nNext:\n  cd %s\n  plangate keygen --name you --passphrase   # your approver key: add the approver block it prints at the end of plangate.hcl\n  plangate plans            # no plans yet\n  plangate serve            # what an MCP client runs\n", dir)
 	return nil
 }
 
