@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/go-version"
 	"github.com/hashicorp/terraform-exec/tfexec"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/plangate/plangate/config"
 )
@@ -47,7 +48,10 @@ type Runner struct {
 	execPath string
 	version  *version.Version
 	sbx      *sandboxConfig
-	init     map[string]bool
+
+	// reads joins overlapping state reads of a stack (State).
+	reads singleflight.Group
+	init  map[string]bool
 }
 
 // NewRunner returns a runner keeping its data under stateDir. find locates

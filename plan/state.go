@@ -56,7 +56,28 @@ const SensitiveMask = "(sensitive value)"
 // A read never waits for a Terraform run of this process: while one holds
 // the stack (and the stack was initialised), the state is read without
 // the lock, and the view says so.
+//
+// Reads of one stack that overlap share one Terraform run: however many
+// agents poll show_stack, a stack has at most one `terraform show` of its
+// state in flight (each caller gets its own copy of the view).
 func (r *Runner) State(ctx context.Context, st *config.Stack, opts ...StateOption) (*StateView, error) {
+	ch := r.reads.DoChan(st.Name, func() (any, error) {
+		// Not the first caller's cancellation: others may be waiting.
+		return r.state(context.WithoutCancel(ctx), st, opts...)
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		v := *res.Val.(*StateView)
+		return &v, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (r *Runner) state(ctx context.Context, st *config.Stack, opts ...StateOption) (*StateView, error) {
 	unlock, ok, err := r.locks.TryLock(st.Name)
 	if err != nil {
 		return nil, err
