@@ -140,6 +140,7 @@ func FuzzParseAccepted(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte(`{"version":1}`))
 	f.Add([]byte(`{"version":1,"config_sha256":"` + strings.Repeat("a", 64) + `","accepted_at":"2026-01-01T00:00:00Z","how":"first_use","settings":{"state_dir":"/s","approvers":[],"stacks":[{"name":"web","dir":"/w","workspace":"default","policy":{"approvals":1,"deletion_approvals":1,"max_deletions":-1,"max_deletion_ratio":0.5,"plan_ttl":"1h"}}]}}`))
+	f.Add([]byte(`{"version":1,"config_sha256":"` + strings.Repeat("a", 64) + `","accepted_at":"2026-01-01T00:00:00Z","how":"first_use","settings":{"state_dir":"/s","webhook":"https://hooks.example.com/x","approvers":[],"stacks":[{"name":"web","dir":"/w","workspace":"default","webhook":"http://127.0.0.1:1/h","policy":{"approvals":1,"deletion_approvals":1,"max_deletions":-1,"max_deletion_ratio":0.5,"plan_ttl":"1h"}}]}}`))
 	f.Add([]byte(`null`))
 	f.Add([]byte(`{"settings":{"stacks":[{"policy":{"max_deletion_ratio":1e400}}]}}`))
 
