@@ -54,6 +54,7 @@ var allowed = map[string][]string{
 	"internal/layout":     {"internal/"},
 	"internal/moto":       {"internal/"},
 	"internal/peer":       {},
+	"internal/sandbox":    {},
 	"internal/tfbin":      {},
 	"internal/tfscan":     {},
 	"internal/tftest":     {"internal/"},
