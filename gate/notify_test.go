@@ -78,6 +78,8 @@ approver "alice" {
 	defer cancel()
 	require.NoError(t, n.Close(closeCtx))
 
+	mu.Lock()
+	defer mu.Unlock()
 	var events []string
 	for _, b := range bodies {
 		var m notify.Message

@@ -70,6 +70,8 @@ func TestEachEventDeliveredOnce(t *testing.T) {
 	closeNow(t, n)
 
 	require.Equal(t, len(events), r.count())
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	var got []string
 	for i, b := range r.bodies {
 		var m Message
@@ -163,6 +165,8 @@ func TestFullQueueDropsOldest(t *testing.T) {
 	}
 	close(release)
 	closeNow(t, n)
+	mu.Lock()
+	defer mu.Unlock()
 	assert.Equal(t, []string{"first", "b", "c"}, events)
 	assert.Contains(t, logs.String(), "notification queue full")
 	assert.Contains(t, logs.String(), "plan_id=a")
