@@ -104,6 +104,10 @@ const (
 	// agent-token); Reason names the agent and its stacks, never the token.
 	EventAgentTokenAdded   EventName = "agent_token_added"
 	EventAgentTokenRevoked EventName = "agent_token_revoked"
+	// EventNotifyFailed: a webhook notification was given up on; Reason
+	// names the notified event, the webhook's host (never its URL, which
+	// may be a secret) and the last error.
+	EventNotifyFailed EventName = "notify_failed"
 )
 
 // Client names the MCP client that caused an event.

@@ -61,6 +61,9 @@ type Settings struct {
 	ProviderMirror string            `json:"provider_mirror,omitempty"`
 	Approvers      []ApproverSetting `json:"approvers"`
 	Stacks         []StackSetting    `json:"stacks"`
+	// Webhook is the accepted top-level webhook; omitted when none
+	// (records written before notifications existed).
+	Webhook string `json:"webhook,omitempty"`
 }
 
 // ApproverSetting is an accepted approver and its key, as written in the config.
@@ -81,6 +84,7 @@ type StackSetting struct {
 	LocalState string        `json:"local_state,omitempty"`
 	Policy     PolicySetting `json:"policy"`
 	AWS        *AWSSetting   `json:"aws,omitempty"`
+	Webhook    string        `json:"webhook,omitempty"`
 }
 
 // PolicySetting is an accepted stack policy.
@@ -110,7 +114,7 @@ type AWSSetting struct {
 
 // SettingsOf returns a config's safety settings.
 func SettingsOf(c *Config) Settings {
-	s := Settings{StateDir: c.StateDir, ProviderMirror: c.ProviderMirror, Approvers: []ApproverSetting{}, Stacks: []StackSetting{}}
+	s := Settings{StateDir: c.StateDir, ProviderMirror: c.ProviderMirror, Webhook: c.Webhook, Approvers: []ApproverSetting{}, Stacks: []StackSetting{}}
 	for _, a := range c.Approvers {
 		s.Approvers = append(s.Approvers, ApproverSetting{Name: a.Name, PublicKey: FormatPublicKey(a.PublicKey)})
 	}
@@ -120,6 +124,7 @@ func SettingsOf(c *Config) Settings {
 			Name: st.Name, Dir: st.Dir, Workspace: st.Workspace,
 			LocalState: localStateSetting(st.LocalState),
 			Variables:  nonNil(st.Variables), VarFiles: nonNil(st.VarFiles),
+			Webhook: st.Webhook,
 			Policy: PolicySetting{
 				Approvals: p.Approvals, DeletionApprovals: p.DeletionApprovals, MaxDeletions: p.MaxDeletions,
 				MaxDeletionRatio: p.MaxDeletionRatio, MaxDeletionRatioSet: p.MaxDeletionRatioSet,
@@ -168,6 +173,12 @@ func (s Settings) Config(path string) (*Config, error) {
 		return nil, bad("provider_mirror %q is not an absolute path", s.ProviderMirror)
 	}
 	c.ProviderMirror = s.ProviderMirror
+	if s.Webhook != "" {
+		if err := CheckWebhook(s.Webhook); err != nil {
+			return nil, err
+		}
+	}
+	c.Webhook = s.Webhook
 	keys := map[string]bool{}
 	for _, a := range s.Approvers {
 		if !namePattern.MatchString(a.Name) {
@@ -233,6 +244,12 @@ func (ss StackSetting) stack(mirror string) (*Stack, error) {
 	}
 	st := &Stack{Name: ss.Name, Dir: ss.Dir, Workspace: ss.Workspace, LocalState: localState, Variables: nonNil(ss.Variables),
 		VarFiles: nonNil(ss.VarFiles), Policy: p, ProviderMirror: mirror, QueueTimeout: DefaultQueueTimeout}
+	if ss.Webhook != "" {
+		if err := CheckWebhook(ss.Webhook); err != nil {
+			return nil, err
+		}
+		st.Webhook = ss.Webhook
+	}
 	if ss.AWS != nil {
 		if st.AWS, err = ss.AWS.aws(); err != nil {
 			return nil, err

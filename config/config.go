@@ -66,6 +66,9 @@ type Config struct {
 	ProviderMirror string
 	Stacks         []*Stack // in file order
 	Approvers      []*Approver
+	// Webhook is the top-level notify block's webhook; "" means none.
+	// WebhookFor picks a stack's.
+	Webhook string
 }
 
 // Stack returns the stack with the given name.
@@ -133,7 +136,10 @@ type Stack struct {
 	// ProviderMirror is the config's provider_mirror, for this stack's
 	// Terraform runs; "" means the registry.
 	ProviderMirror string
-	DeclRange      hcl.Range // for error messages
+	// Webhook is the stack's own notify block's webhook, which replaces
+	// the top-level one for the stack's events; "" means none.
+	Webhook   string
+	DeclRange hcl.Range // for error messages
 }
 
 // Policy is what a plan of a stack must satisfy before it can be applied.

@@ -23,6 +23,7 @@ type fileBlock struct {
 	MirrorRange   hcl.Range        `hcl:"provider_mirror,attr_value_range"`
 	Stacks        []*stackBlock    `hcl:"stack,block"`
 	Approvers     []*approverBlock `hcl:"approver,block"`
+	Notify        *notifyBlock     `hcl:"notify,block"`
 }
 
 type stackBlock struct {
@@ -42,6 +43,7 @@ type stackBlock struct {
 	QueueRange     hcl.Range      `hcl:"queue_timeout,attr_value_range"`
 	Policy         *policyBlock   `hcl:"policy,block"`
 	AWS            *awsBlock      `hcl:"aws,block"`
+	Notify         *notifyBlock   `hcl:"notify,block"`
 }
 
 type policyBlock struct {
@@ -113,6 +115,7 @@ var expectedValue = map[string]string{
 	"apply_role_arn":      `a quoted role ARN`,
 	"endpoint_url":        `a quoted URL such as "http://127.0.0.1:5000"`,
 	"session_duration":    `a quoted duration such as "2h"`,
+	"webhook":             `a quoted URL such as "https://hooks.slack.com/services/…"`,
 	"public_key":          `a quoted key such as "ed25519:<base64>" (plangate keygen prints it)`,
 }
 
@@ -198,6 +201,7 @@ func (l *loader) build(path string, raw *fileBlock) *Config {
 	if raw.Mirror != nil {
 		cfg.ProviderMirror = l.mirror(*raw.Mirror, raw.MirrorRange)
 	}
+	cfg.Webhook = l.webhook("", raw.Notify)
 
 	stackAt := map[string]hcl.Range{}
 	dirAt := map[string]*Stack{}
@@ -378,6 +382,7 @@ func (l *loader) stack(rs *stackBlock) *Stack {
 	}
 
 	s.Policy = l.policy(rs.Name, rs.Policy)
+	s.Webhook = l.webhook(fmt.Sprintf("stack %q: ", rs.Name), rs.Notify)
 	if rs.AWS != nil {
 		s.AWS = l.aws(rs.Name, rs.AWS)
 	}

@@ -29,6 +29,8 @@ func FuzzLoad(f *testing.F) {
 	f.Add("stack \"web\" {\n  dir = \"infra/web\"\n  var_files = null\n  variables = [null]\n}\n")
 	f.Add("stack \"web\" {\n  dir = <<EOT\ninfra/web\nEOT\n}\n")
 	f.Add("{\"stack\": {\"web\": {\"dir\": \"infra/web\"}}}")
+	f.Add("notify { webhook = \"https://hooks.example.com/x\" }\nstack \"web\" {\n  dir = \"infra/web\"\n  notify { webhook = \"http://[::1]:1/h\" }\n}\n")
+	f.Add("notify { webhook = \"http://u:p@hooks.example.com/x\" }\nnotify { webhook = 1 }\n")
 	f.Add("stack \"web\" \"extra\" {\n  dir = \"infra/web\"\n}\napprover \"a\" { public_key = \"ed25519:${1}\" }\n")
 
 	f.Fuzz(func(t *testing.T, src string) {
@@ -48,7 +50,20 @@ func FuzzLoad(f *testing.F) {
 			return
 		}
 		checkInvariants(t, cfg)
+		for _, w := range append([]string{cfg.Webhook}, webhooksOf(cfg)...) {
+			if w != "" && CheckWebhook(w) != nil {
+				t.Fatalf("Load took a webhook CheckWebhook refuses")
+			}
+		}
 	})
+}
+
+func webhooksOf(cfg *Config) []string {
+	var out []string
+	for _, st := range cfg.Stacks {
+		out = append(out, st.Webhook)
+	}
+	return out
 }
 
 func checkInvariants(t *testing.T, cfg *Config) {
@@ -140,6 +155,7 @@ func FuzzParseAccepted(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte(`{"version":1}`))
 	f.Add([]byte(`{"version":1,"config_sha256":"` + strings.Repeat("a", 64) + `","accepted_at":"2026-01-01T00:00:00Z","how":"first_use","settings":{"state_dir":"/s","approvers":[],"stacks":[{"name":"web","dir":"/w","workspace":"default","policy":{"approvals":1,"deletion_approvals":1,"max_deletions":-1,"max_deletion_ratio":0.5,"plan_ttl":"1h"}}]}}`))
+	f.Add([]byte(`{"version":1,"config_sha256":"` + strings.Repeat("a", 64) + `","accepted_at":"2026-01-01T00:00:00Z","how":"first_use","settings":{"state_dir":"/s","webhook":"https://hooks.example.com/x","approvers":[],"stacks":[{"name":"web","dir":"/w","workspace":"default","webhook":"http://127.0.0.1:1/h","policy":{"approvals":1,"deletion_approvals":1,"max_deletions":-1,"max_deletion_ratio":0.5,"plan_ttl":"1h"}}]}}`))
 	f.Add([]byte(`null`))
 	f.Add([]byte(`{"settings":{"stacks":[{"policy":{"max_deletion_ratio":1e400}}]}}`))
 

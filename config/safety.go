@@ -46,6 +46,7 @@ func Merge(accepted, file *Config) (*Config, []Change) {
 		StateDir:       m.fixed("state_dir", accepted.StateDir, file.StateDir),
 		ProviderMirror: m.fixed("provider_mirror", orNone(accepted.ProviderMirror), orNone(file.ProviderMirror)),
 	}
+	eff.Webhook = m.webhook("notify webhook", accepted.Webhook, file.Webhook)
 	if eff.ProviderMirror == absent {
 		eff.ProviderMirror = ""
 	}
@@ -131,6 +132,7 @@ func (m *merger) stack(a, f *Stack) *Stack {
 		m.loosen(in("aws"), awsLabel(a.AWS), awsLabel(f.AWS))
 	}
 	st.AWS = a.AWS
+	st.Webhook = m.webhook(in("notify webhook"), a.Webhook, f.Webhook)
 	st.Variables = m.intersect(in("variables"), a.Variables, f.Variables)
 	st.Policy = m.policy(in, a.Policy, f.Policy)
 	return &st

@@ -297,6 +297,7 @@ func (g *Gate) finish(out *Outcome, id string, s plan.Status, note string) {
 // recordEvent audits an apply's outcome, saying so in the result if the
 // audit log cannot be written.
 func (g *Gate) recordEvent(out *Outcome, e audit.Event) {
+	defer g.notify(e)
 	if g.Audit == nil {
 		return
 	}

@@ -38,6 +38,9 @@ type Gate struct {
 	// AWS makes the identity guard of stacks with an aws block (nil: the
 	// default options).
 	AWS *awsguard.Guards
+	// Notify, when set, is sent the events webhooks announce (notify.go);
+	// nil means no notifications.
+	Notify Notifier
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -78,6 +81,7 @@ func (g *Gate) append(e audit.Event) {
 	if _, err := g.Audit.Append(e); err != nil {
 		g.logger().Error("writing audit log", "event", e.Event, "err", err)
 	}
+	g.notify(e)
 }
 
 // Current returns the config the gate enforces at this moment.

@@ -51,9 +51,11 @@ func (g *Gate) Freeze(stack, reason, by string, stop bool) (*Frozen, error) {
 	if g.Audit == nil {
 		return out, fmt.Errorf("frozen, but there is no audit log")
 	}
-	if _, err := g.Audit.Append(audit.Event{Event: audit.EventFreeze, Stack: stack, Actor: by, Reason: auditReason}); err != nil {
+	e := audit.Event{Event: audit.EventFreeze, Stack: stack, Actor: by, Reason: auditReason}
+	if _, err := g.Audit.Append(e); err != nil {
 		return out, fmt.Errorf("frozen, but the audit log failed: %w", err)
 	}
+	g.notify(e)
 	return out, nil
 }
 

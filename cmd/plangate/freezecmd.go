@@ -53,6 +53,8 @@ func runFreeze(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
+		// A freeze is announced to the webhook before the command exits.
+		defer startNotifier(e, logger)()
 		out, err = e.gate.Freeze(stack, *reason, freeze.CurrentUser(), *stop)
 		if out == nil {
 			return err

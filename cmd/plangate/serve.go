@@ -60,6 +60,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		// Applies that Terraform still runs for a plangate that died are
 		// recorded as they end.
+		defer startNotifier(e, logger)()
 		go e.gate.WatchApplies(ctx, 2*time.Second)
 		s = server.New(e.deps, appVersion())
 		logger.Info("plangate serving over stdio", "version", appVersion(), "config", e.cfg.Path, "state_dir", e.cfg.StateDir, "stacks", len(e.cfg.Stacks))

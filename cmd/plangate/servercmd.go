@@ -100,6 +100,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer ln.Close()
 
+	defer startNotifier(e, logger)()
 	go e.gate.WatchApplies(ctx, 2*time.Second)
 	h := server.NewHTTPHandler(server.New(e.deps, appVersion()), opts)
 	scheme := "http"

@@ -30,15 +30,17 @@ var allowed = map[string][]string{
 	// plangate doctor --server: the server runs doctor for the agent at the other end.
 	"server":    {"tools", "gate", "plan", "audit", "config", "approvals", "doctor", "internal/"},
 	"tools":     {"gate", "plan", "audit", "freeze", "config", "internal/"},
-	"gate":      {"plan", "approvals", "audit", "freeze", "awsguard", "config", "internal/"},
+	"gate":      {"plan", "approvals", "audit", "freeze", "awsguard", "config", "notify", "internal/"},
 	"plan":      {"config", "internal/", "plan/"},
 	"approvals": {"config", "internal/", "approvals/"},
 	// Audit events carry a plan's counts and AWS identity.
 	"audit":    {"plan", "internal/"},
 	"awsguard": {"config", "internal/"},
 	// plangate doctor reads IAM with the server's credentials, found as awsguard finds them.
-	"doctor":   {"config", "awsguard", "internal/"},
-	"freeze":   {"internal/"},
+	"doctor": {"config", "awsguard", "internal/"},
+	"freeze": {"internal/"},
+	// Webhooks carry facts the gate hands over; notify needs none of its packages.
+	"notify":   {"internal/"},
 	"config":   {"internal/"},
 	"fixtures": {},
 	"e2e":      {},
