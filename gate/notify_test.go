@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -119,4 +121,48 @@ func TestNotifyFailedIsAudited(t *testing.T) {
 	assert.Equal(t, rec.ID, last.PlanID)
 	assert.Contains(t, last.Reason, "403")
 	assert.NotContains(t, last.Reason, "HOOKSECRET")
+}
+
+// An apply whose plangate died is settled from its journal by the next
+// one, and the webhook hears how it ended: applied, or failed.
+func TestRecoveredAppliesAreAnnounced(t *testing.T) {
+	var mu sync.Mutex
+	var events []notify.Message
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m notify.Message
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		mu.Lock()
+		events = append(events, m)
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	g, cfg := newPlanner(t, map[string]string{"main.tf": plannerModule}, `notify { webhook = "`+srv.URL+`/hook" }`)
+	st, _ := cfg.Stack("s")
+	ctx := context.Background()
+	var ids []string
+	for i := 0; i < 2; i++ {
+		rec, err := g.Propose(ctx, st, nil, audit.Client{})
+		require.NoError(t, err)
+		ids = append(ids, rec.ID)
+		_, err = g.Store.Update(rec.ID, func(r *plan.Record) error { r.Status = plan.StatusApplying; return nil })
+		require.NoError(t, err)
+	}
+	// The first one's Terraform finished; the second never started.
+	require.NoError(t, os.WriteFile(filepath.Join(g.Store.Dir(ids[0]), plan.ApplyJournalFile),
+		[]byte(`{"@level":"info","@message":"Apply complete!","type":"change_summary","changes":{"add":2,"change":0,"import":0,"remove":0,"operation":"apply"}}`+"\n"), 0o600))
+
+	n := notify.New(notify.Options{Backoff: []time.Duration{time.Millisecond}})
+	g.Notify = n
+	g.RecoverApplies()
+	closeCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	require.NoError(t, n.Close(closeCtx))
+
+	mu.Lock()
+	defer mu.Unlock()
+	got := map[string]string{}
+	for _, m := range events {
+		got[m.PlanID] = m.Event
+	}
+	assert.Equal(t, map[string]string{ids[0]: notify.EventPlanApplied, ids[1]: notify.EventApplyFailed}, got)
 }

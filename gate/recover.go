@@ -165,6 +165,13 @@ func (g *Gate) recoverApply(rec *plan.Record) (*plan.Record, bool) {
 		}
 	}
 	g.append(e)
+	// Webhooks hear how it ended, as they would have from the apply.
+	ended := e
+	ended.Event = audit.EventApplyFailed
+	if status == plan.StatusApplied {
+		ended.Event = audit.EventApplied
+	}
+	g.notify(ended)
 	g.logger().Info("apply recovered", "plan_id", rec.ID, "status", status)
 	if status == plan.StatusApplied {
 		g.supersede(updated, audit.Client{})
