@@ -42,7 +42,6 @@ type sandboxConfig struct {
 	hide []string
 	// active is set once the probe has passed.
 	active bool
-	err    error
 }
 
 // Sandbox runs every Terraform process of the runner in a sandbox made
@@ -59,17 +58,6 @@ func (r *Runner) Sandbox(exe string, mode SandboxMode, hide ...string) {
 	r.sbx = &sandboxConfig{exe: exe, mode: mode, hide: hide}
 }
 
-// Sandboxed reports whether Terraform runs sandboxed, once the runner
-// has run it, and why not.
-func (r *Runner) Sandboxed() (bool, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.sbx == nil {
-		return false, nil
-	}
-	return r.sbx.active, r.sbx.err
-}
-
 // probeSandbox decides, on first use, whether runs are sandboxed. The
 // caller holds r.mu.
 func (r *Runner) probeSandbox() error {
@@ -78,7 +66,6 @@ func (r *Runner) probeSandbox() error {
 		return nil
 	}
 	if err := sandbox.Probe(s.exe); err != nil {
-		s.err = err
 		if s.mode == SandboxRequired {
 			return &TerraformError{Op: "sandbox", Output: err.Error() + "; PLANGATE_SANDBOX=required refuses to run Terraform without one (PLANGATE_SANDBOX=auto runs it unsandboxed, and says so)"}
 		}

@@ -263,25 +263,34 @@ func openEnv(configFlag string, stderr io.Writer, logger *slog.Logger) (*env, er
 	return e, nil
 }
 
-// sandboxTerraform runs the runner's Terraform in a sandbox
-// (PLANGATE_SANDBOX: auto, required or off) that also hides this user's
-// plangate state (the accepted-config records), its approver key
-// directory, and every path of PLANGATE_SANDBOX_HIDE (colon-separated:
-// what else the server's user holds that Terraform must not read).
-func sandboxTerraform(runner *plan.Runner, live *config.Live) error {
+// sandboxSetting reads PLANGATE_SANDBOX (auto, required or off) and
+// finds this binary, through which Terraform is sandboxed ("" when off).
+func sandboxSetting() (plan.SandboxMode, string, error) {
 	mode, err := plan.ParseSandboxMode(os.Getenv("PLANGATE_SANDBOX"))
-	if err != nil {
-		return err
-	}
-	if mode == plan.SandboxOff {
-		return nil
+	if err != nil || mode == plan.SandboxOff {
+		return mode, "", err
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		if mode == plan.SandboxRequired {
-			return fmt.Errorf("PLANGATE_SANDBOX=required: this binary cannot find itself to sandbox Terraform: %w", err)
-		}
-		return nil
+		return mode, "", fmt.Errorf("this binary cannot find itself to sandbox Terraform: %w", err)
+	}
+	return mode, exe, nil
+}
+
+// sandboxTerraform runs the runner's Terraform in a sandbox that also
+// hides this user's plangate state (the accepted-config records), its
+// approver key directory, and every path of PLANGATE_SANDBOX_HIDE
+// (colon-separated: what else the server's user holds that Terraform
+// must not read).
+func sandboxTerraform(runner *plan.Runner, live *config.Live) error {
+	mode, exe, err := sandboxSetting()
+	switch {
+	case err != nil && mode == plan.SandboxRequired:
+		return fmt.Errorf("PLANGATE_SANDBOX=required: %w", err)
+	case err != nil && mode == "":
+		return err // PLANGATE_SANDBOX itself is wrong
+	case err != nil || exe == "":
+		return nil // auto without a way to sandbox, or off
 	}
 	var hide []string
 	if rec, err := config.RecordDir(live.Path); err == nil {
@@ -303,21 +312,14 @@ func sandboxTerraform(runner *plan.Runner, live *config.Live) error {
 // sandboxStatus is whether this process, with its environment, runs
 // Terraform sandboxed (for doctor; where says whose answer it is).
 func sandboxStatus(where string) *doctor.Sandbox {
-	s := &doctor.Sandbox{Mode: os.Getenv("PLANGATE_SANDBOX"), Where: where}
-	mode, err := plan.ParseSandboxMode(s.Mode)
-	if err != nil {
-		s.Err = err
-		return s
+	mode, exe, err := sandboxSetting()
+	s := &doctor.Sandbox{Mode: string(mode), Where: where, Err: err}
+	if mode == "" {
+		s.Mode = os.Getenv("PLANGATE_SANDBOX")
 	}
-	s.Mode = string(mode)
-	if mode == plan.SandboxOff {
-		return s
+	if err == nil && exe != "" {
+		s.Err = sandbox.Probe(exe)
 	}
-	exe, err := os.Executable()
-	if err == nil {
-		err = sandbox.Probe(exe)
-	}
-	s.Err = err
 	return s
 }
 
