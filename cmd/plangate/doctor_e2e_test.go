@@ -159,11 +159,7 @@ func copyBinary(t *testing.T) string {
 // fails, naming the writable config, state_dir and Terraform state, and
 // the server whose environment the agent can read.
 func TestDoctorSameUserLayout(t *testing.T) {
-	dir := project(t)
-	cfg := filepath.Join(dir, "plangate.hcl")
-	_, stderr, code := runBinary(t, "config", "status", "--config", cfg)
-	require.Equal(t, 0, code, stderr)
-	sd := stateDir(t, dir)
+	dir, cfg, sd := acceptedProject(t)
 
 	args := []string{"--config", cfg}
 	bin, agent := binary, ""
@@ -288,11 +284,7 @@ func TestDoctorTwoUserLayout(t *testing.T) {
 // the state): run as that user against the server's socket, it fails
 // naming the writable config and state_dir, as the local doctor does.
 func TestDoctorOverTheWireSameUser(t *testing.T) {
-	dir := project(t)
-	cfg := filepath.Join(dir, "plangate.hcl")
-	_, stderr, code := runBinary(t, "config", "status", "--config", cfg)
-	require.Equal(t, 0, code, stderr)
-	sd := stateDir(t, dir)
+	dir, cfg, sd := acceptedProject(t)
 	run := t.TempDir()
 	keys := t.TempDir()
 	bin, agent := binary, ""
@@ -450,4 +442,15 @@ stack "cloud" {
 		assert.Equal(t, "ok", m[name].Status, "%s: %s", name, m[name].Fact)
 	}
 	assert.NotContains(t, string(out)+stderr.String(), server.Creds.SecretAccessKey)
+}
+
+// acceptedProject is a demo project whose config has had its first use
+// (config status accepts it), with its state dir.
+func acceptedProject(t *testing.T) (dir, cfg, sd string) {
+	t.Helper()
+	dir = project(t)
+	cfg = filepath.Join(dir, "plangate.hcl")
+	_, stderr, code := runBinary(t, "config", "status", "--config", cfg)
+	require.Equal(t, 0, code, stderr)
+	return dir, cfg, stateDir(t, dir)
 }
