@@ -3,14 +3,22 @@ package plan
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 )
 
-// MaxListedDeletions is how many deleted addresses a summary lists one by
-// one; above it the summary groups them by module and type with exact
-// counts, and get_plan pages through the full list.
-const MaxListedDeletions = 200
+// MaxListedDeletions is how many deleted addresses one tool result lists
+// one by one; above it the result also groups every deletion by module and
+// type with exact counts, and get_plan pages through the full list. 50
+// deletions take about 11 KiB of a result (text line and structured entry
+// each; docs/performance.md), half of the 24 KiB a tool result may take.
+const MaxListedDeletions = 50
+
+// MaxDeletionGroups is how many groups a result lists: past it, deletions
+// are grouped by type alone (module "*"), and past that the smallest types
+// are counted together as type "(other types)". The counts stay exact.
+const MaxDeletionGroups = 20
 
 // DefaultDiffBudget bounds the diff carried in one tool result.
 const DefaultDiffBudget = 16 << 10
@@ -103,14 +111,20 @@ func (s Summary) WithDiff(page DiffPage) Summary {
 // deletion grouped by module and type, exact counts, when they don't all
 // fit) and the given diff page.
 func (s Summary) Page(page DiffPage, deletionsOffset int) Summary {
+	return s.PageOf(page, deletionsOffset, MaxListedDeletions)
+}
+
+// PageOf is Page listing at most n (at least 1) deletions.
+func (s Summary) PageOf(page DiffPage, deletionsOffset, n int) Summary {
+	n = max(1, n)
 	s.headline = s.Headline()
 	total := len(s.Deleted)
 	deletionsOffset = max(0, min(deletionsOffset, total))
-	if total > MaxListedDeletions {
-		s.DeletedGroups = GroupDeletions(s.Deleted)
+	if deletionsOffset > 0 || total > n {
+		s.DeletedGroups = BoundGroups(GroupDeletions(s.Deleted), MaxDeletionGroups)
 		s.DeletedTruncated = true
 	}
-	end := min(total, deletionsOffset+MaxListedDeletions)
+	end := min(total, deletionsOffset+n)
 	s.Deleted = s.Deleted[deletionsOffset:end]
 	s.DeletedOffset = deletionsOffset
 	s.NextDeletionsOffset = 0
@@ -118,6 +132,38 @@ func (s Summary) Page(page DiffPage, deletionsOffset int) Summary {
 		s.NextDeletionsOffset = end
 	}
 	return s.WithDiff(page)
+}
+
+// BoundGroups returns at most max groups counting every deletion of
+// groups: by module and type while they are few enough, else by type
+// alone (module "*"), the smallest types past max-1 counted together as
+// type "(other types)".
+func BoundGroups(groups []Group, max int) []Group {
+	if len(groups) <= max {
+		return groups
+	}
+	byType := map[string]int{}
+	for _, g := range groups {
+		byType[g.Type] += g.Count
+	}
+	out := make([]Group, 0, len(byType))
+	for t, n := range byType {
+		out = append(out, Group{Module: "*", Type: t, Count: n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Type < out[j].Type
+	})
+	if len(out) > max {
+		rest := Group{Module: "*", Type: "(other types)"}
+		for _, g := range out[max-1:] {
+			rest.Count += g.Count
+		}
+		out = append(out[:max-1], rest)
+	}
+	return out
 }
 
 // ReportOption changes how WriteReport writes a plan.
@@ -207,8 +253,11 @@ func WriteReport(w io.Writer, s *Summary, now time.Time, opts ...ReportOption) {
 			p("  All %d deletions by module and type:\n", s.Deletions)
 			for _, g := range s.DeletedGroups {
 				mod := g.Module
-				if mod == "" {
+				switch mod {
+				case "":
 					mod = "(root module)"
+				case "*":
+					mod = "(any module)"
 				}
 				p("    %6d  %s %s\n", g.Count, mod, g.Type)
 			}
@@ -253,6 +302,12 @@ func WriteReport(w io.Writer, s *Summary, now time.Time, opts ...ReportOption) {
 		p("\nWarnings:\n")
 		for _, e := range s.Warnings {
 			p("  - %s\n", indentRest(e, "    "))
+		}
+	}
+	if len(s.Omitted) > 0 {
+		p("\nLeft out of this result (to fit it):\n")
+		for _, o := range s.Omitted {
+			p("  - %s\n", o)
 		}
 	}
 	if s.DiffOffset > 0 {

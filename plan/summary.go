@@ -74,22 +74,25 @@ type Deletion struct {
 // Summary is the one shape of a plan that every consumer shares: the
 // structured content of plan_change and get_plan, the CLI and the audit log.
 type Summary struct {
-	PlanID              string       `json:"plan_id" jsonschema:"the plan id; any unique prefix of 8+ characters also names the plan"`
-	Stack               string       `json:"stack"`
-	Status              Status       `json:"status" jsonschema:"awaiting_approval, no_changes, blocked, applied, failed, discarded, expired, superseded, interrupted, tampered or applying (its apply started: never approved or applied again); only awaiting_approval can be approved"`
-	Counts              Counts       `json:"counts" jsonschema:"Terraform's own add/change/destroy figures, and replace/import/move/forget/read reported apart"`
-	Deletions           int          `json:"deletions" jsonschema:"exact number of resource instances this plan destroys (plain deletes, replacements in either order, deposed objects); equals counts.destroy"`
-	Deleted             []Deletion   `json:"deleted" jsonschema:"every deleted instance (up to 200 per result; see deleted_groups and next_deletions_offset)"`
-	DeletedGroups       []Group      `json:"deleted_groups,omitempty" jsonschema:"deletions grouped by module and resource type, with exact counts, when there are more than 200"`
-	DeletedTruncated    bool         `json:"deleted_truncated,omitempty"`
-	Drift               []Drift      `json:"drift,omitempty" jsonschema:"changes made outside Terraform that the refresh found; not actions of this plan"`
-	Warnings            []string     `json:"warnings,omitempty"`
-	Errors              []string     `json:"errors,omitempty"`
-	RunsCode            []CodeRun    `json:"runs_code" jsonschema:"code this plan runs besides the providers: provisioners of instances it creates or destroys, external data sources, providers outside the allowed sources; none of it shows in the counts"`
-	ProtectedHits       []string     `json:"protected_hits"`
-	BlockedReasons      []string     `json:"blocked_reasons" jsonschema:"why policy blocks this plan; a blocked plan can never be approved"`
-	ApprovalsRequired   int          `json:"approvals_required" jsonschema:"distinct human approvals apply_plan needs"`
-	Diff                string       `json:"diff" jsonschema:"Terraform-style diff, deletions first, sensitive values masked; one page of it"`
+	PlanID            string     `json:"plan_id" jsonschema:"the plan id; any unique prefix of 8+ characters also names the plan"`
+	Stack             string     `json:"stack"`
+	Status            Status     `json:"status" jsonschema:"awaiting_approval, no_changes, blocked, applied, failed, discarded, expired, superseded, interrupted, tampered or applying (its apply started: never approved or applied again); only awaiting_approval can be approved"`
+	Counts            Counts     `json:"counts" jsonschema:"Terraform's own add/change/destroy figures, and replace/import/move/forget/read reported apart"`
+	Deletions         int        `json:"deletions" jsonschema:"exact number of resource instances this plan destroys (plain deletes, replacements in either order, deposed objects); equals counts.destroy"`
+	Deleted           []Deletion `json:"deleted" jsonschema:"every deleted instance (up to 50 per tool result; see deleted_groups and next_deletions_offset)"`
+	DeletedGroups     []Group    `json:"deleted_groups,omitempty" jsonschema:"every deletion grouped by module and resource type, with exact counts, when a result does not list them all"`
+	DeletedTruncated  bool       `json:"deleted_truncated,omitempty"`
+	Drift             []Drift    `json:"drift,omitempty" jsonschema:"changes made outside Terraform that the refresh found; not actions of this plan"`
+	Warnings          []string   `json:"warnings,omitempty"`
+	Errors            []string   `json:"errors,omitempty"`
+	RunsCode          []CodeRun  `json:"runs_code" jsonschema:"code this plan runs besides the providers: provisioners of instances it creates or destroys, external data sources, providers outside the allowed sources; none of it shows in the counts"`
+	ProtectedHits     []string   `json:"protected_hits"`
+	BlockedReasons    []string   `json:"blocked_reasons" jsonschema:"why policy blocks this plan; a blocked plan can never be approved"`
+	ApprovalsRequired int        `json:"approvals_required" jsonschema:"distinct human approvals apply_plan needs"`
+	Diff              string     `json:"diff" jsonschema:"Terraform-style diff, deletions first, sensitive values masked; one page of it (empty in a tool result whose text carries the page: diff_in_text)"`
+	// DiffInText is set in a tool result whose text block carries the
+	// diff page, so that the page is sent once; Diff is then empty.
+	DiffInText          bool         `json:"diff_in_text,omitempty" jsonschema:"the diff page is in the result's text block, not in diff (get_plan with structured_diff puts it in diff)"`
 	DiffTruncated       bool         `json:"diff_truncated" jsonschema:"true when the diff continues: call get_plan with offset = next_offset"`
 	DiffOffset          int          `json:"diff_offset,omitempty"`
 	DiffTotal           int          `json:"diff_total_bytes"`
@@ -102,6 +105,9 @@ type Summary struct {
 	ApproveCommand      string       `json:"approve_command,omitempty" jsonschema:"what a human runs to approve this plan"`
 	AWS                 *AWSIdentity `json:"aws,omitempty" jsonschema:"the AWS identity the plan ran as, checked with STS before Terraform started (stacks with an aws block only)"`
 	Inputs              []Input      `json:"inputs" jsonschema:"every variable the agent may set, with the value this plan used and its origin; a variable left out keeps the value of the stack's last applied plan (last_applied), unless a var file sets it; null resets it"`
+	// Omitted says what a tool result left out to stay within its size
+	// bound, and where to read it.
+	Omitted []string `json:"omitted,omitempty" jsonschema:"what this result leaves out to fit its size bound, and where to read it"`
 
 	// headline is fixed by Page so that every page of a plan starts with
 	// the same line, whatever page of deletions it carries.

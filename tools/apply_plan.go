@@ -23,16 +23,15 @@ type applier interface {
 // ApplyPlan applies a saved plan that enough humans approved.
 func ApplyPlan(a applier, plans planReader, d *Deps) server.ServerTool {
 	tool := mcp.NewTool("apply_plan",
-		mcp.WithDescription("Apply a saved plan — only `terraform apply` of exactly that plan, never a fresh one — after verifying the human approval tokens, "+
-			"the plan's status and expiry, the stack's policy and the kill switch. You cannot create approval tokens: a human reviews the plan, "+
-			"runs `plangate approve <plan_id>` and pastes the token to you. Call this only with such tokens."),
-		planIDProperty("Plan id (or a unique prefix of at least 8 characters) from plan_change."),
+		mcp.WithDescription("Apply exactly a saved plan, never a fresh one, once its approval tokens, status, expiry, policy and kill switch check out. "+
+			"Only humans make tokens: they run `plangate approve <plan_id>` and paste them to you."),
+		planIDProperty("Plan id (or a unique 8+ character prefix)."),
 		mcp.WithArray("approval_tokens",
-			mcp.Description("Approval tokens (pgt1.…) pasted by human approvers, one per approver; the plan says how many distinct approvers it needs. "+
-				"Without them the apply is refused, and the refusal says who must approve."),
+			mcp.Description("The tokens humans pasted, one per approver (the plan says how many)."),
 			mcp.Items(map[string]any{"type": "string", "minLength": 1, "maxLength": 4096}), mcp.MaxItems(16)),
 		annotations("Apply an approved plan", false, true, false, true),
-		mcp.WithOutputSchema[gate.Outcome](),
+		outputSchemaOf[ApplyResult]([]string{"plan_id", "stack", "status", "counts", "deletions", "deleted"},
+			[]string{"replaced", "deleted_truncated", "approvers", "outputs", "errors", "superseded", "note"}),
 	)
 	return server.ServerTool{Tool: tool, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		var args struct {
@@ -61,13 +60,58 @@ func ApplyPlan(a applier, plans planReader, d *Deps) server.ServerTool {
 			}
 			return d.errorResult("apply_plan", err), nil
 		}
-		res := mcp.NewToolResultStructured(out, formatOutcome(out))
+		res := applyResult(out)
 		res.IsError = out.Status != plan.StatusApplied
 		return res, nil
 	}}
 }
 
-func formatOutcome(o *gate.Outcome) string {
+// ApplyResult is the structured content of apply_plan: the outcome, its
+// lists of addresses bounded (every deletion is counted in deletions, and
+// get_plan pages through all of them).
+type ApplyResult struct {
+	gate.Outcome
+	// DeletedTruncated is set when deleted (or replaced) lists only the
+	// first MaxListedDeletions.
+	DeletedTruncated bool     `json:"deleted_truncated,omitempty"`
+	Omitted          []string `json:"omitted,omitempty"`
+}
+
+// applyResult is the outcome as a tool result within ResultBudget.
+func applyResult(o *gate.Outcome) *mcp.CallToolResult {
+	n, clipped := plan.MaxListedDeletions, false
+	for {
+		r := ApplyResult{Outcome: *o}
+		if len(o.Deleted) > n || len(o.Replaced) > n {
+			r.Deleted = o.Deleted[:min(n, len(o.Deleted))]
+			r.Replaced = o.Replaced[:min(n, len(o.Replaced))]
+			r.DeletedTruncated = true
+			r.Omitted = append(r.Omitted, fmt.Sprintf("deleted: %d of %d listed (replaced: %d of %d); get_plan %s with deletions_offset pages every address",
+				len(r.Deleted), len(o.Deleted), len(r.Replaced), len(o.Replaced), plan.ShortID(o.PlanID)))
+		}
+		if clipped {
+			r.Outputs = clipOutputValues(o.Outputs, &r.Omitted)
+			r.Errors = append([]string(nil), r.Errors[:min(len(r.Errors), maxListed)]...)
+			for i, e := range r.Errors {
+				r.Errors[i] = plan.Truncate(e, maxMessage)
+			}
+		}
+		res := mcp.NewToolResultStructured(r, formatOutcome(&r))
+		switch {
+		case wireSize(res) <= ResultBudget:
+			return res
+		case !clipped:
+			clipped = true
+		case n > 1:
+			n /= 2
+		default:
+			return res
+		}
+	}
+}
+
+func formatOutcome(r *ApplyResult) string {
+	o := &r.Outcome
 	var b strings.Builder
 	switch o.Status {
 	case plan.StatusApplied:
@@ -101,6 +145,9 @@ func formatOutcome(o *gate.Outcome) string {
 	}
 	if len(o.Superseded) > 0 {
 		fmt.Fprintf(&b, "Superseded (made against the old state; plan again if still wanted): %s\n", strings.Join(o.Superseded, ", "))
+	}
+	for _, n := range r.Omitted {
+		fmt.Fprintf(&b, "Left out (to fit this result): %s\n", n)
 	}
 	if len(o.Outputs) > 0 {
 		b.WriteString("Outputs:\n")

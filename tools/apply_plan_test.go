@@ -34,10 +34,10 @@ func TestApplyPlanRefusals(t *testing.T) {
 // An apply result says replaced for what was replaced, destroyed for what
 // is gone.
 func TestApplyResultNamesReplacedAndDestroyed(t *testing.T) {
-	text := formatOutcome(&gate.Outcome{
+	text := formatOutcome(&ApplyResult{Outcome: gate.Outcome{
 		PlanID: "0123456789abcdef", Stack: "web", Status: plan.StatusApplied, Counts: plan.Counts{Add: 1, Destroy: 2},
 		Deleted: []string{"terraform_data.a", "terraform_data.b"}, Replaced: []string{"terraform_data.a"}, Approvers: []string{"alice"},
-	})
+	}})
 	assert.Contains(t, text, "Replaced: terraform_data.a\n")
 	assert.Contains(t, text, "Destroyed: terraform_data.b\n")
 	assert.NotContains(t, text, "Destroyed: terraform_data.a")

@@ -197,6 +197,11 @@ func clip(s string) string {
 	return plan.Truncate(s, 64)
 }
 
+// stackProperty is the schema of a stack argument.
+func stackProperty() mcp.ToolOption {
+	return mcp.WithString("stack", mcp.Required(), mcp.Description("Stack name (list_stacks)."), mcp.MinLength(1), mcp.MaxLength(64))
+}
+
 // planIDProperty is the schema of a plan_id argument.
 func planIDProperty(desc string) mcp.ToolOption {
 	return mcp.WithString("plan_id", mcp.Required(), mcp.Description(desc),

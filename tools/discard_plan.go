@@ -26,11 +26,11 @@ type discarder interface {
 // DiscardPlan marks a pending plan discarded so that it can never be approved or applied.
 func DiscardPlan(plans discarder, d *Deps) server.ServerTool {
 	tool := mcp.NewTool("discard_plan",
-		mcp.WithDescription("Discard a pending plan (awaiting approval or blocked) that should not be applied, for example after proposing a better one. "+
-			"A discarded plan can never be approved or applied. Changes nothing in the infrastructure."),
-		planIDProperty("Plan id (or a unique prefix of at least 8 characters)."),
+		mcp.WithDescription("Discard a pending plan (awaiting approval or blocked), e.g. after proposing a better one: it can never be approved or applied. "+
+			"Changes no infrastructure."),
+		planIDProperty("Plan id (or a unique 8+ character prefix)."),
 		annotations("Discard a plan", false, false, true, false),
-		mcp.WithOutputSchema[DiscardResult](),
+		outputSchema[DiscardResult](),
 	)
 	return server.ServerTool{Tool: tool, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		var args struct {

@@ -27,9 +27,11 @@ func TestGetPlanPagesTheDiff(t *testing.T) {
 	var got strings.Builder
 	offset, pages, first := 0, 0, ""
 	for {
-		res := call(t, tool, map[string]any{"plan_id": rec.ID[:8], "offset": offset})
+		res := call(t, tool, map[string]any{"plan_id": rec.ID[:8], "offset": offset, "structured_diff": true})
 		require.False(t, res.IsError, text(res))
 		s := res.StructuredContent.(plan.Summary)
+		assert.False(t, s.DiffInText)
+		assert.NotContains(t, text(res), s.Diff, "the page is sent once")
 		assert.LessOrEqual(t, len(s.Diff), 1000)
 		assert.True(t, strings.HasSuffix(s.Diff, "\n"), "pages end at a line end")
 		assert.Equal(t, offset, s.DiffOffset)
@@ -55,28 +57,39 @@ func TestGetPlanPagesTheDiff(t *testing.T) {
 	assert.Equal(t, fmt.Sprintf("offset %d is outside the diff (0..%d): use next_offset from the previous page", diff.Len()+1, diff.Len()), errorText(t, res))
 }
 
-// More deletions than one result lists: pages of 200 through
+// More deletions than one result lists: pages of 50 through
 // deletions_offset, every page grouping all of them with exact counts.
 func TestGetPlanPagesTheDeletions(t *testing.T) {
 	f := newFixture(t)
 	rec := f.commit(t, "web", plan.StatusAwaitingApproval, "diff\n", 450)
 	tool := GetPlan(f.deps.Store, f.deps)
 	var seen []string
-	for _, tt := range []struct{ offset, next, n int }{{0, 200, 200}, {200, 400, 200}, {400, 0, 50}} {
-		res := call(t, tool, map[string]any{"plan_id": rec.ID, "deletions_offset": tt.offset})
+	offset, pages := 0, 0
+	for {
+		res := call(t, tool, map[string]any{"plan_id": rec.ID, "deletions_offset": offset})
 		s := res.StructuredContent.(plan.Summary)
 		assert.Equal(t, 450, s.Deletions)
-		assert.Len(t, s.Deleted, tt.n)
-		assert.Equal(t, tt.offset, s.DeletedOffset)
-		assert.Equal(t, tt.next, s.NextDeletionsOffset)
+		assert.Len(t, s.Deleted, min(plan.MaxListedDeletions, 450-offset))
+		assert.Equal(t, offset, s.DeletedOffset)
 		assert.True(t, s.DeletedTruncated)
 		assert.Equal(t, []plan.Group{{Type: "terraform_data", Count: 450}}, s.DeletedGroups)
+		assert.Contains(t, text(res), "DELETES 450 (")
 		for _, d := range s.Deleted {
 			seen = append(seen, d.Address)
+			assert.Contains(t, text(res), "  - "+d.Address+" [delete]\n")
 		}
+		pages++
+		if s.NextDeletionsOffset == 0 {
+			break
+		}
+		assert.Equal(t, offset+len(s.Deleted), s.NextDeletionsOffset)
+		offset = s.NextDeletionsOffset
 	}
-	assert.Len(t, seen, 450)
-	assert.Equal(t, "terraform_data.item[449]", seen[449])
+	assert.Equal(t, 9, pages)
+	require.Len(t, seen, 450)
+	for i, a := range seen {
+		assert.Equal(t, fmt.Sprintf("terraform_data.item[%d]", i), a)
+	}
 
 	res := call(t, tool, map[string]any{"plan_id": rec.ID, "deletions_offset": 450})
 	assert.Equal(t, "deletions_offset 450 is outside the list of 450 deletions: use next_deletions_offset from the previous page (or 0)", errorText(t, res))

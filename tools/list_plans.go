@@ -26,10 +26,18 @@ type PlanListing struct {
 	Reason string `json:"reason,omitempty" jsonschema:"for a corrupt plan: what is wrong with its record and what a human does about it"`
 }
 
-// ListPlansResult is the structured content of list_plans.
+// ListPlansResult is the structured content of list_plans: one page of
+// the plans that match, and how many match in all.
 type ListPlansResult struct {
-	Plans []PlanListing `json:"plans"`
+	Plans      []PlanListing `json:"plans"`
+	Total      int           `json:"total"`
+	Offset     int           `json:"offset,omitempty"`
+	NextOffset int           `json:"next_offset,omitempty"`
 }
+
+// maxListedPlans is how many plans one list_plans result lists (about
+// 400 bytes each, text and structured).
+const maxListedPlans = 40
 
 var allStatuses = func() []string {
 	out := make([]string, len(plan.Statuses))
@@ -42,17 +50,19 @@ var allStatuses = func() []string {
 // ListPlans lists recorded plans, newest first.
 func ListPlans(plans planReader, d *Deps) server.ServerTool {
 	tool := mcp.NewTool("list_plans",
-		mcp.WithDescription("List recorded plans, newest first, with status, counts, deletions and age. Filter by stack and/or status. "+
-			"Plans whose record cannot be read come first, with status corrupt and the reason: they can never be approved or applied; tell the human."),
-		mcp.WithString("stack", mcp.Description("Only plans of this stack."), mcp.MaxLength(64)),
+		mcp.WithDescription("List recorded plans, newest first: status, counts, deletions, age. "+
+			"Unreadable records come first as status corrupt, with the reason: never applicable; tell the human."),
+		mcp.WithString("stack", mcp.Description("Only this stack's plans."), mcp.MaxLength(64)),
 		mcp.WithString("status", mcp.Description("Only plans with this status."), mcp.Enum(allStatuses...)),
+		mcp.WithInteger("offset", mcp.Description("Skip this many (next_offset)."), mcp.Min(0), mcp.Max(1<<30)),
 		annotations("List plans", true, false, true, false),
-		mcp.WithOutputSchema[ListPlansResult](),
+		outputSchema[ListPlansResult](),
 	)
 	return server.ServerTool{Tool: tool, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		var args struct {
 			Stack  string `json:"stack"`
 			Status string `json:"status"`
+			Offset int    `json:"offset"`
 		}
 		if err := bind(req, &args); err != nil {
 			return d.errorResult("list_plans", err), nil
@@ -86,8 +96,26 @@ func ListPlans(plans planReader, d *Deps) server.ServerTool {
 				CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, Age: now.Sub(r.CreatedAt).Round(time.Second).String(),
 			})
 		}
-		return mcp.NewToolResultStructured(res, formatPlans(res)), nil
+		if args.Offset < 0 || args.Offset > 0 && args.Offset >= len(res.Plans) {
+			return mcp.NewToolResultError(fmt.Sprintf("offset %d is outside the %d plans listed: use next_offset from the previous page (or 0)", args.Offset, len(res.Plans))), nil
+		}
+		return plansResult(res.Plans, args.Offset), nil
 	}}
+}
+
+// plansResult is one page of plans within ResultBudget.
+func plansResult(all []PlanListing, offset int) *mcp.CallToolResult {
+	for n := maxListedPlans; ; n /= 2 {
+		end := min(len(all), offset+n)
+		page := ListPlansResult{Plans: all[offset:end], Total: len(all), Offset: offset}
+		if end < len(all) {
+			page.NextOffset = end
+		}
+		res := mcp.NewToolResultStructured(page, formatPlans(page))
+		if n <= 1 || wireSize(res) <= ResultBudget {
+			return res
+		}
+	}
 }
 
 func corruptListing(c *plan.CorruptRecord, now time.Time) PlanListing {
@@ -106,7 +134,11 @@ func formatPlans(res ListPlansResult) string {
 		return "No plans recorded. plan_change makes one."
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d plan(s), newest first:\n", len(res.Plans))
+	fmt.Fprintf(&b, "%d plan(s), newest first", res.Total)
+	if len(res.Plans) < res.Total {
+		fmt.Fprintf(&b, "; listed here: %d–%d", res.Offset+1, res.Offset+len(res.Plans))
+	}
+	b.WriteString(":\n")
 	for _, p := range res.Plans {
 		if p.Status == plan.StatusCorrupt {
 			fmt.Fprintf(&b, "  %s  %-8s %-17s %s\n", p.PlanID, p.Stack, p.Status, p.Reason)
@@ -114,6 +146,9 @@ func formatPlans(res ListPlansResult) string {
 		}
 		fmt.Fprintf(&b, "  %s  %-8s %-17s +%d ~%d -%d  deletes %d  (%s ago)\n",
 			p.PlanID, p.Stack, p.Status, p.Counts.Add, p.Counts.Change, p.Counts.Destroy, p.Deletions, p.Age)
+	}
+	if res.NextOffset != 0 {
+		fmt.Fprintf(&b, "(list_plans with offset %d lists the next ones)\n", res.NextOffset)
 	}
 	return b.String()
 }

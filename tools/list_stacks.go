@@ -59,10 +59,10 @@ type ListStacksResult struct {
 // ListStacks lists the configured stacks with their settable variables.
 func ListStacks(d *Deps) server.ServerTool {
 	tool := mcp.NewTool("list_stacks",
-		mcp.WithDescription("List the Terraform stacks you may plan changes to, with the variables you may set on each (name, type, description), "+
-			"the stack's approval policy, and its workspace. Start here: plan_change takes one of these stack names."),
+		mcp.WithDescription("Start here: the Terraform stacks you may plan changes to, the variables you may set on each (name, type, description), "+
+			"their approval policy and workspace."),
 		annotations("List Terraform stacks", true, false, true, false),
-		mcp.WithOutputSchema[ListStacksResult](),
+		outputSchema[ListStacksResult](),
 	)
 	return server.ServerTool{Tool: tool, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		cfg, err := d.current()

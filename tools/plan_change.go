@@ -2,8 +2,6 @@ package tools
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -22,16 +20,14 @@ type proposer interface {
 // records the saved plan for a human to approve.
 func PlanChange(p proposer, plans planReader, d *Deps) server.ServerTool {
 	tool := mcp.NewTool("plan_change",
-		mcp.WithDescription("Propose a change: run `terraform plan` on a stack with the variables you set, save the plan, and return its summary "+
-			"(counts, the exact number of resources it deletes and their addresses, a Terraform-style diff). Nothing changes in the infrastructure. "+
-			"A human must review the plan and approve it with `plangate approve <plan_id>`; they paste the resulting token back to you for apply_plan. "+
-			"Always show the human the first line of the result and every deletion."),
-		mcp.WithString("stack", mcp.Required(), mcp.Description("Stack name, from list_stacks."), mcp.MinLength(1), mcp.MaxLength(64)),
-		mcp.WithObject("variables", mcp.Description("Values for the stack's agent-settable variables (list_stacks shows names and types), "+
-			"as JSON values of the declared types. A variable you leave out keeps the value of the stack's last applied plan (unless a human-set var file sets it); "+
-			"null resets it to the stack's own value (its var file's, else the declared default). The result's inputs list every value used and its origin.")),
+		mcp.WithDescription("Propose a change: `terraform plan` a stack with your variables and save the plan; nothing changes yet. "+
+			"Returns counts, the exact deletions and a diff. Show the human the first line and every deletion; "+
+			"they approve with `plangate approve <plan_id>` and paste you the token for apply_plan."),
+		stackProperty(),
+		mcp.WithObject("variables", mcp.Description("The stack's settable variables (list_stacks). "+
+			"One left out keeps its last applied value; null resets it.")),
 		annotations("Plan a Terraform change", false, false, false, true),
-		mcp.WithOutputSchema[plan.Summary](),
+		summarySchema(),
 	)
 	return server.ServerTool{Tool: tool, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		var args struct {
@@ -52,23 +48,7 @@ func PlanChange(p proposer, plans planReader, d *Deps) server.ServerTool {
 			return d.errorResult("plan_change", err), nil
 		}
 		syncFromContext(ctx, d)
-		return d.summaryResult(plans, rec, 0, 0), nil
+		return d.summaryResult(plans, rec, 0, 0, false), nil
 	}}
 }
 
-// summaryResult renders a plan record as structured content plus text,
-// with one page of the diff and of the deletions.
-func (d *Deps) summaryResult(plans planReader, rec *plan.Record, offset, deletionsOffset int) *mcp.CallToolResult {
-	page, err := plans.ReadDiff(rec.ID, offset, d.diffBudget())
-	if err != nil {
-		return d.errorResult("plan", err)
-	}
-	s := rec.Summary(d.now())
-	if deletionsOffset < 0 || deletionsOffset > 0 && deletionsOffset >= len(s.Deleted) {
-		return mcp.NewToolResultError(fmt.Sprintf("deletions_offset %d is outside the list of %d deletions: use next_deletions_offset from the previous page (or 0)", deletionsOffset, len(s.Deleted)))
-	}
-	out := s.Page(page, deletionsOffset)
-	var b strings.Builder
-	plan.WriteReport(&b, &out, d.now())
-	return mcp.NewToolResultStructured(out, b.String())
-}

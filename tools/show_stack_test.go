@@ -32,7 +32,7 @@ func TestShowStack(t *testing.T) {
 		AWS:       &plan.AWSIdentity{Account: "123456789012", ARN: "arn:aws:sts::123456789012:assumed-role/plan/plangate-read-web"}}
 	res := call(t, ShowStack(stateStub{view: view}, f.deps), map[string]any{"stack": "web"})
 	require.False(t, res.IsError)
-	assert.Equal(t, view, res.StructuredContent)
+	assert.Equal(t, StackView{StateView: *view, ResourceCount: 1}, res.StructuredContent)
 	assert.Equal(t, "Stack web (workspace default): 1 resource(s) in state\nAWS: account 123456789012 as arn:aws:sts::123456789012:assumed-role/plan/plangate-read-web\n"+
 		"  terraform_data.a\n\nOutputs:\n  pw = (sensitive value)\n  url = \"https://x\"\n", text(res))
 

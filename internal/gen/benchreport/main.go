@@ -25,7 +25,13 @@
 // `benchreport measure`): the high-water mark of the Go heap's objects,
 // sampled, and the process's VmHWM from /proc/self/status.
 //
+//   - the size on the wire of every tool result (results.go) on generated
+//     plans of 0 to 2,000 deletions (target ≤ 24 KiB each), and start-up to
+//     the tools/list answer of `plangate serve` next to a bare mcp-go
+//     server with seven tools (startup.go; target ratio ≤ 1.5).
+//
 //	go run ./internal/gen/benchreport [-dir DIR] [-reps N] [-sizes 1k,10k] [-load=false | -load-only]
+//		[-results=false | -results-only] [-startup=false | -startup-only] [-startup-reps 21]
 //		[-sandbox-only] [-http=false | -http-only] [-http-sessions 20] [-http-duration 60s] [-plangate BIN]
 package main
 
@@ -86,6 +92,11 @@ func run() error {
 	httpOnly := flag.Bool("http-only", false, "only the concurrent-sessions-over-HTTP figure (with -load-only: both)")
 	httpSessions := flag.Int("http-sessions", 20, "concurrent HTTP sessions, one agent token each")
 	httpDuration := flag.Duration("http-duration", 60*time.Second, "how long the HTTP sessions make calls")
+	startup := flag.Bool("startup", true, "the start-up figure (startup.go): plangate serve vs a bare mcp-go server, to the tools/list answer")
+	startupOnly := flag.Bool("startup-only", false, "only the start-up figure")
+	startupReps := flag.Int("startup-reps", 21, "start-ups timed of each server (the median is reported)")
+	results := flag.Bool("results", true, "the tool-result size figure (results.go)")
+	resultsOnly := flag.Bool("results-only", false, "only the tool-result size figure")
 	plangateBin := flag.String("plangate", "", "the plangate binary the concurrent figures serve (default: go build ./cmd/plangate into -dir)")
 	flag.Parse()
 	if *httpSessions < 1 || *httpDuration <= 0 {
@@ -144,6 +155,21 @@ func run() error {
 		}
 		return reportSandbox(ctx, tf, *dir, bin, *reps)
 	}
+	if *startupOnly || *resultsOnly {
+		if *resultsOnly {
+			if err := reportResults(ctx, tf, *dir); err != nil {
+				return err
+			}
+		}
+		if !*startupOnly {
+			return nil
+		}
+		bin, err := buildPlangate(ctx, *dir, *plangateBin)
+		if err != nil {
+			return err
+		}
+		return reportStartup(ctx, *dir, bin, *startupReps)
+	}
 	if *loadOnly || *httpOnly {
 		return concurrent(*loadOnly, *httpOnly)
 	}
@@ -178,6 +204,22 @@ func run() error {
 	}
 	if *e2eOnly {
 		return nil
+	}
+	if *results {
+		fmt.Println()
+		if err := reportResults(ctx, tf, *dir); err != nil {
+			return err
+		}
+	}
+	if *startup {
+		bin, err := buildPlangate(ctx, *dir, *plangateBin)
+		if err != nil {
+			return err
+		}
+		fmt.Println()
+		if err := reportStartup(ctx, *dir, bin, *startupReps); err != nil {
+			return err
+		}
 	}
 	return concurrent(*load, *httpLoad)
 }
