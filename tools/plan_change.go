@@ -51,4 +51,3 @@ func PlanChange(p proposer, plans planReader, d *Deps) server.ServerTool {
 		return d.summaryResult(plans, rec, 0, 0, false), nil
 	}}
 }
-

@@ -30,9 +30,9 @@
 //     the tools/list answer of `plangate serve` next to a bare mcp-go
 //     server with seven tools (startup.go; target ratio ≤ 1.5).
 //
-//	go run ./internal/gen/benchreport [-dir DIR] [-reps N] [-sizes 1k,10k] [-load=false | -load-only]
-//		[-results=false | -results-only] [-startup=false | -startup-only] [-startup-reps 21]
-//		[-sandbox-only] [-http=false | -http-only] [-http-sessions 20] [-http-duration 60s] [-plangate BIN]
+//     go run ./internal/gen/benchreport [-dir DIR] [-reps N] [-sizes 1k,10k] [-load=false | -load-only]
+//     [-results=false | -results-only] [-startup=false | -startup-only] [-startup-reps 21]
+//     [-sandbox-only] [-http=false | -http-only] [-http-sessions 20] [-http-duration 60s] [-plangate BIN]
 package main
 
 import (
