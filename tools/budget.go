@@ -50,7 +50,7 @@ func (d *Deps) summaryResult(plans planReader, rec *plan.Record, offset, deletio
 		return mcp.NewToolResultError(fmt.Sprintf("deletions_offset %d is outside the list of %d deletions: use next_deletions_offset from the previous page (or 0)", deletionsOffset, len(s.Deleted)))
 	}
 	limit, listed := d.diffBudget(), plan.MaxListedDeletions
-	trimmed := false
+	full, level := s, 0
 	for {
 		page, err := plans.ReadDiff(rec.ID, offset, limit)
 		if err != nil {
@@ -68,9 +68,10 @@ func (d *Deps) summaryResult(plans planReader, rec *plan.Record, offset, deletio
 			// scaled by how much its escapes add.
 			esc := escapedLen(page.Text)
 			limit = max(minDiffPage, len(page.Text)-(over+256)*len(page.Text)/max(esc, 1))
-		case !trimmed:
-			trimLists(&s)
-			trimmed = true
+		case level < len(trimLevels):
+			s = full
+			trimLists(&s, trimLevels[level])
+			level++
 		case listed > 1:
 			listed /= 2
 		default:
@@ -105,17 +106,26 @@ func escapedLen(s string) int {
 	return len(b) - 2
 }
 
-// Caps on the lists of a summary that trimLists applies when a result does
-// not fit otherwise; the full lists are in the plan resource.
+// listCap caps the lists of a summary besides the deletions, and the
+// length of each message in them.
+type listCap struct{ items, chars int }
+
+// trimLevels are the caps trimLists applies, one after the other, to a
+// result that does not fit otherwise; the full lists are in the plan
+// resource.
+var trimLevels = []listCap{{10, 512}, {3, 160}}
+
+// Caps of apply_plan's lists and show_stack's output values.
 const (
-	maxListed  = 20
-	maxMessage = 1 << 10
+	maxListed  = 10
+	maxMessage = 512
 )
 
 // trimLists shortens the summary's lists besides the deletions (drift,
 // warnings, errors, code runs) and clips long messages, noting in Omitted
 // what was left out and where the whole is.
-func trimLists(s *plan.Summary) {
+func trimLists(s *plan.Summary, c listCap) {
+	maxListed, maxMessage := c.items, c.chars
 	where := "the full report is the resource " + planURIPrefix + s.PlanID
 	note := func(what string, listed, total int) {
 		s.Omitted = append(s.Omitted, fmt.Sprintf("%s: %d of %d listed; %s", what, listed, total, where))
