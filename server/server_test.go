@@ -103,7 +103,9 @@ func TestPlanChangeCountsDeletionsAndSaysSoFirst(t *testing.T) {
 	assert.Equal(t, "Plan "+first.PlanID[:8]+"… for web: 5 to add, 0 to change, 0 to destroy — no deletions", lines[0])
 	assert.Contains(t, text, "plangate approve "+first.PlanID)
 	assert.Contains(t, text, "paste the approval token")
-	assert.Contains(t, first.Diff, `# terraform_data.web[0] will be created`)
+	assert.Contains(t, text, `# terraform_data.web[0] will be created`, "the diff page is in the text")
+	assert.True(t, first.DiffInText)
+	assert.Empty(t, first.Diff, "and sent once")
 
 	res := h.applyWith(first.PlanID, h.approve(first.PlanID, "alice"))
 	require.False(t, res.IsError, textOf(res))
@@ -138,10 +140,10 @@ func TestPlanChangeCountsDeletionsAndSaysSoFirst(t *testing.T) {
 	assert.Equal(t, "Plan "+second.PlanID[:8]+"… for web: 1 to add, 0 to change, 2 to destroy — DELETES 2 (terraform_data.web[0], replaced; terraform_data.web[1], deleted)", first2)
 
 	// Deletions come first in the diff.
-	iRepl := strings.Index(second.Diff, "terraform_data.web[0] must be replaced")
-	iDel := strings.Index(second.Diff, "terraform_data.web[1] will be destroyed")
-	require.GreaterOrEqual(t, iRepl, 0, second.Diff)
-	require.GreaterOrEqual(t, iDel, 0, second.Diff)
+	iRepl := strings.Index(text, "terraform_data.web[0] must be replaced")
+	iDel := strings.Index(text, "terraform_data.web[1] will be destroyed")
+	require.GreaterOrEqual(t, iRepl, 0, text)
+	require.GreaterOrEqual(t, iDel, 0, text)
 
 	// The agent's variables are recorded; the human-set sensitive default never shows.
 	rec, err := h.deps.Store.Get(second.PlanID)
@@ -155,10 +157,11 @@ func TestPlanChangeCountsDeletionsAndSaysSoFirst(t *testing.T) {
 
 	// get_plan by an 8-character prefix returns the same plan.
 	var got plan.Summary
-	h.ok("get_plan", map[string]any{"plan_id": second.PlanID[:8]}, &got)
+	h.ok("get_plan", map[string]any{"plan_id": second.PlanID[:8], "structured_diff": true}, &got)
 	assert.Equal(t, second.PlanID, got.PlanID)
 	assert.Equal(t, second.Deleted, got.Deleted)
-	assert.Equal(t, second.Diff, got.Diff)
+	require.NotEmpty(t, got.Diff)
+	assert.Contains(t, text, got.Diff, "structured_diff moves the same page into the structured content")
 
 	// list_plans shows both, newest first.
 	var lp tools.ListPlansResult
@@ -188,16 +191,19 @@ func TestGetPlanPagesThroughALongDiff(t *testing.T) {
 	text := h.ok("plan_change", map[string]any{"stack": "slow", "variables": map[string]any{"n": 30}}, &s)
 	require.True(t, s.DiffTruncated)
 	require.NotZero(t, s.NextOffset)
-	assert.LessOrEqual(t, len(s.Diff), 1024)
 	assert.Contains(t, text, "[diff truncated")
 	assert.Contains(t, text, "offset "+strconv.Itoa(s.NextOffset))
 
-	full := s.Diff
-	offset := s.NextOffset
+	var first plan.Summary
+	h.ok("get_plan", map[string]any{"plan_id": s.PlanID, "structured_diff": true}, &first)
+	assert.LessOrEqual(t, len(first.Diff), 1024)
+	assert.Contains(t, text, first.Diff, "plan_change's text carries the page structured_diff puts in diff")
+	full := first.Diff
+	offset := first.NextOffset
 	for pages := 0; offset != 0; pages++ {
 		require.Less(t, pages, 100)
 		var p plan.Summary
-		pageText := h.ok("get_plan", map[string]any{"plan_id": s.PlanID, "offset": offset}, &p)
+		pageText := h.ok("get_plan", map[string]any{"plan_id": s.PlanID, "offset": offset, "structured_diff": true}, &p)
 		assert.Contains(t, pageText, "[diff continued: bytes "+strconv.Itoa(offset)+"–")
 		assert.Equal(t, offset, p.DiffOffset)
 		assert.Equal(t, p.NextOffset != 0, p.DiffTruncated, "diff_truncated says whether the diff continues")
@@ -282,13 +288,13 @@ func TestDeletionsBeyond200AreGroupedAndPaged(t *testing.T) {
 	text := h.ok("plan_change", map[string]any{"stack": "slow", "variables": map[string]any{"n": 0}}, &s)
 	assert.Equal(t, 450, s.Deletions)
 	assert.Equal(t, plan.StatusBlocked, s.Status, "deleting the whole stack is the mass-deletion case")
-	require.Len(t, s.Deleted, 200)
+	require.Len(t, s.Deleted, plan.MaxListedDeletions)
 	assert.True(t, s.DeletedTruncated)
 	assert.Equal(t, []plan.Group{{Type: "terraform_data", Count: 450}}, s.DeletedGroups)
-	assert.Equal(t, 200, s.NextDeletionsOffset)
+	assert.Equal(t, plan.MaxListedDeletions, s.NextDeletionsOffset)
 	first := strings.SplitN(text, "\n", 2)[0]
 	assert.Contains(t, first, "DELETES 450")
-	assert.Contains(t, text, "Deletions (450; listed here: 1–200)")
+	assert.Contains(t, text, "Deletions (450; listed here: 1–50)")
 	assert.Contains(t, text, "All 450 deletions by module and type")
 
 	seen := map[string]bool{}

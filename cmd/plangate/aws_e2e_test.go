@@ -207,7 +207,7 @@ func TestAWSLoopWithRoleSplit(t *testing.T) {
 	assert.Equal(t, []int{4, 0, 0}, []int{add, change, destroy})
 	assert.Contains(t, text, "AWS: account "+moto.DefaultAccountID+" as "+planARN)
 	// Terraform itself ran as the plan role: the fixture's caller identity.
-	assert.Contains(t, sum["diff"], `caller_arn  = "`+planARN+`"`)
+	assert.Contains(t, text, `caller_arn  = "`+planARN+`"`)
 
 	token, approveOut := approve(t, cfg, key, id)
 	assert.Contains(t, approveOut, "AWS: account "+moto.DefaultAccountID, "the human sees the account before signing")
