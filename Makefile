@@ -73,8 +73,10 @@ demo: build terraform
 # instances (internal/gen; all create, all replace, a mix): Go benchmarks of
 # the analysis, the renderer and the sanitizer, then the ratio report
 # (analysis vs `terraform show -json`, plan_change vs bare terraform;
-# concurrent calls over stdio, then 20 agent sessions over HTTP for 60 s;
-# see docs/performance.md). Real terraform makes the plans once, into a
+# every tool result's size on the wire on plans of 0–2,000 deletions
+# (benchreport -results-only alone), start-up to the tools/list answer next
+# to a bare mcp-go server (-startup-only); concurrent calls over stdio,
+# then 20 agent sessions over HTTP for 60 s; see docs/performance.md). Real terraform makes the plans once, into a
 # temporary directory both share; 20–35 minutes on 2 cores.
 bench: terraform
 	@dir=$$(mktemp -d "$${TMPDIR:-/tmp}/plangate-bench.XXXXXX") && trap 'rm -rf "$$dir"' EXIT && \

@@ -277,7 +277,7 @@ func TestSecondPlanOnAStackWaitsForTheFirst(t *testing.T) {
 // Above 200 deletions a result lists 200 addresses, groups all of them with
 // exact counts, and get_plan pages through every address; the first line
 // is the same on every page.
-func TestDeletionsBeyond200AreGroupedAndPaged(t *testing.T) {
+func TestDeletionsBeyondAPageAreGroupedAndPaged(t *testing.T) {
 	h := newHarness(t)
 	var created plan.Summary
 	h.ok("plan_change", map[string]any{"stack": "slow", "variables": map[string]any{"n": 450}}, &created)

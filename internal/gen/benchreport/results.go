@@ -167,8 +167,12 @@ func reportResults(ctx context.Context, tf *gen.Terraform, dir string) error {
 			}
 		}
 		worst = max(worst, showLargest)
-		fmt.Printf("  %-6s %9d %9d | %7d / %6d / %6d | %24d | %9d %9d | %d (%d resources)\n", s.name, sum.Deletions, sum.DiffTotal,
-			pc.all, pc.text, pc.structured, largest, delPages, diffPages, showLargest, s.spec.Resources())
+		show := "- (no state)"
+		if showLargest > 0 {
+			show = fmt.Sprintf("%d (%d resources)", showLargest, s.spec.Resources())
+		}
+		fmt.Printf("  %-6s %9d %9d | %7d / %6d / %6d | %24d | %9d %9d | %s\n", s.name, sum.Deletions, sum.DiffTotal,
+			pc.all, pc.text, pc.structured, largest, delPages, diffPages, show)
 	}
 	res, err := callInProcess(ctx, tools.ListPlans(store, d), map[string]any{})
 	if err != nil {
