@@ -25,7 +25,7 @@ func TestBadInputIsAClearErrorAndLeavesNothingBehind(t *testing.T) {
 		want []string
 	}{
 		{"unknown stack", "plan_change", map[string]any{"stack": "prod"}, []string{`unknown stack "prod"`, "web, broken, failing, slow", "list_stacks"}},
-		{"missing stack", "plan_change", map[string]any{}, []string{"invalid arguments for plan_change: missing required argument(s) stack", "stack (string, required, 1-64 characters): Stack name, from list_stacks"}},
+		{"missing stack", "plan_change", map[string]any{}, []string{"invalid arguments for plan_change: missing required argument(s) stack", "stack (string, required, 1-64 characters): Stack name (list_stacks)."}},
 		{"variable not allowlisted", "plan_change", map[string]any{"stack": "web", "variables": map[string]any{"db_password": "x"}},
 			[]string{`variable "db_password" may not be set on stack "web"`, "replicas, image_tag", "plangate.hcl"}},
 		{"wrong type", "plan_change", map[string]any{"stack": "web", "variables": map[string]any{"replicas": "many"}},
@@ -38,12 +38,12 @@ func TestBadInputIsAClearErrorAndLeavesNothingBehind(t *testing.T) {
 			[]string{`variable "image_tag"`, "control character"}},
 		{"escape in value", "plan_change", map[string]any{"stack": "web", "variables": map[string]any{"image_tag": "v1\x1b[31m"}},
 			[]string{"control character"}},
-		{"variables not an object", "plan_change", map[string]any{"stack": "web", "variables": "replicas=3"}, []string{"/variables: got string, want [object]", "variables (object): Values for the stack's agent-settable variables"}},
+		{"variables not an object", "plan_change", map[string]any{"stack": "web", "variables": "replicas=3"}, []string{"/variables: got string, want [object]", "variables (object): The stack's settable variables (list_stacks)"}},
 		{"plan id unknown", "get_plan", map[string]any{"plan_id": "deadbeef-0000"}, []string{"no such plan", "list_plans"}},
 		{"plan id malformed", "get_plan", map[string]any{"plan_id": "../../etc/passwd"}, []string{`malformed plan id "../../etc/passwd": give the plan id printed by plan_change`}},
 		{"plan id too short", "get_plan", map[string]any{"plan_id": "abc"}, []string{"/plan_id: got 3, want 8", "plan_id (string, required, 8-36 characters)"}},
 		{"plan id wrong type", "get_plan", map[string]any{"plan_id": 12345678}, []string{"/plan_id: got number, want [string]"}},
-		{"negative offset", "get_plan", map[string]any{"plan_id": "deadbeef", "offset": -5}, []string{"/offset: got -5, want 0", "offset (integer, >= 0): Byte offset into the diff (next_offset of the previous page)"}},
+		{"negative offset", "get_plan", map[string]any{"plan_id": "deadbeef", "offset": -5}, []string{"/offset: got -5, want 0", "offset (integer, >= 0): Diff byte offset."}},
 		{"discard unknown", "discard_plan", map[string]any{"plan_id": "deadbeefdeadbeef"}, []string{"no such plan"}},
 		{"show unknown stack", "show_stack", map[string]any{"stack": "nope"}, []string{`unknown stack "nope"`}},
 		{"list_plans bad status", "list_plans", map[string]any{"status": "approved"}, []string{"/status: got approved, want [awaiting_approval no_changes", "status (string, one of ["}},
