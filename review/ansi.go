@@ -3,6 +3,7 @@ package review
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Segment is a run of diff text in one style: Class names the CSS
@@ -126,41 +127,44 @@ func PlainText(segs []Segment) string {
 	return b.String()
 }
 
-// paginate cuts segs into pages of about size bytes of text each, cut at
-// line ends where a line allows it: page i+1 continues page i exactly.
+// paginate cuts segs into pages of at most size bytes of text each,
+// cut after a line end where the page holds one (else at a rune start):
+// page i+1 continues page i exactly.
 func paginate(segs []Segment, size int) [][]Segment {
-	var pages [][]Segment
+	text := PlainText(segs)
+	var cuts []int // the end of every page but the last
+	for start := 0; len(text)-start > size; {
+		end := start + size
+		if nl := strings.LastIndexByte(text[start:end], '\n'); nl >= 0 {
+			end = start + nl + 1
+		} else {
+			for end > start+1 && !utf8.RuneStart(text[end]) {
+				end--
+			}
+		}
+		cuts = append(cuts, end)
+		start = end
+	}
+	pages := make([][]Segment, 0, len(cuts)+1)
 	var page []Segment
-	n := 0
-	for _, s := range segs {
-		for s.Text != "" {
-			room := size - n
-			if len(s.Text) <= room {
-				page = append(page, s)
-				n += len(s.Text)
-				break
-			}
-			cut := strings.LastIndexByte(s.Text[:room], '\n') + 1
-			if cut == 0 && n == 0 {
-				// One line longer than a page: cut it at a rune start.
-				cut = room
-				for cut > 0 && cut < len(s.Text) && s.Text[cut]&0xc0 == 0x80 {
-					cut--
+	pos := 0
+	for _, sg := range segs {
+		for sg.Text != "" {
+			if len(cuts) > 0 && pos+len(sg.Text) > cuts[0] {
+				n := cuts[0] - pos
+				if n > 0 {
+					page = append(page, Segment{Class: sg.Class, Text: sg.Text[:n]})
 				}
-				if cut == 0 {
-					cut = room
-				}
+				sg.Text = sg.Text[n:]
+				pos += n
+				pages = append(pages, page)
+				page, cuts = nil, cuts[1:]
+				continue
 			}
-			if cut > 0 {
-				page = append(page, Segment{Class: s.Class, Text: s.Text[:cut]})
-				s.Text = s.Text[cut:]
-			}
-			pages = append(pages, page)
-			page, n = nil, 0
+			page = append(page, sg)
+			pos += len(sg.Text)
+			sg.Text = ""
 		}
 	}
-	if len(page) > 0 || len(pages) == 0 {
-		pages = append(pages, page)
-	}
-	return pages
+	return append(pages, page)
 }
