@@ -143,8 +143,8 @@ func (g *Gate) RecordApproval(idOrPrefix, token, actor string, client audit.Clie
 	if !ok {
 		return nil, fmt.Errorf("the token is signed as approver %q, who is not an approver of this plangate (approvers: %s)", c.Approver, strings.Join(approverNames(cfg), ", "))
 	}
-	if !t.VerifySignature(a.PublicKey) {
-		return nil, fmt.Errorf("the token's signature does not verify with approver %q's public key in plangate.hcl: sign with that approver's key", c.Approver)
+	if _, err := t.VerifyBy(a); err != nil {
+		return nil, fmt.Errorf("the token claims to be from %s, but %s", c.Approver, err)
 	}
 	rec, err := g.get(idOrPrefix)
 	if err != nil {
