@@ -30,7 +30,7 @@ var allowed = map[string][]string{
 	// plangate doctor --server: the server runs doctor for the agent at the other end.
 	"server": {"tools", "gate", "plan", "audit", "config", "approvals", "doctor", "review", "internal/"},
 	// The review page shows the gate's plans and runs the passkey ceremonies.
-	"review":    {"gate", "plan", "approvals", "audit", "config", "internal/"},
+	"review":    {"gate", "plan", "approvals", "audit", "config", "passkey", "internal/"},
 	"tools":     {"gate", "plan", "audit", "freeze", "config", "internal/"},
 	"gate":      {"plan", "approvals", "audit", "freeze", "awsguard", "config", "notify", "internal/"},
 	"plan":      {"config", "internal/", "plan/"},
