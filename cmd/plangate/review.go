@@ -197,7 +197,9 @@ func serverReview(e *env, ln net.Listener, tlsConfig *tls.Config, hosts []string
 	}
 	h, err := review.New(review.Options{
 		Gate: e.gate, Origin: origin, Secret: review.NewSecret(), TLS: tlsConfig != nil, Logger: logger,
-		Actor:          "review page of plangate server",
+		Actor: "review page of plangate server",
+		// Passkeys for this page's host are registered on it.
+		Register:       &review.Register{},
 		ApproveCommand: func(id string) string { return "plangate approve --server " + origin + " " + id },
 	})
 	if err != nil {
