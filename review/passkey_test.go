@@ -235,3 +235,24 @@ func TestRegistrationOnTheReviewPage(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &reg))
 	assert.True(t, strings.HasPrefix(reg.Block, "approver \"dave\" {\n  passkey = \"webauthn:localhost:"), reg.Block)
 }
+
+// With several passkey approvers, the page asks which one approves.
+func TestSeveralPasskeyApprovers(t *testing.T) {
+	_, bob := registerOnPage(t, "bob")
+	_, dave := registerOnPage(t, "dave")
+	f := newFixture(t, bob+dave)
+	p := servePage(t, Options{Gate: f.gate})
+	b := p.browser()
+	a := articles(b.login())[f.pending.ID]
+	require.NotNil(t, a)
+	sel := find(a, func(n *html.Node) bool { return n.Data == "select" && attr(n, "name") == "approver" })
+	require.Len(t, sel, 1)
+	var names []string
+	for _, o := range find(sel[0], func(n *html.Node) bool { return n.Data == "option" }) {
+		names = append(names, attr(o, "value"))
+	}
+	assert.Equal(t, []string{"bob", "dave"}, names)
+	assert.Len(t, find(a, func(n *html.Node) bool { return attr(n, "data-action") == "approve-passkey" }), 1)
+	res := b.do(http.MethodPost, "/review/api/plans/"+f.pending.ID+"/challenge", map[string]string{"approver": "dave"}, nil)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+}
