@@ -22,7 +22,8 @@ const module = "github.com/plangate/plangate/"
 // allowed lists, for every package of the module, the module's packages it
 // may import (tests aside). Dependencies point one way:
 // cmd → server → tools → gate → {plan, approvals, audit, freeze, awsguard};
-// plan and approvals import only config and their own subpackages. An
+// plan and approvals import only config (approvals also passkey) and
+// their own subpackages. An
 // entry ending in "/" allows every package under it; "*" allows anything.
 var allowed = map[string][]string{
 	"cmd/plangate":             {"*"},
