@@ -43,10 +43,10 @@ func freshCredential(t *testing.T) string {
 
 func TestLoadPasskeyApprover(t *testing.T) {
 	key := testKey(t)
-	cfg, err := Load(writeConfig(t, baseline(key)+`approver "bob" {
-  passkey = "`+testCredA+`"
-}
-`))
+	cred, err := passkey.ParseCredential(testCredA)
+	require.NoError(t, err)
+	// The block plangate passkey register prints, pasted as it is.
+	cfg, err := Load(writeConfig(t, baseline(key)+cred.ApproverBlock("bob")))
 	require.NoError(t, err)
 	require.Len(t, cfg.Approvers, 2)
 	alice, bob := cfg.Approvers[0], cfg.Approvers[1]
