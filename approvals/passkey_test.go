@@ -283,3 +283,28 @@ func TestPasskeyCounterCannotBeRolledBack(t *testing.T) {
 	require.ErrorAs(t, err, &le)
 	assert.Contains(t, err.Error(), "line 1")
 }
+
+func TestNewPayload(t *testing.T) {
+	planExp := testNow.Add(time.Hour)
+	payload, c, err := NewPayload("alice", testPlanID, testSHA, testStack, planExp, testNow, 10*time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, testNow.Add(10*time.Minute).Unix(), c.ExpiresAt, "the ttl, when shorter than the plan")
+	raw, err := b64.DecodeString(payload)
+	require.NoError(t, err)
+	assert.Equal(t, mustJSON(t, c), raw, "the payload is the claims' canonical JSON")
+	var back Claims
+	require.NoError(t, decodeCanonical(raw, claimFields, &back, "tokens"))
+	assert.Equal(t, *c, back)
+
+	_, c, err = NewPayload("alice", testPlanID, testSHA, testStack, planExp, testNow, 0)
+	require.NoError(t, err)
+	assert.Equal(t, planExp.Unix(), c.ExpiresAt, "no ttl: the plan's expiry")
+	_, c2, err := NewPayload("alice", testPlanID, testSHA, testStack, planExp, testNow, 0)
+	require.NoError(t, err)
+	assert.NotEqual(t, c.Nonce, c2.Nonce, "a fresh nonce each time")
+
+	_, _, err = NewPayload("alice", testPlanID, testSHA, testStack, testNow, testNow, 0)
+	assert.ErrorContains(t, err, "can no longer be approved")
+	_, _, err = NewPayload("Alice!", testPlanID, testSHA, testStack, planExp, testNow, 0)
+	assert.ErrorContains(t, err, "approver is not a valid approver name")
+}
