@@ -22,7 +22,8 @@ const module = "github.com/plangate/plangate/"
 // allowed lists, for every package of the module, the module's packages it
 // may import (tests aside). Dependencies point one way:
 // cmd → server → tools → gate → {plan, approvals, audit, freeze, awsguard};
-// plan and approvals import only config and their own subpackages. An
+// plan and approvals import only config (approvals also passkey) and
+// their own subpackages. An
 // entry ending in "/" allows every package under it; "*" allows anything.
 var allowed = map[string][]string{
 	"cmd/plangate":             {"*"},
@@ -49,20 +50,21 @@ var allowed = map[string][]string{
 	"fixtures": {},
 	"e2e":      {},
 	// Test support and helpers below internal/ import nothing above them.
-	"internal/agenttoken":  {"internal/"},
-	"internal/atomicfile":  {},
-	"internal/flock":       {},
-	"internal/gen":         {},
-	"internal/linehash":    {},
-	"internal/tmpfstest":   {},
-	"internal/layout":      {"internal/"},
-	"internal/moto":        {"internal/"},
-	"internal/passkeytest": {},
-	"internal/peer":        {},
-	"internal/sandbox":     {},
-	"internal/tfbin":       {},
-	"internal/tfscan":      {},
-	"internal/tftest":      {"internal/"},
+	"internal/agenttoken":   {"internal/"},
+	"internal/atomicfile":   {},
+	"internal/flock":        {},
+	"internal/gen":          {},
+	"internal/linehash":     {},
+	"internal/tmpfstest":    {},
+	"internal/layout":       {"internal/"},
+	"internal/moto":         {"internal/"},
+	"internal/passkeytest":  {},
+	"internal/peer":         {},
+	"internal/sandbox":      {},
+	"internal/tfbin":        {},
+	"internal/tfscan":       {},
+	"internal/testprogress": {},
+	"internal/tftest":       {"internal/"},
 	// The stdio relay speaks to a server over HTTP; it needs none of its packages.
 	"internal/relay": {"internal/"},
 }
