@@ -53,12 +53,6 @@ type Register struct {
 	Done func(block string)
 }
 
-// ApproverBlock is the approver block of a registered passkey, to paste
-// into plangate.hcl.
-func ApproverBlock(name string, c *passkey.Credential) string {
-	return fmt.Sprintf("approver %q {\n  passkey = %q\n}\n", name, c.String())
-}
-
 const registerKey = "register"
 
 // approverName is what a registration page accepts as a name.
@@ -127,7 +121,7 @@ func (h *Handler) registerFinish(w http.ResponseWriter, r *http.Request, sess *s
 		h.fail(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
-	block := ApproverBlock(reg.Approver, cred)
+	block := cred.ApproverBlock(reg.Approver)
 	h.opts.Logger.Info("passkey registered: its approver block waits to be pasted into plangate.hcl and accepted", "approver", reg.Approver, "rp_id", cred.RPID)
 	writeJSON(w, http.StatusOK, registered{Block: block})
 	if f, ok := w.(http.Flusher); ok {
