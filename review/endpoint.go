@@ -95,6 +95,20 @@ func PlanURL(base, planID string) string {
 	return u.String()
 }
 
+// PageURL is the review page of one plan without the secret: what goes
+// where others may read it (an MCP client's URL elicitation, a webhook).
+// MCP forbids pre-authenticated URLs in an elicitation; the page opens
+// in a browser that holds a session (from the link with the secret) and
+// says what to do in one that does not.
+func PageURL(base, planID string) string {
+	u, err := url.Parse(PlanURL(base, planID))
+	if err != nil {
+		return ""
+	}
+	u.RawQuery = ""
+	return u.String()
+}
+
 // ListenLoopback listens on addr (host:port, port 0 for any free port),
 // refusing any host but loopback: the page is for this machine alone
 // (plangate server serves it to others, over TLS).

@@ -140,6 +140,8 @@ func TestEndpointFile(t *testing.T) {
 	assert.Equal(t, base, got)
 	assert.Equal(t, "http://localhost:8123/review/plans/0193abcd-0000-4000-8000-000000000000?k="+strings.TrimPrefix(base, "http://localhost:8123/review/?k="),
 		PlanURL(got, "0193abcd-0000-4000-8000-000000000000"))
+	assert.Equal(t, "http://localhost:8123/review/plans/0193abcd-0000-4000-8000-000000000000",
+		PageURL(got, "0193abcd-0000-4000-8000-000000000000"), "what others may read carries no secret")
 	remove()
 	_, ok = Locate(dir)
 	assert.False(t, ok, "gone on exit")

@@ -174,7 +174,7 @@ func openBrowser(url string, logger *slog.Logger) {
 // neither holds (a unix socket; TLS without a host name). Its URL with
 // the secret goes to <state_dir>/review/endpoint.json (0600), never to a
 // log: the server's operator hands it to the approvers.
-func serverReview(e *env, ln net.Listener, tlsConfig *tls.Config, hosts []string, logger *slog.Logger) (http.Handler, func(), error) {
+func serverReview(e *env, ln net.Listener, tlsConfig *tls.Config, hosts []string, logger *slog.Logger) (*review.Handler, func(), error) {
 	tcp, ok := ln.Addr().(*net.TCPAddr)
 	if !ok {
 		logger.Info("no review page on a unix socket: browsers cannot reach it; serve TCP with TLS (or run plangate review on this machine)")
@@ -211,4 +211,18 @@ func serverReview(e *env, ln net.Listener, tlsConfig *tls.Config, hosts []string
 	}
 	logger.Info("review page serving", "url", origin+review.Prefix, "its URL with the secret", filepath.Join(e.cfg.StateDir, review.EndpointFile))
 	return h, remove, nil
+}
+
+// localReviewPage finds the review page plangate review serves for
+// stateDir, for URL elicitation: the plan's page without the secret (MCP
+// forbids pre-authenticated URLs in an elicitation; the human's browser
+// holds the session from the link plangate review printed).
+func localReviewPage(stateDir string) func(planID string) (string, bool) {
+	return func(planID string) (string, bool) {
+		base, ok := review.Locate(stateDir)
+		if !ok {
+			return "", false
+		}
+		return review.PageURL(base, planID), true
+	}
 }
