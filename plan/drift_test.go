@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -192,4 +193,14 @@ func FuzzDriftCheck(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// get_plan and plangate show on a drift check say what it is.
+func TestDriftCheckReport(t *testing.T) {
+	s := (&Record{ID: "0123456789abcdef", Stack: "web", Status: StatusDriftCheck, Drift: []Drift{{Address: "a.b", Actions: []string{"update"}}}}).Summary(time.Now())
+	var b strings.Builder
+	WriteReport(&b, &s, time.Now())
+	assert.Equal(t, "Drift check 01234567… of web: 1 drifted — not a plan: it can never be approved or applied", strings.SplitN(b.String(), "\n", 2)[0])
+	assert.Contains(t, b.String(), "Next: this is a drift check (check_drift) and can never be applied.")
+	assert.Empty(t, s.ApproveCommand)
 }
