@@ -132,7 +132,8 @@ func (d *Deps) driftResult(plans planReader, rec *plan.Record, frozen string) *m
 			return res
 		}
 	}
-	return build(listed, plan.DiffPage{})
+	// No page of the diff fits: the text says where it is.
+	return build(listed, plan.DiffPage{Total: -1})
 }
 
 // listOrder is the order a result lists drifted resources: deletions
@@ -233,6 +234,9 @@ func driftText(rec *plan.Record, out *DriftResult, total int, frozen string, pag
 	}
 	if page.Text != "" {
 		p("%s", page.Text)
+	}
+	if page.Total < 0 {
+		p("\n[the diff did not fit in this result: call get_plan with plan_id %q for it]\n", plan.ShortID(rec.ID))
 	}
 	if page.Next != 0 {
 		p("[diff truncated: showed bytes 0–%d of %d; call get_plan with plan_id %q and offset %d for the rest]\n", page.Next, page.Total, plan.ShortID(rec.ID), page.Next)
