@@ -108,6 +108,9 @@ const (
 	// names the notified event, the webhook's host (never its URL, which
 	// may be a secret) and the last error.
 	EventNotifyFailed EventName = "notify_failed"
+	// EventDriftChecked: check_drift ran a refresh-only plan; Drift has
+	// its counts (never values), PlanID the record of what it found.
+	EventDriftChecked EventName = "drift_checked"
 )
 
 // Client names the MCP client that caused an event.
@@ -152,6 +155,10 @@ type Event struct {
 	// PreviousHead is what audit.head said when the log was resealed:
 	// "missing", "seq 20 sha256 <hex>", or why it could not be read.
 	PreviousHead string `json:"previous_head,omitempty"`
+
+	// Drift counts what a drift check found (drift_checked).
+	Drift *plan.DriftCounts `json:"drift,omitempty"`
+
 	// Prev is the SHA-256 (hex) of the previous line's exact bytes; Append
 	// sets it.
 	Prev string `json:"prev_sha256"`

@@ -101,6 +101,7 @@ func All(d *Deps) []server.ServerTool {
 		ListPlans(d.Store, d),
 		DiscardPlan(d.Gate, d),
 		ApplyPlan(d.Gate, d.Store, d),
+		CheckDrift(d.Gate, d.Store, d),
 	}
 }
 
