@@ -43,8 +43,8 @@ func summarySchema() mcp.ToolOption {
 // with structuredDiff the other way round, for clients that read only
 // structured content). Deletions come MaxListedDeletions at a time, every
 // one of them grouped when they don't all fit; the diff page gets what the
-// rest leaves of the budget.
-func (d *Deps) summaryResult(plans planReader, rec *plan.Record, offset, deletionsOffset int, structuredDiff bool) *mcp.CallToolResult {
+// rest leaves of the budget, notes (lines appended to the text) included.
+func (d *Deps) summaryResult(plans planReader, rec *plan.Record, offset, deletionsOffset int, structuredDiff bool, notes ...string) *mcp.CallToolResult {
 	s := rec.Summary(d.now())
 	if deletionsOffset < 0 || deletionsOffset > 0 && deletionsOffset >= len(s.Deleted) {
 		return mcp.NewToolResultError(fmt.Sprintf("deletions_offset %d is outside the list of %d deletions: use next_deletions_offset from the previous page (or 0)", deletionsOffset, len(s.Deleted)))
@@ -58,6 +58,9 @@ func (d *Deps) summaryResult(plans planReader, rec *plan.Record, offset, deletio
 		}
 		out := s.PageOf(page, deletionsOffset, listed)
 		res := d.renderSummary(out, structuredDiff)
+		for _, n := range notes {
+			res = withNote(res, n)
+		}
 		size := wireSize(res)
 		over := size - ResultBudget
 		switch {
