@@ -108,7 +108,7 @@ func applyResult(o *gate.Outcome) *mcp.CallToolResult {
 		}
 		res := mcp.NewToolResultStructured(r, formatOutcome(&r))
 		switch {
-		case wireSize(res) <= ResultBudget:
+		case resultSize(res) <= ResultBudget:
 			return res
 		case !clipped:
 			clipped = true

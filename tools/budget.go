@@ -20,15 +20,6 @@ const ResultBudget = 24 << 10
 // goes on, so that paging with next_offset always moves forward.
 const minDiffPage = 1 << 10
 
-// wireSize is the size of a tool result as JSON-RPC sends it.
-func wireSize(res *mcp.CallToolResult) int {
-	b, err := json.Marshal(res)
-	if err != nil {
-		return 0
-	}
-	return len(b)
-}
-
 // summarySchema is the output schema of plan_change and get_plan: the
 // plan summary's contract fields and those a client pages with.
 func summarySchema() mcp.ToolOption {
@@ -61,7 +52,7 @@ func (d *Deps) summaryResult(plans planReader, rec *plan.Record, offset, deletio
 		for _, n := range notes {
 			res = withNote(res, n)
 		}
-		size := wireSize(res)
+		size := resultSize(res)
 		over := size - ResultBudget
 		switch {
 		case over <= 0:

@@ -66,7 +66,7 @@ func TestResultsStayWithinBudget(t *testing.T) {
 	within := func(t *testing.T, what string, res *mcp.CallToolResult) {
 		t.Helper()
 		require.False(t, res.IsError, "%s: %s", what, text(res))
-		assert.LessOrEqual(t, wireSize(res), ResultBudget, "%s is %d B on the wire", what, wireSize(res))
+		assert.LessOrEqual(t, resultSize(res), ResultBudget, "%s is %d B on the wire", what, resultSize(res))
 	}
 	var recs []*plan.Record
 	for _, s := range budgetStacks {
@@ -231,7 +231,7 @@ func TestResultsWithinBudgetOnHostilePlans(t *testing.T) {
 	for off := 0; ; {
 		res := call(t, GetPlan(f.deps.Store, f.deps), map[string]any{"plan_id": rec.ID, "deletions_offset": off})
 		require.False(t, res.IsError, text(res))
-		assert.LessOrEqual(t, wireSize(res), ResultBudget)
+		assert.LessOrEqual(t, resultSize(res), ResultBudget)
 		s := res.StructuredContent.(plan.Summary)
 		assert.Equal(t, 600, s.Deletions)
 		assert.LessOrEqual(t, len(s.DeletedGroups), plan.MaxDeletionGroups)

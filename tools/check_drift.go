@@ -41,7 +41,7 @@ const MaxListedDrift = 50
 
 // MaxDriftResultBytes bounds a check_drift result: text and structured
 // content together, JSON-encoded as sent.
-const MaxDriftResultBytes = 24 << 10
+const MaxDriftResultBytes = ResultBudget
 
 // maxDriftGroups bounds the by-type counts; the rest are summed in one.
 const maxDriftGroups = 40

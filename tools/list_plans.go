@@ -112,7 +112,7 @@ func plansResult(all []PlanListing, offset int) *mcp.CallToolResult {
 			page.NextOffset = end
 		}
 		res := mcp.NewToolResultStructured(page, formatPlans(page))
-		if n <= 1 || wireSize(res) <= ResultBudget {
+		if n <= 1 || resultSize(res) <= ResultBudget {
 			return res
 		}
 	}

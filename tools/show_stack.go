@@ -77,7 +77,7 @@ func stackResult(view *plan.StateView, offset int) *mcp.CallToolResult {
 		v := pageStack(view, offset, n, clipped)
 		res := mcp.NewToolResultStructured(v, formatStack(&v))
 		switch {
-		case wireSize(res) <= ResultBudget:
+		case resultSize(res) <= ResultBudget:
 			return res
 		case !clipped:
 			clipped = true
