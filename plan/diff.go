@@ -45,6 +45,16 @@ type differ struct {
 	secrets      *secretSet
 	replacePaths []any
 	slab         []vdiff
+	// pairEqualLengthLists pairs the elements of two lists of the same
+	// length position by position unless the after list only reorders the
+	// before one, as Terraform >= 1.8 does (a changed element then shows as
+	// ~ "a" -> "b"); older Terraform aligns every list by longest common
+	// subsequence.
+	pairEqualLengthLists bool
+	// dynamic names the top-level attributes of dynamic type (see
+	// dynamicAttributes): a replacement they force is noted only where the
+	// whole attribute is sensitive or unknown.
+	dynamic map[string]bool
 }
 
 // maxLCSCells bounds the work of aligning two lists; longer lists are
@@ -144,6 +154,11 @@ func (d *differ) diff(before, after, unknown, bs, as any, path []any) *vdiff {
 			out.inner = d.diff(before, nil, nil, bs, nil, path)
 		}
 		return out
+	}
+
+	if replace && len(path) == 1 && d.dynamic[fmt.Sprint(path[0])] {
+		// Terraform renders the value as plain JSON, which never notes it.
+		replace = false
 	}
 
 	_, bObj := before.(map[string]any)
@@ -298,7 +313,8 @@ func (d *differ) list(before, after, unknown, bs, as any, path []any, replace bo
 	// Align elements by longest common subsequence when values alone decide
 	// equality; with unknown or sensitive elements, or very long lists,
 	// compare position by position.
-	positional := len(bl)*len(al) > maxLCSCells || hasTrue(ul)
+	positional := len(bl)*len(al) > maxLCSCells || hasTrue(ul) ||
+		(d.pairEqualLengthLists && len(bl) == len(al) && !isReorder(bl, al))
 	var pairs [][2]int // -1 marks a missing side
 	if positional {
 		n := max(len(bl), len(al), len(ul))
@@ -364,6 +380,27 @@ func forceAction(e *vdiff, act action) *vdiff {
 		e.action = act
 	}
 	return e
+}
+
+// isReorder reports whether every element of before is in after, and the
+// lists are as long: Terraform then aligns them by common subsequence.
+func isReorder(before, after []any) bool {
+	if len(before) != len(after) {
+		return false
+	}
+	for _, b := range before {
+		found := false
+		for _, a := range after {
+			if reflect.DeepEqual(b, a) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 func hasTrue(v any) bool {

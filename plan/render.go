@@ -19,7 +19,7 @@ import (
 // JSON renders the same bytes. It is written change by change; only one
 // change's values are decoded at a time.
 func (a *Analysis) RenderDiff(w io.Writer, opts ...RenderOption) error {
-	r := &renderer{w: bufio.NewWriter(w), secrets: a.secrets}
+	r := &renderer{w: bufio.NewWriter(w), secrets: a.secrets, pairEqualLengthLists: pairsEqualLengthLists(a.TerraformVersion)}
 	for _, o := range opts {
 		o(r)
 	}
@@ -242,7 +242,7 @@ func (r *renderer) resource(c *resourceChange, drift bool) {
 		// The object stays as it is; only Terraform lets go of it.
 		change.After, change.AfterSensitive, change.AfterUnknown = change.Before, change.BeforeSensitive, nil
 	}
-	d, err := r.diffChange(&change)
+	d, err := r.diffChange(&change, dynamicAttributes(c))
 	if err != nil {
 		r.printf("{\n        # (values not shown: %v)\n    }\n", err)
 		return
@@ -258,7 +258,7 @@ func (r *renderer) outputs(outs []*outputChange, width int) {
 		}
 	}
 	for _, o := range outs {
-		d, err := r.diffChange(&o.Change)
+		d, err := r.diffChange(&o.Change, nil)
 		if err != nil {
 			r.printf("  ? %-*s = (value not shown: %v)\n", width, attributeName(o.Name), err)
 			continue
@@ -274,7 +274,8 @@ func (r *renderer) outputs(outs []*outputChange, width int) {
 }
 
 // diffChange decodes one change's values and computes its diff tree.
-func (r *renderer) diffChange(c *changeJSON) (*vdiff, error) {
+// dynamic names the top-level attributes whose schema type is dynamic.
+func (r *renderer) diffChange(c *changeJSON, dynamic map[string]bool) (*vdiff, error) {
 	if r.values == nil {
 		r.values = newJSONReader(nil, lenient...)
 		r.values.pool = &mapPool{}
@@ -289,7 +290,7 @@ func (r *renderer) diffChange(c *changeJSON) (*vdiff, error) {
 	}
 	replace, _ := decodeAny(c.ReplacePaths)
 	paths, _ := replace.([]any)
-	d := &differ{secrets: r.secrets, replacePaths: paths, slab: r.slab}
+	d := &differ{secrets: r.secrets, replacePaths: withoutDynamic(paths, dynamic), slab: r.slab, pairEqualLengthLists: r.pairEqualLengthLists, dynamic: dynamic}
 	defer func() { r.slab = d.slab }()
 	return d.diff(vals[0], vals[1], vals[2], vals[3], vals[4], nil), nil
 }

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,8 +116,7 @@ func TestRenderDiffValues(t *testing.T) {
       ~ input = {
           ~ list     = [
                 "a",
-              - (sensitive value),
-              + (sensitive value),
+              ~ (sensitive value),
             ]
           ~ password = (sensitive value)
           ~ user     = "u" -> "u2"
@@ -170,6 +170,95 @@ func TestRenderDiffValues(t *testing.T) {
 			assert.Equal(t, tc.want, body[start:end])
 			assert.NotContains(t, body, "secret")
 			assert.NotContains(t, body, "tok-00000")
+		})
+	}
+}
+
+// TestRenderDiffFollowsTerraform covers rules of Terraform's renderer that
+// depend on the schema or on Terraform's version: a changed element of an
+// equal-length list is one "~ a -> b" line from Terraform 1.8 on (a
+// deletion and an addition before), a reordered list is still aligned;
+// terraform_data's dynamic attributes note "# forces replacement" only
+// where the whole value is sensitive or unknown, other resources' do.
+func TestRenderDiffFollowsTerraform(t *testing.T) {
+	render := func(t *testing.T, version, typ string, before, after, unknown, sensitive any, replace []any) string {
+		c := rc(typ+".x", "managed", "delete", "create")
+		ch := c["change"].(map[string]any)
+		ch["before"], ch["after"], ch["after_unknown"] = before, after, unknown
+		ch["before_sensitive"], ch["after_sensitive"] = sensitive, sensitive
+		ch["replace_paths"] = replace
+		var doc map[string]any
+		require.NoError(t, json.Unmarshal(planJSON(t, c), &doc))
+		doc["terraform_version"] = version
+		js, err := json.Marshal(doc)
+		require.NoError(t, err)
+		a, err := Analyze(bytes.NewReader(js))
+		require.NoError(t, err)
+		var diff bytes.Buffer
+		require.NoError(t, a.RenderDiff(&diff))
+		body := diff.String()
+		start := strings.Index(body, "resource ")
+		end := strings.Index(body, "\nPlan: ")
+		require.True(t, start >= 0 && end > start, body)
+		return body[start:end]
+	}
+	list := func(v ...any) map[string]any { return map[string]any{"ref": "r", "triggers_replace": v} }
+	trig := []any{[]any{"triggers_replace"}}
+	tests := []struct {
+		name, version, typ string
+		before, after      any
+		unknown, sensitive any
+		want               string
+	}{
+		{"element changed, 1.11", "1.11.4", "terraform_data", list("blue", "web"), list("green", "web"), map[string]any{}, map[string]any{}, `resource "terraform_data" "x" {
+      ~ triggers_replace = [
+          ~ "blue" -> "green",
+            "web",
+        ]
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"element changed, 1.5", "1.5.7", "terraform_data", list("blue", "web"), list("green", "web"), map[string]any{}, map[string]any{}, `resource "terraform_data" "x" {
+      ~ triggers_replace = [
+          - "blue",
+          + "green",
+            "web",
+        ]
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"reordered, 1.11", "1.11.4", "terraform_data", list("blue", "web"), list("web", "blue"), map[string]any{}, map[string]any{}, `resource "terraform_data" "x" {
+      ~ triggers_replace = [
+          - "blue",
+            "web",
+          + "blue",
+        ]
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"dynamic attribute sensitive", "1.11.4", "terraform_data", list("a"), list("b"), map[string]any{}, map[string]any{"triggers_replace": true}, `resource "terraform_data" "x" {
+      ~ triggers_replace = (sensitive value) # forces replacement
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"dynamic attribute unknown", "1.11.4", "terraform_data", list("a"), map[string]any{"ref": "r"}, map[string]any{"triggers_replace": true}, map[string]any{}, `resource "terraform_data" "x" {
+      ~ triggers_replace = [
+          - "a",
+        ] -> (known after apply) # forces replacement
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"typed attribute of another provider", "1.11.4", "null_resource", list("a"), list("b"), map[string]any{}, map[string]any{}, `resource "null_resource" "x" {
+      ~ triggers_replace = [ # forces replacement
+          ~ "a" -> "b",
+        ]
+        # (1 unchanged attribute hidden)
+    }
+`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, render(t, tc.version, tc.typ, tc.before, tc.after, tc.unknown, tc.sensitive, trig))
 		})
 	}
 }

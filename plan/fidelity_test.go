@@ -1,0 +1,478 @@
+package plan
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plangate/plangate/internal/tftest"
+)
+
+// Fidelity: plangate's rendered diff (RenderDiff, the text plan_change,
+// get_plan and approve show, without colour) compared with Terraform's own
+// `terraform show -no-color <planfile>` of the same plan, block by block.
+// A block is one resource instance's comment lines through its closing
+// brace, the "Changes to Outputs:" section, or the "Plan: ..." line.
+// Blocks are compared as a set keyed by section and address; everything
+// outside them (Terraform's symbol legend, its "Note: You didn't use the
+// -out option" advice) is Terraform's CLI chrome, not the plan.
+//
+// Only what plangate does on purpose may differ, each as a named
+// normalization below (fidelityNormalizations); anything else fails with
+// the two blocks and a line diff.
+
+// fidelityBlock is one block of a rendered plan.
+type fidelityBlock struct {
+	// key is the section and address: "actions terraform_data.a",
+	// "drift terraform_data.a", "outputs", "summary".
+	key   string
+	lines []string
+	// destroys is true for a resource block whose header says the object
+	// is destroyed (deleted or replaced).
+	destroys bool
+}
+
+func (b fidelityBlock) text() string { return strings.Join(b.lines, "\n") }
+
+var (
+	// blockHeaderRe is a resource block's first comment line: the address,
+	// with its deposed key when it has one. Terraform writes one space
+	// before "#" for forget actions, two for the others.
+	blockHeaderRe = regexp.MustCompile(`^ {1,2}# (\S+(?: \(deposed object \w+\))?) `)
+	// blockOpenerRe is the "<symbol> resource|data "type" "name"" line.
+	blockOpenerRe = regexp.MustCompile(`^[-+~<=/. ]{2,4} (?:resource|data) "[^"]+" "[^"]+" `)
+	// destroysHeaderRe is a header Terraform writes for a change that
+	// destroys the object (terraformDestroyed's list, and deposed objects).
+	destroysHeaderRe = regexp.MustCompile(` (?:will be destroyed|must be replaced|is tainted, so must be replaced|will be replaced, as requested|will be replaced due to changes in replace_triggered_by)$`)
+)
+
+// splitFidelityBlocks cuts a rendered plan into blocks, in order.
+func splitFidelityBlocks(text string) ([]fidelityBlock, error) {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	var out []fidelityBlock
+	section := "actions"
+	for i := 0; i < len(lines); i++ {
+		line := lines[i]
+		switch {
+		case strings.HasPrefix(line, "Note: Objects have changed outside of"):
+			section = "drift"
+		case strings.HasPrefix(line, "─────"):
+			section = "actions"
+		case strings.HasPrefix(line, "Plan: ") || strings.HasPrefix(line, "No changes."):
+			out = append(out, fidelityBlock{key: "summary", lines: []string{line}})
+		case line == "Changes to Outputs:":
+			j := i + 1
+			for j < len(lines) && lines[j] != "" {
+				j++
+			}
+			out = append(out, fidelityBlock{key: "outputs", lines: lines[i:j]})
+			i = j - 1
+		case blockHeaderRe.MatchString(line) && (i == 0 || lines[i-1] == ""):
+			m := blockHeaderRe.FindStringSubmatch(line)
+			b := fidelityBlock{key: section + " " + m[1], destroys: destroysHeaderRe.MatchString(line)}
+			j := i
+			for ; j < len(lines) && !blockOpenerRe.MatchString(lines[j]); j++ {
+				if j > i && !strings.HasPrefix(strings.TrimLeft(lines[j], " "), "#") {
+					return nil, fmt.Errorf("line %d: block %s has %q before its resource line", j+1, m[1], lines[j])
+				}
+			}
+			if j == len(lines) {
+				return nil, fmt.Errorf("line %d: block %s has no resource line", i+1, m[1])
+			}
+			if strings.HasSuffix(lines[j], "{") || strings.Contains(lines[j], "{ # forces replacement") {
+				for j++; j < len(lines) && lines[j] != "    }"; j++ {
+				}
+				if j == len(lines) {
+					return nil, fmt.Errorf("line %d: block %s is not closed", i+1, m[1])
+				}
+			}
+			b.lines = lines[i : j+1]
+			out = append(out, b)
+			i = j
+		}
+	}
+	return out, nil
+}
+
+// fidelityNormalization is one difference plangate makes on purpose.
+type fidelityNormalization struct {
+	name string
+	// allows reports whether plangate's block may stand for Terraform's.
+	allows func(a *Analysis, terraform, plangate fidelityBlock) bool
+}
+
+// fidelityNormalizations are the differences allowed, each with why. The
+// order of blocks is not one of them: blocks are compared as a set (see
+// assertDeletionsFirst for plangate's own order).
+var fidelityNormalizations = []fidelityNormalization{
+	// Terraform prints a value in clear when it carries no sensitive mark;
+	// plangate masks, besides marked values, every value that equals or
+	// holds one seen at a marked path or under a sensitive-looking name
+	// (see secrets.go: terraform_data's output, remote state outputs and
+	// provider echoes lose their marks). Allowed: plangate's block is
+	// Terraform's with whole values replaced by "(sensitive value)", each
+	// replaced value holding a secret of the plan.
+	{name: "masking", allows: maskingExplains},
+}
+
+// maskedValueRe matches what "(sensitive value)" may stand for: the rest
+// of a line's value, or a multi-line object, list or heredoc.
+const maskedValuePattern = `((?:[^\n]*?)|(?:(?:\{|\[|<<-EOT)(?s:.*?)\n *(?:\}|\]|EOT)[^\n]*?))`
+
+func maskingExplains(a *Analysis, terraform, plangate fidelityBlock) bool {
+	pg := plangate.text()
+	if !strings.Contains(pg, SensitiveValue) {
+		return false
+	}
+	parts := strings.Split(pg, SensitiveValue)
+	for i := range parts {
+		parts[i] = regexp.QuoteMeta(parts[i])
+	}
+	re, err := regexp.Compile(`^` + strings.Join(parts, maskedValuePattern) + `$`)
+	if err != nil {
+		return false
+	}
+	m := re.FindStringSubmatch(terraform.text())
+	if m == nil {
+		return false
+	}
+	for _, v := range m[1:] {
+		if v == SensitiveValue {
+			continue // masked by Terraform too
+		}
+		if !holdsSecret(a, v) {
+			return false
+		}
+	}
+	return true
+}
+
+// quotedRe finds the quoted strings of a rendered value; bareLineRe the
+// unquoted lines of a heredoc and the numbers.
+var (
+	quotedRe  = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+	numberRe  = regexp.MustCompile(`-?\d[\d.e+]*`)
+	heredocRe = regexp.MustCompile(`(?m)^ *[-+~ ] ?(.*)$`)
+)
+
+// holdsSecret reports whether a value Terraform printed in clear holds a
+// string or number plangate's secret set masks.
+func holdsSecret(a *Analysis, rendered string) bool {
+	for _, q := range quotedRe.FindAllString(rendered, -1) {
+		if s, err := strconv.Unquote(q); err == nil && a.secrets.matches(s) {
+			return true
+		}
+	}
+	for _, n := range numberRe.FindAllString(rendered, -1) {
+		if a.secrets.matchesNumber(n) {
+			return true
+		}
+	}
+	if strings.HasPrefix(rendered, "<<-EOT") {
+		for _, m := range heredocRe.FindAllStringSubmatch(rendered, -1) {
+			if a.secrets.matches(strings.TrimSpace(m[1])) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// fidelityStats counts what one comparison saw.
+type fidelityStats struct {
+	compared, identical int
+	normalized          map[string]int
+	// allowed shows each block a normalization allowed, both versions.
+	allowed []string
+}
+
+func (s *fidelityStats) add(o fidelityStats) {
+	s.compared += o.compared
+	s.identical += o.identical
+	if s.normalized == nil {
+		s.normalized = map[string]int{}
+	}
+	for k, v := range o.normalized {
+		s.normalized[k] += v
+	}
+}
+
+func (s fidelityStats) String() string {
+	var names []string
+	for k := range s.normalized {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, k := range names {
+		parts = append(parts, fmt.Sprintf("%s %d", k, s.normalized[k]))
+	}
+	return fmt.Sprintf("%d blocks compared, %d identical, allowed differences: [%s]", s.compared, s.identical, strings.Join(parts, ", "))
+}
+
+// compareFidelity compares plangate's diff of the plan with Terraform's
+// text of the same plan and returns what it counted and every divergence,
+// each readable on its own.
+func compareFidelity(a *Analysis, terraformText string) (fidelityStats, []string, error) {
+	st := fidelityStats{normalized: map[string]int{}}
+	var diff bytes.Buffer
+	if err := a.RenderDiff(&diff); err != nil {
+		return st, nil, err
+	}
+	tfBlocks, err := splitFidelityBlocks(terraformText)
+	if err != nil {
+		return st, nil, fmt.Errorf("terraform's text: %w\n%s", err, terraformText)
+	}
+	pgBlocks, err := splitFidelityBlocks(diff.String())
+	if err != nil {
+		return st, nil, fmt.Errorf("plangate's diff: %w\n%s", err, diff.String())
+	}
+	var problems []string
+	pgByKey := map[string]fidelityBlock{}
+	for _, b := range pgBlocks {
+		if _, dup := pgByKey[b.key]; dup {
+			problems = append(problems, fmt.Sprintf("plangate renders block %q twice", b.key))
+		}
+		pgByKey[b.key] = b
+	}
+	seen := map[string]bool{}
+	for _, tb := range tfBlocks {
+		seen[tb.key] = true
+		pb, ok := pgByKey[tb.key]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("plangate's diff has no block %q; Terraform shows:\n%s", tb.key, tb.text()))
+			continue
+		}
+		st.compared++
+		if tb.text() == pb.text() {
+			st.identical++
+			continue
+		}
+		allowed := ""
+		for _, n := range fidelityNormalizations {
+			if n.allows(a, tb, pb) {
+				allowed = n.name
+				break
+			}
+		}
+		if allowed != "" {
+			st.normalized[allowed]++
+			st.allowed = append(st.allowed, fmt.Sprintf("block %q allowed by %s (- terraform, + plangate):\n%s", tb.key, allowed, lineDiff(tb.lines, pb.lines)))
+			continue
+		}
+		problems = append(problems, fmt.Sprintf("block %q differs from Terraform's (- terraform, + plangate):\n%s", tb.key, lineDiff(tb.lines, pb.lines)))
+	}
+	for _, pb := range pgBlocks {
+		if !seen[pb.key] {
+			problems = append(problems, fmt.Sprintf("plangate's diff has a block %q that Terraform does not show:\n%s", pb.key, pb.text()))
+		}
+	}
+	if p := deletionsFirstViolation(pgBlocks); p != "" {
+		problems = append(problems, p)
+	}
+	return st, problems, nil
+}
+
+// assertFidelity is compareFidelity failing the test on each divergence.
+func assertFidelity(t *testing.T, a *Analysis, terraformText string) fidelityStats {
+	t.Helper()
+	st, problems, err := compareFidelity(a, terraformText)
+	require.NoError(t, err)
+	for _, p := range st.allowed {
+		t.Log(p)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+	return st
+}
+
+// deletionsFirstViolation checks plangate's deliberate order: in the
+// actions section every block that destroys an object comes before any
+// other. It returns the first block out of place, or "".
+func deletionsFirstViolation(blocks []fidelityBlock) string {
+	other := ""
+	for _, b := range blocks {
+		if !strings.HasPrefix(b.key, "actions ") {
+			continue
+		}
+		if !b.destroys {
+			if other == "" {
+				other = b.key
+			}
+			continue
+		}
+		if other != "" {
+			return fmt.Sprintf("plangate shows %s (destroys) after %s (does not): deletions must come first", b.key, other)
+		}
+	}
+	return ""
+}
+
+// skipUnlessVersion skips a fixture whose requires file names a newer
+// Terraform than the one running.
+func skipUnlessVersion(t *testing.T, dir, version string) {
+	t.Helper()
+	if req, err := os.ReadFile(filepath.Join(dir, "requires")); err == nil {
+		if want := strings.TrimSpace(string(req)); !versionAtLeast(version, want) {
+			t.Skipf("needs terraform >= %s, have %s", want, version)
+		}
+	}
+}
+
+// lineDiff is a readable line diff of two blocks (longest common
+// subsequence): "  " same, "- " only Terraform's, "+ " only plangate's.
+func lineDiff(a, b []string) string {
+	n, m := len(a), len(b)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var sb strings.Builder
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && a[i] == b[j]:
+			sb.WriteString("  " + a[i] + "\n")
+			i++
+			j++
+		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
+			sb.WriteString("+ " + b[j] + "\n")
+			j++
+		default:
+			sb.WriteString("- " + a[i] + "\n")
+			i++
+		}
+	}
+	return sb.String()
+}
+
+// TestFidelity runs every construct fixture under real Terraform (the
+// one tfbin finds: $PLANGATE_TERRAFORM, so `make test-terraform-fallback`
+// runs it on the fallback too) and compares plangate's diff of each plan
+// with Terraform's own text, block by block.
+func TestFidelity(t *testing.T) {
+	bin := tftest.Find(t)
+	env := terraformEnv(t)
+	version := terraformVersion(t, bin, env)
+	root, names := fixtureNames(t)
+	var mu sync.Mutex
+	var total fidelityStats
+	t.Cleanup(func() { t.Logf("terraform %s: %s", version, total) })
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := filepath.Join(root, name)
+			skipUnlessVersion(t, dir, version)
+			run := runFixture(t, bin, env, dir)
+			a, err := Analyze(bytes.NewReader(run.planJSON))
+			require.NoError(t, err)
+			st := assertFidelity(t, a, run.text)
+			mu.Lock()
+			total.add(st)
+			mu.Unlock()
+		})
+	}
+}
+
+// TestFidelityBlocks checks the comparison itself: it must notice what a
+// reader would (a changed value, a missing or extra block, a deletion
+// shown late) and allow only masking that hides a secret.
+func TestFidelityBlocks(t *testing.T) {
+	a, err := Analyze(bytes.NewReader(planJSON(t, rc("terraform_data.a", "managed", "create"))))
+	require.NoError(t, err)
+	a.secrets.add("hunter2-long-secret")
+	block := func(lines ...string) fidelityBlock { return fidelityBlock{key: "actions x", lines: lines} }
+	tf := block(
+		"  # x will be updated in-place",
+		`  ~ resource "terraform_data" "x" {`,
+		`      ~ input  = "hunter2-long-secret" -> "other"`,
+		`      ~ output = {`,
+		`          ~ pw = "hunter2-long-secret"`,
+		`        }`,
+		"    }")
+	masked := block(
+		"  # x will be updated in-place",
+		`  ~ resource "terraform_data" "x" {`,
+		`      ~ input  = (sensitive value)`,
+		`      ~ output = (sensitive value)`,
+		"    }")
+	assert.True(t, maskingExplains(a, tf, masked), "masking secret values is allowed")
+
+	innocent := block(
+		"  # x will be updated in-place",
+		`  ~ resource "terraform_data" "x" {`,
+		`      ~ input  = "plain" -> "other"`,
+		"    }")
+	maskedInnocent := block(
+		"  # x will be updated in-place",
+		`  ~ resource "terraform_data" "x" {`,
+		`      ~ input  = (sensitive value)`,
+		"    }")
+	assert.False(t, maskingExplains(a, innocent, maskedInnocent), "masking a value that holds no secret is a divergence")
+
+	swallowed := block(
+		"  # x will be updated in-place",
+		`  ~ resource "terraform_data" "x" {`,
+		`      ~ input  = "hunter2-long-secret"`,
+		`      ~ other  = 1`,
+		"    }")
+	assert.False(t, maskingExplains(a, swallowed, maskedInnocent), "a mask must not stand for a line plangate dropped")
+
+	// A changed list element, rendered the old way, fails with a diff that
+	// names both lines.
+	d := lineDiff([]string{`          ~ "prod" -> "canary",`}, []string{`          - "prod",`, `          + "canary",`})
+	assert.Equal(t, "+           - \"prod\",\n+           + \"canary\",\n-           ~ \"prod\" -> \"canary\",\n", d)
+
+	text := `
+Terraform will perform the following actions:
+
+  # terraform_data.b will be created
+  + resource "terraform_data" "b" {
+      + id = (known after apply)
+    }
+
+  # terraform_data.a will be destroyed
+  - resource "terraform_data" "a" {
+      - id = "1" -> null
+    }
+
+ # terraform_data.f will no longer be managed by Terraform, but will not be destroyed
+ # (destroy = false is set in the configuration)
+ . resource "terraform_data" "f" {
+        id = "2"
+    }
+
+Plan: 1 to add, 0 to change, 1 to destroy.
+`
+	blocks, err := splitFidelityBlocks(text)
+	require.NoError(t, err)
+	var keys []string
+	for _, b := range blocks {
+		keys = append(keys, b.key)
+	}
+	assert.Equal(t, []string{"actions terraform_data.b", "actions terraform_data.a", "actions terraform_data.f", "summary"}, keys)
+	assert.Len(t, blocks[2].lines, 5)
+	assert.True(t, blocks[1].destroys)
+	assert.Contains(t, deletionsFirstViolation(blocks), "actions terraform_data.a (destroys) after actions terraform_data.b")
+	assert.Empty(t, deletionsFirstViolation([]fidelityBlock{blocks[1], blocks[0], blocks[2]}))
+}
