@@ -18,6 +18,7 @@ const (
 	kSensitive
 	kUnknown
 	kTypeChange
+	kJSONString
 )
 
 // vdiff is the diff of one value: Terraform's computed.Diff, reduced to what
@@ -34,7 +35,9 @@ type vdiff struct {
 
 	elems []*vdiff // kList
 
-	inner *vdiff // kUnknown: the before value as a deletion; kTypeChange: before
+	// inner: kUnknown: the before value as a deletion; kTypeChange: before;
+	// kJSONString: the diff of the decoded JSON values.
+	inner *vdiff
 
 	other *vdiff // kTypeChange: after
 
@@ -51,6 +54,10 @@ type differ struct {
 	// ~ "a" -> "b"); older Terraform aligns every list by longest common
 	// subsequence.
 	pairEqualLengthLists bool
+	// rootIsBlock is set for a resource's value: its attributes are a
+	// block's, implicit (see presence); depth is how deep diff is.
+	rootIsBlock bool
+	depth       int
 	// dynamic names the top-level attributes of dynamic type (see
 	// dynamicAttributes): a replacement they force is noted only where the
 	// whole attribute is sensitive or unknown.
@@ -136,14 +143,26 @@ func (d *differ) secret(v any) bool {
 	return false
 }
 
+// presence says which sides hold a value at a path, null included: inside
+// a value (an object's key, a list's element) a null that is there is not a
+// null that is missing ("- maybe = null", "null -> 1"); a resource's own
+// attributes are never present in this sense, as in Terraform, whose block
+// differ treats them as implicit.
+type presence uint8
+
+const (
+	beforePresent presence = 1 << iota
+	afterPresent
+)
+
 // diff computes the diff of one value. before, after: the values; unknown,
 // bs, as: after_unknown, before_sensitive and after_sensitive at the same
-// path; path: the path, for replace_paths.
-func (d *differ) diff(before, after, unknown, bs, as any, path []any) *vdiff {
+// path; path: the path, for replace_paths; p: which sides are present.
+func (d *differ) diff(before, after, unknown, bs, as any, path []any, p presence) *vdiff {
 	replace := d.forcesReplacement(path)
 
 	if isTrue(bs) || isTrue(as) {
-		return d.sensitive(before, after, unknown, isTrue(bs), isTrue(as), replace)
+		return d.sensitive(before, after, unknown, isTrue(bs), isTrue(as), replace, p)
 	}
 
 	if isTrue(unknown) {
@@ -151,7 +170,7 @@ func (d *differ) diff(before, after, unknown, bs, as any, path []any) *vdiff {
 		*out = vdiff{kind: kUnknown, action: aCreate, replace: replace}
 		if before != nil {
 			out.action = aUpdate
-			out.inner = d.diff(before, nil, nil, bs, nil, path)
+			out.inner = d.diff(before, nil, nil, bs, nil, path, p&beforePresent)
 		}
 		return out
 	}
@@ -168,11 +187,19 @@ func (d *differ) diff(before, after, unknown, bs, as any, path []any) *vdiff {
 	_, aList := after.([]any)
 	_, uList := unknown.([]any)
 
+	// A null that is there against an object or a list: Terraform shows
+	// the change of type ("null -> {", "} -> null").
+	nullBefore := before == nil && p&beforePresent != 0 && (aObj || aList)
+	nullAfter := after == nil && p&afterPresent != 0 && (bObj || bList) && unknown == nil
+	if nullBefore || nullAfter {
+		return d.typeChange(before, after, unknown, bs, as, path, replace)
+	}
+
 	switch {
 	case (bObj || before == nil) && (aObj || after == nil || uObj) && (bObj || aObj || uObj):
 		if (bObj && d.secrets.objectKeyMatches(before.(map[string]any))) ||
 			(aObj && d.secrets.objectKeyMatches(after.(map[string]any))) {
-			return d.sensitive(before, after, unknown, false, false, replace)
+			return d.sensitive(before, after, unknown, false, false, replace, p)
 		}
 		return d.object(before, after, unknown, bs, as, path, replace)
 	case (bList || before == nil) && (aList || after == nil || uList) && (bList || aList || uList):
@@ -183,20 +210,17 @@ func (d *differ) diff(before, after, unknown, bs, as any, path []any) *vdiff {
 			// composite against a primitive or the other composite kind.
 			break
 		}
-		return &vdiff{
-			kind:    kTypeChange,
-			action:  aUpdate,
-			replace: replace,
-			inner:   d.diff(before, nil, nil, bs, nil, path),
-			other:   d.diff(nil, after, unknown, nil, as, path),
-		}
+		return d.typeChange(before, after, unknown, bs, as, path, replace)
 	}
 
 	if d.secret(before) || d.secret(after) {
-		return d.sensitive(before, after, unknown, false, false, replace)
+		return d.sensitive(before, after, unknown, false, false, replace, p)
+	}
+	if jb, ja, ok := jsonStrings(before, after); ok {
+		return d.jsonString(before, after, jb, ja, replace, p)
 	}
 	out := d.alloc()
-	*out = vdiff{kind: kPrimitive, action: valueAction(before, after), replace: replace, before: before, after: after}
+	*out = vdiff{kind: kPrimitive, action: valueAction(before, after, p), replace: replace, before: before, after: after}
 	return out
 }
 
@@ -208,13 +232,29 @@ func isComposite(v any) bool {
 	return false
 }
 
-func valueAction(before, after any) action {
+// typeChange is a value whose kind changes: the before value deleted, then
+// the after value created.
+func (d *differ) typeChange(before, after, unknown, bs, as any, path []any, replace bool) *vdiff {
+	return &vdiff{
+		kind:    kTypeChange,
+		action:  aUpdate,
+		replace: replace,
+		inner:   d.diff(before, nil, nil, bs, nil, path, beforePresent),
+		other:   d.diff(nil, after, unknown, nil, as, path, afterPresent),
+	}
+}
+
+// valueAction is Terraform's CalculateAction: a side is missing when it is
+// null and not present.
+func valueAction(before, after any, p presence) action {
+	beforeMissing := before == nil && p&beforePresent == 0
+	afterMissing := after == nil && p&afterPresent == 0
 	switch {
-	case before == nil && after == nil:
+	case beforeMissing && afterMissing:
 		return aNoOp
-	case before == nil:
+	case beforeMissing:
 		return aCreate
-	case after == nil:
+	case afterMissing:
 		return aDelete
 	case reflect.DeepEqual(before, after):
 		return aNoOp
@@ -222,8 +262,8 @@ func valueAction(before, after any) action {
 	return aUpdate
 }
 
-func (d *differ) sensitive(before, after, unknown any, bs, as, replace bool) *vdiff {
-	act := valueAction(before, after)
+func (d *differ) sensitive(before, after, unknown any, bs, as, replace bool, p presence) *vdiff {
+	act := valueAction(before, after, p)
 	if isTrue(unknown) {
 		act = aUpdate
 		if before == nil {
@@ -262,12 +302,26 @@ func (d *differ) object(before, after, unknown, bs, as any, path []any, replace 
 	}
 	sort.Strings(keys)
 	changed := false
+	block := d.depth == 0 && d.rootIsBlock
+	d.depth++
+	defer func() { d.depth-- }()
 	for _, k := range keys {
-		b, a, u := bm[k], am[k], um[k]
-		if b == nil && a == nil && !isTrue(u) && !isComposite(u) {
-			continue // null before and after: Terraform leaves it out
+		b, inB := bm[k]
+		a, inA := am[k]
+		u := um[k]
+		var p presence
+		if !block {
+			if inB {
+				p |= beforePresent
+			}
+			if inA {
+				p |= afterPresent
+			}
 		}
-		f := d.diff(b, a, u, child(bs, k), child(as, k), d.step(path, k))
+		if b == nil && a == nil && !isTrue(u) && !isComposite(u) && (block || p == 0) {
+			continue // a resource's null attribute: Terraform leaves it out
+		}
+		f := d.diff(b, a, u, child(bs, k), child(as, k), d.step(path, k), p)
 		out.fields = append(out.fields, f)
 		out.keys = append(out.keys, k)
 		if f.action != aNoOp {
@@ -344,7 +398,16 @@ func (d *differ) list(before, after, unknown, bs, as any, path []any, replace bo
 		if idx < 0 {
 			idx = p[0]
 		}
-		e := d.diff(b, a, u, ebs, eas, d.step(path, idx))
+		var ep presence
+		if p[0] >= 0 {
+			ep |= beforePresent
+		}
+		if p[1] >= 0 {
+			ep |= afterPresent
+		}
+		d.depth++
+		e := d.diff(b, a, u, ebs, eas, d.step(path, idx), ep)
+		d.depth--
 		if p[0] >= 0 && p[1] < 0 {
 			e = forceAction(e, aDelete)
 		} else if p[0] < 0 && p[1] >= 0 {

@@ -223,7 +223,11 @@ func (s fidelityStats) String() string {
 // compareFidelity compares plangate's diff of the plan with Terraform's
 // text of the same plan and returns what it counted and every divergence,
 // each readable on its own.
-func compareFidelity(a *Analysis, terraformText string) (fidelityStats, []string, error) {
+//
+// pending names blocks known to differ for a reason not yet fixed, each
+// with the reason: such a block must still differ (a fixed one fails, so
+// that its entry is removed), and its difference is counted, not failed.
+func compareFidelity(a *Analysis, terraformText string, pending map[string]string) (fidelityStats, []string, error) {
 	st := fidelityStats{normalized: map[string]int{}}
 	var diff bytes.Buffer
 	if err := a.RenderDiff(&diff); err != nil {
@@ -256,6 +260,14 @@ func compareFidelity(a *Analysis, terraformText string) (fidelityStats, []string
 		st.compared++
 		if tb.text() == pb.text() {
 			st.identical++
+			if reason, ok := pending[tb.key]; ok {
+				problems = append(problems, fmt.Sprintf("block %q is now identical to Terraform's: remove it from the pending list (%s)", tb.key, reason))
+			}
+			continue
+		}
+		if reason, ok := pending[tb.key]; ok {
+			st.normalized["pending: "+reason]++
+			st.allowed = append(st.allowed, fmt.Sprintf("block %q still differs (pending: %s; - terraform, + plangate):\n%s", tb.key, reason, lineDiff(tb.lines, pb.lines)))
 			continue
 		}
 		allowed := ""
@@ -284,9 +296,9 @@ func compareFidelity(a *Analysis, terraformText string) (fidelityStats, []string
 }
 
 // assertFidelity is compareFidelity failing the test on each divergence.
-func assertFidelity(t *testing.T, a *Analysis, terraformText string) fidelityStats {
+func assertFidelity(t *testing.T, a *Analysis, terraformText string, pending map[string]string) fidelityStats {
 	t.Helper()
-	st, problems, err := compareFidelity(a, terraformText)
+	st, problems, err := compareFidelity(a, terraformText, pending)
 	require.NoError(t, err)
 	for _, p := range st.allowed {
 		t.Log(p)
@@ -386,7 +398,7 @@ func TestFidelity(t *testing.T) {
 			run := runFixture(t, bin, env, dir)
 			a, err := Analyze(bytes.NewReader(run.planJSON))
 			require.NoError(t, err)
-			st := assertFidelity(t, a, run.text)
+			st := assertFidelity(t, a, run.text, nil)
 			mu.Lock()
 			total.add(st)
 			mu.Unlock()

@@ -242,7 +242,7 @@ func (r *renderer) resource(c *resourceChange, drift bool) {
 		// The object stays as it is; only Terraform lets go of it.
 		change.After, change.AfterSensitive, change.AfterUnknown = change.Before, change.BeforeSensitive, nil
 	}
-	d, err := r.diffChange(&change, dynamicAttributes(c))
+	d, err := r.diffChange(&change, true, dynamicAttributes(c))
 	if err != nil {
 		r.printf("{\n        # (values not shown: %v)\n    }\n", err)
 		return
@@ -258,7 +258,7 @@ func (r *renderer) outputs(outs []*outputChange, width int) {
 		}
 	}
 	for _, o := range outs {
-		d, err := r.diffChange(&o.Change, nil)
+		d, err := r.diffChange(&o.Change, false, nil)
 		if err != nil {
 			r.printf("  ? %-*s = (value not shown: %v)\n", width, attributeName(o.Name), err)
 			continue
@@ -274,8 +274,10 @@ func (r *renderer) outputs(outs []*outputChange, width int) {
 }
 
 // diffChange decodes one change's values and computes its diff tree.
-// dynamic names the top-level attributes whose schema type is dynamic.
-func (r *renderer) diffChange(c *changeJSON, dynamic map[string]bool) (*vdiff, error) {
+// block is set for a resource's values (a block, not a value: see
+// presence); dynamic names its top-level attributes whose schema type is
+// dynamic.
+func (r *renderer) diffChange(c *changeJSON, block bool, dynamic map[string]bool) (*vdiff, error) {
 	if r.values == nil {
 		r.values = newJSONReader(nil, lenient...)
 		r.values.pool = &mapPool{}
@@ -290,9 +292,9 @@ func (r *renderer) diffChange(c *changeJSON, dynamic map[string]bool) (*vdiff, e
 	}
 	replace, _ := decodeAny(c.ReplacePaths)
 	paths, _ := replace.([]any)
-	d := &differ{secrets: r.secrets, replacePaths: withoutDynamic(paths, dynamic), slab: r.slab, pairEqualLengthLists: r.pairEqualLengthLists, dynamic: dynamic}
+	d := &differ{secrets: r.secrets, replacePaths: withoutDynamic(paths, dynamic), slab: r.slab, pairEqualLengthLists: r.pairEqualLengthLists, dynamic: dynamic, rootIsBlock: block}
 	defer func() { r.slab = d.slab }()
-	return d.diff(vals[0], vals[1], vals[2], vals[3], vals[4], nil), nil
+	return d.diff(vals[0], vals[1], vals[2], vals[3], vals[4], nil, 0), nil
 }
 
 // renderOpts are Terraform's RenderHumanOpts that matter here.
@@ -435,6 +437,8 @@ func (r *renderer) value(d *vdiff, indent int, o renderOpts) {
 		r.nullSuffix(d.action, o)
 	case kList:
 		r.list(d, indent, o)
+	case kJSONString:
+		r.jsonString(d, indent, o)
 	default:
 		r.primitive(d, indent, o)
 	}
@@ -558,43 +562,50 @@ func (r *renderer) heredoc(indent int, o renderOpts, replace bool, act action, l
 }
 
 // heredocLines splits a multi-line string into the lines Terraform shows:
-// the newline ending the last line opens no empty line of its own.
+// the string trimmed of the blanks and newlines around it, as Terraform
+// trims it.
 func heredocLines(s string) []string {
-	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	return strings.Split(strings.TrimSpace(s), "\n")
 }
 
-// heredocLine writes one line of a multi-line string; an empty unchanged
-// line carries no trailing blanks.
+// heredocLine writes one line of a multi-line string (an empty one keeps
+// its indentation, as in Terraform's text).
 func (r *renderer) heredocLine(indent int, act action, line string) {
-	s := indentation(indent+1) + r.sym(act) + " " + line
-	if line == "" {
-		s = strings.TrimRight(s, " ")
-	}
-	r.print(s + "\n")
+	r.print(indentation(indent+1) + r.sym(act) + " " + line + "\n")
 }
 
 func (r *renderer) multilineUpdate(d *vdiff, indent int, o renderOpts) {
 	toLines := func(v any) []any {
 		var out []any
-		if s, ok := v.(string); ok {
+		s, ok := v.(string)
+		switch {
+		case ok && strings.Contains(s, "\n"):
 			for _, l := range heredocLines(s) {
 				out = append(out, l)
 			}
-		} else if v != nil {
+		case ok:
+			out = append(out, s)
+		default:
 			out = append(out, primitiveString(v))
 		}
 		return out
 	}
 	b, a := toLines(d.before), toLines(d.after)
 	var pairs [][2]int
-	if len(b)*len(a) > maxLCSCells {
+	switch {
+	case r.pairEqualLengthLists && len(b) == len(a) && !isReorder(b, a):
+		// Line by line, as Terraform >= 1.8 pairs equal-length lists.
+		for i := range b {
+			pairs = append(pairs, [2]int{i, i})
+		}
+	case len(b)*len(a) > maxLCSCells:
 		for i := range b {
 			pairs = append(pairs, [2]int{i, -1})
 		}
 		for j := range a {
 			pairs = append(pairs, [2]int{-1, j})
 		}
-	} else {
+	default:
 		pairs = alignLists(b, a)
 	}
 	r.print("<<-EOT")
@@ -606,6 +617,9 @@ func (r *renderer) multilineUpdate(d *vdiff, indent int, o renderOpts) {
 			r.heredocLine(indent, aCreate, a[p[1]].(string))
 		case p[1] < 0:
 			r.heredocLine(indent, aDelete, b[p[0]].(string))
+		case b[p[0]] != a[p[1]]:
+			r.heredocLine(indent, aDelete, b[p[0]].(string))
+			r.heredocLine(indent, aCreate, a[p[1]].(string))
 		default:
 			r.heredocLine(indent, aNoOp, b[p[0]].(string))
 		}
