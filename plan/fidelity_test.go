@@ -227,12 +227,9 @@ func (s fidelityStats) String() string {
 // pending names blocks known to differ for a reason not yet fixed, each
 // with the reason: such a block must still differ (a fixed one fails, so
 // that its entry is removed), and its difference is counted, not failed.
-func compareFidelity(a *Analysis, terraformText string, pending map[string]string) (fidelityStats, []string, error) {
+func compareFidelity(a *Analysis, terraformText, plangateText string, pending map[string]string) (fidelityStats, []string, error) {
 	st := fidelityStats{normalized: map[string]int{}}
-	var diff bytes.Buffer
-	if err := a.RenderDiff(&diff); err != nil {
-		return st, nil, err
-	}
+	diff := bytes.NewBufferString(plangateText)
 	tfBlocks, err := splitFidelityBlocks(terraformText)
 	if err != nil {
 		return st, nil, fmt.Errorf("terraform's text: %w\n%s", err, terraformText)
@@ -292,13 +289,20 @@ func compareFidelity(a *Analysis, terraformText string, pending map[string]strin
 	if p := deletionsFirstViolation(pgBlocks); p != "" {
 		problems = append(problems, p)
 	}
+	if tfOrder, pgOrder := sectionOrder(tfBlocks), sectionOrder(pgBlocks); tfOrder != pgOrder {
+		problems = append(problems, fmt.Sprintf("sections in another order than Terraform's: terraform %s, plangate %s", tfOrder, pgOrder))
+	}
 	return st, problems, nil
 }
 
-// assertFidelity is compareFidelity failing the test on each divergence.
-func assertFidelity(t *testing.T, a *Analysis, terraformText string, pending map[string]string) fidelityStats {
+// assertFidelity analyses the plan JSON as plangate does (Digest into a
+// plan store), reads its diff back page by page as get_plan does, and
+// compares it with Terraform's text (compareFidelity), failing the test on
+// each divergence.
+func assertFidelity(t *testing.T, planJSON []byte, terraformText string, pending map[string]string) fidelityStats {
 	t.Helper()
-	st, problems, err := compareFidelity(a, terraformText, pending)
+	a, text := storedDiff(t, planJSON)
+	st, problems, err := compareFidelity(a, terraformText, text, pending)
 	require.NoError(t, err)
 	for _, p := range st.allowed {
 		t.Log(p)
@@ -307,6 +311,41 @@ func assertFidelity(t *testing.T, a *Analysis, terraformText string, pending map
 		t.Error(p)
 	}
 	return st
+}
+
+// fidelityPageSize is the get_plan page the test reads the diff in: small,
+// so that every fixture's diff spans pages.
+const fidelityPageSize = 256
+
+// storedDiff is the diff get_plan shows for the plan: Digest writes it into
+// the plan's directory, ReadDiff returns it page by page. Between pages
+// get_plan prints truncation notices ("[diff truncated: ...]", "[diff
+// continued: ...]"): plangate's bounded results, not part of the plan. They
+// are left out by putting the pages together, which is exact because every
+// page ends at a line end (checked here), never inside a line.
+func storedDiff(t *testing.T, planJSON []byte) (*Analysis, string) {
+	t.Helper()
+	store, err := OpenStore(t.TempDir())
+	require.NoError(t, err)
+	const id = "0193f2c4-7d1e-7b3a-9c55-2f4e8d1a6b70"
+	require.NoError(t, os.MkdirAll(store.Dir(id), 0o700))
+	a, err := Digest(store.Dir(id), planJSON)
+	require.NoError(t, err)
+	var sb strings.Builder
+	for offset := 0; ; {
+		page, err := store.ReadDiff(id, offset, fidelityPageSize)
+		require.NoError(t, err)
+		sb.WriteString(page.Text)
+		if page.Next == 0 {
+			break
+		}
+		require.True(t, strings.HasSuffix(page.Text, "\n"), "a get_plan page ends inside a line: %q", page.Text)
+		offset = page.Next
+	}
+	var direct bytes.Buffer
+	require.NoError(t, a.RenderDiff(&direct))
+	require.Equal(t, direct.String(), sb.String(), "the stored diff is the rendered one")
+	return a, sb.String()
 }
 
 // deletionsFirstViolation checks plangate's deliberate order: in the
@@ -329,6 +368,20 @@ func deletionsFirstViolation(blocks []fidelityBlock) string {
 		}
 	}
 	return ""
+}
+
+// sectionOrder is the order of a text's sections (drift, actions, the
+// summary line, outputs): blocks within a section are a set, the sections
+// are not.
+func sectionOrder(blocks []fidelityBlock) string {
+	var out []string
+	for _, b := range blocks {
+		section, _, _ := strings.Cut(b.key, " ")
+		if len(out) == 0 || out[len(out)-1] != section {
+			out = append(out, section)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // skipUnlessVersion skips a fixture whose requires file names a newer
@@ -367,12 +420,12 @@ func lineDiff(a, b []string) string {
 			sb.WriteString("  " + a[i] + "\n")
 			i++
 			j++
-		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			sb.WriteString("+ " + b[j] + "\n")
-			j++
-		default:
+		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
 			sb.WriteString("- " + a[i] + "\n")
 			i++
+		default:
+			sb.WriteString("+ " + b[j] + "\n")
+			j++
 		}
 	}
 	return sb.String()
@@ -396,9 +449,7 @@ func TestFidelity(t *testing.T) {
 			dir := filepath.Join(root, name)
 			skipUnlessVersion(t, dir, version)
 			run := runFixture(t, bin, env, dir)
-			a, err := Analyze(bytes.NewReader(run.planJSON))
-			require.NoError(t, err)
-			st := assertFidelity(t, a, run.text, nil)
+			st := assertFidelity(t, run.planJSON, run.text, nil)
 			mu.Lock()
 			total.add(st)
 			mu.Unlock()
@@ -453,7 +504,7 @@ func TestFidelityBlocks(t *testing.T) {
 	// A changed list element, rendered the old way, fails with a diff that
 	// names both lines.
 	d := lineDiff([]string{`          ~ "prod" -> "canary",`}, []string{`          - "prod",`, `          + "canary",`})
-	assert.Equal(t, "+           - \"prod\",\n+           + \"canary\",\n-           ~ \"prod\" -> \"canary\",\n", d)
+	assert.Equal(t, "-           ~ \"prod\" -> \"canary\",\n+           - \"prod\",\n+           + \"canary\",\n", d)
 
 	text := `
 Terraform will perform the following actions:
@@ -487,4 +538,31 @@ Plan: 1 to add, 0 to change, 1 to destroy.
 	assert.True(t, blocks[1].destroys)
 	assert.Contains(t, deletionsFirstViolation(blocks), "actions terraform_data.a (destroys) after actions terraform_data.b")
 	assert.Empty(t, deletionsFirstViolation([]fidelityBlock{blocks[1], blocks[0], blocks[2]}))
+
+	// compareFidelity: a changed value, a missing block, a pending block
+	// that no longer differs each fail, readably.
+	blockB := "  # terraform_data.b will be created\n  + resource \"terraform_data\" \"b\" {\n      + id = (known after apply)\n    }\n\n"
+	reordered := strings.Replace(strings.Replace(text, blockB, "", 1), "\nPlan: ", "\n"+blockB+"Plan: ", 1)
+	st, problems, err := compareFidelity(a, text, reordered, nil)
+	require.NoError(t, err)
+	assert.Empty(t, problems, "order alone is no divergence when deletions come first")
+	assert.Equal(t, 4, st.identical)
+	outputs := "\nChanges to Outputs:\n  + x = 1\n"
+	outputsFirst := strings.Replace(reordered, "\nPlan: ", outputs+"\nPlan: ", 1)
+	_, problems, err = compareFidelity(a, reordered+outputs, outputsFirst, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"sections in another order than Terraform's: terraform actions, summary, outputs, plangate actions, outputs, summary"}, problems)
+	changed := strings.Replace(reordered, `- id = "1" -> null`, `- id = "2" -> null`, 1)
+	_, problems, err = compareFidelity(a, text, changed, nil)
+	require.NoError(t, err)
+	require.Len(t, problems, 1)
+	assert.Contains(t, problems[0], "block \"actions terraform_data.a\" differs")
+	assert.Contains(t, problems[0], "-       - id = \"1\" -> null\n+       - id = \"2\" -> null")
+	_, problems, err = compareFidelity(a, text, strings.Replace(reordered, "terraform_data.f will", "terraform_data.g will", 1), nil)
+	require.NoError(t, err)
+	assert.Len(t, problems, 2, "one block missing, one extra: %v", problems)
+	_, problems, err = compareFidelity(a, text, reordered, map[string]string{"actions terraform_data.a": "a reason"})
+	require.NoError(t, err)
+	require.Len(t, problems, 1)
+	assert.Contains(t, problems[0], "now identical")
 }

@@ -13,10 +13,10 @@ import (
 // RenderDiff writes the plan as a reviewer reads it, in the style of
 // `terraform show <planfile>`, from the plan JSON: every change that
 // destroys something (deletes and replacements) first, then the rest, each
-// group in address order; then output changes; then Terraform's own
-// "Plan: N to add, N to change, N to destroy." line. Sensitive values are
-// masked (see SensitiveValue). The text is deterministic: the same plan
-// JSON renders the same bytes. It is written change by change; only one
+// group in address order; then Terraform's own "Plan: N to add, N to
+// change, N to destroy." line; then output changes, in Terraform's order.
+// Sensitive values are masked (see SensitiveValue). The text is
+// deterministic: the same plan JSON renders the same bytes. It is written change by change; only one
 // change's values are decoded at a time.
 func (a *Analysis) RenderDiff(w io.Writer, opts ...RenderOption) error {
 	r := &renderer{w: bufio.NewWriter(w), secrets: a.secrets, pairEqualLengthLists: pairsEqualLengthLists(a.TerraformVersion)}
@@ -74,20 +74,20 @@ func (a *Analysis) render(r *renderer) {
 		}
 	}
 
-	if len(a.outputs) > 0 {
-		r.print("\nChanges to Outputs:\n")
-		r.outputs(a.outputs, a.outputWidth)
-		if !haveChanges {
-			r.print("\nYou can apply this plan to save these new output values to the Terraform\nstate, without changing any real infrastructure.\n")
-		}
-	}
-
 	if haveChanges {
 		r.print("\n" + paint(r.colour, "Plan:", ansiBold) + " ")
 		if a.Counts.Import > 0 {
 			r.printf("%d to import, ", a.Counts.Import)
 		}
 		r.printf("%d to add, %d to change, %d to destroy.\n", a.Counts.Add, a.Counts.Change, a.Counts.Destroy)
+	}
+
+	if len(a.outputs) > 0 {
+		r.print("\nChanges to Outputs:\n")
+		r.outputs(a.outputs, a.outputWidth)
+		if !haveChanges {
+			r.print("\nYou can apply this plan to save these new output values to the Terraform\nstate, without changing any real infrastructure.\n")
+		}
 	}
 }
 
