@@ -2,6 +2,7 @@ package plan
 
 import (
 	"encoding/json"
+	"io"
 	"strings"
 )
 
@@ -32,8 +33,8 @@ func jsonStrings(before, after any) (jb, ja any, ok bool) {
 }
 
 // decodeJSONString is Terraform's structured.ParseJson applied where its
-// string renderer applies it; what follows the first value is ignored, as
-// there.
+// string renderer applies it: one JSON value and nothing after it but
+// blanks.
 func decodeJSONString(s string) (any, error) {
 	if !strings.HasPrefix(s, "{") && !strings.HasPrefix(s, "[") {
 		return nil, errNotJSON
@@ -43,6 +44,9 @@ func decodeJSONString(s string) (any, error) {
 	var v any
 	if err := dec.Decode(&v); err != nil {
 		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errNotJSON
 	}
 	return v, nil
 }

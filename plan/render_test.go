@@ -174,6 +174,36 @@ func TestRenderDiffValues(t *testing.T) {
 	}
 }
 
+// renderChange renders one resource change of the given type, planned by
+// the given Terraform version, from its resource line to its closing brace.
+func renderChange(t *testing.T, version, typ string, before, after, unknown, sensitive any, replace []any) string {
+	t.Helper()
+	c := rc(typ+".x", "managed", "delete", "create")
+	if replace == nil {
+		c = rc(typ+".x", "managed", "update")
+	}
+	ch := c["change"].(map[string]any)
+	ch["before"], ch["after"], ch["after_unknown"] = before, after, unknown
+	ch["before_sensitive"], ch["after_sensitive"] = sensitive, sensitive
+	if replace != nil {
+		ch["replace_paths"] = replace
+	}
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(planJSON(t, c), &doc))
+	doc["terraform_version"] = version
+	js, err := json.Marshal(doc)
+	require.NoError(t, err)
+	a, err := Analyze(bytes.NewReader(js))
+	require.NoError(t, err)
+	var diff bytes.Buffer
+	require.NoError(t, a.RenderDiff(&diff))
+	body := diff.String()
+	start := strings.Index(body, "resource ")
+	end := strings.Index(body, "\nPlan: ")
+	require.True(t, start >= 0 && end > start, body)
+	return body[start:end]
+}
+
 // TestRenderDiffFollowsTerraform covers rules of Terraform's renderer that
 // depend on the schema or on Terraform's version: a changed element of an
 // equal-length list is one "~ a -> b" line from Terraform 1.8 on (a
@@ -181,27 +211,6 @@ func TestRenderDiffValues(t *testing.T) {
 // terraform_data's dynamic attributes note "# forces replacement" only
 // where the whole value is sensitive or unknown, other resources' do.
 func TestRenderDiffFollowsTerraform(t *testing.T) {
-	render := func(t *testing.T, version, typ string, before, after, unknown, sensitive any, replace []any) string {
-		c := rc(typ+".x", "managed", "delete", "create")
-		ch := c["change"].(map[string]any)
-		ch["before"], ch["after"], ch["after_unknown"] = before, after, unknown
-		ch["before_sensitive"], ch["after_sensitive"] = sensitive, sensitive
-		ch["replace_paths"] = replace
-		var doc map[string]any
-		require.NoError(t, json.Unmarshal(planJSON(t, c), &doc))
-		doc["terraform_version"] = version
-		js, err := json.Marshal(doc)
-		require.NoError(t, err)
-		a, err := Analyze(bytes.NewReader(js))
-		require.NoError(t, err)
-		var diff bytes.Buffer
-		require.NoError(t, a.RenderDiff(&diff))
-		body := diff.String()
-		start := strings.Index(body, "resource ")
-		end := strings.Index(body, "\nPlan: ")
-		require.True(t, start >= 0 && end > start, body)
-		return body[start:end]
-	}
 	list := func(v ...any) map[string]any { return map[string]any{"ref": "r", "triggers_replace": v} }
 	trig := []any{[]any{"triggers_replace"}}
 	tests := []struct {
@@ -258,7 +267,80 @@ func TestRenderDiffFollowsTerraform(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, render(t, tc.version, tc.typ, tc.before, tc.after, tc.unknown, tc.sensitive, trig))
+			assert.Equal(t, tc.want, renderChange(t, tc.version, tc.typ, tc.before, tc.after, tc.unknown, tc.sensitive, trig))
+		})
+	}
+}
+
+// TestRenderDiffJSONStrings: a string holding one JSON object or list
+// renders as jsonencode(...) of its diff, as Terraform renders it; a
+// string with more after the JSON is a plain string; a whitespace-only
+// change says so; a JSON string holding a secret is masked whole.
+func TestRenderDiffJSONStrings(t *testing.T) {
+	doc := func(v string) map[string]any { return map[string]any{"ref": "r", "doc": v} }
+	tests := []struct {
+		name          string
+		before, after string
+		want          string
+	}{
+		{"object changed", `{"a":1,"b":[1]}`, `{"a":2,"b":[1]}`, `resource "null_resource" "x" {
+      ~ doc = jsonencode(
+          ~ {
+              ~ a = 1 -> 2
+                # (1 unchanged attribute hidden)
+            }
+        )
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"whitespace only", `{"a": 1}`, `{"a":1}`, `resource "null_resource" "x" {
+      ~ doc = jsonencode( # whitespace changes
+            {
+                a = 1
+            }
+        )
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"empty list", `[]`, `[ ]`, `resource "null_resource" "x" {
+      ~ doc = jsonencode([]) # whitespace changes
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"trailing text is no JSON", `{"a":1} and more`, `{"a":2} and more`, `resource "null_resource" "x" {
+      ~ doc = "{\"a\":1} and more" -> "{\"a\":2} and more"
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"JSON to plain", `["x"]`, `x`, `resource "null_resource" "x" {
+      ~ doc = jsonencode(
+            [
+              - "x",
+            ]
+        ) -> "x"
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"secret inside", `{"password":"s3cr3t-PLANTED-json"}`, `{"password":"s3cr3t-PLANTED-json2"}`, `resource "null_resource" "x" {
+      ~ doc = (sensitive value)
+      ~ ref = (sensitive value)
+    }
+`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sensitive := map[string]any{}
+			if strings.Contains(tc.before, plantedSecret) {
+				// The secret is known from a marked value elsewhere.
+				sensitive = map[string]any{"ref": true}
+			}
+			before, after := doc(tc.before), doc(tc.after)
+			if len(sensitive) > 0 {
+				before["ref"], after["ref"] = "s3cr3t-PLANTED-json", "s3cr3t-PLANTED-json2"
+			}
+			got := renderChange(t, "1.11.4", "null_resource", before, after, map[string]any{}, sensitive, nil)
+			assert.Equal(t, tc.want, got)
+			assert.NotContains(t, got, plantedSecret)
 		})
 	}
 }
