@@ -447,13 +447,34 @@ func forceAction(e *vdiff, act action) *vdiff {
 
 // isReorder reports whether every element of before is in after, and the
 // lists are as long: Terraform then aligns them by common subsequence.
+// Strings, numbers, bools and nulls are looked up in a set; composite
+// elements are compared pair by pair, and lists too long for that are
+// taken for no reorder (compared position by position, as for the LCS).
 func isReorder(before, after []any) bool {
 	if len(before) != len(after) {
 		return false
 	}
+	scalars := make(map[any]int, len(after))
+	var composites []any
+	for _, a := range after {
+		if isComposite(a) {
+			composites = append(composites, a)
+		} else {
+			scalars[scalarKey(a)]++
+		}
+	}
+	if len(composites)*len(before) > maxLCSCells {
+		return false
+	}
 	for _, b := range before {
+		if !isComposite(b) {
+			if scalars[scalarKey(b)] == 0 {
+				return false
+			}
+			continue
+		}
 		found := false
-		for _, a := range after {
+		for _, a := range composites {
 			if reflect.DeepEqual(b, a) {
 				found = true
 				break
@@ -464,6 +485,15 @@ func isReorder(before, after []any) bool {
 		}
 	}
 	return true
+}
+
+// scalarKey is a map key for a JSON scalar that keeps its kind: the
+// string "1" and the number 1 differ.
+func scalarKey(v any) any {
+	if n, ok := v.(json.Number); ok {
+		return [2]string{"n", string(n)}
+	}
+	return v
 }
 
 func hasTrue(v any) bool {

@@ -416,3 +416,24 @@ func TestRenderDiffColour(t *testing.T) {
 		assert.True(t, seen[name], "no plan shows %s in colour", name)
 	}
 }
+
+// isReorder follows Terraform's: every element of before is somewhere in
+// after (not counted), the lists as long; a number is not its string.
+func TestIsReorder(t *testing.T) {
+	n := func(s string) any { return json.Number(s) }
+	obj := map[string]any{"a": n("1")}
+	for _, tc := range []struct {
+		name          string
+		before, after []any
+		want          bool
+	}{
+		{"swapped", []any{"a", "b"}, []any{"b", "a"}, true},
+		{"changed", []any{"a", "b"}, []any{"b", "c"}, false},
+		{"not counted", []any{"a", "a"}, []any{"a", "b"}, true},
+		{"number is not string", []any{n("1"), "x"}, []any{"1", "x"}, false},
+		{"objects", []any{obj, nil}, []any{nil, map[string]any{"a": n("1")}}, true},
+		{"lengths differ", []any{"a"}, []any{"a", "a"}, false},
+	} {
+		assert.Equal(t, tc.want, isReorder(tc.before, tc.after), tc.name)
+	}
+}
