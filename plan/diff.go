@@ -517,8 +517,9 @@ func hasTrue(v any) bool {
 }
 
 // alignLists pairs list elements: equal elements along a longest common
-// subsequence, then within each gap objects pair up as in-place updates and
-// the rest are deletions followed by additions (Terraform's ProcessSlice).
+// subsequence; within each gap a removed object pairs with the next added
+// object as an in-place update, other removed elements are deletions, and
+// the added ones left are additions after them (Terraform's ProcessSlice).
 func alignLists(b, a []any) [][2]int {
 	n, m := len(b), len(a)
 	lcs := make([][]int, n+1)
@@ -536,16 +537,19 @@ func alignLists(b, a []any) [][2]int {
 	}
 	var out [][2]int
 	gap := func(bs, as []int) {
+		// Each removed object pairs with the next added element if that is
+		// an object too; any other removed element is deleted. What is left
+		// of the added ones is created.
 		k := 0
-		for ; k < len(bs) && k < len(as); k++ {
-			_, bo := b[bs[k]].(map[string]any)
-			_, ao := a[as[k]].(map[string]any)
-			if !bo || !ao {
-				break
+		for _, i := range bs {
+			_, bo := b[i].(map[string]any)
+			if bo && k < len(as) {
+				if _, ao := a[as[k]].(map[string]any); ao {
+					out = append(out, [2]int{i, as[k]})
+					k++
+					continue
+				}
 			}
-			out = append(out, [2]int{bs[k], as[k]})
-		}
-		for _, i := range bs[k:] {
 			out = append(out, [2]int{i, -1})
 		}
 		for _, j := range as[k:] {

@@ -245,6 +245,21 @@ func TestRenderDiffFollowsTerraform(t *testing.T) {
         # (1 unchanged attribute hidden)
     }
 `},
+		{"objects pair across a removed element", "1.11.4", "terraform_data",
+			list(map[string]any{"a": "1"}, "s", map[string]any{"a": "2"}), list(map[string]any{"a": "3"}, map[string]any{"a": "4"}),
+			map[string]any{}, map[string]any{}, `resource "terraform_data" "x" {
+      ~ triggers_replace = [
+          ~ {
+              ~ a = "1" -> "3"
+            },
+          - "s",
+          ~ {
+              ~ a = "2" -> "4"
+            },
+        ]
+        # (1 unchanged attribute hidden)
+    }
+`},
 		{"dynamic attribute sensitive", "1.11.4", "terraform_data", list("a"), list("b"), map[string]any{}, map[string]any{"triggers_replace": true}, `resource "terraform_data" "x" {
       ~ triggers_replace = (sensitive value) # forces replacement
         # (1 unchanged attribute hidden)
