@@ -18,14 +18,14 @@ import (
 	"github.com/plangate/plangate/internal/tftest"
 )
 
-// Fidelity: plangate's rendered diff (RenderDiff, the text plan_change,
-// get_plan and approve show, without colour) compared with Terraform's own
-// `terraform show -no-color <planfile>` of the same plan, block by block.
-// A block is one resource instance's comment lines through its closing
-// brace, the "Changes to Outputs:" section, or the "Plan: ..." line.
-// Blocks are compared as a set keyed by section and address; everything
-// outside them (Terraform's symbol legend, its "Note: You didn't use the
-// -out option" advice) is Terraform's CLI chrome, not the plan.
+// Fidelity: plangate's diff (the text plan_change, get_plan and approve
+// show, without colour: RenderDiff, stored by Digest, read back by
+// ReadDiff) compared with Terraform's own `terraform show -no-color
+// <planfile>` of the same plan, block by block. A block is one resource
+// instance's comment lines through its closing brace, the "Changes to
+// Outputs:" section, or the "Plan: ..." line. Blocks are compared as a set
+// keyed by section and address; what lies outside them (Terraform's
+// symbol legend) is Terraform's CLI chrome, which plangate does not print.
 //
 // Only what plangate does on purpose may differ, each as a named
 // normalization below (fidelityNormalizations); anything else fails with
@@ -111,9 +111,12 @@ type fidelityNormalization struct {
 	allows func(a *Analysis, terraform, plangate fidelityBlock) bool
 }
 
-// fidelityNormalizations are the differences allowed, each with why. The
-// order of blocks is not one of them: blocks are compared as a set (see
-// assertDeletionsFirst for plangate's own order).
+// fidelityNormalizations are the differences allowed inside a block, each
+// with why. Two more are not about a block's text: order (blocks are
+// compared as a set keyed by address, because plangate puts every block
+// that destroys first; deletionsFirstViolation checks that order, and
+// sectionOrder that the sections keep Terraform's) and truncation notices
+// (see storedDiff).
 var fidelityNormalizations = []fidelityNormalization{
 	// Terraform prints a value in clear when it carries no sensitive mark;
 	// plangate masks, besides marked values, every value that equals or
@@ -125,9 +128,46 @@ var fidelityNormalizations = []fidelityNormalization{
 	{name: "masking", allows: maskingExplains},
 }
 
-// maskedValueRe matches what "(sensitive value)" may stand for: the rest
-// of a line's value, or a multi-line object, list or heredoc.
-const maskedValuePattern = `((?:[^\n]*?)|(?:(?:\{|\[|<<-EOT)(?s:.*?)\n *(?:\}|\]|EOT)[^\n]*?))`
+// maskedValuePattern matches what "(sensitive value)" may stand for: the
+// rest of a line's value, or a multi-line object, list, jsonencode( or
+// heredoc (checked to be exactly one value by oneValue).
+const maskedValuePattern = `((?:[^\n]*?)|(?:(?:\{|\[|jsonencode\(|<<-EOT)(?s:.*?)\n *(?:\}|\]|\)|EOT)[^\n]*?))`
+
+// oneValue reports whether a multi-line text is one rendered value: its
+// brackets (and heredoc) open on the first line and close on the last,
+// never before, so that a mask cannot stand for lines plangate dropped.
+func oneValue(v string) bool {
+	lines := strings.Split(v, "\n")
+	if len(lines) == 1 {
+		return true
+	}
+	depth, heredoc := 0, false
+	for i, line := range lines {
+		code, _, _ := strings.Cut(line, " # ")
+		trimmed := strings.TrimSpace(code)
+		switch {
+		case heredoc:
+			if strings.HasPrefix(trimmed, "EOT") {
+				heredoc = false
+				depth--
+			}
+		default:
+			if strings.HasPrefix(trimmed, "}") || strings.HasPrefix(trimmed, "]") || strings.HasPrefix(trimmed, ")") {
+				depth--
+			}
+			if strings.HasSuffix(trimmed, "<<-EOT") {
+				heredoc = true
+				depth++
+			} else if strings.HasSuffix(trimmed, "{") || strings.HasSuffix(trimmed, "[") || strings.HasSuffix(trimmed, "(") {
+				depth++
+			}
+		}
+		if depth < 0 || (depth == 0) != (i == len(lines)-1) {
+			return false
+		}
+	}
+	return true
+}
 
 func maskingExplains(a *Analysis, terraform, plangate fidelityBlock) bool {
 	pg := plangate.text()
@@ -150,15 +190,15 @@ func maskingExplains(a *Analysis, terraform, plangate fidelityBlock) bool {
 		if v == SensitiveValue {
 			continue // masked by Terraform too
 		}
-		if !holdsSecret(a, v) {
+		if !oneValue(v) || !holdsSecret(a, v) {
 			return false
 		}
 	}
 	return true
 }
 
-// quotedRe finds the quoted strings of a rendered value; bareLineRe the
-// unquoted lines of a heredoc and the numbers.
+// quotedRe finds the quoted strings of a rendered value, numberRe its
+// numbers, heredocRe the lines of a heredoc.
 var (
 	quotedRe  = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 	numberRe  = regexp.MustCompile(`-?\d[\d.e+]*`)
@@ -500,6 +540,29 @@ func TestFidelityBlocks(t *testing.T) {
 		`      ~ other  = 1`,
 		"    }")
 	assert.False(t, maskingExplains(a, swallowed, maskedInnocent), "a mask must not stand for a line plangate dropped")
+	dropped := block(
+		"  # x will be updated in-place",
+		`  ~ resource "terraform_data" "x" {`,
+		`      ~ input  = {`,
+		`          ~ pw = "hunter2-long-secret"`,
+		`        }`,
+		`      ~ other  = 1`,
+		`      ~ last   = {`,
+		`          ~ a = 2`,
+		`        }`,
+		"    }")
+	maskedDropped := block(
+		"  # x will be updated in-place",
+		`  ~ resource "terraform_data" "x" {`,
+		`      ~ input  = (sensitive value)`,
+		`      ~ last   = {`,
+		`          ~ a = 2`,
+		`        }`,
+		"    }")
+	assert.False(t, maskingExplains(a, dropped, maskedDropped), "a masked object must not swallow the attributes after it")
+	assert.True(t, oneValue("{\n  ~ pw = \"s\"\n}"))
+	assert.True(t, oneValue("<<-EOT\n  {\n  EOT"), "a brace inside a heredoc is text")
+	assert.False(t, oneValue("{\n}\n~ other = 1\n~ last = {\n}"))
 
 	// A changed list element, rendered the old way, fails with a diff that
 	// names both lines.
