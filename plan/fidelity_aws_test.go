@@ -35,6 +35,7 @@ var awsPendingSchema = map[string]string{
 // then, once applied, the plan that retags everything, replaces the
 // instance (a new AMI) and deletes the IAM role.
 func TestFidelityAWS(t *testing.T) {
+	t.Parallel() // mostly waiting on the provider and moto: overlap it
 	bin := tftest.Find(t)
 	srv := moto.Start(t)
 	dir := moto.FixtureStack(t)
