@@ -119,8 +119,7 @@ func (r *renderer) jsonString(d *vdiff, indent int, o renderOpts) {
 	if d.action == aCreate || d.action == aDelete {
 		act = aNoOp // the symbol is on the attribute's line already
 	}
-	multiline := (inner.kind == kObject && len(inner.keys) > 0) || (inner.kind == kList && len(inner.elems) > 0)
-	if !multiline {
+	if !rendersMultiline(inner) {
 		r.print("jsonencode(")
 		r.value(inner, indent+1, jo)
 		r.print(")" + whitespace)
@@ -133,4 +132,26 @@ func (r *renderer) jsonString(d *vdiff, indent int, o renderOpts) {
 	r.forcesReplacement(replace, o)
 	r.print("\n" + indentation(indent) + r.sym(aNoOp) + " )")
 	r.nullSuffix(d.action, o)
+}
+
+// rendersMultiline reports whether value renders d on more than one line
+// (Terraform decides the jsonencode( layout from the rendered text).
+func rendersMultiline(d *vdiff) bool {
+	switch d.kind {
+	case kObject:
+		return len(d.keys) > 0
+	case kList:
+		return len(d.elems) > 0
+	case kTypeChange:
+		return rendersMultiline(d.inner) || rendersMultiline(d.other)
+	case kJSONString:
+		return rendersMultiline(d.inner)
+	case kPrimitive:
+		for _, v := range []any{d.before, d.after} {
+			if s, ok := v.(string); ok && strings.Contains(s, "\n") {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -327,6 +327,17 @@ func TestRenderDiffJSONStrings(t *testing.T) {
         # (1 unchanged attribute hidden)
     }
 `},
+		{"object to list", `{"a":1}`, `[1]`, `resource "null_resource" "x" {
+      ~ doc = jsonencode(
+          ~ {
+              - a = 1
+            } -> [
+              + 1,
+            ]
+        )
+        # (1 unchanged attribute hidden)
+    }
+`},
 		{"JSON to plain", `["x"]`, `x`, `resource "null_resource" "x" {
       ~ doc = jsonencode(
             [
