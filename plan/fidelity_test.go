@@ -362,7 +362,8 @@ const fidelityPageSize = 256
 // get_plan prints truncation notices ("[diff truncated: ...]", "[diff
 // continued: ...]"): plangate's bounded results, not part of the plan. They
 // are left out by putting the pages together, which is exact because every
-// page ends at a line end (checked here), never inside a line.
+// page ends at a line end (checked here), unless one line is longer than a
+// page.
 func storedDiff(t *testing.T, planJSON []byte) (*Analysis, string) {
 	t.Helper()
 	store, err := OpenStore(t.TempDir())
@@ -379,7 +380,8 @@ func storedDiff(t *testing.T, planJSON []byte) (*Analysis, string) {
 		if page.Next == 0 {
 			break
 		}
-		require.True(t, strings.HasSuffix(page.Text, "\n"), "a get_plan page ends inside a line: %q", page.Text)
+		require.True(t, strings.HasSuffix(page.Text, "\n") || !strings.Contains(page.Text, "\n"),
+			"a get_plan page ends inside a line that it need not cut: %q", page.Text)
 		offset = page.Next
 	}
 	var direct bytes.Buffer

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // RenderDiff writes the plan as a reviewer reads it, in the style of
@@ -366,7 +367,8 @@ func (r *renderer) attributes(d *vdiff, indent int, o, childOpts renderOpts, imp
 		}
 		r.warnings(f, indent+1)
 		name := attributeName(k)
-		r.print(indentation(indent+1) + r.sym(f.action) + " " + name + strings.Repeat(" ", max(0, width-len(name))) + " = ")
+		// Terraform's %-*s: the width counts bytes, the padding runes.
+		r.print(indentation(indent+1) + r.sym(f.action) + " " + name + strings.Repeat(" ", max(0, width-utf8.RuneCountInString(name))) + " = ")
 		r.value(f, indent+1, co)
 		r.print("\n")
 	}
