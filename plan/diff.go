@@ -422,13 +422,14 @@ func (d *differ) list(before, after, unknown, bs, as any, path []any, replace bo
 	return out
 }
 
-// containerAction is the action of an object or list: created, deleted,
-// updated when a member changed, else none.
+// containerAction is the action of an object or list: created, deleted
+// (after null and not unknown: an output's after_unknown is false, not
+// null), updated when a member changed, else none.
 func containerAction(before, after, unknown any, changed bool) action {
 	switch {
 	case before == nil:
 		return aCreate
-	case after == nil && unknown == nil:
+	case after == nil && !isTrue(unknown) && !isComposite(unknown):
 		return aDelete
 	case changed:
 		return aUpdate
