@@ -42,6 +42,8 @@ type vdiff struct {
 	other *vdiff // kTypeChange: after
 
 	beforeSensitive, afterSensitive bool // kSensitive
+	// unchanged (kSensitive): the value is the same, only its mark changes.
+	unchanged bool
 }
 
 type differ struct {
@@ -270,11 +272,12 @@ func (d *differ) sensitive(before, after, unknown any, bs, as, replace bool, p p
 			act = aCreate
 		}
 	}
-	if act == aNoOp && bs != as {
+	unchanged := act == aNoOp
+	if unchanged && bs != as {
 		act = aUpdate
 	}
 	out := d.alloc()
-	*out = vdiff{kind: kSensitive, action: act, replace: replace, beforeSensitive: bs, afterSensitive: as}
+	*out = vdiff{kind: kSensitive, action: act, replace: replace, beforeSensitive: bs, afterSensitive: as, unchanged: unchanged}
 	return out
 }
 

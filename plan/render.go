@@ -390,10 +390,14 @@ func (r *renderer) warnings(d *vdiff, indent int) {
 		return
 	}
 	pad := indentation(indent)
+	same := ""
+	if d.unchanged {
+		same = " The value is unchanged."
+	}
 	if d.beforeSensitive {
-		r.printf("%s  # Warning: this attribute value will no longer be marked as sensitive\n%s  # after applying this change.\n", pad, pad)
+		r.printf("%s  # Warning: this attribute value will no longer be marked as sensitive\n%s  # after applying this change.%s\n", pad, pad, same)
 	} else {
-		r.printf("%s  # Warning: this attribute value will be marked as sensitive and will not\n%s  # display in UI output after applying this change.\n", pad, pad)
+		r.printf("%s  # Warning: this attribute value will be marked as sensitive and will not\n%s  # display in UI output after applying this change.%s\n", pad, pad, same)
 	}
 }
 
