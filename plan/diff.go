@@ -367,10 +367,11 @@ func (d *differ) list(before, after, unknown, bs, as any, path []any, replace bo
 	ul, _ := unknown.([]any)
 	out := &vdiff{kind: kList, replace: replace}
 
-	// Align elements by longest common subsequence when values alone decide
-	// equality; with unknown or sensitive elements, or very long lists,
-	// compare position by position.
-	positional := len(bl)*len(al) > maxLCSCells || hasTrue(ul) ||
+	// Align elements as Terraform's ProcessSlice does, by their values (an
+	// unknown element is null in after, a sensitive one its value): by
+	// position for equal lengths (see pairEqualLengthLists), else by
+	// longest common subsequence; very long lists by position.
+	positional := len(bl)*len(al) > maxLCSCells ||
 		(d.pairEqualLengthLists && len(bl) == len(al) && !isReorder(bl, al))
 	var pairs [][2]int // -1 marks a missing side
 	if positional {
@@ -498,26 +499,6 @@ func scalarKey(v any) any {
 		return [2]string{"n", string(n)}
 	}
 	return v
-}
-
-func hasTrue(v any) bool {
-	switch x := v.(type) {
-	case bool:
-		return x
-	case []any:
-		for _, e := range x {
-			if hasTrue(e) {
-				return true
-			}
-		}
-	case map[string]any:
-		for _, e := range x {
-			if hasTrue(e) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // alignLists pairs list elements: equal elements along a longest common

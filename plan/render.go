@@ -41,8 +41,9 @@ func (a *Analysis) render(r *renderer) {
 		}
 	}
 	haveChanges := len(a.changes) > 0
+	outputs := r.changedOutputs(a.outputs)
 
-	if len(a.drift) > 0 && (haveChanges || len(a.outputs) > 0) {
+	if len(a.drift) > 0 && (haveChanges || len(outputs) > 0) {
 		r.print("\nNote: Objects have changed outside of Terraform\n\n")
 		r.print("Terraform detected the following changes made outside of Terraform since the\nlast \"terraform apply\" which may have affected this plan:\n")
 		for _, c := range a.drift {
@@ -52,7 +53,7 @@ func (a *Analysis) render(r *renderer) {
 		r.print("\n─────────────────────────────────────────────────────────────────────────────\n")
 	}
 
-	if !haveChanges && len(a.outputs) == 0 {
+	if !haveChanges && len(outputs) == 0 {
 		if a.Errored {
 			r.print("\nPlanning failed. Terraform encountered an error while generating this plan.\n")
 		} else {
@@ -83,9 +84,9 @@ func (a *Analysis) render(r *renderer) {
 		r.printf("%d to add, %d to change, %d to destroy.\n", a.Counts.Add, a.Counts.Change, a.Counts.Destroy)
 	}
 
-	if len(a.outputs) > 0 {
+	if len(outputs) > 0 {
 		r.print("\nChanges to Outputs:\n")
-		r.outputs(a.outputs, a.outputWidth)
+		r.outputs(outputs, r.outputWidth(a))
 		if !haveChanges {
 			r.print("\nYou can apply this plan to save these new output values to the Terraform\nstate, without changing any real infrastructure.\n")
 		}
@@ -252,22 +253,41 @@ func (r *renderer) resource(c *resourceChange, drift bool) {
 	r.print("\n")
 }
 
-func (r *renderer) outputs(outs []*outputChange, width int) {
+// changedOutputs are the outputs Terraform shows: those whose value diff
+// changes something. An output whose actions say "update" while its value
+// and its mark stay (a sensitive output that stays sensitive) is left out,
+// as Terraform leaves it out; one whose values cannot be read is kept.
+func (r *renderer) changedOutputs(outs []*outputChange) []*outputChange {
+	var changed []*outputChange
 	for _, o := range outs {
-		if n := len(attributeName(o.Name)); n > width {
-			width = n
+		d, err := r.diffChange(&o.Change, false, nil)
+		if err != nil || d.action != aNoOp {
+			changed = append(changed, o)
 		}
+		r.done()
 	}
+	return changed
+}
+
+// outputWidth is the longest output name, unchanged outputs included, as
+// Terraform aligns them.
+func (r *renderer) outputWidth(a *Analysis) int {
+	width := a.outputWidth
+	for _, o := range a.outputs {
+		width = max(width, len(attributeName(o.Name)))
+	}
+	return width
+}
+
+func (r *renderer) outputs(outs []*outputChange, width int) {
 	for _, o := range outs {
 		d, err := r.diffChange(&o.Change, false, nil)
 		if err != nil {
 			r.printf("  ? %-*s = (value not shown: %v)\n", width, attributeName(o.Name), err)
 			continue
 		}
-		// The symbol is Terraform's action for the output; the value diff
-		// is computed, but an output Terraform says changes always shows.
-		act := parseActions(o.Change.Actions)
-		r.printf("%s %-*s = ", r.sym(act), width, attributeName(o.Name))
+		// The symbol is the value diff's action, as Terraform's.
+		r.printf("%s %-*s = ", r.sym(d.action), width, attributeName(o.Name))
 		r.value(d, 0, renderOpts{})
 		r.print("\n")
 		r.done()
