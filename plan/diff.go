@@ -218,8 +218,8 @@ func (d *differ) diff(before, after, unknown, bs, as any, path []any, p presence
 	if d.secret(before) || d.secret(after) {
 		return d.sensitive(before, after, unknown, false, false, replace, p)
 	}
-	if jb, ja, ok := jsonStrings(before, after); ok {
-		return d.jsonString(before, after, jb, ja, replace, p)
+	if js, ok := jsonStrings(before, after); ok {
+		return d.jsonString(before, after, js, replace, p)
 	}
 	out := d.alloc()
 	*out = vdiff{kind: kPrimitive, action: valueAction(before, after, p), replace: replace, before: before, after: after}

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"strings"
 )
@@ -10,12 +11,16 @@ import (
 // decoded value's diff ), a change of whitespace only noted as such, a
 // string becoming JSON (or ceasing to be) as a change of type.
 
+// jsonSides are a string change's sides decoded where they hold JSON.
+type jsonSides struct {
+	before, after         any // the decoded values; nil where not JSON
+	beforeJSON, afterJSON bool
+}
+
 // jsonStrings decodes before and after when one of them is a string
-// holding JSON (an object or a list, as Terraform recognises them: the
-// string starts with "{" or "[" and its first JSON value decodes) and the
-// other is a string or null. jb, ja are the decoded sides (nil for a side
-// that is null or not JSON).
-func jsonStrings(before, after any) (jb, ja any, ok bool) {
+// holding JSON (an object or a list, as Terraform recognises them: see
+// decodeJSONString) and the other is a string or null.
+func jsonStrings(before, after any) (jsonSides, bool) {
 	side := func(v any) (decoded any, isJSON, stringOrNull bool) {
 		if v == nil {
 			return nil, false, true
@@ -27,14 +32,20 @@ func jsonStrings(before, after any) (jb, ja any, ok bool) {
 		j, err := decodeJSONString(s)
 		return j, err == nil, true
 	}
-	jb, bJSON, bOK := side(before)
-	ja, aJSON, aOK := side(after)
-	return jb, ja, bOK && aOK && (bJSON || aJSON)
+	var js jsonSides
+	var bOK, aOK bool
+	js.before, js.beforeJSON, bOK = side(before)
+	js.after, js.afterJSON, aOK = side(after)
+	return js, bOK && aOK && (js.beforeJSON || js.afterJSON)
 }
 
+// errNotJSON: the string does not start as a JSON object or list does, or
+// holds more than one JSON value.
+var errNotJSON = errors.New("not a JSON object or list")
+
 // decodeJSONString is Terraform's structured.ParseJson applied where its
-// string renderer applies it: one JSON value and nothing after it but
-// blanks.
+// string renderer applies it: a string starting with "{" or "[" holding
+// one JSON value and nothing after it but blanks.
 func decodeJSONString(s string) (any, error) {
 	if !strings.HasPrefix(s, "{") && !strings.HasPrefix(s, "[") {
 		return nil, errNotJSON
@@ -51,24 +62,14 @@ func decodeJSONString(s string) (any, error) {
 	return v, nil
 }
 
-type notJSON struct{}
-
-func (notJSON) Error() string { return "not JSON" }
-
-var errNotJSON error = notJSON{}
-
 // jsonString is the diff of a string holding JSON on both sides (or on
 // one, the other missing): kJSONString, inner the decoded values' diff.
 // One side JSON and the other a plain string is a change of type.
-func (d *differ) jsonString(before, after, jb, ja any, replace bool, p presence) *vdiff {
+func (d *differ) jsonString(before, after any, js jsonSides, replace bool, p presence) *vdiff {
 	act := valueAction(before, after, p)
-	if before != nil && after != nil {
-		_, bJSON := decodeString(before)
-		_, aJSON := decodeString(after)
-		if !bJSON || !aJSON {
-			// Not a path: the replacement is noted once, after both sides.
-			return d.typeChange(before, after, nil, nil, nil, nil, replace)
-		}
+	if before != nil && after != nil && !(js.beforeJSON && js.afterJSON) {
+		// Not a path: the replacement is noted once, after both sides.
+		return d.typeChange(before, after, nil, nil, nil, nil, replace)
 	}
 	// The decoded values are plain JSON: no replace paths, no marks, and
 	// their nulls are present ones.
@@ -80,21 +81,11 @@ func (d *differ) jsonString(before, after, jb, ja any, replace bool, p presence)
 	if after != nil {
 		jp |= afterPresent
 	}
-	inner := sub.diff(jb, ja, nil, nil, nil, nil, jp)
+	inner := sub.diff(js.before, js.after, nil, nil, nil, nil, jp)
 	d.slab = sub.slab
 	out := d.alloc()
 	*out = vdiff{kind: kJSONString, action: act, replace: replace, before: before, after: after, inner: inner}
 	return out
-}
-
-// decodeString reports whether v is a string holding JSON.
-func decodeString(v any) (any, bool) {
-	s, ok := v.(string)
-	if !ok {
-		return nil, false
-	}
-	j, err := decodeJSONString(s)
-	return j, err == nil
 }
 
 // jsonString writes a kJSONString: Terraform's renderStringDiffAsJson.
