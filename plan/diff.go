@@ -50,12 +50,12 @@ type differ struct {
 	secrets      *secretSet
 	replacePaths []any
 	slab         []vdiff
-	// pairEqualLengthLists pairs the elements of two lists of the same
-	// length position by position unless the after list only reorders the
-	// before one, as Terraform >= 1.8 does (a changed element then shows as
-	// ~ "a" -> "b"); older Terraform aligns every list by longest common
-	// subsequence.
-	pairEqualLengthLists bool
+	// lcsOnly aligns every list by longest common subsequence, as
+	// Terraform before 1.8 does. From 1.8 on (the zero value), two lists of
+	// the same length pair their elements position by position unless the
+	// after list only reorders the before one (a changed element then shows
+	// as ~ "a" -> "b").
+	lcsOnly bool
 	// rootIsBlock is set for a resource's value: its attributes are a
 	// block's, implicit (see presence); depth is how deep diff is.
 	rootIsBlock bool
@@ -369,10 +369,10 @@ func (d *differ) list(before, after, unknown, bs, as any, path []any, replace bo
 
 	// Align elements as Terraform's ProcessSlice does, by their values (an
 	// unknown element is null in after, a sensitive one its value): by
-	// position for equal lengths (see pairEqualLengthLists), else by
+	// position for equal lengths (see lcsOnly), else by
 	// longest common subsequence; very long lists by position.
 	positional := len(bl)*len(al) > maxLCSCells ||
-		(d.pairEqualLengthLists && len(bl) == len(al) && !isReorder(bl, al))
+		(!d.lcsOnly && len(bl) == len(al) && !isReorder(bl, al))
 	var pairs [][2]int // -1 marks a missing side
 	if positional {
 		n := max(len(bl), len(al), len(ul))

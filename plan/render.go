@@ -20,7 +20,7 @@ import (
 // deterministic: the same plan JSON renders the same bytes. It is written change by change; only one
 // change's values are decoded at a time.
 func (a *Analysis) RenderDiff(w io.Writer, opts ...RenderOption) error {
-	r := &renderer{w: bufio.NewWriter(w), secrets: a.secrets, pairEqualLengthLists: pairsEqualLengthLists(a.TerraformVersion)}
+	r := &renderer{w: bufio.NewWriter(w), secrets: a.secrets, lcsOnly: !pairsEqualLengthLists(a.TerraformVersion)}
 	for _, o := range opts {
 		o(r)
 	}
@@ -244,7 +244,7 @@ func (r *renderer) resource(c *resourceChange, drift bool) {
 		// The object stays as it is; only Terraform lets go of it.
 		change.After, change.AfterSensitive, change.AfterUnknown = change.Before, change.BeforeSensitive, nil
 	}
-	d, err := r.diffChange(&change, true, dynamicAttributes(c))
+	d, err := r.diffValue(&change, true, dynamicAttributes(c))
 	if err != nil {
 		r.printf("{\n        # (values not shown: %v)\n    }\n", err)
 		return
@@ -260,7 +260,7 @@ func (r *renderer) resource(c *resourceChange, drift bool) {
 func (r *renderer) changedOutputs(outs []*outputChange) []*outputChange {
 	var changed []*outputChange
 	for _, o := range outs {
-		d, err := r.diffChange(&o.Change, false, nil)
+		d, err := r.diffValue(&o.Change, false, nil)
 		if err != nil || d.action != aNoOp {
 			changed = append(changed, o)
 		}
@@ -281,7 +281,7 @@ func (r *renderer) outputWidth(a *Analysis) int {
 
 func (r *renderer) outputs(outs []*outputChange, width int) {
 	for _, o := range outs {
-		d, err := r.diffChange(&o.Change, false, nil)
+		d, err := r.diffValue(&o.Change, false, nil)
 		if err != nil {
 			r.printf("  ? %-*s = (value not shown: %v)\n", width, attributeName(o.Name), err)
 			continue
@@ -294,11 +294,15 @@ func (r *renderer) outputs(outs []*outputChange, width int) {
 	}
 }
 
-// diffChange decodes one change's values and computes its diff tree.
+// diffChange is diffValue for a resource's values, no attribute known to
+// be dynamic.
+func (r *renderer) diffChange(c *changeJSON) (*vdiff, error) { return r.diffValue(c, true, nil) }
+
+// diffValue decodes one change's values and computes its diff tree.
 // block is set for a resource's values (a block, not a value: see
 // presence); dynamic names its top-level attributes whose schema type is
 // dynamic.
-func (r *renderer) diffChange(c *changeJSON, block bool, dynamic map[string]bool) (*vdiff, error) {
+func (r *renderer) diffValue(c *changeJSON, block bool, dynamic map[string]bool) (*vdiff, error) {
 	if r.values == nil {
 		r.values = newJSONReader(nil, lenient...)
 		r.values.pool = &mapPool{}
@@ -313,7 +317,7 @@ func (r *renderer) diffChange(c *changeJSON, block bool, dynamic map[string]bool
 	}
 	replace, _ := decodeAny(c.ReplacePaths)
 	paths, _ := replace.([]any)
-	d := &differ{secrets: r.secrets, replacePaths: withoutDynamic(paths, dynamic), slab: r.slab, pairEqualLengthLists: r.pairEqualLengthLists, dynamic: dynamic, rootIsBlock: block}
+	d := &differ{secrets: r.secrets, replacePaths: withoutDynamic(paths, dynamic), slab: r.slab, lcsOnly: r.lcsOnly, dynamic: dynamic, rootIsBlock: block}
 	defer func() { r.slab = d.slab }()
 	return d.diff(vals[0], vals[1], vals[2], vals[3], vals[4], nil, 0), nil
 }
@@ -619,7 +623,7 @@ func (r *renderer) multilineUpdate(d *vdiff, indent int, o renderOpts) {
 	b, a := toLines(d.before), toLines(d.after)
 	var pairs [][2]int
 	switch {
-	case r.pairEqualLengthLists && len(b) == len(a) && !isReorder(b, a):
+	case !r.lcsOnly && len(b) == len(a) && !isReorder(b, a):
 		// Line by line, as Terraform >= 1.8 pairs equal-length lists.
 		for i := range b {
 			pairs = append(pairs, [2]int{i, i})

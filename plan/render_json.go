@@ -73,7 +73,7 @@ func (d *differ) jsonString(before, after any, js jsonSides, replace bool, p pre
 	}
 	// The decoded values are plain JSON: no replace paths, no marks, and
 	// their nulls are present ones.
-	sub := &differ{secrets: d.secrets, slab: d.slab, pairEqualLengthLists: d.pairEqualLengthLists, depth: 1}
+	sub := &differ{secrets: d.secrets, slab: d.slab, lcsOnly: d.lcsOnly, depth: 1}
 	var jp presence
 	if before != nil {
 		jp |= beforePresent
