@@ -18,6 +18,7 @@ const (
 	kSensitive
 	kUnknown
 	kTypeChange
+	kJSONString
 )
 
 // vdiff is the diff of one value: Terraform's computed.Diff, reduced to what
@@ -34,17 +35,35 @@ type vdiff struct {
 
 	elems []*vdiff // kList
 
-	inner *vdiff // kUnknown: the before value as a deletion; kTypeChange: before
+	// inner: kUnknown: the before value as a deletion; kTypeChange: before;
+	// kJSONString: the diff of the decoded JSON values.
+	inner *vdiff
 
 	other *vdiff // kTypeChange: after
 
 	beforeSensitive, afterSensitive bool // kSensitive
+	// unchanged (kSensitive): the value is the same, only its mark changes.
+	unchanged bool
 }
 
 type differ struct {
 	secrets      *secretSet
 	replacePaths []any
 	slab         []vdiff
+	// lcsOnly aligns every list by longest common subsequence, as
+	// Terraform before 1.8 does. From 1.8 on (the zero value), two lists of
+	// the same length pair their elements position by position unless the
+	// after list only reorders the before one (a changed element then shows
+	// as ~ "a" -> "b").
+	lcsOnly bool
+	// rootIsBlock is set for a resource's value: its attributes are a
+	// block's, implicit (see presence); depth is how deep diff is.
+	rootIsBlock bool
+	depth       int
+	// dynamic names the top-level attributes of dynamic type (see
+	// dynamicAttributes): a replacement they force is noted only where the
+	// whole attribute is sensitive or unknown.
+	dynamic map[string]bool
 }
 
 // maxLCSCells bounds the work of aligning two lists; longer lists are
@@ -126,14 +145,26 @@ func (d *differ) secret(v any) bool {
 	return false
 }
 
+// presence says which sides hold a value at a path, null included: inside
+// a value (an object's key, a list's element) a null that is there is not a
+// null that is missing ("- maybe = null", "null -> 1"); a resource's own
+// attributes are never present in this sense, as in Terraform, whose block
+// differ treats them as implicit.
+type presence uint8
+
+const (
+	beforePresent presence = 1 << iota
+	afterPresent
+)
+
 // diff computes the diff of one value. before, after: the values; unknown,
 // bs, as: after_unknown, before_sensitive and after_sensitive at the same
-// path; path: the path, for replace_paths.
-func (d *differ) diff(before, after, unknown, bs, as any, path []any) *vdiff {
+// path; path: the path, for replace_paths; p: which sides are present.
+func (d *differ) diff(before, after, unknown, bs, as any, path []any, p presence) *vdiff {
 	replace := d.forcesReplacement(path)
 
 	if isTrue(bs) || isTrue(as) {
-		return d.sensitive(before, after, unknown, isTrue(bs), isTrue(as), replace)
+		return d.sensitive(before, after, unknown, isTrue(bs), isTrue(as), replace, p)
 	}
 
 	if isTrue(unknown) {
@@ -141,9 +172,14 @@ func (d *differ) diff(before, after, unknown, bs, as any, path []any) *vdiff {
 		*out = vdiff{kind: kUnknown, action: aCreate, replace: replace}
 		if before != nil {
 			out.action = aUpdate
-			out.inner = d.diff(before, nil, nil, bs, nil, path)
+			out.inner = d.diff(before, nil, nil, bs, nil, path, p&beforePresent)
 		}
 		return out
+	}
+
+	if replace && len(path) == 1 && d.dynamic[fmt.Sprint(path[0])] {
+		// Terraform renders the value as plain JSON, which never notes it.
+		replace = false
 	}
 
 	_, bObj := before.(map[string]any)
@@ -153,11 +189,19 @@ func (d *differ) diff(before, after, unknown, bs, as any, path []any) *vdiff {
 	_, aList := after.([]any)
 	_, uList := unknown.([]any)
 
+	// A null that is there against an object or a list: Terraform shows
+	// the change of type ("null -> {", "} -> null").
+	nullBefore := before == nil && p&beforePresent != 0 && (aObj || aList)
+	nullAfter := after == nil && p&afterPresent != 0 && (bObj || bList) && unknown == nil
+	if nullBefore || nullAfter {
+		return d.typeChange(before, after, unknown, bs, as, path, replace)
+	}
+
 	switch {
 	case (bObj || before == nil) && (aObj || after == nil || uObj) && (bObj || aObj || uObj):
 		if (bObj && d.secrets.objectKeyMatches(before.(map[string]any))) ||
 			(aObj && d.secrets.objectKeyMatches(after.(map[string]any))) {
-			return d.sensitive(before, after, unknown, false, false, replace)
+			return d.sensitive(before, after, unknown, false, false, replace, p)
 		}
 		return d.object(before, after, unknown, bs, as, path, replace)
 	case (bList || before == nil) && (aList || after == nil || uList) && (bList || aList || uList):
@@ -168,20 +212,17 @@ func (d *differ) diff(before, after, unknown, bs, as any, path []any) *vdiff {
 			// composite against a primitive or the other composite kind.
 			break
 		}
-		return &vdiff{
-			kind:    kTypeChange,
-			action:  aUpdate,
-			replace: replace,
-			inner:   d.diff(before, nil, nil, bs, nil, path),
-			other:   d.diff(nil, after, unknown, nil, as, path),
-		}
+		return d.typeChange(before, after, unknown, bs, as, path, replace)
 	}
 
 	if d.secret(before) || d.secret(after) {
-		return d.sensitive(before, after, unknown, false, false, replace)
+		return d.sensitive(before, after, unknown, false, false, replace, p)
+	}
+	if js, ok := jsonStrings(before, after); ok {
+		return d.jsonString(before, after, js, replace, p)
 	}
 	out := d.alloc()
-	*out = vdiff{kind: kPrimitive, action: valueAction(before, after), replace: replace, before: before, after: after}
+	*out = vdiff{kind: kPrimitive, action: valueAction(before, after, p), replace: replace, before: before, after: after}
 	return out
 }
 
@@ -193,13 +234,29 @@ func isComposite(v any) bool {
 	return false
 }
 
-func valueAction(before, after any) action {
+// typeChange is a value whose kind changes: the before value deleted, then
+// the after value created.
+func (d *differ) typeChange(before, after, unknown, bs, as any, path []any, replace bool) *vdiff {
+	return &vdiff{
+		kind:    kTypeChange,
+		action:  aUpdate,
+		replace: replace,
+		inner:   d.diff(before, nil, nil, bs, nil, path, beforePresent),
+		other:   d.diff(nil, after, unknown, nil, as, path, afterPresent),
+	}
+}
+
+// valueAction is Terraform's CalculateAction: a side is missing when it is
+// null and not present.
+func valueAction(before, after any, p presence) action {
+	beforeMissing := before == nil && p&beforePresent == 0
+	afterMissing := after == nil && p&afterPresent == 0
 	switch {
-	case before == nil && after == nil:
+	case beforeMissing && afterMissing:
 		return aNoOp
-	case before == nil:
+	case beforeMissing:
 		return aCreate
-	case after == nil:
+	case afterMissing:
 		return aDelete
 	case reflect.DeepEqual(before, after):
 		return aNoOp
@@ -207,19 +264,20 @@ func valueAction(before, after any) action {
 	return aUpdate
 }
 
-func (d *differ) sensitive(before, after, unknown any, bs, as, replace bool) *vdiff {
-	act := valueAction(before, after)
+func (d *differ) sensitive(before, after, unknown any, bs, as, replace bool, p presence) *vdiff {
+	act := valueAction(before, after, p)
 	if isTrue(unknown) {
 		act = aUpdate
 		if before == nil {
 			act = aCreate
 		}
 	}
-	if act == aNoOp && bs != as {
+	unchanged := act == aNoOp
+	if unchanged && bs != as {
 		act = aUpdate
 	}
 	out := d.alloc()
-	*out = vdiff{kind: kSensitive, action: act, replace: replace, beforeSensitive: bs, afterSensitive: as}
+	*out = vdiff{kind: kSensitive, action: act, replace: replace, beforeSensitive: bs, afterSensitive: as, unchanged: unchanged}
 	return out
 }
 
@@ -247,12 +305,26 @@ func (d *differ) object(before, after, unknown, bs, as any, path []any, replace 
 	}
 	sort.Strings(keys)
 	changed := false
+	block := d.depth == 0 && d.rootIsBlock
+	d.depth++
+	defer func() { d.depth-- }()
 	for _, k := range keys {
-		b, a, u := bm[k], am[k], um[k]
-		if b == nil && a == nil && !isTrue(u) && !isComposite(u) {
-			continue // null before and after: Terraform leaves it out
+		b, inB := bm[k]
+		a, inA := am[k]
+		u := um[k]
+		var p presence
+		if !block {
+			if inB {
+				p |= beforePresent
+			}
+			if inA {
+				p |= afterPresent
+			}
 		}
-		f := d.diff(b, a, u, child(bs, k), child(as, k), d.step(path, k))
+		if b == nil && a == nil && !isTrue(u) && !isComposite(u) && (block || p == 0) {
+			continue // a resource's null attribute: Terraform leaves it out
+		}
+		f := d.diff(b, a, u, child(bs, k), child(as, k), d.step(path, k), p)
 		out.fields = append(out.fields, f)
 		out.keys = append(out.keys, k)
 		if f.action != aNoOp {
@@ -295,10 +367,12 @@ func (d *differ) list(before, after, unknown, bs, as any, path []any, replace bo
 	ul, _ := unknown.([]any)
 	out := &vdiff{kind: kList, replace: replace}
 
-	// Align elements by longest common subsequence when values alone decide
-	// equality; with unknown or sensitive elements, or very long lists,
-	// compare position by position.
-	positional := len(bl)*len(al) > maxLCSCells || hasTrue(ul)
+	// Align elements as Terraform's ProcessSlice does, by their values (an
+	// unknown element is null in after, a sensitive one its value): by
+	// position for equal lengths (see lcsOnly), else by
+	// longest common subsequence; very long lists by position.
+	positional := len(bl)*len(al) > maxLCSCells ||
+		(!d.lcsOnly && len(bl) == len(al) && !isReorder(bl, al))
 	var pairs [][2]int // -1 marks a missing side
 	if positional {
 		n := max(len(bl), len(al), len(ul))
@@ -328,7 +402,16 @@ func (d *differ) list(before, after, unknown, bs, as any, path []any, replace bo
 		if idx < 0 {
 			idx = p[0]
 		}
-		e := d.diff(b, a, u, ebs, eas, d.step(path, idx))
+		var ep presence
+		if p[0] >= 0 {
+			ep |= beforePresent
+		}
+		if p[1] >= 0 {
+			ep |= afterPresent
+		}
+		d.depth++
+		e := d.diff(b, a, u, ebs, eas, d.step(path, idx), ep)
+		d.depth--
 		if p[0] >= 0 && p[1] < 0 {
 			e = forceAction(e, aDelete)
 		} else if p[0] < 0 && p[1] >= 0 {
@@ -343,13 +426,14 @@ func (d *differ) list(before, after, unknown, bs, as any, path []any, replace bo
 	return out
 }
 
-// containerAction is the action of an object or list: created, deleted,
-// updated when a member changed, else none.
+// containerAction is the action of an object or list: created, deleted
+// (after null and not unknown: an output's after_unknown is false, not
+// null), updated when a member changed, else none.
 func containerAction(before, after, unknown any, changed bool) action {
 	switch {
 	case before == nil:
 		return aCreate
-	case after == nil && unknown == nil:
+	case after == nil && !isTrue(unknown) && !isComposite(unknown):
 		return aDelete
 	case changed:
 		return aUpdate
@@ -366,29 +450,61 @@ func forceAction(e *vdiff, act action) *vdiff {
 	return e
 }
 
-func hasTrue(v any) bool {
-	switch x := v.(type) {
-	case bool:
-		return x
-	case []any:
-		for _, e := range x {
-			if hasTrue(e) {
-				return true
-			}
-		}
-	case map[string]any:
-		for _, e := range x {
-			if hasTrue(e) {
-				return true
-			}
+// isReorder reports whether every element of before is in after, and the
+// lists are as long: Terraform then aligns them by common subsequence.
+// Strings, numbers, bools and nulls are looked up in a set; composite
+// elements are compared pair by pair, and lists too long for that are
+// taken for no reorder (compared position by position, as for the LCS).
+func isReorder(before, after []any) bool {
+	if len(before) != len(after) {
+		return false
+	}
+	scalars := make(map[any]int, len(after))
+	var composites []any
+	for _, a := range after {
+		if isComposite(a) {
+			composites = append(composites, a)
+		} else {
+			scalars[scalarKey(a)]++
 		}
 	}
-	return false
+	if len(composites)*len(before) > maxLCSCells {
+		return false
+	}
+	for _, b := range before {
+		if !isComposite(b) {
+			if scalars[scalarKey(b)] == 0 {
+				return false
+			}
+			continue
+		}
+		found := false
+		for _, a := range composites {
+			if reflect.DeepEqual(b, a) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// scalarKey is a map key for a JSON scalar that keeps its kind: the
+// string "1" and the number 1 differ.
+func scalarKey(v any) any {
+	if n, ok := v.(json.Number); ok {
+		return [2]string{"n", string(n)}
+	}
+	return v
 }
 
 // alignLists pairs list elements: equal elements along a longest common
-// subsequence, then within each gap objects pair up as in-place updates and
-// the rest are deletions followed by additions (Terraform's ProcessSlice).
+// subsequence; within each gap a removed object pairs with the next added
+// object as an in-place update, other removed elements are deletions, and
+// the added ones left are additions after them (Terraform's ProcessSlice).
 func alignLists(b, a []any) [][2]int {
 	n, m := len(b), len(a)
 	lcs := make([][]int, n+1)
@@ -406,16 +522,19 @@ func alignLists(b, a []any) [][2]int {
 	}
 	var out [][2]int
 	gap := func(bs, as []int) {
+		// Each removed object pairs with the next added element if that is
+		// an object too; any other removed element is deleted. What is left
+		// of the added ones is created.
 		k := 0
-		for ; k < len(bs) && k < len(as); k++ {
-			_, bo := b[bs[k]].(map[string]any)
-			_, ao := a[as[k]].(map[string]any)
-			if !bo || !ao {
-				break
+		for _, i := range bs {
+			_, bo := b[i].(map[string]any)
+			if bo && k < len(as) {
+				if _, ao := a[as[k]].(map[string]any); ao {
+					out = append(out, [2]int{i, as[k]})
+					k++
+					continue
+				}
 			}
-			out = append(out, [2]int{bs[k], as[k]})
-		}
-		for _, i := range bs[k:] {
 			out = append(out, [2]int{i, -1})
 		}
 		for _, j := range as[k:] {

@@ -36,6 +36,8 @@ func addPlanSeeds(f *testing.F) {
 		`{"format_version":"1.2","resource_changes":[{"address":"a.b","deposed":"k","change":{"actions":["create","delete"],"before":{"x":[1,{"y":"s"}]},"after":{"x":"str"},"before_sensitive":{"x":[false,{"y":true}]},"after_unknown":{"z":true},"replace_paths":[["x",0]]}}]}`,
 		`{"format_version":"1.2","resource_changes":[],"resource_changes":[{"address":"a.b","change":{"actions":["delete"]}}]}`,
 		`{"format_version":"1.2","output_changes":{"o":{"actions":["update"],"before":"a\nb","after":"a\nc","before_sensitive":false}}}`,
+		// JSON strings, present nulls, a type change inside a value.
+		`{"format_version":"1.2","terraform_version":"1.5.7","resource_changes":[{"address":"terraform_data.j","type":"terraform_data","mode":"managed","change":{"actions":["update"],"before":{"input":{"a":null,"j":"{\"k\":[1,null]}","s":"x\n\ny","l":[1,2]}},"after":{"input":{"a":{"b":1},"j":"[1]","s":"{}","l":[2,1]}},"after_unknown":{},"replace_paths":[["input","j"]]}}]}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -19,6 +19,8 @@ type renderer struct {
 	err     error
 	secrets *secretSet
 	colour  bool
+	// lcsOnly: see differ (set for a plan of Terraform before 1.8).
+	lcsOnly bool
 	// slab is where the differ takes its vdiffs from, kept across changes.
 	slab []vdiff
 	// values decodes one change's values at a time; its maps are taken

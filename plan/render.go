@@ -8,18 +8,19 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // RenderDiff writes the plan as a reviewer reads it, in the style of
 // `terraform show <planfile>`, from the plan JSON: every change that
 // destroys something (deletes and replacements) first, then the rest, each
-// group in address order; then output changes; then Terraform's own
-// "Plan: N to add, N to change, N to destroy." line. Sensitive values are
-// masked (see SensitiveValue). The text is deterministic: the same plan
-// JSON renders the same bytes. It is written change by change; only one
+// group in address order; then Terraform's own "Plan: N to add, N to
+// change, N to destroy." line; then output changes, in Terraform's order.
+// Sensitive values are masked (see SensitiveValue). The text is
+// deterministic: the same plan JSON renders the same bytes. It is written change by change; only one
 // change's values are decoded at a time.
 func (a *Analysis) RenderDiff(w io.Writer, opts ...RenderOption) error {
-	r := &renderer{w: bufio.NewWriter(w), secrets: a.secrets}
+	r := &renderer{w: bufio.NewWriter(w), secrets: a.secrets, lcsOnly: !pairsEqualLengthLists(a.TerraformVersion)}
 	for _, o := range opts {
 		o(r)
 	}
@@ -40,8 +41,9 @@ func (a *Analysis) render(r *renderer) {
 		}
 	}
 	haveChanges := len(a.changes) > 0
+	outputs := r.changedOutputs(a.outputs)
 
-	if len(a.drift) > 0 && (haveChanges || len(a.outputs) > 0) {
+	if len(a.drift) > 0 && (haveChanges || len(outputs) > 0) {
 		r.print("\nNote: Objects have changed outside of Terraform\n\n")
 		r.print("Terraform detected the following changes made outside of Terraform since the\nlast \"terraform apply\" which may have affected this plan:\n")
 		for _, c := range a.drift {
@@ -51,7 +53,7 @@ func (a *Analysis) render(r *renderer) {
 		r.print("\n─────────────────────────────────────────────────────────────────────────────\n")
 	}
 
-	if !haveChanges && len(a.outputs) == 0 {
+	if !haveChanges && len(outputs) == 0 {
 		if a.Errored {
 			r.print("\nPlanning failed. Terraform encountered an error while generating this plan.\n")
 		} else {
@@ -74,20 +76,20 @@ func (a *Analysis) render(r *renderer) {
 		}
 	}
 
-	if len(a.outputs) > 0 {
-		r.print("\nChanges to Outputs:\n")
-		r.outputs(a.outputs, a.outputWidth)
-		if !haveChanges {
-			r.print("\nYou can apply this plan to save these new output values to the Terraform\nstate, without changing any real infrastructure.\n")
-		}
-	}
-
 	if haveChanges {
 		r.print("\n" + paint(r.colour, "Plan:", ansiBold) + " ")
 		if a.Counts.Import > 0 {
 			r.printf("%d to import, ", a.Counts.Import)
 		}
 		r.printf("%d to add, %d to change, %d to destroy.\n", a.Counts.Add, a.Counts.Change, a.Counts.Destroy)
+	}
+
+	if len(outputs) > 0 {
+		r.print("\nChanges to Outputs:\n")
+		r.outputs(outputs, r.outputWidth(a))
+		if !haveChanges {
+			r.print("\nYou can apply this plan to save these new output values to the Terraform\nstate, without changing any real infrastructure.\n")
+		}
 	}
 }
 
@@ -242,7 +244,7 @@ func (r *renderer) resource(c *resourceChange, drift bool) {
 		// The object stays as it is; only Terraform lets go of it.
 		change.After, change.AfterSensitive, change.AfterUnknown = change.Before, change.BeforeSensitive, nil
 	}
-	d, err := r.diffChange(&change)
+	d, err := r.diffValue(&change, true, dynamicAttributes(c))
 	if err != nil {
 		r.printf("{\n        # (values not shown: %v)\n    }\n", err)
 		return
@@ -251,30 +253,56 @@ func (r *renderer) resource(c *resourceChange, drift bool) {
 	r.print("\n")
 }
 
+// changedOutputs are the outputs Terraform shows: those whose value diff
+// changes something. An output whose actions say "update" while its value
+// and its mark stay (a sensitive output that stays sensitive) is left out,
+// as Terraform leaves it out; one whose values cannot be read is kept.
+func (r *renderer) changedOutputs(outs []*outputChange) []*outputChange {
+	var changed []*outputChange
+	for _, o := range outs {
+		d, err := r.diffValue(&o.Change, false, nil)
+		if err != nil || d.action != aNoOp {
+			changed = append(changed, o)
+		}
+		r.done()
+	}
+	return changed
+}
+
+// outputWidth is the longest output name, unchanged outputs included, as
+// Terraform aligns them.
+func (r *renderer) outputWidth(a *Analysis) int {
+	width := a.outputWidth
+	for _, o := range a.outputs {
+		width = max(width, len(attributeName(o.Name)))
+	}
+	return width
+}
+
 func (r *renderer) outputs(outs []*outputChange, width int) {
 	for _, o := range outs {
-		if n := len(attributeName(o.Name)); n > width {
-			width = n
-		}
-	}
-	for _, o := range outs {
-		d, err := r.diffChange(&o.Change)
+		d, err := r.diffValue(&o.Change, false, nil)
 		if err != nil {
 			r.printf("  ? %-*s = (value not shown: %v)\n", width, attributeName(o.Name), err)
 			continue
 		}
-		// The symbol is Terraform's action for the output; the value diff
-		// is computed, but an output Terraform says changes always shows.
-		act := parseActions(o.Change.Actions)
-		r.printf("%s %-*s = ", r.sym(act), width, attributeName(o.Name))
+		// The symbol is the value diff's action, as Terraform's.
+		r.printf("%s %-*s = ", r.sym(d.action), width, attributeName(o.Name))
 		r.value(d, 0, renderOpts{})
 		r.print("\n")
 		r.done()
 	}
 }
 
-// diffChange decodes one change's values and computes its diff tree.
-func (r *renderer) diffChange(c *changeJSON) (*vdiff, error) {
+// diffChange is diffValue for a resource's values, no attribute known to
+// be dynamic.
+func (r *renderer) diffChange(c *changeJSON) (*vdiff, error) { return r.diffValue(c, true, nil) }
+
+// diffValue decodes one change's values and computes its diff tree.
+// block is set for a resource's values (a block, not a value: see
+// presence); dynamic names its top-level attributes whose schema type is
+// dynamic.
+func (r *renderer) diffValue(c *changeJSON, block bool, dynamic map[string]bool) (*vdiff, error) {
 	if r.values == nil {
 		r.values = newJSONReader(nil, lenient...)
 		r.values.pool = &mapPool{}
@@ -289,9 +317,9 @@ func (r *renderer) diffChange(c *changeJSON) (*vdiff, error) {
 	}
 	replace, _ := decodeAny(c.ReplacePaths)
 	paths, _ := replace.([]any)
-	d := &differ{secrets: r.secrets, replacePaths: paths, slab: r.slab}
+	d := &differ{secrets: r.secrets, replacePaths: withoutDynamic(paths, dynamic), slab: r.slab, lcsOnly: r.lcsOnly, dynamic: dynamic, rootIsBlock: block}
 	defer func() { r.slab = d.slab }()
-	return d.diff(vals[0], vals[1], vals[2], vals[3], vals[4], nil), nil
+	return d.diff(vals[0], vals[1], vals[2], vals[3], vals[4], nil, 0), nil
 }
 
 // renderOpts are Terraform's RenderHumanOpts that matter here.
@@ -363,7 +391,8 @@ func (r *renderer) attributes(d *vdiff, indent int, o, childOpts renderOpts, imp
 		}
 		r.warnings(f, indent+1)
 		name := attributeName(k)
-		r.print(indentation(indent+1) + r.sym(f.action) + " " + name + strings.Repeat(" ", max(0, width-len(name))) + " = ")
+		// Terraform's %-*s: the width counts bytes, the padding runes.
+		r.print(indentation(indent+1) + r.sym(f.action) + " " + name + strings.Repeat(" ", max(0, width-utf8.RuneCountInString(name))) + " = ")
 		r.value(f, indent+1, co)
 		r.print("\n")
 	}
@@ -385,10 +414,14 @@ func (r *renderer) warnings(d *vdiff, indent int) {
 		return
 	}
 	pad := indentation(indent)
+	same := ""
+	if d.unchanged {
+		same = " The value is unchanged."
+	}
 	if d.beforeSensitive {
-		r.printf("%s  # Warning: this attribute value will no longer be marked as sensitive\n%s  # after applying this change.\n", pad, pad)
+		r.printf("%s  # Warning: this attribute value will no longer be marked as sensitive\n%s  # after applying this change.%s\n", pad, pad, same)
 	} else {
-		r.printf("%s  # Warning: this attribute value will be marked as sensitive and will not\n%s  # display in UI output after applying this change.\n", pad, pad)
+		r.printf("%s  # Warning: this attribute value will be marked as sensitive and will not\n%s  # display in UI output after applying this change.%s\n", pad, pad, same)
 	}
 }
 
@@ -434,6 +467,8 @@ func (r *renderer) value(d *vdiff, indent int, o renderOpts) {
 		r.nullSuffix(d.action, o)
 	case kList:
 		r.list(d, indent, o)
+	case kJSONString:
+		r.jsonString(d, indent, o)
 	default:
 		r.primitive(d, indent, o)
 	}
@@ -557,43 +592,50 @@ func (r *renderer) heredoc(indent int, o renderOpts, replace bool, act action, l
 }
 
 // heredocLines splits a multi-line string into the lines Terraform shows:
-// the newline ending the last line opens no empty line of its own.
+// the string trimmed of the blanks and newlines around it, as Terraform
+// trims it.
 func heredocLines(s string) []string {
-	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	return strings.Split(strings.TrimSpace(s), "\n")
 }
 
-// heredocLine writes one line of a multi-line string; an empty unchanged
-// line carries no trailing blanks.
+// heredocLine writes one line of a multi-line string (an empty one keeps
+// its indentation, as in Terraform's text).
 func (r *renderer) heredocLine(indent int, act action, line string) {
-	s := indentation(indent+1) + r.sym(act) + " " + line
-	if line == "" {
-		s = strings.TrimRight(s, " ")
-	}
-	r.print(s + "\n")
+	r.print(indentation(indent+1) + r.sym(act) + " " + line + "\n")
 }
 
 func (r *renderer) multilineUpdate(d *vdiff, indent int, o renderOpts) {
 	toLines := func(v any) []any {
 		var out []any
-		if s, ok := v.(string); ok {
+		s, ok := v.(string)
+		switch {
+		case ok && strings.Contains(s, "\n"):
 			for _, l := range heredocLines(s) {
 				out = append(out, l)
 			}
-		} else if v != nil {
+		case ok:
+			out = append(out, s)
+		default:
 			out = append(out, primitiveString(v))
 		}
 		return out
 	}
 	b, a := toLines(d.before), toLines(d.after)
 	var pairs [][2]int
-	if len(b)*len(a) > maxLCSCells {
+	switch {
+	case !r.lcsOnly && len(b) == len(a) && !isReorder(b, a):
+		// Line by line, as Terraform >= 1.8 pairs equal-length lists.
+		for i := range b {
+			pairs = append(pairs, [2]int{i, i})
+		}
+	case len(b)*len(a) > maxLCSCells:
 		for i := range b {
 			pairs = append(pairs, [2]int{i, -1})
 		}
 		for j := range a {
 			pairs = append(pairs, [2]int{-1, j})
 		}
-	} else {
+	default:
 		pairs = alignLists(b, a)
 	}
 	r.print("<<-EOT")
@@ -605,6 +647,9 @@ func (r *renderer) multilineUpdate(d *vdiff, indent int, o renderOpts) {
 			r.heredocLine(indent, aCreate, a[p[1]].(string))
 		case p[1] < 0:
 			r.heredocLine(indent, aDelete, b[p[0]].(string))
+		case b[p[0]] != a[p[1]]:
+			r.heredocLine(indent, aDelete, b[p[0]].(string))
+			r.heredocLine(indent, aCreate, a[p[1]].(string))
 		default:
 			r.heredocLine(indent, aNoOp, b[p[0]].(string))
 		}

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,8 +116,7 @@ func TestRenderDiffValues(t *testing.T) {
       ~ input = {
           ~ list     = [
                 "a",
-              - (sensitive value),
-              + (sensitive value),
+              ~ (sensitive value),
             ]
           ~ password = (sensitive value)
           ~ user     = "u" -> "u2"
@@ -170,6 +170,203 @@ func TestRenderDiffValues(t *testing.T) {
 			assert.Equal(t, tc.want, body[start:end])
 			assert.NotContains(t, body, "secret")
 			assert.NotContains(t, body, "tok-00000")
+		})
+	}
+}
+
+// renderChange renders one resource change of the given type, planned by
+// the given Terraform version, from its resource line to its closing brace.
+func renderChange(t *testing.T, version, typ string, before, after, unknown, sensitive any, replace []any) string {
+	t.Helper()
+	c := rc(typ+".x", "managed", "delete", "create")
+	if replace == nil {
+		c = rc(typ+".x", "managed", "update")
+	}
+	ch := c["change"].(map[string]any)
+	ch["before"], ch["after"], ch["after_unknown"] = before, after, unknown
+	ch["before_sensitive"], ch["after_sensitive"] = sensitive, sensitive
+	if replace != nil {
+		ch["replace_paths"] = replace
+	}
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(planJSON(t, c), &doc))
+	doc["terraform_version"] = version
+	js, err := json.Marshal(doc)
+	require.NoError(t, err)
+	a, err := Analyze(bytes.NewReader(js))
+	require.NoError(t, err)
+	var diff bytes.Buffer
+	require.NoError(t, a.RenderDiff(&diff))
+	body := diff.String()
+	start := strings.Index(body, "resource ")
+	end := strings.Index(body, "\nPlan: ")
+	require.True(t, start >= 0 && end > start, body)
+	return body[start:end]
+}
+
+// TestRenderDiffFollowsTerraform covers rules of Terraform's renderer that
+// depend on the schema or on Terraform's version: a changed element of an
+// equal-length list is one "~ a -> b" line from Terraform 1.8 on (a
+// deletion and an addition before), a reordered list is still aligned;
+// terraform_data's dynamic attributes note "# forces replacement" only
+// where the whole value is sensitive or unknown, other resources' do.
+func TestRenderDiffFollowsTerraform(t *testing.T) {
+	list := func(v ...any) map[string]any { return map[string]any{"ref": "r", "triggers_replace": v} }
+	trig := []any{[]any{"triggers_replace"}}
+	tests := []struct {
+		name, version, typ string
+		before, after      any
+		unknown, sensitive any
+		want               string
+	}{
+		{"element changed, 1.11", "1.11.4", "terraform_data", list("blue", "web"), list("green", "web"), map[string]any{}, map[string]any{}, `resource "terraform_data" "x" {
+      ~ triggers_replace = [
+          ~ "blue" -> "green",
+            "web",
+        ]
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"element changed, 1.5", "1.5.7", "terraform_data", list("blue", "web"), list("green", "web"), map[string]any{}, map[string]any{}, `resource "terraform_data" "x" {
+      ~ triggers_replace = [
+          - "blue",
+          + "green",
+            "web",
+        ]
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"reordered, 1.11", "1.11.4", "terraform_data", list("blue", "web"), list("web", "blue"), map[string]any{}, map[string]any{}, `resource "terraform_data" "x" {
+      ~ triggers_replace = [
+          - "blue",
+            "web",
+          + "blue",
+        ]
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"objects pair across a removed element", "1.11.4", "terraform_data",
+			list(map[string]any{"a": "1"}, "s", map[string]any{"a": "2"}), list(map[string]any{"a": "3"}, map[string]any{"a": "4"}),
+			map[string]any{}, map[string]any{}, `resource "terraform_data" "x" {
+      ~ triggers_replace = [
+          ~ {
+              ~ a = "1" -> "3"
+            },
+          - "s",
+          ~ {
+              ~ a = "2" -> "4"
+            },
+        ]
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"dynamic attribute sensitive", "1.11.4", "terraform_data", list("a"), list("b"), map[string]any{}, map[string]any{"triggers_replace": true}, `resource "terraform_data" "x" {
+      ~ triggers_replace = (sensitive value) # forces replacement
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"dynamic attribute unknown", "1.11.4", "terraform_data", list("a"), map[string]any{"ref": "r"}, map[string]any{"triggers_replace": true}, map[string]any{}, `resource "terraform_data" "x" {
+      ~ triggers_replace = [
+          - "a",
+        ] -> (known after apply) # forces replacement
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"typed attribute of another provider", "1.11.4", "null_resource", list("a"), list("b"), map[string]any{}, map[string]any{}, `resource "null_resource" "x" {
+      ~ triggers_replace = [ # forces replacement
+          ~ "a" -> "b",
+        ]
+        # (1 unchanged attribute hidden)
+    }
+`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, renderChange(t, tc.version, tc.typ, tc.before, tc.after, tc.unknown, tc.sensitive, trig))
+		})
+	}
+}
+
+// TestRenderDiffJSONStrings: a string holding one JSON object or list
+// renders as jsonencode(...) of its diff, as Terraform renders it; a
+// string with more after the JSON is a plain string; a whitespace-only
+// change says so; a JSON string holding a secret is masked whole.
+func TestRenderDiffJSONStrings(t *testing.T) {
+	doc := func(v string) map[string]any { return map[string]any{"ref": "r", "doc": v} }
+	tests := []struct {
+		name          string
+		before, after string
+		want          string
+	}{
+		{"object changed", `{"a":1,"b":[1]}`, `{"a":2,"b":[1]}`, `resource "null_resource" "x" {
+      ~ doc = jsonencode(
+          ~ {
+              ~ a = 1 -> 2
+                # (1 unchanged attribute hidden)
+            }
+        )
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"whitespace only", `{"a": 1}`, `{"a":1}`, `resource "null_resource" "x" {
+      ~ doc = jsonencode( # whitespace changes
+            {
+                a = 1
+            }
+        )
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"empty list", `[]`, `[ ]`, `resource "null_resource" "x" {
+      ~ doc = jsonencode([]) # whitespace changes
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"trailing text is no JSON", `{"a":1} and more`, `{"a":2} and more`, `resource "null_resource" "x" {
+      ~ doc = "{\"a\":1} and more" -> "{\"a\":2} and more"
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"object to list", `{"a":1}`, `[1]`, `resource "null_resource" "x" {
+      ~ doc = jsonencode(
+          ~ {
+              - a = 1
+            } -> [
+              + 1,
+            ]
+        )
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"JSON to plain", `["x"]`, `x`, `resource "null_resource" "x" {
+      ~ doc = jsonencode(
+            [
+              - "x",
+            ]
+        ) -> "x"
+        # (1 unchanged attribute hidden)
+    }
+`},
+		{"secret inside", `{"password":"s3cr3t-PLANTED-json"}`, `{"password":"s3cr3t-PLANTED-json2"}`, `resource "null_resource" "x" {
+      ~ doc = (sensitive value)
+      ~ ref = (sensitive value)
+    }
+`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sensitive := map[string]any{}
+			if strings.Contains(tc.before, plantedSecret) {
+				// The secret is known from a marked value elsewhere.
+				sensitive = map[string]any{"ref": true}
+			}
+			before, after := doc(tc.before), doc(tc.after)
+			if len(sensitive) > 0 {
+				before["ref"], after["ref"] = "s3cr3t-PLANTED-json", "s3cr3t-PLANTED-json2"
+			}
+			got := renderChange(t, "1.11.4", "null_resource", before, after, map[string]any{}, sensitive, nil)
+			assert.Equal(t, tc.want, got)
+			assert.NotContains(t, got, plantedSecret)
 		})
 	}
 }
@@ -243,5 +440,26 @@ func TestRenderDiffColour(t *testing.T) {
 	}
 	for _, name := range []string{"create", "delete", "update", "replace", "address", "forces", "plan line", "cbd replace"} {
 		assert.True(t, seen[name], "no plan shows %s in colour", name)
+	}
+}
+
+// isReorder follows Terraform's: every element of before is somewhere in
+// after (not counted), the lists as long; a number is not its string.
+func TestIsReorder(t *testing.T) {
+	n := func(s string) any { return json.Number(s) }
+	obj := map[string]any{"a": n("1")}
+	for _, tc := range []struct {
+		name          string
+		before, after []any
+		want          bool
+	}{
+		{"swapped", []any{"a", "b"}, []any{"b", "a"}, true},
+		{"changed", []any{"a", "b"}, []any{"b", "c"}, false},
+		{"not counted", []any{"a", "a"}, []any{"a", "b"}, true},
+		{"number is not string", []any{n("1"), "x"}, []any{"1", "x"}, false},
+		{"objects", []any{obj, nil}, []any{nil, map[string]any{"a": n("1")}}, true},
+		{"lengths differ", []any{"a"}, []any{"a", "a"}, false},
+	} {
+		assert.Equal(t, tc.want, isReorder(tc.before, tc.after), tc.name)
 	}
 }

@@ -1,0 +1,75 @@
+package plan
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/plangate/plangate/internal/moto"
+	"github.com/plangate/plangate/internal/tftest"
+)
+
+// needsSchema is why a provider's resource renders unlike Terraform's: plan
+// JSON carries no provider schema, and without one plangate cannot tell a
+// nested block from a list of objects (Terraform: "+ attribute {" and
+// "+ root_block_device (known after apply)"), a map from an object
+// (Terraform quotes a map's keys and hides "unchanged elements"), nor a
+// legacy-SDK attribute (Terraform takes its "" for null).
+const needsSchema = "rendering needs the provider schema"
+
+// awsPendingSchema are the AWS stack's blocks that differ for want of the
+// provider schema (see needsSchema); everything else must match.
+var awsPendingSchema = map[string]string{
+	"actions aws_dynamodb_table.items": needsSchema,
+	"actions aws_iam_role.app":         needsSchema,
+	"actions aws_instance.web":         needsSchema,
+	"actions aws_s3_bucket.data":       needsSchema,
+}
+
+// TestFidelityAWS is TestFidelity for the AWS stack (fixtures/aws/stack,
+// the real AWS provider against moto_server): the plan that creates it,
+// then, once applied, the plan that retags everything, replaces the
+// instance (a new AMI) and deletes the IAM role.
+func TestFidelityAWS(t *testing.T) {
+	t.Parallel() // mostly waiting on the provider and moto: overlap it
+	bin := tftest.Find(t)
+	srv := moto.Start(t)
+	dir := moto.FixtureStack(t)
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + t.TempDir(),
+		"TF_CLI_CONFIG_FILE=" + moto.TerraformCLIConfig(t),
+		"TF_IN_AUTOMATION=1", "TF_INPUT=0", "CHECKPOINT_DISABLE=1",
+		// moto takes any key while it does not enforce IAM.
+		"AWS_ACCESS_KEY_ID=AKIAFIDELITYTEST0000", "AWS_SECRET_ACCESS_KEY=fidelity-test-secret",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=" + os.DevNull, "AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
+	}
+	tf := func(args ...string) []byte {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Dir, cmd.Env = dir, env
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		require.NoError(t, cmd.Run(), "terraform %v\n%s%s", args, stdout.String(), stderr.String())
+		return stdout.Bytes()
+	}
+	var total fidelityStats
+	t.Cleanup(func() { t.Logf("aws stack: %s", total) })
+	compare := func(name string, pending map[string]string, vars ...string) {
+		t.Run(name, func(t *testing.T) {
+			args := append([]string{"plan", "-no-color", "-input=false", "-out=plan.tfplan", "-var", "endpoint_url=" + srv.URL}, vars...)
+			tf(args...)
+			total.add(assertFidelity(t, tf("show", "-json", "plan.tfplan"), string(tf("show", "-no-color", "plan.tfplan")), pending))
+		})
+	}
+
+	tf("init", "-no-color", "-input=false")
+	compare("create", awsPendingSchema)
+	tf("apply", "-no-color", "-input=false", "plan.tfplan")
+	require.NoError(t, os.Remove(filepath.Join(dir, "iam.tf")))
+	compare("retag, replace and delete", awsPendingSchema, "-var", "environment=prod", "-var", "ami=ami-0fd2d1dc5b1a7a46f")
+}
