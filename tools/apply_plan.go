@@ -24,7 +24,7 @@ type applier interface {
 func ApplyPlan(a applier, plans planReader, d *Deps) server.ServerTool {
 	tool := mcp.NewTool("apply_plan",
 		mcp.WithDescription("Apply exactly a saved plan, never a fresh one, once its approval tokens, status, expiry, policy and kill switch check out. "+
-			"Only humans make tokens: they run `plangate approve <plan_id>` and paste them to you."),
+			"Only humans make tokens (`plangate approve <plan_id>`, or a passkey on the review page) and paste them to you."),
 		planIDProperty("Plan id (or a unique 8+ character prefix)."),
 		mcp.WithArray("approval_tokens",
 			mcp.Description("The tokens humans pasted, one per approver (the plan says how many)."),
