@@ -18,7 +18,7 @@ export PATH := $(BIN):$(PATH)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test test-terraform-fallback demo lint fmt-check vet bench terraform clean
+.PHONY: all build test test-terraform-fallback test-opentofu opentofu demo lint fmt-check vet bench terraform clean
 
 all: build
 
@@ -65,6 +65,27 @@ e2e-deps:
 test-terraform-fallback:
 	@test -x $(BIN)/compat/terraform || GOBIN=$(BIN)/compat $(GO) install github.com/hashicorp/terraform@$(TERRAFORM_FALLBACK_VERSION)
 	PLANGATE_TERRAFORM=$(BIN)/compat/terraform $(GO) test -count=1 -timeout 30m -skip '^TestAWS(Loop|AccountGuard|RemoteState)' ./plan/ ./server/ ./cmd/...
+
+# The same Terraform-facing tests against OpenTofu, built from its Go module
+# into ./bin/opentofu (about 2.5 minutes once). Its go.mod has replace
+# directives, so `go install` refuses it: the module is downloaded through
+# the proxy and built in a writable copy. The AWS-provider tests are skipped
+# as for the fallback (they run in `make test` with the machine's Terraform).
+OPENTOFU_VERSION := v1.10.10
+TOFU := $(BIN)/opentofu/tofu
+
+opentofu: $(TOFU)
+
+$(TOFU):
+	@echo "building OpenTofu $(OPENTOFU_VERSION) into $(BIN)/opentofu (a few minutes, once)"
+	@set -e; src=$$($(GO) mod download -json github.com/opentofu/opentofu@$(OPENTOFU_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	test -n "$$src" || { echo "go mod download github.com/opentofu/opentofu@$(OPENTOFU_VERSION) failed"; exit 1; }; \
+	tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/opentofu-src.XXXXXX"); trap 'chmod -R u+w "$$tmp"; rm -rf "$$tmp"' EXIT; \
+	cp -R "$$src/." "$$tmp/" && chmod -R u+w "$$tmp" && \
+	(cd "$$tmp" && $(GO) build -o $(TOFU) ./cmd/tofu)
+
+test-opentofu: $(TOFU)
+	PLANGATE_TERRAFORM=$(TOFU) $(GO) test -count=1 -timeout 30m -skip '^TestAWS(Loop|AccountGuard|RemoteState)' ./plan/ ./server/ ./cmd/...
 
 demo: build terraform
 	$(BIN)/plangate demo

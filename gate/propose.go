@@ -152,6 +152,7 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 	}
 	if out.Failed && out.PlanFile == "" {
 		if le := plan.LockErrorFrom(st.Name, st.Dir, out.Diagnostics); le != nil {
+			le.Product = g.Runner.Product()
 			return nil, le
 		}
 	}
@@ -167,6 +168,7 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 		ExpiresAt:        now.Add(st.Policy.PlanTTL),
 		UpdatedAt:        now,
 		TerraformVersion: g.Runner.Version(),
+		Product:          g.Runner.Product(),
 		Deleted:          []plan.Deletion{},
 		AWS:              identity,
 	}
@@ -186,7 +188,7 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 	masker := plan.NewMasker()
 	var a *plan.Analysis
 	if out.JSONFile != "" {
-		if a, err = draft.ReadPlanJSON(out.JSONFile); err != nil {
+		if a, err = draft.ReadPlanJSON(out.JSONFile, plan.ForProduct(rec.Product)); err != nil {
 			return nil, err
 		}
 		masker = a.Masker()
@@ -201,7 +203,7 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 		}
 	} else {
 		rec.Status = plan.StatusFailed
-		rec.StatusNote = "Terraform produced no plan"
+		rec.StatusNote = rec.Product.String() + " produced no plan"
 		if err := draft.WriteEmptyDiff(); err != nil {
 			return nil, err
 		}
@@ -257,15 +259,15 @@ func record(rec *plan.Record, st *config.Stack, a *plan.Analysis, out *plan.Plan
 	if ts := out.TerraformSummary; ts != nil && !out.Failed && !a.Errored {
 		if ts.Add != a.Counts.Add || ts.Change != a.Counts.Change || ts.Remove != a.Counts.Destroy {
 			rec.BlockedReasons = append(rec.BlockedReasons, fmt.Sprintf(
-				"plangate counted %d to add, %d to change, %d to destroy but Terraform reported %d, %d, %d: the deletion count cannot be trusted, so this plan cannot be approved (please report this as a plangate bug)",
-				a.Counts.Add, a.Counts.Change, a.Counts.Destroy, ts.Add, ts.Change, ts.Remove))
+				"plangate counted %d to add, %d to change, %d to destroy but %s reported %d, %d, %d: the deletion count cannot be trusted, so this plan cannot be approved (please report this as a plangate bug)",
+				a.Counts.Add, a.Counts.Change, a.Counts.Destroy, rec.Product, ts.Add, ts.Change, ts.Remove))
 		}
 	}
 
 	switch {
 	case out.Failed || a.Errored:
 		rec.Status = plan.StatusFailed
-		rec.StatusNote = "Terraform reported errors while planning; the plan is incomplete and can never be approved"
+		rec.StatusNote = rec.Product.String() + " reported errors while planning; the plan is incomplete and can never be approved"
 	case !a.HasChanges():
 		rec.Status = plan.StatusNoChanges
 		rec.StatusNote = "no changes: the infrastructure matches the configuration"

@@ -145,7 +145,7 @@ func TestTerraformMissingOrTooOld(t *testing.T) {
 	t.Run("too old", func(t *testing.T) {
 		// A stand-in executable that reports an old version, as Terraform 1.4 would.
 		old := filepath.Join(t.TempDir(), "terraform")
-		require.NoError(t, os.WriteFile(old, []byte("#!/bin/sh\necho '{\"terraform_version\":\"1.4.6\",\"platform\":\"linux_amd64\",\"provider_selections\":{},\"terraform_outdated\":true}'\n"), 0o755))
+		require.NoError(t, os.WriteFile(old, []byte("#!/bin/sh\necho 'Terraform v1.4.6'\necho 'on linux_amd64'\n"), 0o755))
 		h := newHarness(t, withTerraform(func() (string, error) { return old, nil }))
 		msg := h.fails("plan_change", map[string]any{"stack": "web"})
 		assert.Contains(t, msg, "1.4.6")
