@@ -69,7 +69,8 @@ test-terraform-fallback:
 # The same Terraform-facing tests against OpenTofu, built from its Go module
 # into ./bin/opentofu (about 2.5 minutes once). Its go.mod has replace
 # directives, so `go install` refuses it: the module is downloaded through
-# the proxy and built in a writable copy. The AWS-provider tests are skipped
+# the proxy and built in a writable copy, flagged as a release (as
+# OpenTofu's own release builds are) so that it reports 1.10.10, not -dev. The AWS-provider tests are skipped
 # as for the fallback (they run in `make test` with the machine's Terraform).
 OPENTOFU_VERSION := v1.10.10
 TOFU := $(BIN)/opentofu/tofu
@@ -82,7 +83,7 @@ $(TOFU):
 	test -n "$$src" || { echo "go mod download github.com/opentofu/opentofu@$(OPENTOFU_VERSION) failed"; exit 1; }; \
 	tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/opentofu-src.XXXXXX"); trap 'chmod -R u+w "$$tmp"; rm -rf "$$tmp"' EXIT; \
 	cp -R "$$src/." "$$tmp/" && chmod -R u+w "$$tmp" && \
-	(cd "$$tmp" && $(GO) build -o $(TOFU) ./cmd/tofu)
+	(cd "$$tmp" && $(GO) build -ldflags "-X github.com/opentofu/opentofu/version.dev=no" -o $(TOFU) ./cmd/tofu)
 
 test-opentofu: $(TOFU)
 	PLANGATE_TERRAFORM=$(TOFU) $(GO) test -count=1 -timeout 30m -skip '^TestAWS(Loop|AccountGuard|RemoteState)' ./plan/ ./server/ ./cmd/...

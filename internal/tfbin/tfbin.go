@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -95,7 +96,7 @@ func ParseVersion(out string) (Product, string, error) {
 	first, _, _ := strings.Cut(strings.TrimLeft(out, "\r\n\t "), "\n")
 	m := versionLine.FindStringSubmatch(strings.TrimSpace(first))
 	if m == nil {
-		return "", "", fmt.Errorf("its version output does not start with \"Terraform v…\" or \"OpenTofu v…\" (it starts %q): it is neither Terraform nor OpenTofu", truncate(first, 80))
+		return "", "", fmt.Errorf("its version output does not start with \"Terraform v…\" or \"OpenTofu v…\" (it starts %s): it is neither Terraform nor OpenTofu", truncate(strconv.Quote(first), 100))
 	}
 	return Product(m[1]), m[2], nil
 }
