@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plangate/plangate/internal/tftest"
 	"github.com/plangate/plangate/plan"
 	"github.com/plangate/plangate/tools"
 )
@@ -117,7 +118,7 @@ func TestPlanThatErrorsHalfWayIsRecordedFailed(t *testing.T) {
 	assert.Contains(t, s.Errors[0], "The stack is not healthy")
 	text := textOf(res)
 	assert.True(t, strings.HasPrefix(text, "Plan "+s.PlanID[:8]+"… for failing: "), text)
-	assert.Contains(t, strings.SplitN(text, "\n", 2)[0], " — FAILED: Terraform reported errors", text)
+	assert.Contains(t, strings.SplitN(text, "\n", 2)[0], " — FAILED: "+tftest.Product(t).String()+" reported errors", text)
 	assert.NotContains(t, text, "plangate approve")
 	assert.NoFileExists(t, filepath.Join(h.deps.Store.Dir(s.PlanID), plan.PlanFile), "a failed plan keeps no plan file to apply")
 
