@@ -31,8 +31,8 @@ type Record struct {
 	UpdatedAt        time.Time      `json:"updated_at"`
 	PlanSHA256       string         `json:"plan_sha256,omitempty"`
 	TerraformVersion string         `json:"terraform_version,omitempty"`
-	// Product is the program that made the plan: "OpenTofu", or empty for
-	// Terraform (records older than the field are all Terraform's).
+	// Product is the program that made the plan, "Terraform" or
+	// "OpenTofu"; empty in records older than the field (Terraform's).
 	Product    tfbin.Product `json:"product,omitempty"`
 	Status     Status        `json:"status"`
 	StatusNote string        `json:"status_note,omitempty"`
