@@ -67,7 +67,10 @@ func (g *Gate) Propose(ctx context.Context, st *config.Stack, vars map[string]an
 func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]any, client audit.Client, opts []plan.PlanOption) (*plan.Record, error) {
 	// What would run while Terraform plans is checked before it starts:
 	// the configuration now, and what init downloads before the plan.
-	if err := checkConfig(st, ""); err != nil {
+	// Which program runs (its version output; no code of the stack's):
+	// the refusals name it. A missing one is reported by the plan below.
+	tf, _ := g.Runner.Identify(ctx)
+	if err := checkConfig(st, "", tf); err != nil {
 		return nil, err
 	}
 	decls, err := plan.StackVariables(st)
@@ -78,7 +81,7 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 	if err != nil {
 		return nil, err
 	}
-	opts = append(opts, plan.BeforePlan(func(dataDir string) error { return checkConfig(st, dataDir) }))
+	opts = append(opts, plan.BeforePlan(func(dataDir string) error { return checkConfig(st, dataDir, tf) }))
 	files := plan.VarFileValues(st)
 	unlock, err := g.Runner.Lock(ctx, st)
 	if err != nil {

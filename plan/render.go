@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/plangate/plangate/internal/tfbin"
 )
 
 // RenderDiff writes the plan as a reviewer reads it, in the style of
@@ -87,7 +89,11 @@ func (a *Analysis) render(r *renderer) {
 		if a.Counts.Import > 0 {
 			r.printf("%d to import, ", a.Counts.Import)
 		}
-		r.printf("%d to add, %d to change, %d to destroy.\n", a.Counts.Add, a.Counts.Change, a.Counts.Destroy)
+		r.printf("%d to add, %d to change, %d to destroy", a.Counts.Add, a.Counts.Change, a.Counts.Destroy)
+		if r.product == tfbin.OpenTofu && a.Counts.Forget > 0 {
+			r.printf(", %d to forget", a.Counts.Forget) // OpenTofu's line counts them, Terraform's does not
+		}
+		r.print(".\n")
 	}
 }
 
@@ -146,7 +152,11 @@ func (r *renderer) resource(c *resourceChange, drift bool) {
 	case aCreateThenDelete, aDeleteThenCreate:
 		switch c.ActionReason {
 		case "replace_because_tainted":
-			r.headerf("  # %s is tainted, so must be replaced\n", addr)
+			if r.product == tfbin.OpenTofu {
+				r.headerf("  # %s is tainted, so it must be replaced\n", addr) // OpenTofu's wording
+			} else {
+				r.headerf("  # %s is tainted, so must be replaced\n", addr)
+			}
 		case "replace_by_request":
 			r.headerf("  # %s will be replaced, as requested\n", addr)
 		case "replace_by_triggers":

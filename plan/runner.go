@@ -122,6 +122,15 @@ func (r *Runner) Product() tfbin.Product {
 	return r.product
 }
 
+// Identify finds the program the runner runs, checks its version (once
+// it succeeds) and says which it is. It runs no code of any stack.
+func (r *Runner) Identify(ctx context.Context) (tfbin.Product, error) {
+	if err := r.ready(ctx); err != nil {
+		return tfbin.Terraform, err
+	}
+	return r.Product(), nil
+}
+
 // identify runs `<execPath> version` and reads which program it is and
 // its version from the first line.
 func identify(ctx context.Context, execPath string) (tfbin.Product, *version.Version, error) {
