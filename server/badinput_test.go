@@ -97,7 +97,7 @@ func TestInvalidHCLReturnsTerraformDiagnostics(t *testing.T) {
 	msg := h.fails("plan_change", map[string]any{"stack": "broken"})
 	assert.Contains(t, msg, `stack "broken"`)
 	assert.Contains(t, msg, "main.tf")
-	assert.Contains(t, msg, "Fix the Terraform configuration")
+	assert.Contains(t, msg, "Fix the "+tftest.Product(t).String()+" configuration")
 	assert.NotContains(t, msg, "\x1b[", "colour codes are stripped")
 	assert.Less(t, len(msg), 6000, "diagnostics are trimmed")
 	var lp tools.ListPlansResult
