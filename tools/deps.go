@@ -207,7 +207,7 @@ func planIDProperty(desc string) mcp.ToolOption {
 func nextStep(te *plan.TerraformError) string {
 	switch {
 	case te.Stack == "":
-		return "A human must install Terraform or OpenTofu (>= 1.5) where the server runs (terraform_binary in plangate.hcl names OpenTofu's), or set PLANGATE_TERRAFORM; then try again."
+		return "A human must install Terraform (>= 1.5) or OpenTofu (>= 1.5, with terraform_binary = \"tofu\" in plangate.hcl) where the server runs, or set PLANGATE_TERRAFORM; then try again."
 	case strings.HasPrefix(te.Op, "workspace"):
 		return "A human must create the workspace (or fix `workspace` in plangate.hcl); then try again."
 	case te.Op == "init":
