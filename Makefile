@@ -70,8 +70,12 @@ test-terraform-fallback:
 # into ./bin/opentofu (about 2.5 minutes once). Its go.mod has replace
 # directives, so `go install` refuses it: the module is downloaded through
 # the proxy and built in a writable copy, flagged as a release (as
-# OpenTofu's own release builds are) so that it reports 1.10.10, not -dev. The AWS-provider tests are skipped
-# as for the fallback (they run in `make test` with the machine's Terraform).
+# OpenTofu's own release builds are) so that it reports 1.10.10, not -dev.
+# The AWS-provider tests of cmd/plangate (TestAWSLoop, TestAWSAccountGuard,
+# TestAWSRemoteState) are skipped: OpenTofu resolves their `hashicorp/aws`
+# to registry.opentofu.org/hashicorp/aws, which neither the test mirror
+# (laid out for registry.terraform.io) nor the default providers policy
+# has; they run in `make test` with the machine's Terraform.
 OPENTOFU_VERSION := v1.10.10
 TOFU := $(BIN)/opentofu/tofu
 
