@@ -108,6 +108,9 @@ const (
 	// names the notified event, the webhook's host (never its URL, which
 	// may be a secret) and the last error.
 	EventNotifyFailed EventName = "notify_failed"
+	// EventDriftChecked: check_drift ran a refresh-only plan; Drift has
+	// its counts (never values), PlanID the record of what it found.
+	EventDriftChecked EventName = "drift_checked"
 )
 
 // Client names the MCP client that caused an event.
@@ -152,6 +155,10 @@ type Event struct {
 	// PreviousHead is what audit.head said when the log was resealed:
 	// "missing", "seq 20 sha256 <hex>", or why it could not be read.
 	PreviousHead string `json:"previous_head,omitempty"`
+
+	// Drift counts what a drift check found (drift_checked).
+	Drift *plan.DriftCounts `json:"drift,omitempty"`
+
 	// Prev is the SHA-256 (hex) of the previous line's exact bytes; Append
 	// sets it.
 	Prev string `json:"prev_sha256"`
@@ -198,7 +205,7 @@ var (
 	ErrNothingToReseal = errors.New("there is nothing to reseal")
 	// ErrSecret: the event carries something that looks like an approval
 	// token or an approver-signed request.
-	ErrSecret = errors.New("the event carries something that looks like an approval token (pgt1.…) or a signed request (pgr1.…); audit entries hold their fingerprints, never the text")
+	ErrSecret = errors.New("the event carries something that looks like an approval token (pgt1.… or pgt2.…) or a signed request (pgr1.…); audit entries hold their fingerprints, never the text")
 )
 
 // BrokenError names the first line of the log that breaks the chain.
@@ -230,13 +237,14 @@ func Open(stateDir string) *Log {
 // Path is the log file's path.
 func (l *Log) Path() string { return l.path }
 
-// tokenRE matches a plangate approval token, pgt1.<payload>.<signature>,
+// tokenRE matches a plangate approval token, pgt1.<payload>.<signature>
+// or pgt2.<payload>.<authenticatorData>.<clientDataJSON>.<signature>,
 // or an approver-signed request of the same form (pgr1.), or enough of one
 // to matter: the prefix, then base64url text that is either the start of
 // an encoded JSON object (every payload begins "eyJ") or too long to be
 // anything else. A Terraform address through a module named
 // pgt1 (module.pgt1.aws_instance.web) does not match.
-var tokenRE = regexp.MustCompile(`pg[tr]1\.(eyJ[A-Za-z0-9_-]{8,}|[A-Za-z0-9_-]{64,})|pga1_[A-Za-z0-9_-]{20,}`)
+var tokenRE = regexp.MustCompile(`(pgt[12]|pgr1)\.(eyJ[A-Za-z0-9_-]{8,}|[A-Za-z0-9_-]{64,})|pga1_[A-Za-z0-9_-]{20,}`)
 
 // eventNameRE is the shape of an event name.
 var eventNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)

@@ -350,7 +350,7 @@ func checkSDKLoop(t *testing.T, p *proj, r *sdkReport) {
 		assert.True(t, tl.OutputSchema, "%s has an output schema", tl.Name)
 	}
 	sort.Strings(names)
-	assert.Equal(t, []string{"apply_plan", "discard_plan", "get_plan", "list_plans", "list_stacks", "plan_change", "show_stack"}, names)
+	assert.Equal(t, []string{"apply_plan", "check_drift", "discard_plan", "get_plan", "list_plans", "list_stacks", "plan_change", "show_stack"}, names)
 	for _, tl := range r.Tools {
 		if tl.Name == "apply_plan" {
 			assert.Equal(t, true, tl.Annotations["destructiveHint"])
@@ -488,14 +488,14 @@ func TestInspectorCLI(t *testing.T) {
 			} `json:"tools"`
 		}
 		inspector(t, &res, "--method", "tools/list")
-		require.Len(t, res.Tools, 7)
+		require.Len(t, res.Tools, 8)
 		byName := map[string]int{}
 		for i, tl := range res.Tools {
 			byName[tl.Name] = i
 			assert.Len(t, tl.Annotations, 5, "%s: a title and all four hints", tl.Name)
 			assert.NotEmpty(t, tl.OutputSchema, "%s has an output schema", tl.Name)
 		}
-		for name, readOnly := range map[string]bool{"list_stacks": true, "show_stack": true, "get_plan": true, "list_plans": true, "plan_change": false, "discard_plan": false, "apply_plan": false} {
+		for name, readOnly := range map[string]bool{"list_stacks": true, "show_stack": true, "get_plan": true, "list_plans": true, "check_drift": true, "plan_change": false, "discard_plan": false, "apply_plan": false} {
 			require.Contains(t, byName, name)
 			ann := res.Tools[byName[name]].Annotations
 			assert.Equal(t, readOnly, ann["readOnlyHint"], name)

@@ -41,6 +41,9 @@ type Gate struct {
 	// Notify, when set, is sent the events webhooks announce (notify.go);
 	// nil means no notifications.
 	Notify Notifier
+	// ReviewURL, when set, gives the review page of a plan (without its
+	// secret) for the notifications' review_url.
+	ReviewURL func(planID string) string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

@@ -46,6 +46,9 @@ func (g *Gate) notify(e audit.Event) {
 		m.Counts = &notify.Counts{Add: c.Add, Change: c.Change, Destroy: c.Destroy}
 	}
 	m.SetDeletions(e.Deleted)
+	if g.ReviewURL != nil && e.PlanID != "" {
+		m.ReviewURL = g.ReviewURL(e.PlanID)
+	}
 	m.Text = notifyText(m)
 	g.Notify.Send(webhook, m)
 }
@@ -77,6 +80,9 @@ func notifyText(m notify.Message) string {
 		if m.More > 0 {
 			fmt.Fprintf(&b, " and %d more", m.More)
 		}
+	}
+	if m.ReviewURL != "" {
+		fmt.Fprintf(&b, " — review: %s", m.ReviewURL)
 	}
 	return b.String()
 }

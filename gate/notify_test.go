@@ -59,6 +59,7 @@ approver "alice" {
 	g.Ledger = ledger
 	n := notify.New(notify.Options{Backoff: []time.Duration{time.Millisecond}, OnFailure: g.NotifyFailed})
 	g.Notify = n
+	g.ReviewURL = func(id string) string { return "https://plangate.example.com/review/plans/" + id }
 	st, _ := cfg.Stack("s")
 	ctx := context.Background()
 
@@ -92,6 +93,12 @@ approver "alice" {
 		assert.NotContains(t, b, secret, "a sensitive variable's value")
 		assert.NotContains(t, b, a.Token, "an approval token")
 		assert.NotContains(t, b, "HOOKSECRET")
+		if m.PlanID != "" {
+			assert.Equal(t, "https://plangate.example.com/review/plans/"+m.PlanID, m.ReviewURL, "each plan's own page")
+			assert.Contains(t, m.Text, "review: "+m.ReviewURL)
+		} else {
+			assert.Empty(t, m.ReviewURL, "a freeze has no plan to review")
+		}
 		if m.Event == notify.EventPlanBlocked {
 			assert.ElementsMatch(t, []string{"terraform_data.item[0]", "terraform_data.item[1]"}, m.Deletions)
 			assert.Equal(t, blocked.ID, m.PlanID)

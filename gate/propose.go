@@ -46,7 +46,7 @@ func identityOf(s *awsguard.Session) *plan.AWSIdentity {
 // failed (not an error); a run the AWS guard refuses is a *GuardError
 // (audited: nothing ran). If ctx ends, nothing is recorded.
 func (g *Gate) Propose(ctx context.Context, st *config.Stack, vars map[string]any, client audit.Client, opts ...plan.PlanOption) (*plan.Record, error) {
-	rec, err := g.propose(ctx, st, vars, client, opts)
+	rec, err := g.propose(ctx, st, vars, client, opts, false)
 	var refused *GuardError
 	var scanned *ConfigRefusal
 	if (errors.As(err, &refused) || errors.As(err, &scanned)) && ctx.Err() == nil {
@@ -64,7 +64,9 @@ func (g *Gate) Propose(ctx context.Context, st *config.Stack, vars map[string]an
 	return rec, nil
 }
 
-func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]any, client audit.Client, opts []plan.PlanOption) (*plan.Record, error) {
+// propose makes and records a plan; refreshOnly makes it a drift check
+// (drift.go): a refresh-only plan, recorded as one, never approvable.
+func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]any, client audit.Client, opts []plan.PlanOption, refreshOnly bool) (*plan.Record, error) {
 	// What would run while Terraform plans is checked before it starts:
 	// the configuration now, and what init downloads before the plan.
 	// Which program runs (its version output; no code of the stack's):
@@ -82,6 +84,11 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 		return nil, err
 	}
 	opts = append(opts, plan.BeforePlan(func(dataDir string) error { return checkConfig(st, dataDir, tf) }))
+	read := (*plan.Draft).ReadPlanJSON
+	if refreshOnly {
+		opts = append(opts, plan.RefreshOnly())
+		read = (*plan.Draft).ReadDriftJSON
+	}
 	files := plan.VarFileValues(st)
 	unlock, err := g.Runner.Lock(ctx, st)
 	if err != nil {
@@ -191,7 +198,7 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 	masker := plan.NewMasker()
 	var a *plan.Analysis
 	if out.JSONFile != "" {
-		if a, err = draft.ReadPlanJSON(out.JSONFile, plan.ForProduct(rec.Product)); err != nil {
+		if a, err = read(draft, out.JSONFile, plan.ForProduct(rec.Product)); err != nil {
 			return nil, err
 		}
 		masker = a.Masker()
@@ -201,12 +208,18 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 			}
 		}
 		record(rec, st, a, out)
+		if refreshOnly {
+			recordDrift(rec, a, out)
+		}
 		if rec.PlanSHA256, err = plan.FileSHA256(out.PlanFile); err != nil {
 			return nil, err
 		}
 	} else {
 		rec.Status = plan.StatusFailed
 		rec.StatusNote = rec.Product.String() + " produced no plan"
+		if refreshOnly {
+			recordDrift(rec, nil, out)
+		}
 		if err := draft.WriteEmptyDiff(); err != nil {
 			return nil, err
 		}
@@ -222,8 +235,9 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 	for i, e := range rec.Errors {
 		rec.Errors[i] = masker.MaskText(e)
 	}
-	if rec.Status == plan.StatusFailed {
-		// A failed plan must never be applied, whatever its file says.
+	if rec.Status == plan.StatusFailed || rec.Status == plan.StatusDriftCheck {
+		// A failed plan must never be applied, whatever its file says;
+		// nor a drift check, whatever its record comes to say.
 		_ = os.Remove(draft.PlanFile())
 		rec.PlanSHA256 = ""
 	}

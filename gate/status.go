@@ -41,6 +41,8 @@ func StatusRefusal(rec *plan.Record, now time.Time) string {
 			since = " since " + rec.Apply.StartedAt.Format(time.RFC3339)
 		}
 		return fmt.Sprintf("plan %s is being applied%s (or its apply stopped and is not recorded yet): a plan is applied at most once, so it can never be approved or applied again; its status will say how the apply ended (plangate show %s). Call plan_change for any further change", rec.ID, since, rec.ID)
+	case plan.StatusDriftCheck:
+		return driftRefusal(rec)
 	case plan.StatusTampered:
 		return fmt.Sprintf("plan %s was tampered with (%s) and can never be approved or applied: a human should find out who changed it; call plan_change for a new plan", rec.ID, rec.StatusNote)
 	default:

@@ -36,6 +36,8 @@ func (s *Summary) Headline() string {
 		return line + " — FAILED: " + s.product.String() + " reported errors; this plan can never be applied"
 	case StatusNoChanges:
 		return line + " — no changes: the infrastructure matches the configuration"
+	case StatusDriftCheck:
+		return fmt.Sprintf("Drift check %s… of %s: %d drifted — not a plan: it can never be approved or applied", ShortID(s.PlanID), s.Stack, len(s.Drift))
 	}
 	if s.Deletions == 0 {
 		line += " — no deletions"
@@ -284,6 +286,8 @@ func WriteReport(w io.Writer, s *Summary, now time.Time, opts ...ReportOption) {
 		p("Next: fix the problem %s reported (or tell the human about it), then call plan_change again.\n", s.product)
 	case StatusNoChanges:
 		p("Next: nothing to apply.\n")
+	case StatusDriftCheck:
+		p("Next: this is a drift check (check_drift) and can never be applied. To undo the drift, call plan_change.\n")
 	default:
 		p("Next: this plan is %s and cannot be applied; call plan_change for a new one.\n", s.Status)
 	}

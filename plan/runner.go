@@ -200,6 +200,8 @@ type planConfig struct {
 	events     func(UIMessage)
 	creds      Credentials
 	beforePlan func(dataDir string) error
+	// refreshOnly plans with -refresh-only (RefreshOnly, drift.go).
+	refreshOnly bool
 }
 
 type applyConfig struct {
@@ -512,6 +514,9 @@ func (r *Runner) planOnce(ctx context.Context, st *config.Stack, outDir string, 
 	}
 	if c.varFile != "" {
 		args = append(args, tfexec.VarFile(c.varFile))
+	}
+	if c.refreshOnly {
+		args = append(args, tfexec.RefreshOnly(true))
 	}
 	out := &PlanOutput{}
 	pr, pw := io.Pipe()

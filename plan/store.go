@@ -50,6 +50,9 @@ type Record struct {
 	// ManagedResources is the number of managed resource instances in the
 	// state the plan was made against (the base of the mass-deletion ratio).
 	ManagedResources int `json:"managed_resources"`
+
+	// DriftCheck is what a drift check (status drift_check) found.
+	DriftCheck *DriftCheck `json:"drift_check,omitempty"`
 	// RunsCode is the code the plan runs besides the providers (see
 	// CodeRun), providers outside the policy's sources included;
 	// Providers is every provider source it uses.

@@ -41,7 +41,7 @@ const (
 var Statuses = []Status{
 	StatusAwaitingApproval, StatusNoChanges, StatusBlocked, StatusApplied, StatusFailed,
 	StatusDiscarded, StatusExpired, StatusSuperseded, StatusInterrupted, StatusTampered, StatusApplying,
-	StatusCorrupt,
+	StatusDriftCheck, StatusCorrupt,
 }
 
 // Counts are the per-action figures of a plan. Add, Change and Destroy equal

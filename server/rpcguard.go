@@ -31,8 +31,10 @@ import (
 //     would take for the same request as 7 when cancelling.
 //   - The same goes for such a progress token (params._meta.progressToken):
 //     progress notifications carry it back exactly as the client sent it.
-//   - A response from the client (plangate sends no requests) is dropped:
-//     mcp-go would answer an error response with -32601.
+//   - A response from the client is passed on only when it answers a
+//     request plangate sent (a URL elicitation) and has not been answered
+//     yet; any other is dropped: mcp-go would answer an error response
+//     with -32601.
 //   - Error messages are clipped to maxErrorMessage bytes: mcp-go echoes an
 //     unknown method or tool name whole, 1 MiB of it if that is what came.
 //   - A resources/read of a plan that does not exist is "resource not found"
@@ -57,7 +59,10 @@ type rpcGuard struct {
 	// silenced are the progress tokens (as mcp-go sees them) of cancelled
 	// requests.
 	silenced map[string]bool
-	legacy   bool // the client sent initialize: a 2025 protocol revision
+	// asked are the ids (JSON text) of plangate's own requests to the
+	// client that await its response.
+	asked  map[string]bool
+	legacy bool // the client sent initialize: a 2025 protocol revision
 	// head reads server lines; outLine runs under the writer's lock, so
 	// one decoder serves every line.
 	head   *jsontext.Decoder
@@ -92,7 +97,7 @@ const (
 
 func newRPCGuard(out io.Writer, logf func(msg string, args ...any)) *rpcGuard {
 	g := &rpcGuard{ids: newStandIns(standInPrefix), tokens: newStandIns(tokenPrefix),
-		requests: map[string]*inFlight{}, silenced: map[string]bool{}, logger: logf}
+		requests: map[string]*inFlight{}, silenced: map[string]bool{}, asked: map[string]bool{}, logger: logf}
 	g.out = &guardWriter{w: out, g: g}
 	return g
 }
@@ -191,7 +196,14 @@ func (g *rpcGuard) in(line []byte) (out []byte, ok bool) {
 	_, hasResult := m["result"]
 	_, hasError := m["error"]
 	if !hasMethod && (hasResult || hasError) {
-		g.log("dropping a response from the client: plangate sends no requests", "id", plan.Truncate(string(id), 64))
+		g.mu.Lock()
+		asked := hasID && g.asked[key(id)]
+		delete(g.asked, key(id))
+		g.mu.Unlock()
+		if asked {
+			return line, true
+		}
+		g.log("dropping a response from the client to no request of plangate's", "id", plan.Truncate(string(id), 64))
 		return nil, false
 	}
 	changed := false
@@ -427,6 +439,16 @@ func (g *rpcGuard) outLine(line []byte) (out []byte, drop bool) {
 		return line, false
 	}
 	if h.method != "" {
+		if h.id != "" {
+			// plangate's own request (elicitation/create): its response
+			// may come in.
+			g.mu.Lock()
+			if len(g.asked) >= maxTracked {
+				clear(g.asked)
+			}
+			g.asked[h.id] = true
+			g.mu.Unlock()
+		}
 		if h.method != "notifications/progress" {
 			return line, false
 		}

@@ -111,6 +111,24 @@ func TestRPCGuardDropsClientResponses(t *testing.T) {
 	assert.Empty(t, out.String(), "a response is never answered")
 }
 
+// The response to plangate's own request (a URL elicitation) reaches
+// mcp-go, once; a second response with that id, or one for an id plangate
+// never used, does not.
+func TestRPCGuardPassesTheAnswerToPlangatesRequest(t *testing.T) {
+	g, out := newTestGuard()
+	_, err := g.Writer().Write([]byte(`{"jsonrpc":"2.0","id":3,"method":"elicitation/create","params":{"mode":"url"}}` + "\n"))
+	require.NoError(t, err)
+	assert.Contains(t, out.String(), "elicitation/create", "the request goes out unchanged")
+	answer := `{"jsonrpc":"2.0","id":3,"result":{"action":"accept"}}`
+	got, ok := g.in([]byte(answer))
+	assert.True(t, ok)
+	assert.Equal(t, answer, string(got))
+	_, ok = g.in([]byte(answer))
+	assert.False(t, ok, "answered already")
+	_, ok = g.in([]byte(`{"jsonrpc":"2.0","id":4,"result":{"action":"accept"}}`))
+	assert.False(t, ok, "plangate asked nothing with this id")
+}
+
 func TestRPCGuardClipsErrorMessages(t *testing.T) {
 	g, out := newTestGuard()
 	big := strings.Repeat("é", 1<<19)

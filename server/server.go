@@ -32,7 +32,7 @@ Workflow:
 3. Show the human the result's first line and EVERY deletion it lists (deletions are exact counts; never summarise them away). get_plan pages through long diffs.
 4. Ask the human to review and run "plangate approve <plan_id>" in their terminal, and to paste the approval token back. You cannot create tokens; never try.
 5. Only with the human's token(s), call apply_plan(plan_id, approval_tokens). A blocked, failed, expired or discarded plan can never be applied: propose a new plan instead.
-Discard plans you no longer want with discard_plan.`
+Discard plans you no longer want with discard_plan. check_drift(stack) shows what changed outside Terraform (read-only; never approvable).`
 
 // New returns the MCP server with every plangate tool registered.
 func New(d *tools.Deps, version string) *mcpserver.MCPServer {

@@ -41,6 +41,7 @@ func TestToolsListAnnotations(t *testing.T) {
 		"list_plans":   {true, false, true, false},
 		"discard_plan": {false, false, true, false},
 		"apply_plan":   {false, true, false, true},
+		"check_drift":  {true, false, true, true},
 	}
 	got := map[string]bool{}
 	for _, tool := range res.Tools {

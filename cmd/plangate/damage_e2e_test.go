@@ -158,7 +158,7 @@ func TestServeThatCannotOpenItsStateExplainsItself(t *testing.T) {
 			assert.Contains(t, init["instructions"], "plangate cannot work now: "+problem)
 			list := r.request("tools/list", map[string]any{})
 			tools := list["result"].(map[string]any)["tools"].([]any)
-			require.Len(t, tools, 7, "the tools, as always")
+			require.Len(t, tools, 8, "the tools, as always")
 			for _, tl := range tools {
 				tool := tl.(map[string]any)
 				assert.Contains(t, tool, "inputSchema")

@@ -62,6 +62,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// recorded as they end.
 		defer startNotifier(e, logger)()
 		go e.gate.WatchApplies(ctx, 2*time.Second)
+		// A review page this user runs (plangate review) is offered to
+		// clients that open URLs; located again on every offer.
+		e.deps.Review = localReviewPage(e.cfg.StateDir)
 		s = server.New(e.deps, appVersion())
 		logger.Info("plangate serving over stdio", "version", appVersion(), "config", e.cfg.Path, "state_dir", e.cfg.StateDir, "stacks", len(e.cfg.Stacks))
 	}

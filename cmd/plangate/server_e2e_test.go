@@ -100,7 +100,7 @@ func TestServerOnAUnixSocket(t *testing.T) {
 	first := unixClient(t, sock, "ide-one")
 	tools, err := first.ListTools(context.Background(), mcp.ListToolsRequest{})
 	require.NoError(t, err)
-	assert.Len(t, tools.Tools, 7)
+	assert.Len(t, tools.Tools, 8)
 	pc := call(t, first, "plan_change", map[string]any{"stack": "web"})
 	require.False(t, pc.IsError, textOfResult(pc))
 	id := pc.StructuredContent.(map[string]any)["plan_id"].(string)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/plangate/plangate/doctor"
 	"github.com/plangate/plangate/plan"
+	"github.com/plangate/plangate/review"
 	"github.com/plangate/plangate/server"
 )
 
@@ -99,6 +100,18 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError(fs, "--listen %q: use unix:/path/to.sock or tcp://host:port", *listen)
 	}
 	defer ln.Close()
+	page, removeEndpoint, err := serverReview(e, ln, tlsConfig, opts.Hosts, logger)
+	if err != nil {
+		return err
+	}
+	defer removeEndpoint()
+	if page != nil {
+		opts.Review = page
+		// The page's URL without its secret: for the clients' URL
+		// elicitation and the webhooks' review_url.
+		e.deps.Review = func(id string) (string, bool) { return review.PageURL(page.URL(), id), true }
+		e.gate.ReviewURL = func(id string) string { return review.PageURL(page.URL(), id) }
+	}
 
 	defer startNotifier(e, logger)()
 	go e.gate.WatchApplies(ctx, 2*time.Second)

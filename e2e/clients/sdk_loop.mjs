@@ -163,7 +163,7 @@ async function main() {
     await client.setLoggingLevel('info');
   }
 
-  // 1. Tools: seven, each with every annotation and an output schema.
+  // 1. Tools: eight, each with every annotation and an output schema.
   const { tools } = await client.listTools();
   report.tools = tools.map((t) => ({
     name: t.name,
@@ -171,7 +171,7 @@ async function main() {
     outputSchema: !!t.outputSchema,
     inputSchema: t.inputSchema,
   }));
-  check(tools.length === 7, `7 tools, got ${tools.length}: ${tools.map((t) => t.name).join(', ')}`);
+  check(tools.length === 8, `8 tools, got ${tools.length}: ${tools.map((t) => t.name).join(', ')}`);
   check(tools.some((t) => t.name === 'apply_plan'), 'apply_plan is listed');
   for (const t of tools) {
     check(t.annotations, `${t.name} has annotations`);
@@ -222,6 +222,14 @@ async function main() {
   check(read.contents.length === 1, `one content, got ${read.contents.length}`);
   report.resource = { uri: read.contents[0].uri, mimeType: read.contents[0].mimeType, text: read.contents[0].text };
   mark('resource');
+
+  // 5b. A drift check after the apply (the SDK validates its structured
+  // content against check_drift's hand-written output schema): no drift.
+  const drift = await client.callTool({ name: 'check_drift', arguments: { stack: 'web' } }, undefined, { timeout: 90_000 });
+  check(!drift.isError, `check_drift succeeded: ${text(drift)}`);
+  check(text(drift).startsWith('No drift in web\n'), `check_drift's first line: ${text(drift).split('\n')[0]}`);
+  check(drift.structuredContent && drift.structuredContent.changed === 0 && drift.structuredContent.deleted === 0, 'no drift counted');
+  mark('drift_checked');
 
   // 6. A slow apply, cancelled by the client once one resource is done.
   const slow = await client.callTool({ name: 'plan_change', arguments: { stack: 'slowapply' } }, undefined, { timeout: 90_000 });

@@ -22,17 +22,20 @@ const module = "github.com/plangate/plangate/"
 // allowed lists, for every package of the module, the module's packages it
 // may import (tests aside). Dependencies point one way:
 // cmd → server → tools → gate → {plan, approvals, audit, freeze, awsguard};
-// plan and approvals import only config and their own subpackages. An
+// plan and approvals import only config (approvals also passkey) and
+// their own subpackages. An
 // entry ending in "/" allows every package under it; "*" allows anything.
 var allowed = map[string][]string{
 	"cmd/plangate":             {"*"},
 	"internal/gen/benchreport": {"*"},
 	// plangate doctor --server: the server runs doctor for the agent at the other end.
-	"server":    {"tools", "gate", "plan", "audit", "config", "approvals", "doctor", "internal/"},
+	"server": {"tools", "gate", "plan", "audit", "config", "approvals", "doctor", "review", "internal/"},
+	// The review page shows the gate's plans and runs the passkey ceremonies.
+	"review":    {"gate", "plan", "approvals", "audit", "config", "passkey", "internal/"},
 	"tools":     {"gate", "plan", "audit", "freeze", "config", "internal/"},
 	"gate":      {"plan", "approvals", "audit", "freeze", "awsguard", "config", "notify", "internal/"},
 	"plan":      {"config", "internal/", "plan/"},
-	"approvals": {"config", "internal/", "approvals/"},
+	"approvals": {"config", "internal/", "approvals/", "passkey"},
 	// Audit events carry a plan's counts and AWS identity.
 	"audit":    {"plan", "internal/"},
 	"awsguard": {"config", "internal/"},
@@ -40,24 +43,28 @@ var allowed = map[string][]string{
 	"doctor": {"config", "awsguard", "internal/"},
 	"freeze": {"internal/"},
 	// Webhooks carry facts the gate hands over; notify needs none of its packages.
-	"notify":   {"internal/"},
-	"config":   {"internal/"},
+	"notify": {"internal/"},
+	"config": {"internal/", "passkey"},
+	// WebAuthn passkeys: credentials, ceremonies, pgt2 tokens; no plangate policy.
+	"passkey":  {},
 	"fixtures": {},
 	"e2e":      {},
 	// Test support and helpers below internal/ import nothing above them.
-	"internal/agenttoken": {"internal/"},
-	"internal/atomicfile": {},
-	"internal/flock":      {},
-	"internal/gen":        {},
-	"internal/linehash":   {},
-	"internal/tmpfstest":  {},
-	"internal/layout":     {"internal/"},
-	"internal/moto":       {"internal/"},
-	"internal/peer":       {},
-	"internal/sandbox":    {},
-	"internal/tfbin":      {},
-	"internal/tfscan":     {},
-	"internal/tftest":     {"internal/"},
+	"internal/agenttoken":   {"internal/"},
+	"internal/atomicfile":   {},
+	"internal/flock":        {},
+	"internal/gen":          {},
+	"internal/linehash":     {},
+	"internal/tmpfstest":    {},
+	"internal/layout":       {"internal/"},
+	"internal/moto":         {"internal/"},
+	"internal/passkeytest":  {},
+	"internal/peer":         {},
+	"internal/sandbox":      {},
+	"internal/tfbin":        {},
+	"internal/tfscan":       {},
+	"internal/testprogress": {},
+	"internal/tftest":       {"internal/"},
 	// The stdio relay speaks to a server over HTTP; it needs none of its packages.
 	"internal/relay": {"internal/"},
 }

@@ -1,0 +1,40 @@
+package review
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/gate"
+	"github.com/plangate/plangate/plan"
+)
+
+// approverKinds splits the approvers in force by how they sign: with a
+// key (plangate approve), with a passkey of this page's RP ID (here), or
+// with a passkey of another page's (elsewhere: the browser would refuse).
+func approverKinds(cfg *config.Config, rpID string) (keys, passkeys, elsewhere []string) {
+	for _, a := range cfg.Approvers {
+		switch {
+		case a.Passkey != nil && a.Passkey.RPID == rpID:
+			passkeys = append(passkeys, a.Name)
+		case a.Passkey != nil:
+			elsewhere = append(elsewhere, a.Name+" (passkey for "+a.Passkey.RPID+")")
+		case a.PublicKey != nil:
+			keys = append(keys, a.Name)
+		}
+	}
+	return keys, passkeys, elsewhere
+}
+
+func statusOf(err error) int {
+	var refusal *gate.Refusal
+	switch {
+	case errors.Is(err, plan.ErrPlanNotFound), errors.Is(err, plan.ErrMalformedID):
+		return http.StatusNotFound
+	case errors.Is(err, plan.ErrAmbiguousPlan):
+		return http.StatusBadRequest
+	case errors.As(err, &refusal):
+		return http.StatusConflict
+	}
+	return http.StatusUnprocessableEntity
+}
