@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/plangate/plangate/passkey"
 )
@@ -59,10 +60,13 @@ type Accepted struct {
 
 // Settings are a config's safety settings: everything Merge compares.
 type Settings struct {
-	StateDir       string            `json:"state_dir"`
-	ProviderMirror string            `json:"provider_mirror,omitempty"`
-	Approvers      []ApproverSetting `json:"approvers"`
-	Stacks         []StackSetting    `json:"stacks"`
+	StateDir       string `json:"state_dir"`
+	ProviderMirror string `json:"provider_mirror,omitempty"`
+	// TerraformBinary is omitted for the default, terraform (records
+	// written before the setting existed).
+	TerraformBinary string            `json:"terraform_binary,omitempty"`
+	Approvers       []ApproverSetting `json:"approvers"`
+	Stacks          []StackSetting    `json:"stacks"`
 	// Webhook is the accepted top-level webhook; omitted when none
 	// (records written before notifications existed).
 	Webhook string `json:"webhook,omitempty"`
@@ -118,7 +122,7 @@ type AWSSetting struct {
 
 // SettingsOf returns a config's safety settings.
 func SettingsOf(c *Config) Settings {
-	s := Settings{StateDir: c.StateDir, ProviderMirror: c.ProviderMirror, Webhook: c.Webhook, Approvers: []ApproverSetting{}, Stacks: []StackSetting{}}
+	s := Settings{StateDir: c.StateDir, ProviderMirror: c.ProviderMirror, TerraformBinary: c.TerraformBinary, Webhook: c.Webhook, Approvers: []ApproverSetting{}, Stacks: []StackSetting{}}
 	for _, a := range c.Approvers {
 		as := ApproverSetting{Name: a.Name}
 		if a.Passkey != nil {
@@ -183,6 +187,11 @@ func (s Settings) Config(path string) (*Config, error) {
 		return nil, bad("provider_mirror %q is not an absolute path", s.ProviderMirror)
 	}
 	c.ProviderMirror = s.ProviderMirror
+	if b := s.TerraformBinary; b != "" && (strings.TrimSpace(b) != b || strings.ContainsFunc(b, unicode.IsControl) ||
+		strings.ContainsRune(b, filepath.Separator) && !filepath.IsAbs(b)) {
+		return nil, bad("terraform_binary %q is neither a command name nor an absolute path", b)
+	}
+	c.TerraformBinary = s.TerraformBinary
 	if s.Webhook != "" {
 		if err := CheckWebhook(s.Webhook); err != nil {
 			return nil, err

@@ -66,8 +66,13 @@ type Config struct {
 	// ProviderMirror is the filesystem mirror Terraform installs providers
 	// from (top-level provider_mirror); "" means the registry.
 	ProviderMirror string
-	Stacks         []*Stack // in file order
-	Approvers      []*Approver
+	// TerraformBinary is the program plangate runs (top-level
+	// terraform_binary): a command name looked up on PATH, such as "tofu",
+	// or an absolute path; "" means terraform. $PLANGATE_TERRAFORM, where
+	// set, overrides it (internal/tfbin).
+	TerraformBinary string
+	Stacks          []*Stack // in file order
+	Approvers       []*Approver
 	// Webhook is the top-level notify block's webhook; "" means none.
 	// WebhookFor picks a stack's.
 	Webhook string

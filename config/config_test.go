@@ -33,6 +33,7 @@ func TestLoadFullConfig(t *testing.T) {
 
 	assert.Equal(t, path, cfg.Path)
 	assert.Equal(t, filepath.Join(base, "state", "plangate"), cfg.StateDir)
+	assert.Equal(t, "tofu", cfg.TerraformBinary, "a command name stays a name, looked up on PATH when plangate runs it")
 	assert.Equal(t, []string{"web", "worker"}, cfg.StackNames())
 
 	web, ok := cfg.Stack("web")
@@ -809,6 +810,24 @@ approver "lead" {
 `,
 		want: []string{"Invalid provider_mirror", "cannot be read", "terraform providers mirror"},
 	},
+	{
+		name: "empty terraform_binary",
+		src: `terraform_binary = "" # ERR
+`,
+		want: []string{"Invalid terraform_binary", "is empty", `"tofu"`},
+	},
+	{
+		name: "terraform_binary with a newline",
+		src: `terraform_binary = "tofu\n" # ERR
+`,
+		want: []string{"Invalid terraform_binary", "control characters"},
+	},
+	{
+		name: "terraform_binary not a string",
+		src: `terraform_binary = ["tofu"] # ERR
+`,
+		want: []string{"terraform_binary", "a quoted command name"},
+	},
 }
 
 func TestLoadErrors(t *testing.T) {
@@ -940,6 +959,23 @@ stack "infra" {
 	assert.Equal(t, repo, byName["here"].Dir)
 	assert.Equal(t, abs, byName["abs"].Dir)
 	assert.Equal(t, filepath.Join(repo, "infra"), byName["infra"].Dir)
+}
+
+// A terraform_binary path is relative to the config file, like every path;
+// a bare name is left for PATH.
+func TestLoadTerraformBinaryPath(t *testing.T) {
+	for _, tt := range []struct{ value, want string }{
+		{"tofu", "tofu"},
+		{"bin/tofu", "BASE/bin/tofu"},
+		{"/opt/tofu/tofu", "/opt/tofu/tofu"},
+	} {
+		t.Run(tt.value, func(t *testing.T) {
+			path := writeConfig(t, fmt.Sprintf("terraform_binary = %q\n", tt.value))
+			cfg, err := Load(path)
+			require.NoError(t, err)
+			assert.Equal(t, strings.Replace(tt.want, "BASE", filepath.Dir(path), 1), cfg.TerraformBinary)
+		})
+	}
 }
 
 func TestLoadAbsoluteStateDir(t *testing.T) {

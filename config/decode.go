@@ -21,6 +21,8 @@ type fileBlock struct {
 	StateDirRange hcl.Range        `hcl:"state_dir,attr_value_range"`
 	Mirror        *string          `hcl:"provider_mirror,optional"`
 	MirrorRange   hcl.Range        `hcl:"provider_mirror,attr_value_range"`
+	Binary        *string          `hcl:"terraform_binary,optional"`
+	BinaryRange   hcl.Range        `hcl:"terraform_binary,attr_value_range"`
 	Stacks        []*stackBlock    `hcl:"stack,block"`
 	Approvers     []*approverBlock `hcl:"approver,block"`
 	Notify        *notifyBlock     `hcl:"notify,block"`
@@ -110,6 +112,7 @@ var expectedValue = map[string]string{
 	"allow_external_data": `true or false`,
 	"providers":           `a list of provider source patterns such as ["registry.terraform.io/hashicorp/*"]`,
 	"provider_mirror":     `a quoted path such as "/opt/terraform/providers"`,
+	"terraform_binary":    `a quoted command name such as "tofu", or a path`,
 	"region":              `a quoted region such as "us-east-1"`,
 	"account_id":          `12 quoted digits such as "123456789012"`,
 	"profile":             `a quoted profile name`,
@@ -203,6 +206,9 @@ func (l *loader) build(path string, raw *fileBlock) *Config {
 	}
 	if raw.Mirror != nil {
 		cfg.ProviderMirror = l.mirror(*raw.Mirror, raw.MirrorRange)
+	}
+	if raw.Binary != nil {
+		cfg.TerraformBinary = l.binary(*raw.Binary, raw.BinaryRange)
 	}
 	cfg.Webhook = l.webhook("", raw.Notify)
 
@@ -575,6 +581,24 @@ func (l *loader) mirror(p string, r hcl.Range) string {
 		return dir
 	}
 	return ""
+}
+
+// binary checks terraform_binary: a command name, looked up on PATH when
+// plangate runs it, or a path, made absolute. It is not looked for here: a
+// config is read by commands that never run Terraform (approve, audit), on
+// machines that may not have it.
+func (l *loader) binary(p string, r hcl.Range) string {
+	switch {
+	case strings.TrimSpace(p) == "":
+		l.errorf(r, "Invalid terraform_binary", "terraform_binary is empty: name the command (\"tofu\" for OpenTofu, found on PATH) or its path, or remove it to run terraform")
+		return ""
+	case strings.TrimSpace(p) != p || strings.ContainsFunc(p, unicode.IsControl):
+		l.errorf(r, "Invalid terraform_binary", "terraform_binary %q has spaces around it or control characters: write the command name (such as \"tofu\") or its path alone", p)
+		return ""
+	case !strings.ContainsRune(p, filepath.Separator):
+		return p
+	}
+	return l.resolve(p)
 }
 
 // duration parses a duration attribute, reporting a value that is not one

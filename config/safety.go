@@ -36,7 +36,7 @@ const absent = "(none)"
 // Merge returns the config plangate enforces — per setting the stricter of
 // accepted and file — and every change on which they differ, in file
 // order. Settings with no safe direction (a stack's dir, workspace, local_state,
-// var_files or aws block, the state_dir, the provider_mirror, an
+// var_files or aws block, the state_dir, the provider_mirror, the terraform_binary, an
 // approver's key or passkey) keep the accepted value until accepted. The file's own
 // descriptions always apply.
 func Merge(accepted, file *Config) (*Config, []Change) {
@@ -45,6 +45,11 @@ func Merge(accepted, file *Config) (*Config, []Change) {
 		Path:           file.Path,
 		StateDir:       m.fixed("state_dir", accepted.StateDir, file.StateDir),
 		ProviderMirror: m.fixed("provider_mirror", orNone(accepted.ProviderMirror), orNone(file.ProviderMirror)),
+		// Another binary runs another program: no safe direction.
+		TerraformBinary: m.fixed("terraform_binary", orNone(accepted.TerraformBinary), orNone(file.TerraformBinary)),
+	}
+	if eff.TerraformBinary == absent {
+		eff.TerraformBinary = ""
 	}
 	eff.Webhook = m.webhook("notify webhook", accepted.Webhook, file.Webhook)
 	if eff.ProviderMirror == absent {

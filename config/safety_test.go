@@ -120,6 +120,10 @@ func TestMergeAppliesStricterAtOnceAndKeepsLooserPending(t *testing.T) {
 			func(t *testing.T, eff *Config) { require.Equal(t, filepath.Join(dir, "state"), eff.StateDir) }},
 		{"provider_mirror set", func(s string) string { return "provider_mirror = \"infra\"\n" + s }, true, "provider_mirror",
 			func(t *testing.T, eff *Config) { require.Empty(t, eff.ProviderMirror) }},
+		// Another binary is another program running the stacks' code: it
+		// waits for an approver, and terraform keeps running until then.
+		{"terraform_binary set", func(s string) string { return "terraform_binary = \"tofu\"\n" + s }, true, "terraform_binary",
+			func(t *testing.T, eff *Config) { require.Empty(t, eff.TerraformBinary) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -181,6 +185,8 @@ func TestParseAcceptedRefusesNonsense(t *testing.T) {
 		"relative dir":  func(a *Accepted) { a.Settings.Stacks[0].Dir = "infra" },
 		"provider":      func(a *Accepted) { a.Settings.Stacks[0].Policy.Providers = []string{"*/x/y"} },
 		"approver name": func(a *Accepted) { a.Settings.Approvers[0].Name = "Alice Smith" },
+		"binary path":   func(a *Accepted) { a.Settings.TerraformBinary = "bin/tofu" },
+		"binary space":  func(a *Accepted) { a.Settings.TerraformBinary = " tofu" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			a := *good

@@ -201,6 +201,7 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 		// the state lock): the plan is as it was, and may be approved
 		// again; the tokens are spent.
 		locked := plan.LockErrorFrom(st.Name, st.Dir, res.Diagnostics)
+		locked.Product = rec.Product
 		reason := locked.Error() + ". Nothing was applied and the plan still awaits approval, but the approval tokens are spent: " +
 			"once the lock is free, a human approves it again with `plangate approve " + rec.ID + "`"
 		if err := g.reopen(rec.ID); err != nil {
@@ -236,18 +237,19 @@ func (g *Gate) Apply(ctx context.Context, idOrPrefix string, tokens []string, cl
 			out.Errors = append(out.Errors, masker.MaskText(d.String()))
 		}
 		out.Status = plan.StatusFailed
-		out.Note = "Terraform reported errors while applying"
+		tf := rec.Product
+		out.Note = tf.String() + " reported errors while applying"
 		name := audit.EventApplyFailed
 		if ctx.Err() != nil || res.Interrupted {
 			out.Status = plan.StatusInterrupted
-			out.Note = "the apply was interrupted; Terraform stopped gracefully (SIGINT), saved the state and released its lock. Run show_stack to see what exists, and plan again"
+			out.Note = "the apply was interrupted; " + tf.String() + " stopped gracefully (SIGINT), saved the state and released its lock. Run show_stack to see what exists, and plan again"
 			if ctx.Err() == nil {
-				out.Note = "the apply was interrupted from outside plangate (plangate freeze --stop, or a signal to Terraform); Terraform stopped gracefully, saved the state and released its lock. Run show_stack to see what exists, and plan again"
+				out.Note = "the apply was interrupted from outside plangate (plangate freeze --stop, or a signal to " + tf.String() + "); " + tf.String() + " stopped gracefully, saved the state and released its lock. Run show_stack to see what exists, and plan again"
 			}
 			name = audit.EventApplyInterrupted
 		} else if isStale(res.Diagnostics) {
 			out.Status = plan.StatusSuperseded
-			out.Note = "Terraform refused the plan: the state changed after it was planned (another apply). Call plan_change for a fresh plan"
+			out.Note = tf.String() + " refused the plan: the state changed after it was planned (another apply). Call plan_change for a fresh plan"
 		}
 		g.finish(out, rec.ID, out.Status, out.Note)
 		g.recordEvent(out, event(name, out.Note, out.Errors))

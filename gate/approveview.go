@@ -92,7 +92,7 @@ func (g *Gate) ApproveView(ctx context.Context, idOrPrefix string, colour bool, 
 	}
 	rec, v.Record, v.Stack, v.SHA256 = rv.Record, rv.Record, rv.Stack, rv.SHA256
 	var diff strings.Builder
-	var render []plan.RenderOption
+	render := []plan.RenderOption{plan.ForProduct(rec.Product)}
 	if colour {
 		render = append(render, plan.WithColour())
 	}

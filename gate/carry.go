@@ -152,7 +152,7 @@ func (g *Gate) appliedValues(ctx context.Context, st *config.Stack, rec *plan.Re
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("terraform show of its plan file failed: %s", plan.Truncate(strings.TrimSpace(err.Error()), 400))
+		return nil, fmt.Errorf("%s show of its plan file failed: %s", rec.Product.Command(), plan.Truncate(strings.TrimSpace(err.Error()), 400))
 	}
 	a, err := plan.AnalyzeBytes(raw)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/plangate/plangate/approvals"
 	"github.com/plangate/plangate/audit"
+	"github.com/plangate/plangate/internal/tftest"
 	"github.com/plangate/plangate/plan"
 )
 
@@ -38,7 +39,7 @@ func TestDriftCheckIsNeverApprovable(t *testing.T) {
 	assert.NoFileExists(t, g.Store.PlanFilePath(rec.ID), "a drift check keeps no plan file")
 	diff, err := os.ReadFile(filepath.Join(g.Store.Dir(rec.ID), plan.DiffFile))
 	require.NoError(t, err)
-	assert.Contains(t, string(diff), "No changes. Your infrastructure still matches the state Terraform recorded.")
+	assert.Contains(t, string(diff), "No changes. Your infrastructure still matches the state "+tftest.Product(t).String()+" recorded.")
 
 	const want = "is a drift check (check_drift), not a plan: it can never be approved or applied"
 	_, err = g.Approvable(rec, st, time.Now())

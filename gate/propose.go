@@ -69,7 +69,10 @@ func (g *Gate) Propose(ctx context.Context, st *config.Stack, vars map[string]an
 func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]any, client audit.Client, opts []plan.PlanOption, refreshOnly bool) (*plan.Record, error) {
 	// What would run while Terraform plans is checked before it starts:
 	// the configuration now, and what init downloads before the plan.
-	if err := checkConfig(st, ""); err != nil {
+	// Which program runs (its version output; no code of the stack's):
+	// the refusals name it. A missing one is reported by the plan below.
+	tf, _ := g.Runner.Identify(ctx)
+	if err := checkConfig(st, "", tf); err != nil {
 		return nil, err
 	}
 	decls, err := plan.StackVariables(st)
@@ -80,7 +83,7 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 	if err != nil {
 		return nil, err
 	}
-	opts = append(opts, plan.BeforePlan(func(dataDir string) error { return checkConfig(st, dataDir) }))
+	opts = append(opts, plan.BeforePlan(func(dataDir string) error { return checkConfig(st, dataDir, tf) }))
 	read := (*plan.Draft).ReadPlanJSON
 	if refreshOnly {
 		opts = append(opts, plan.RefreshOnly())
@@ -159,6 +162,7 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 	}
 	if out.Failed && out.PlanFile == "" {
 		if le := plan.LockErrorFrom(st.Name, st.Dir, out.Diagnostics); le != nil {
+			le.Product = g.Runner.Product()
 			return nil, le
 		}
 	}
@@ -174,6 +178,7 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 		ExpiresAt:        now.Add(st.Policy.PlanTTL),
 		UpdatedAt:        now,
 		TerraformVersion: g.Runner.Version(),
+		Product:          g.Runner.Product(),
 		Deleted:          []plan.Deletion{},
 		AWS:              identity,
 	}
@@ -193,7 +198,7 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 	masker := plan.NewMasker()
 	var a *plan.Analysis
 	if out.JSONFile != "" {
-		if a, err = read(draft, out.JSONFile); err != nil {
+		if a, err = read(draft, out.JSONFile, plan.ForProduct(rec.Product)); err != nil {
 			return nil, err
 		}
 		masker = a.Masker()
@@ -211,7 +216,7 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 		}
 	} else {
 		rec.Status = plan.StatusFailed
-		rec.StatusNote = "Terraform produced no plan"
+		rec.StatusNote = rec.Product.String() + " produced no plan"
 		if refreshOnly {
 			recordDrift(rec, nil, out)
 		}
@@ -271,15 +276,15 @@ func record(rec *plan.Record, st *config.Stack, a *plan.Analysis, out *plan.Plan
 	if ts := out.TerraformSummary; ts != nil && !out.Failed && !a.Errored {
 		if ts.Add != a.Counts.Add || ts.Change != a.Counts.Change || ts.Remove != a.Counts.Destroy {
 			rec.BlockedReasons = append(rec.BlockedReasons, fmt.Sprintf(
-				"plangate counted %d to add, %d to change, %d to destroy but Terraform reported %d, %d, %d: the deletion count cannot be trusted, so this plan cannot be approved (please report this as a plangate bug)",
-				a.Counts.Add, a.Counts.Change, a.Counts.Destroy, ts.Add, ts.Change, ts.Remove))
+				"plangate counted %d to add, %d to change, %d to destroy but %s reported %d, %d, %d: the deletion count cannot be trusted, so this plan cannot be approved (please report this as a plangate bug)",
+				a.Counts.Add, a.Counts.Change, a.Counts.Destroy, rec.Product, ts.Add, ts.Change, ts.Remove))
 		}
 	}
 
 	switch {
 	case out.Failed || a.Errored:
 		rec.Status = plan.StatusFailed
-		rec.StatusNote = "Terraform reported errors while planning; the plan is incomplete and can never be approved"
+		rec.StatusNote = rec.Product.String() + " reported errors while planning; the plan is incomplete and can never be approved"
 	case !a.HasChanges():
 		rec.Status = plan.StatusNoChanges
 		rec.StatusNote = "no changes: the infrastructure matches the configuration"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/plangate/plangate/audit"
+	"github.com/plangate/plangate/internal/tfbin"
 	"github.com/plangate/plangate/plan"
 )
 
@@ -141,7 +142,7 @@ func (g *Gate) recoverApply(rec *plan.Record) (*plan.Record, bool) {
 		g.logger().Warn("reading an apply's journal", "plan_id", rec.ID, "err", err)
 		return rec, false
 	}
-	status, note := journalOutcome(j)
+	status, note := journalOutcome(j, rec.Product)
 	updated, err := g.Store.Update(rec.ID, func(r *plan.Record) error {
 		if r.Status != plan.StatusApplying {
 			return errSettled
@@ -182,15 +183,15 @@ func (g *Gate) recoverApply(rec *plan.Record) (*plan.Record, bool) {
 var errSettled = fmt.Errorf("already settled")
 
 // journalOutcome says how an apply ended from its journal alone.
-func journalOutcome(j *plan.Journal) (plan.Status, string) {
+func journalOutcome(j *plan.Journal, tf tfbin.Product) (plan.Status, string) {
 	const check = "check what exists with show_stack before planning again"
 	switch {
 	case !j.Started:
-		return plan.StatusInterrupted, "plangate stopped before Terraform started: nothing was applied, but " + check
+		return plan.StatusInterrupted, "plangate stopped before " + tf.String() + " started: nothing was applied, but " + check
 	case j.Applied && !j.Failed():
 		return plan.StatusApplied, "applied; plangate stopped during the apply and recorded it afterwards from the apply's journal"
 	case j.Interrupted:
-		return plan.StatusInterrupted, "the apply was interrupted (SIGINT) while plangate was gone; Terraform stopped gracefully and saved the state: " + check
+		return plan.StatusInterrupted, "the apply was interrupted (SIGINT) while plangate was gone; " + tf.String() + " stopped gracefully and saved the state: " + check
 	case j.Failed():
 		var errs []string
 		for _, d := range j.Diagnostics {
@@ -198,14 +199,14 @@ func journalOutcome(j *plan.Journal) (plan.Status, string) {
 				errs = append(errs, d.Summary)
 			}
 		}
-		msg := "Terraform reported errors while applying"
+		msg := tf.String() + " reported errors while applying"
 		if len(errs) > 0 {
 			msg += " (" + strings.Join(errs, "; ") + ")"
 		}
 		return plan.StatusFailed, msg + "; plangate stopped during the apply and recorded it afterwards. " + check
 	default:
-		return plan.StatusInterrupted, fmt.Sprintf("the apply stopped without an outcome (plangate and Terraform are gone; %d resource(s) had completed): the state may hold part of the plan; %s",
-			len(j.Done), check)
+		return plan.StatusInterrupted, fmt.Sprintf("the apply stopped without an outcome (plangate and %s are gone; %d resource(s) had completed): the state may hold part of the plan; %s",
+			tf, len(j.Done), check)
 	}
 }
 

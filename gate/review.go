@@ -56,7 +56,7 @@ func (g *Gate) review(ctx context.Context, rec *plan.Record, st *config.Stack, c
 	// Show needs no cloud: it gets no AWS credentials, not even plangate's.
 	raw, err := g.Runner.ShowPlanLocked(ctx, st, file, awsguard.NoCredentials)
 	if err != nil {
-		return nil, fmt.Errorf("reading plan %s's file with terraform show: %w", rec.ID, err)
+		return nil, fmt.Errorf("reading plan %s's file with %s show: %w", rec.ID, rec.Product.Command(), err)
 	}
 	// The bytes shown must still be the bytes hashed.
 	if again, err := plan.FileSHA256(file); err != nil || again != sum {

@@ -53,7 +53,7 @@ type terraformSummary struct {
 var (
 	planLineRe = regexp.MustCompile(`(?m)^Plan: (?:(\d+) to import, )?(\d+) to add, (\d+) to change, (\d+) to destroy(?:, (\d+) to forget)?\.`)
 	// The headers Terraform writes for a change that destroys an object.
-	destroyedRe = regexp.MustCompile(`(?m)^\s+# (.+?) (?:will be destroyed|must be replaced|is tainted, so must be replaced|will be replaced, as requested|will be replaced due to changes in replace_triggered_by)$`)
+	destroyedRe = regexp.MustCompile(`(?m)^\s+# (.+?) (?:will be destroyed|must be replaced|is tainted, so must be replaced|is tainted, so it must be replaced|will be replaced, as requested|will be replaced due to changes in replace_triggered_by)$`)
 )
 
 func parseTerraformSummary(t testing.TB, text string) terraformSummary {
@@ -248,6 +248,7 @@ func TestFixtures(t *testing.T) {
 	}
 	env := terraformEnv(t)
 	version := terraformVersion(t, bin, env)
+	product := tftest.Product(t)
 	root, names := fixtureNames(t)
 	if *update {
 		require.NoError(t, os.MkdirAll(plansDir, 0o755))
@@ -276,7 +277,7 @@ func TestFixtures(t *testing.T) {
 			assert.Equal(t, terraformDestroyed(run.text), deletedAddresses(a.Deleted))
 
 			var diff bytes.Buffer
-			require.NoError(t, a.RenderDiff(&diff))
+			require.NoError(t, a.RenderDiff(&diff, ForProduct(product)))
 			assert.Equal(t, want.Line, renderedSummaryLine(diff.String()), "the diff's last line is Terraform's")
 			assertNoSecret(t, "rendered diff", diff.Bytes())
 			clean, err := SanitizePlanJSON(run.planJSON)

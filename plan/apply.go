@@ -117,9 +117,9 @@ func (r *Runner) ApplySaved(ctx context.Context, st *config.Stack, planFile stri
 	// terminal's ^C, a supervisor's kill of the group) reaches it, and
 	// no parent-death signal is set.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	r.logger.Info("terraform apply", "stack", st.Name, "plan", planFile)
+	r.logger.Info(r.Product().Command()+" apply", "stack", st.Name, "plan", planFile)
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting terraform apply: %w", err)
+		return nil, fmt.Errorf("starting %s apply: %w", r.Product().Command(), err)
 	}
 	proc := Process{PID: cmd.Process.Pid}
 	proc.Start, _ = processStart(proc.PID)
@@ -163,7 +163,7 @@ func (r *Runner) ApplySaved(ctx context.Context, st *config.Stack, planFile stri
 		}
 		if !hasErr {
 			b, _ := os.ReadFile(filepath.Join(dir, ApplyStderrFile))
-			out.Diagnostics = append(out.Diagnostics, Diagnostic{Severity: "error", Summary: "terraform apply failed", Detail: cleanTerraformOutput(string(b), waitErr)})
+			out.Diagnostics = append(out.Diagnostics, Diagnostic{Severity: "error", Summary: r.Product().Command() + " apply failed", Detail: cleanTerraformOutput(string(b), waitErr)})
 		}
 		if ctx.Err() != nil {
 			return out, ctx.Err()

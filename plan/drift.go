@@ -162,12 +162,12 @@ func (a *Analysis) RenderDrift(w io.Writer, opts ...RenderOption) error {
 	}
 	switch {
 	case a.Errored:
-		r.print("\nRefreshing failed. Terraform encountered an error while reading the real objects.\n")
+		r.printf("\nRefreshing failed. %s encountered an error while reading the real objects.\n", r.product)
 	case len(a.drift) == 0:
-		r.print("\nNo changes. Your infrastructure still matches the state Terraform recorded.\n")
+		r.printf("\nNo changes. Your infrastructure still matches the state %s recorded.\n", r.product)
 	default:
-		r.print("\nNote: Objects have changed outside of Terraform\n\n")
-		r.print("Terraform detected the following changes made outside of Terraform since the\nlast \"terraform apply\":\n")
+		r.printf("\nNote: Objects have changed outside of %s\n\n", r.product)
+		r.printf("%s detected the following changes made outside of %s since the\nlast \"%s apply\":\n", r.product, r.product, r.product.Command())
 		for _, c := range a.drift {
 			r.print("\n")
 			r.resource(c, true)
@@ -183,23 +183,23 @@ func (a *Analysis) RenderDrift(w io.Writer, opts ...RenderOption) error {
 // ReadDriftJSON is ReadPlanJSON for a drift check: the diff it writes is
 // the drift (RenderDrift), not the planned changes (a refresh-only plan
 // has none).
-func (d *Draft) ReadDriftJSON(rawPath string) (*Analysis, error) {
+func (d *Draft) ReadDriftJSON(rawPath string, opts ...RenderOption) (*Analysis, error) {
 	defer os.Remove(rawPath)
 	raw, err := os.ReadFile(rawPath)
 	if err != nil {
 		return nil, err
 	}
-	return DigestDrift(d.Dir, raw)
+	return DigestDrift(d.Dir, raw, opts...)
 }
 
 // DigestDrift is Digest for a drift check: it analyses raw and writes the
 // rendered drift (DiffFile) and the sanitized JSON (PlanJSONFile) into dir.
-func DigestDrift(dir string, raw []byte) (*Analysis, error) {
+func DigestDrift(dir string, raw []byte, opts ...RenderOption) (*Analysis, error) {
 	a, err := AnalyzeBytes(raw)
 	if err != nil {
 		return nil, fmt.Errorf("analysing plan JSON: %w", err)
 	}
-	if err := writeWith(filepath.Join(dir, DiffFile), func(w io.Writer) error { return a.RenderDrift(w) }); err != nil {
+	if err := writeWith(filepath.Join(dir, DiffFile), func(w io.Writer) error { return a.RenderDrift(w, opts...) }); err != nil {
 		return nil, fmt.Errorf("rendering drift: %w", err)
 	}
 	if err := writeWith(filepath.Join(dir, PlanJSONFile), a.WriteSanitized); err != nil {

@@ -2,6 +2,8 @@ package plan
 
 import (
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -43,7 +45,39 @@ func NoteEnvSecrets(env map[string]string) {
 		if len(v) >= minSubstringSecret && secretEnvName(k) {
 			envSecrets.values[v] = struct{}{}
 		}
+		if k == EncryptionEnvVar {
+			for _, w := range EncryptionValues(v) {
+				envSecrets.values[w] = struct{}{}
+			}
+		}
 	}
+}
+
+// EncryptionEnvVar is OpenTofu's state and plan encryption configuration
+// (HCL or JSON), as the server's environment gives it: its key providers'
+// passphrases and keys are in it.
+const EncryptionEnvVar = "TF_ENCRYPTION"
+
+// encryptionValue is a quoted attribute value in TF_ENCRYPTION: after "="
+// (HCL) or ":" (JSON), never a block label or a JSON key.
+var encryptionValue = regexp.MustCompile(`[=:]\s*"((?:[^"\\]|\\.)*)"`)
+
+// EncryptionValues returns every attribute value in a TF_ENCRYPTION
+// configuration long enough to be masked by value (a passphrase, a key):
+// they are secrets whatever the attribute is called, and masking a
+// method's name as well costs nothing.
+func EncryptionValues(config string) []string {
+	var out []string
+	for _, m := range encryptionValue.FindAllStringSubmatch(config, -1) {
+		v := m[1]
+		if u, err := strconv.Unquote(`"` + v + `"`); err == nil {
+			v = u
+		}
+		if len(v) >= minSubstringSecret {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func init() {

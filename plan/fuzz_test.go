@@ -247,3 +247,27 @@ func FuzzJSONReader(f *testing.F) {
 		}
 	})
 }
+
+// TF_ENCRYPTION comes from the server's environment; whatever it holds,
+// every value found is long enough to mask, and a passphrase is always found.
+func FuzzEncryptionValues(f *testing.F) {
+	for _, s := range []string{
+		`key_provider "pbkdf2" "main" { passphrase = "correct-horse-battery-staple" }`,
+		`{"key_provider":{"pbkdf2":{"main":{"passphrase":"correct-horse-battery-staple"}}}}`,
+		`passphrase = "with \"quotes\" inside it"`, `= "`, ``, `a = "short"`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, config string) {
+		for _, v := range EncryptionValues(config) {
+			if len(v) < minSubstringSecret {
+				t.Fatalf("%q is too short to mask by value", v)
+			}
+		}
+		const pass = "fuzz-passphrase-4411"
+		got := EncryptionValues("passphrase = \"" + pass + "\"\n" + config)
+		if !slices.Contains(got, pass) {
+			t.Fatalf("the passphrase before %q was not found: %q", config, got)
+		}
+	})
+}

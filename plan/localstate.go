@@ -37,8 +37,8 @@ func (r *Runner) checkLocalState(st *config.Stack) error {
 		return nil
 	}
 	if kind := backendType(r.dataDir(st)); kind != "" && kind != "local" {
-		return &TerraformError{Op: "init", Stack: st.Name, Output: fmt.Sprintf(
-			"stack %q has local_state = %q in plangate.hcl, but its code declares backend %q: Terraform keeps that state itself. Remove local_state from the stack (its state is then the backend's), or the backend block from the code", st.Name, config.LocalStateStateDir, kind)}
+		return &TerraformError{Op: "init", Stack: st.Name, Product: r.Product(), Output: fmt.Sprintf(
+			"stack %q has local_state = %q in plangate.hcl, but its code declares backend %q: %s keeps that state itself. Remove local_state from the stack (its state is then the backend's), or the backend block from the code", st.Name, config.LocalStateStateDir, kind, r.Product())}
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
@@ -48,7 +48,7 @@ func (r *Runner) checkLocalState(st *config.Stack) error {
 	}
 	old := filepath.Join(st.Dir, "terraform.tfstate")
 	if info, err := os.Stat(old); err == nil && info.Size() > 0 {
-		return &TerraformError{Op: "state", Stack: st.Name, Output: fmt.Sprintf(
+		return &TerraformError{Op: "state", Stack: st.Name, Product: r.Product(), Output: fmt.Sprintf(
 			"stack %q keeps its state under state_dir (local_state = %q), where there is none yet, but %s holds a state: planning without it would propose creating every resource again. "+
 				"A human who has checked that file (an agent can write the stack directory) moves it, as the server's user:\n  install -m 0600 %s %s && rm %s",
 			st.Name, config.LocalStateStateDir, old, old, path, old)}

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+
+	"github.com/plangate/plangate/internal/tfbin"
 )
 
 // LockInfo is who holds a stack's Terraform state lock, as Terraform
@@ -77,12 +79,14 @@ type StateLockError struct {
 	Stack string
 	Dir   string
 	Lock  LockInfo
+	// Product is the program that found the lock (Terraform when not known).
+	Product tfbin.Product
 }
 
 func (e *StateLockError) Error() string {
 	l := e.Lock
 	var b strings.Builder
-	fmt.Fprintf(&b, "stack %q: the Terraform state is locked by another run, so nothing ran", e.Stack)
+	fmt.Fprintf(&b, "stack %q: the %s state is locked by another run, so nothing ran", e.Stack, e.Product)
 	if l.Who != "" {
 		fmt.Fprintf(&b, ": held by %s", l.Who)
 	}
@@ -95,7 +99,7 @@ func (e *StateLockError) Error() string {
 	}
 	var details []string
 	for _, f := range []struct{ name, v string }{
-		{"operation", l.Operation}, {"lock ID", id}, {"Terraform", l.Version}, {"path", l.Path}, {"info", l.Info},
+		{"operation", l.Operation}, {"lock ID", id}, {e.Product.String(), l.Version}, {"path", l.Path}, {"info", l.Info},
 	} {
 		if f.v != "" {
 			details = append(details, f.name+" "+f.v)
@@ -104,7 +108,7 @@ func (e *StateLockError) Error() string {
 	if len(details) > 0 {
 		fmt.Fprintf(&b, " (%s)", strings.Join(details, ", "))
 	}
-	b.WriteString(". Wait for that run to finish and try again. If it died and left the lock behind, a human (not the agent) checks that nothing is running and releases it with `terraform force-unlock ")
+	b.WriteString(". Wait for that run to finish and try again. If it died and left the lock behind, a human (not the agent) checks that nothing is running and releases it with `" + e.Product.Command() + " force-unlock ")
 	if lockIDPattern.MatchString(l.ID) {
 		b.WriteString(l.ID)
 	} else {

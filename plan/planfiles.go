@@ -35,24 +35,24 @@ func (d *Draft) WriteVarFile(vars map[string]any) (string, error) {
 // carries sensitive values in clear. The JSON is read once, into memory;
 // the analysis keeps spans of it, and both files are written as they are
 // made.
-func (d *Draft) ReadPlanJSON(rawPath string) (*Analysis, error) {
+func (d *Draft) ReadPlanJSON(rawPath string, opts ...RenderOption) (*Analysis, error) {
 	defer os.Remove(rawPath)
 	raw, err := os.ReadFile(rawPath)
 	if err != nil {
 		return nil, err
 	}
-	return Digest(d.Dir, raw)
+	return Digest(d.Dir, raw, opts...)
 }
 
 // Digest is all plangate does with a plan's JSON: it analyses raw and
 // writes the rendered diff (DiffFile) and the sanitized JSON
 // (PlanJSONFile) into dir, as they are made.
-func Digest(dir string, raw []byte) (*Analysis, error) {
+func Digest(dir string, raw []byte, opts ...RenderOption) (*Analysis, error) {
 	a, err := AnalyzeBytes(raw)
 	if err != nil {
 		return nil, fmt.Errorf("analysing plan JSON: %w", err)
 	}
-	if err := writeWith(filepath.Join(dir, DiffFile), func(w io.Writer) error { return a.RenderDiff(w) }); err != nil {
+	if err := writeWith(filepath.Join(dir, DiffFile), func(w io.Writer) error { return a.RenderDiff(w, opts...) }); err != nil {
 		return nil, fmt.Errorf("rendering diff: %w", err)
 	}
 	if err := writeWith(filepath.Join(dir, PlanJSONFile), a.WriteSanitized); err != nil {

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"strings"
+
+	"github.com/plangate/plangate/internal/tfbin"
 )
 
 // RenderOption changes how RenderDiff writes.
@@ -14,6 +16,10 @@ type RenderOption func(*renderer)
 // replacement" red, "Plan:" bold.
 func WithColour() RenderOption { return func(r *renderer) { r.colour = true } }
 
+// ForProduct names the program that made the plan (Terraform or OpenTofu)
+// in the diff's sentences, as that program's own `show` does.
+func ForProduct(p tfbin.Product) RenderOption { return func(r *renderer) { r.product = p } }
+
 type renderer struct {
 	w       *bufio.Writer
 	err     error
@@ -21,6 +27,7 @@ type renderer struct {
 	colour  bool
 	// lcsOnly: see differ (set for a plan of Terraform before 1.8).
 	lcsOnly bool
+	product tfbin.Product
 	// slab is where the differ takes its vdiffs from, kept across changes.
 	slab []vdiff
 	// values decodes one change's values at a time; its maps are taken

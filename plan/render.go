@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/plangate/plangate/internal/tfbin"
 )
 
 // RenderDiff writes the plan as a reviewer reads it, in the style of
@@ -44,8 +46,8 @@ func (a *Analysis) render(r *renderer) {
 	outputs := r.changedOutputs(a.outputs)
 
 	if len(a.drift) > 0 && (haveChanges || len(outputs) > 0) {
-		r.print("\nNote: Objects have changed outside of Terraform\n\n")
-		r.print("Terraform detected the following changes made outside of Terraform since the\nlast \"terraform apply\" which may have affected this plan:\n")
+		r.printf("\nNote: Objects have changed outside of %s\n\n", r.product)
+		r.printf("%s detected the following changes made outside of %s since the\nlast \"%s apply\" which may have affected this plan:\n", r.product, r.product, r.product.Command())
 		for _, c := range a.drift {
 			r.print("\n")
 			r.resource(c, true)
@@ -55,7 +57,7 @@ func (a *Analysis) render(r *renderer) {
 
 	if !haveChanges && len(outputs) == 0 {
 		if a.Errored {
-			r.print("\nPlanning failed. Terraform encountered an error while generating this plan.\n")
+			r.printf("\nPlanning failed. %s encountered an error while generating this plan.\n", r.product)
 		} else {
 			r.print("\nNo changes. Your infrastructure matches the configuration.\n")
 		}
@@ -64,9 +66,9 @@ func (a *Analysis) render(r *renderer) {
 
 	if haveChanges {
 		if a.Errored {
-			r.print("\nTerraform planned the following actions, but then encountered a problem:\n")
+			r.printf("\n%s planned the following actions, but then encountered a problem:\n", r.product)
 		} else {
-			r.print("\nTerraform will perform the following actions:\n")
+			r.printf("\n%s will perform the following actions:\n", r.product)
 		}
 		for _, group := range [][]*resourceChange{destroying, rest} {
 			for _, c := range group {
@@ -81,14 +83,18 @@ func (a *Analysis) render(r *renderer) {
 		if a.Counts.Import > 0 {
 			r.printf("%d to import, ", a.Counts.Import)
 		}
-		r.printf("%d to add, %d to change, %d to destroy.\n", a.Counts.Add, a.Counts.Change, a.Counts.Destroy)
+		r.printf("%d to add, %d to change, %d to destroy", a.Counts.Add, a.Counts.Change, a.Counts.Destroy)
+		if r.product == tfbin.OpenTofu && a.Counts.Forget > 0 {
+			r.printf(", %d to forget", a.Counts.Forget) // OpenTofu's line counts them, Terraform's does not
+		}
+		r.print(".\n")
 	}
 
 	if len(outputs) > 0 {
 		r.print("\nChanges to Outputs:\n")
 		r.outputs(outputs, r.outputWidth(a))
 		if !haveChanges {
-			r.print("\nYou can apply this plan to save these new output values to the Terraform\nstate, without changing any real infrastructure.\n")
+			r.printf("\nYou can apply this plan to save these new output values to the %s\nstate, without changing any real infrastructure.\n", r.product)
 		}
 	}
 }
@@ -148,7 +154,11 @@ func (r *renderer) resource(c *resourceChange, drift bool) {
 	case aCreateThenDelete, aDeleteThenCreate:
 		switch c.ActionReason {
 		case "replace_because_tainted":
-			r.headerf("  # %s is tainted, so must be replaced\n", addr)
+			if r.product == tfbin.OpenTofu {
+				r.headerf("  # %s is tainted, so it must be replaced\n", addr) // OpenTofu's wording
+			} else {
+				r.headerf("  # %s is tainted, so must be replaced\n", addr)
+			}
 		case "replace_by_request":
 			r.headerf("  # %s will be replaced, as requested\n", addr)
 		case "replace_by_triggers":
@@ -161,10 +171,10 @@ func (r *renderer) resource(c *resourceChange, drift bool) {
 		r.print(" # (destroy = false is set in the configuration)\n")
 	case aForget:
 		if c.Deposed != "" {
-			r.headerf(" # %s will be removed from Terraform state, but will not be destroyed\n", addr)
+			r.headerf(" # %s will be removed from %s state, but will not be destroyed\n", addr, r.product)
 			r.print(" # (left over from a partially-failed replacement of this instance)\n")
 		} else {
-			r.headerf(" # %s will no longer be managed by Terraform, but will not be destroyed\n", addr)
+			r.headerf(" # %s will no longer be managed by %s, but will not be destroyed\n", addr, r.product)
 		}
 		r.print(" # (destroy = false is set in the configuration)\n")
 	case aDelete:
@@ -213,7 +223,7 @@ func (r *renderer) resource(c *resourceChange, drift bool) {
 			r.headerf("  # %s has no changes\n", addr)
 		}
 	default:
-		r.headerf("  # %s has actions %q, which plangate does not recognise: review the plan with terraform show\n", addr, c.Change.Actions)
+		r.headerf("  # %s has actions %q, which plangate does not recognise: review the plan with %s show\n", addr, c.Change.Actions, r.product.Command())
 	}
 	if c.moved() && !printedMoved {
 		r.printf("  # (moved from %s)\n", c.PreviousAddress)

@@ -41,7 +41,7 @@ func (s *Summary) Headline() string {
 	line := fmt.Sprintf("Plan %s… for %s: %d to add, %d to change, %d to destroy", ShortID(s.PlanID), s.Stack, c.Add, c.Change, c.Destroy)
 	switch s.Status {
 	case StatusFailed:
-		return line + " — FAILED: Terraform reported errors; this plan can never be applied"
+		return line + " — FAILED: " + s.product.String() + " reported errors; this plan can never be applied"
 	case StatusNoChanges:
 		return line + " — no changes: the infrastructure matches the configuration"
 	case StatusDriftCheck:
@@ -285,7 +285,7 @@ func WriteReport(w io.Writer, s *Summary, now time.Time, opts ...ReportOption) {
 	}
 	writeInputs(w, s.Inputs)
 	if len(s.Drift) > 0 {
-		p("\nDrift (changed outside Terraform, not part of this plan's actions): %d\n", len(s.Drift))
+		p("\nDrift (changed outside %s, not part of this plan's actions): %d\n", s.product, len(s.Drift))
 		for i, d := range s.Drift {
 			if i == 20 {
 				p("  … %d more\n", len(s.Drift)-20)
@@ -295,7 +295,7 @@ func WriteReport(w io.Writer, s *Summary, now time.Time, opts ...ReportOption) {
 		}
 	}
 	if len(s.Errors) > 0 {
-		p("\nTerraform errors:\n")
+		p("\n%s errors:\n", s.product)
 		for _, e := range s.Errors {
 			p("  - %s\n", indentRest(e, "    "))
 		}
@@ -338,7 +338,7 @@ func WriteReport(w io.Writer, s *Summary, now time.Time, opts ...ReportOption) {
 	case StatusBlocked:
 		p("Next: this plan can never be approved. Change the proposal so it respects the stack's policy, or ask a human to change the policy in plangate.hcl.\n")
 	case StatusFailed:
-		p("Next: fix the problem Terraform reported (or tell the human about it), then call plan_change again.\n")
+		p("Next: fix the problem %s reported (or tell the human about it), then call plan_change again.\n", s.product)
 	case StatusNoChanges:
 		p("Next: nothing to apply.\n")
 	case StatusDriftCheck:

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/internal/tfbin"
 )
 
 // MinTerraform is the oldest Terraform plangate runs: the first with
@@ -47,6 +48,7 @@ type Runner struct {
 	mu       sync.Mutex
 	execPath string
 	version  *version.Version
+	product  tfbin.Product
 	sbx      *sandboxConfig
 
 	// reads joins overlapping state reads of a stack (State).
@@ -83,20 +85,17 @@ func (r *Runner) ready(ctx context.Context) error {
 	if err != nil {
 		return &TerraformError{Op: "lookup", Output: err.Error()}
 	}
-	tf, err := tfexec.NewTerraform(os.TempDir(), execPath)
-	if err != nil {
-		return &TerraformError{Op: "lookup", Output: fmt.Sprintf("terraform at %s: %v", execPath, err)}
-	}
-	v, _, err := tf.Version(ctx, true)
+	product, v, err := identify(ctx, execPath)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return &TerraformError{Op: "version", Output: fmt.Sprintf("running %s version: %v (install Terraform >= %s, or set PLANGATE_TERRAFORM to one)", execPath, err, MinTerraform)}
+		return &TerraformError{Op: "version", Output: err.Error()}
 	}
 	if v.LessThan(MinTerraform) {
-		return &TerraformError{Op: "version", Output: fmt.Sprintf("terraform %s at %s is too old: plangate needs Terraform >= %s (install a newer one, or set PLANGATE_TERRAFORM to one)", v, execPath, MinTerraform)}
+		return &TerraformError{Op: "version", Output: fmt.Sprintf("%s %s at %s is too old: plangate needs Terraform >= %s or OpenTofu >= %s (install a newer one, or set PLANGATE_TERRAFORM to one)", product.Command(), v, execPath, MinTerraform, MinTerraform)}
 	}
+	r.product = product
 	r.execPath = execPath
 	if err := r.probeSandbox(); err != nil {
 		return err
@@ -408,12 +407,12 @@ func (r *Runner) ensureInit(ctx context.Context, st *config.Stack, force bool, c
 	}
 	var stderr strings.Builder
 	tf.SetStderr(&limitedWriter{w: &stderr, n: 64 << 10})
-	r.logger.Info("terraform init", "stack", st.Name, "dir", st.Dir)
+	r.logger.Info(r.Product().Command()+" init", "stack", st.Name, "dir", st.Dir)
 	if err := tf.Init(ctx, tfexec.Upgrade(false)); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return &TerraformError{Op: "init", Stack: st.Name, Output: cleanTerraformOutput(stderr.String(), err)}
+		return &TerraformError{Op: "init", Stack: st.Name, Output: cleanTerraformOutput(stderr.String(), err), Product: r.Product()}
 	}
 	ws := st.Workspace
 	if ws == "" {
@@ -423,7 +422,7 @@ func (r *Runner) ensureInit(ctx context.Context, st *config.Stack, force bool, c
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return &TerraformError{Op: "workspace select " + ws, Stack: st.Name, Output: cleanTerraformOutput("", err) + fmt.Sprintf("\n(the workspace must exist: a human creates it with `terraform workspace new %s` in %s)", ws, st.Dir)}
+		return &TerraformError{Op: "workspace select " + ws, Stack: st.Name, Output: cleanTerraformOutput("", err) + fmt.Sprintf("\n(the workspace must exist: a human creates it with `%s workspace new %s` in %s)", r.Product().Command(), ws, st.Dir), Product: r.Product()}
 	}
 	r.mu.Lock()
 	r.init[st.Name] = true
@@ -437,13 +436,15 @@ type TerraformError struct {
 	Op     string
 	Stack  string
 	Output string
+	// Product is the program that failed (Terraform when not known).
+	Product tfbin.Product
 }
 
 func (e *TerraformError) Error() string {
 	if e.Stack == "" {
-		return fmt.Sprintf("terraform is not usable: %s", e.Output)
+		return fmt.Sprintf("%s is not usable: %s", e.Product.Command(), e.Output)
 	}
-	return fmt.Sprintf("terraform %s failed for stack %q:\n%s", e.Op, e.Stack, e.Output)
+	return fmt.Sprintf("%s %s failed for stack %q:\n%s", e.Product.Command(), e.Op, e.Stack, e.Output)
 }
 
 // Plan runs `terraform plan -out` for the stack into outDir and shows the
@@ -468,7 +469,7 @@ func (r *Runner) Plan(ctx context.Context, st *config.Stack, outDir string, opts
 	if err != nil {
 		return nil, err
 	}
-	if out.Failed && needsInit(out.Diagnostics) {
+	if out.Failed && needsInit(out.Diagnostics, r.Product()) {
 		r.logger.Info("terraform asks for init; running it again", "stack", st.Name)
 		if err := r.ensureInit(ctx, st, true, c.creds); err != nil {
 			return nil, err
@@ -539,7 +540,7 @@ func (r *Runner) planOnce(ctx context.Context, st *config.Stack, outDir string, 
 			}
 		})
 	}()
-	r.logger.Info("terraform plan", "stack", st.Name, "out", planFile)
+	r.logger.Info(r.Product().Command()+" plan", "stack", st.Name, "out", planFile)
 	_, runErr := tf.PlanJSON(ctx, pw, args...)
 	pw.Close()
 	<-done
@@ -549,7 +550,7 @@ func (r *Runner) planOnce(ctx context.Context, st *config.Stack, outDir string, 
 	if runErr != nil {
 		out.Failed = true
 		if len(out.Errors()) == 0 {
-			out.Diagnostics = append(out.Diagnostics, Diagnostic{Severity: "error", Summary: "terraform plan failed", Detail: cleanTerraformOutput(stderr.String(), runErr)})
+			out.Diagnostics = append(out.Diagnostics, Diagnostic{Severity: "error", Summary: r.Product().Command() + " plan failed", Detail: cleanTerraformOutput(stderr.String(), runErr)})
 		}
 	}
 	if _, err := os.Stat(planFile); err == nil {
@@ -567,13 +568,13 @@ func (d *uiDiagnostic) toDiagnostic() Diagnostic {
 	return out
 }
 
-func needsInit(diags []Diagnostic) bool {
+func needsInit(diags []Diagnostic, product tfbin.Product) bool {
 	for _, d := range diags {
 		if d.Severity != "error" {
 			continue
 		}
 		text := d.Summary + " " + d.Detail
-		if strings.Contains(text, "terraform init") || strings.Contains(text, "Module not installed") ||
+		if strings.Contains(text, product.Command()+" init") || strings.Contains(text, "Module not installed") ||
 			strings.Contains(text, "Backend initialization required") || strings.Contains(text, "Inconsistent dependency lock file") {
 			return true
 		}
@@ -646,7 +647,7 @@ func (r *Runner) show(ctx context.Context, st *config.Stack, op string, w io.Wri
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return &TerraformError{Op: op, Stack: st.Name, Output: cleanTerraformOutput(stderr.String(), err)}
+		return &TerraformError{Op: op, Stack: st.Name, Output: cleanTerraformOutput(stderr.String(), err), Product: r.Product()}
 	}
 	return nil
 }

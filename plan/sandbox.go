@@ -67,9 +67,9 @@ func (r *Runner) probeSandbox() error {
 	}
 	if err := sandbox.Probe(s.exe); err != nil {
 		if s.mode == SandboxRequired {
-			return &TerraformError{Op: "sandbox", Output: err.Error() + "; PLANGATE_SANDBOX=required refuses to run Terraform without one (PLANGATE_SANDBOX=auto runs it unsandboxed, and says so)"}
+			return &TerraformError{Op: "sandbox", Product: r.product, Output: err.Error() + "; PLANGATE_SANDBOX=required refuses to run " + r.product.String() + " without one (PLANGATE_SANDBOX=auto runs it unsandboxed, and says so)"}
 		}
-		r.logger.Warn("Terraform runs unsandboxed: Terraform code can read every file of this user", "err", err)
+		r.logger.Warn(r.product.String()+" runs unsandboxed: "+r.product.String()+" code can read every file of this user", "err", err)
 		return nil
 	}
 	s.active = true

@@ -15,6 +15,7 @@ import (
 
 	"github.com/plangate/plangate/internal/atomicfile"
 	"github.com/plangate/plangate/internal/flock"
+	"github.com/plangate/plangate/internal/tfbin"
 )
 
 // Record is what plangate keeps of one plan, in <state_dir>/plans/<id>/record.json.
@@ -30,8 +31,11 @@ type Record struct {
 	UpdatedAt        time.Time      `json:"updated_at"`
 	PlanSHA256       string         `json:"plan_sha256,omitempty"`
 	TerraformVersion string         `json:"terraform_version,omitempty"`
-	Status           Status         `json:"status"`
-	StatusNote       string         `json:"status_note,omitempty"`
+	// Product is the program that made the plan, "Terraform" or
+	// "OpenTofu"; empty in records older than the field (Terraform's).
+	Product    tfbin.Product `json:"product,omitempty"`
+	Status     Status        `json:"status"`
+	StatusNote string        `json:"status_note,omitempty"`
 	// RequestedBy is the MCP client that asked for the plan, as it named
 	// itself at initialize (not proof of anything: shown to the approver).
 	RequestedBy *Requester `json:"requested_by,omitempty"`

@@ -3,7 +3,11 @@
 // reviewable diff, and keeping a record of every plan on disk.
 package plan
 
-import "time"
+import (
+	"time"
+
+	"github.com/plangate/plangate/internal/tfbin"
+)
 
 // Status is the lifecycle state of a plan record.
 type Status string
@@ -112,6 +116,8 @@ type Summary struct {
 	// headline is fixed by Page so that every page of a plan starts with
 	// the same line, whatever page of deletions it carries.
 	headline string
+	// product made the plan; the report names it.
+	product tfbin.Product
 }
 
 // Summary is the plan as every consumer sees it, derived from the record
@@ -125,6 +131,7 @@ func (r *Record) Summary(now time.Time) Summary {
 		Warnings: r.Warnings, Errors: r.Errors, RunsCode: nonNil(r.RunsCode),
 		ProtectedHits: nonNil(r.ProtectedHits), BlockedReasons: nonNil(r.BlockedReasons), ApprovalsRequired: r.ApprovalsRequired,
 		PlanSHA256: r.PlanSHA256, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, AWS: r.AWS,
+		product: r.Product,
 	}
 	s.Inputs = nonNil(r.Inputs)
 	if s.Status == StatusAwaitingApproval {

@@ -255,7 +255,7 @@ func TestApplyWhileStateLockedNamesTheHolder(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(st.Dir, ".terraform.tfstate.lock.info"), info, 0o600))
 
 	msg := textOf(h.applyWith(sum.PlanID, token))
-	assert.Contains(t, msg, "the Terraform state is locked by another run, so nothing ran: held by bob@laptop")
+	assert.Contains(t, msg, "the "+tftest.Product(t).String()+" state is locked by another run, so nothing ran: held by bob@laptop")
 	assert.Contains(t, msg, "plangate approve "+sum.PlanID)
 	rec, err := h.deps.Store.Get(sum.PlanID)
 	require.NoError(t, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plangate/plangate/internal/tftest"
 	"github.com/plangate/plangate/plan"
 	"github.com/plangate/plangate/tools"
 )
@@ -96,7 +97,7 @@ func TestInvalidHCLReturnsTerraformDiagnostics(t *testing.T) {
 	msg := h.fails("plan_change", map[string]any{"stack": "broken"})
 	assert.Contains(t, msg, `stack "broken"`)
 	assert.Contains(t, msg, "main.tf")
-	assert.Contains(t, msg, "Fix the Terraform configuration")
+	assert.Contains(t, msg, "Fix the "+tftest.Product(t).String()+" configuration")
 	assert.NotContains(t, msg, "\x1b[", "colour codes are stripped")
 	assert.Less(t, len(msg), 6000, "diagnostics are trimmed")
 	var lp tools.ListPlansResult
@@ -117,7 +118,7 @@ func TestPlanThatErrorsHalfWayIsRecordedFailed(t *testing.T) {
 	assert.Contains(t, s.Errors[0], "The stack is not healthy")
 	text := textOf(res)
 	assert.True(t, strings.HasPrefix(text, "Plan "+s.PlanID[:8]+"… for failing: "), text)
-	assert.Contains(t, strings.SplitN(text, "\n", 2)[0], " — FAILED: Terraform reported errors", text)
+	assert.Contains(t, strings.SplitN(text, "\n", 2)[0], " — FAILED: "+tftest.Product(t).String()+" reported errors", text)
 	assert.NotContains(t, text, "plangate approve")
 	assert.NoFileExists(t, filepath.Join(h.deps.Store.Dir(s.PlanID), plan.PlanFile), "a failed plan keeps no plan file to apply")
 
@@ -145,7 +146,7 @@ func TestTerraformMissingOrTooOld(t *testing.T) {
 	t.Run("too old", func(t *testing.T) {
 		// A stand-in executable that reports an old version, as Terraform 1.4 would.
 		old := filepath.Join(t.TempDir(), "terraform")
-		require.NoError(t, os.WriteFile(old, []byte("#!/bin/sh\necho '{\"terraform_version\":\"1.4.6\",\"platform\":\"linux_amd64\",\"provider_selections\":{},\"terraform_outdated\":true}'\n"), 0o755))
+		require.NoError(t, os.WriteFile(old, []byte("#!/bin/sh\necho 'Terraform v1.4.6'\necho 'on linux_amd64'\n"), 0o755))
 		h := newHarness(t, withTerraform(func() (string, error) { return old, nil }))
 		msg := h.fails("plan_change", map[string]any{"stack": "web"})
 		assert.Contains(t, msg, "1.4.6")

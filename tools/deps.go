@@ -222,13 +222,13 @@ func planIDProperty(desc string) mcp.ToolOption {
 func nextStep(te *plan.TerraformError) string {
 	switch {
 	case te.Stack == "":
-		return "A human must install Terraform (>= 1.5) where the server runs, or set PLANGATE_TERRAFORM; then try again."
+		return "A human must install Terraform (>= 1.5) or OpenTofu (>= 1.5, with terraform_binary = \"tofu\" in plangate.hcl) where the server runs, or set PLANGATE_TERRAFORM; then try again."
 	case strings.HasPrefix(te.Op, "workspace"):
 		return "A human must create the workspace (or fix `workspace` in plangate.hcl); then try again."
 	case te.Op == "init":
-		return "terraform init failed: fix the configuration, backend or provider requirements it names (or ask a human to, if it is a network or credentials problem), then try again."
+		return te.Product.Command() + " init failed: fix the configuration, backend or provider requirements it names (or ask a human to, if it is a network or credentials problem), then try again."
 	default:
-		return "Fix the Terraform configuration it names (or ask a human to), then try again."
+		return "Fix the " + te.Product.String() + " configuration it names (or ask a human to), then try again."
 	}
 }
 

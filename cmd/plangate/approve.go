@@ -144,7 +144,7 @@ func writeApproveContext(w io.Writer, rec *plan.Record, st *config.Stack, chk *g
 	p("Asked by:   %s, at %s\n", who, rec.CreatedAt.Format(time.RFC3339))
 	p("Runs in:    stack %s, workspace %s, directory %s\n", st.Name, st.Workspace, st.Dir)
 	if rec.TerraformVersion != "" {
-		p("Terraform:  %s\n", rec.TerraformVersion)
+		p("%-11s %s\n", rec.Product.String()+":", rec.TerraformVersion)
 	}
 	if rec.AWS != nil {
 		p("AWS:        %s\n", rec.AWS)

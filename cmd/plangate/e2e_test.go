@@ -416,7 +416,7 @@ func TestHumanGateOverStdio(t *testing.T) {
 	ctx := out[strings.Index(out, "--- Before you approve ---"):]
 	assert.Regexp(t, `Asked by:   \S+ \S+, at 20`, ctx, "the MCP client that asked")
 	assert.Contains(t, ctx, "Runs in:    stack web, workspace default, directory ")
-	assert.Contains(t, ctx, "Terraform:  1.")
+	assert.Contains(t, ctx, fmt.Sprintf("%-11s 1.", tftest.Product(t).String()+":"), "the program that made the plan, and its version")
 	assert.Contains(t, ctx, "Policy now: 1 approval(s) needed for this plan")
 	assert.Contains(t, ctx, "Deletes:    nothing")
 

@@ -349,7 +349,7 @@ func openState(cfg *config.Config, live *config.Live, logger *slog.Logger) (*env
 	if err != nil {
 		return nil, err
 	}
-	runner := plan.NewRunner(tfbin.Find, cfg.StateDir, logger)
+	runner := plan.NewRunner(tfbin.Finder(cfg.TerraformBinary), cfg.StateDir, logger)
 	if err := sandboxTerraform(runner, live); err != nil {
 		return nil, err
 	}

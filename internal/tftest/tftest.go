@@ -4,6 +4,7 @@ package tftest
 import (
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -44,6 +45,24 @@ func Find(t testing.TB) string {
 	p := filepath.Join(RepoRoot(t), "bin", "terraform")
 	if _, statErr := os.Stat(p); statErr != nil {
 		t.Fatalf("%v (run `make terraform`)", err)
+	}
+	return p
+}
+
+// Product is which program Find's terraform is (Terraform or OpenTofu),
+// from its version output as plangate reads it: tests that check a text
+// naming the program expect the one that runs (`make test-opentofu`).
+func Product(t testing.TB) tfbin.Product {
+	t.Helper()
+	cmd := exec.Command(Find(t), "version")
+	cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s version: %v", Find(t), err)
+	}
+	p, _, err := tfbin.ParseVersion(string(out))
+	if err != nil {
+		t.Fatal(err)
 	}
 	return p
 }

@@ -1,6 +1,7 @@
 # A config that sets every field. config_test.go checks each value.
 state_dir = "state/plangate"
 provider_mirror = "infra"
+terraform_binary = "tofu"
 
 stack "web" {
   dir         = "infra/web"
