@@ -162,19 +162,19 @@ func (a *Analysis) collectCode(config any) {
 		if c.read {
 			if r.program != nil {
 				readAtApply[c.key] = true
-				a.Code = append(a.Code, CodeRun{Address: c.address, Kind: CodeExternal, Detail: a.codeDetail(r.program, " "), Phase: PhaseApply})
+				a.Code = append(a.Code, CodeRun{Address: c.address, Kind: CodeExternal, Detail: Printable(a.codeDetail(r.program, " ")), Phase: PhaseApply})
 				a.codeSources = append(a.codeSources, codeSource{res: r, attrs: []string{"program"}})
 			}
 			continue
 		}
 		for i, p := range r.provisioners {
-			a.Code = append(a.Code, CodeRun{Address: c.address, Kind: p.Type, Detail: a.provisionerDetail(p), Phase: PhaseApply})
+			a.Code = append(a.Code, CodeRun{Address: c.address, Kind: p.Type, Detail: Printable(a.provisionerDetail(p)), Phase: PhaseApply})
 			a.codeSources = append(a.codeSources, codeSource{res: r, provisioner: i, attrs: provisionerAttrs(p)})
 		}
 	}
 	for key, r := range resources {
 		if r.program != nil && !readAtApply[key] {
-			a.Code = append(a.Code, CodeRun{Address: r.address(), Kind: CodeExternal, Detail: a.codeDetail(r.program, " "), Phase: PhasePlan})
+			a.Code = append(a.Code, CodeRun{Address: r.address(), Kind: CodeExternal, Detail: Printable(a.codeDetail(r.program, " ")), Phase: PhasePlan})
 			a.codeSources = append(a.codeSources, codeSource{res: r, attrs: []string{"program"}})
 		}
 	}

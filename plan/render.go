@@ -611,7 +611,7 @@ func heredocLines(s string) []string {
 // heredocLine writes one line of a multi-line string (an empty one keeps
 // its indentation, as in Terraform's text).
 func (r *renderer) heredocLine(indent int, act action, line string) {
-	r.print(indentation(indent+1) + r.sym(act) + " " + line + "\n")
+	r.print(indentation(indent+1) + r.sym(act) + " " + Printable(line) + "\n")
 }
 
 func (r *renderer) multilineUpdate(d *vdiff, indent int, o renderOpts) {

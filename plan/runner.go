@@ -560,7 +560,7 @@ func (r *Runner) planOnce(ctx context.Context, st *config.Stack, outDir string, 
 }
 
 func (d *uiDiagnostic) toDiagnostic() Diagnostic {
-	out := Diagnostic{Severity: d.Severity, Summary: d.Summary, Detail: d.Detail}
+	out := Diagnostic{Severity: d.Severity, Summary: Printable(d.Summary), Detail: Printable(d.Detail)}
 	if d.Range != nil {
 		out.File = d.Range.Filename
 		out.Line = d.Range.Start.Line
@@ -683,7 +683,7 @@ func cleanTerraformOutput(stderr string, err error) string {
 		}
 		lines = append(lines, l)
 	}
-	s = strings.TrimSpace(strings.Join(lines, "\n"))
+	s = Printable(strings.TrimSpace(strings.Join(lines, "\n")))
 	const maxLen = 4000
 	if len(s) > maxLen {
 		s = Truncate(s, maxLen) + " (trimmed)"
