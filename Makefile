@@ -96,7 +96,8 @@ $(TOFU):
 	(cd "$$tmp" && $(GO) build -ldflags "-X github.com/opentofu/opentofu/version.dev=no" -o $(TOFU) ./cmd/tofu)
 
 test-opentofu: $(TOFU)
-	PLANGATE_TERRAFORM=$(TOFU) $(GO) test -count=1 -timeout 30m -skip '^TestAWS(Loop|AccountGuard|RemoteState|CheckDrift)' ./plan/ ./server/ ./cmd/...
+	@$(GO) build -o $(TESTPROGRESS) ./internal/testprogress
+	set -o pipefail; PLANGATE_TERRAFORM=$(TOFU) $(GO) test -json -count=1 -timeout 30m -skip '^TestAWS(Loop|AccountGuard|RemoteState|CheckDrift)' ./plan/ ./server/ ./cmd/... | $(TESTPROGRESS)
 
 demo: build terraform
 	$(BIN)/plangate demo
