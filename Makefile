@@ -78,7 +78,7 @@ test-terraform-fallback:
 # the proxy and built in a writable copy, flagged as a release (as
 # OpenTofu's own release builds are) so that it reports 1.10.10, not -dev.
 # The AWS-provider tests of cmd/plangate (TestAWSLoop, TestAWSAccountGuard,
-# TestAWSRemoteState, TestAWSCheckDrift) are skipped: OpenTofu resolves their `hashicorp/aws`
+# TestAWSRemoteState, TestAWSCheckDrift) and plan's TestFidelityAWS are skipped: OpenTofu resolves their `hashicorp/aws`
 # to registry.opentofu.org/hashicorp/aws, which neither the test mirror
 # (laid out for registry.terraform.io) nor the default providers policy
 # has; they run in `make test` with the machine's Terraform.
@@ -97,7 +97,7 @@ $(TOFU):
 
 test-opentofu: $(TOFU)
 	@$(GO) build -o $(TESTPROGRESS) ./internal/testprogress
-	set -o pipefail; PLANGATE_TERRAFORM=$(TOFU) $(GO) test -json -count=1 -timeout 30m -skip '^TestAWS(Loop|AccountGuard|RemoteState|CheckDrift)' ./plan/ ./server/ ./cmd/... | $(TESTPROGRESS)
+	set -o pipefail; PLANGATE_TERRAFORM=$(TOFU) $(GO) test -json -count=1 -timeout 30m -skip '^Test(AWS(Loop|AccountGuard|RemoteState|CheckDrift)|FidelityAWS)' ./plan/ ./server/ ./cmd/... | $(TESTPROGRESS)
 
 demo: build terraform
 	$(BIN)/plangate demo

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plangate/plangate/internal/tfbin"
 	"github.com/plangate/plangate/internal/tftest"
 )
 
@@ -370,7 +371,9 @@ func storedDiff(t *testing.T, planJSON []byte) (*Analysis, string) {
 	require.NoError(t, err)
 	const id = "0193f2c4-7d1e-7b3a-9c55-2f4e8d1a6b70"
 	require.NoError(t, os.MkdirAll(store.Dir(id), 0o700))
-	a, err := Digest(store.Dir(id), planJSON)
+	// As gate.Propose renders it: for the program that made the plan.
+	product := ForProduct(tftest.Product(t))
+	a, err := Digest(store.Dir(id), planJSON, product)
 	require.NoError(t, err)
 	var sb strings.Builder
 	for offset := 0; ; {
@@ -385,7 +388,7 @@ func storedDiff(t *testing.T, planJSON []byte) (*Analysis, string) {
 		offset = page.Next
 	}
 	var direct bytes.Buffer
-	require.NoError(t, a.RenderDiff(&direct))
+	require.NoError(t, a.RenderDiff(&direct, product))
 	require.Equal(t, direct.String(), sb.String(), "the stored diff is the rendered one")
 	return a, sb.String()
 }
@@ -482,12 +485,17 @@ func TestFidelity(t *testing.T) {
 	env := terraformEnv(t)
 	version := terraformVersion(t, bin, env)
 	root, names := fixtureNames(t)
+	product := tftest.Product(t)
 	var mu sync.Mutex
 	var total fidelityStats
 	t.Cleanup(func() { t.Logf("terraform %s: %s", version, total) })
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			if product == tfbin.OpenTofu && (name == "forget" || name == "removed_destroy") {
+				// TestFixtures still checks these plans' counts and deletions under OpenTofu.
+				t.Skip("OpenTofu 1.10 prints a forgotten instance its own way (\"will be removed from the OpenTofu state but will not be destroyed\", every attribute shown, no \"destroy = false\" line, the closing brace unindented); plangate renders it as Terraform does")
+			}
 			dir := filepath.Join(root, name)
 			skipUnlessVersion(t, dir, version)
 			run := runFixture(t, bin, env, dir)

@@ -18,7 +18,17 @@ func WithColour() RenderOption { return func(r *renderer) { r.colour = true } }
 
 // ForProduct names the program that made the plan (Terraform or OpenTofu)
 // in the diff's sentences, as that program's own `show` does.
-func ForProduct(p tfbin.Product) RenderOption { return func(r *renderer) { r.product = p } }
+//
+// OpenTofu (1.10) still aligns every list by longest common subsequence,
+// as Terraform before 1.8 did.
+func ForProduct(p tfbin.Product) RenderOption {
+	return func(r *renderer) {
+		r.product = p
+		if p == tfbin.OpenTofu {
+			r.lcsOnly = true
+		}
+	}
+}
 
 type renderer struct {
 	w       *bufio.Writer

@@ -494,7 +494,7 @@ func TestProtocolVersionsOverStdio(t *testing.T) {
 			assert.Equal(t, version, res.ProtocolVersion)
 			tl, err := c.ListTools(ctx, mcp.ListToolsRequest{})
 			require.NoError(t, err)
-			assert.Len(t, tl.Tools, 7)
+			assert.Len(t, tl.Tools, 8, "the seven tools and check_drift")
 			req := mcp.CallToolRequest{}
 			req.Params.Name = "plan_change"
 			req.Params.Arguments = map[string]any{"stack": "web"}
