@@ -42,8 +42,8 @@ lint: fmt-check vet
 
 # The tests run real terraform (terraform_data stacks, no network) and the
 # real plangate binary over stdio.
-test: lint terraform e2e-deps
-	$(GO) test -count=1 -timeout 30m ./...
+test: lint terraform e2e-deps browser-deps
+	PLANGATE_E2E_BROWSER=required $(GO) test -count=1 -timeout 30m ./...
 
 # The real MCP clients the e2e tests run (e2e/clients: the TypeScript SDK
 # and the MCP Inspector), installed from the committed lockfile; skipped
@@ -56,6 +56,25 @@ e2e-deps:
 	else \
 		command -v npm >/dev/null || { echo "npm not found: the e2e tests need Node >= 20 and npm"; exit 1; }; \
 		npm ci --prefix e2e/clients --no-audit --no-fund && touch $$stamp; \
+	fi
+
+# The browser the review-page tests drive (e2e/review_browser_test.go,
+# through playwright-core): Debian's chromium, never a browser download.
+# Installed with apt-get when missing and we are root (as CI is); otherwise
+# this fails and says how to install it. `make test` then requires the
+# browser tests to run (PLANGATE_E2E_BROWSER=required): they never skip.
+CHROMIUM := /usr/bin/chromium
+.PHONY: browser-deps
+browser-deps:
+	@if [ -x $(CHROMIUM) ]; then \
+		echo "$(CHROMIUM) is installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "$(CHROMIUM) not found: installing Debian's chromium with apt-get (a few minutes, once)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium && test -x $(CHROMIUM); \
+	else \
+		echo "$(CHROMIUM) not found: the review-page tests need Debian's chromium; install it as root (apt-get install -y chromium) and run make test again"; \
+		exit 1; \
 	fi
 
 # The same tests against the fallback Terraform (the oldest plangate
