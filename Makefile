@@ -77,6 +77,12 @@ browser-deps:
 		exit 1; \
 	fi
 
+# The README's screenshots of the review page (docs/review-*.png), taken
+# by the browser test as it runs.
+.PHONY: review-screenshots
+review-screenshots: e2e-deps browser-deps
+	PLANGATE_SCREENSHOTS=docs PLANGATE_E2E_BROWSER=required $(GO) test -count=1 -run '^TestReviewPageInChromium$$' ./e2e/
+
 # The same tests against the fallback Terraform (the oldest plangate
 # supports), built from source into ./bin/compat. The AWS-provider tests of
 # cmd/plangate (TestAWS*: remote state with S3's use_lockfile needs
