@@ -147,9 +147,11 @@ func TestReviewPageInChromium(t *testing.T) {
 		require.NotNil(t, pl.PasskeyButton, "alice, accepted, gets the passkey button:\n%s", pl.Text)
 		assert.False(t, pl.PasskeyButton.Disabled)
 		assert.NotNil(t, pl.ApproveCommand, "the key approver still sees the command")
+		// With the keyboard alone: Tab to the button, Enter.
 		var a approveResult
-		b.do(&a, "approve", map[string]any{"page": "alice", "planId": p1ID, "approver": "alice"})
+		b.do(&a, "approveByKeyboard", map[string]any{"page": "alice", "planId": p1ID, "approver": "alice"})
 		require.Equal(t, "output.token", a.Shown, "the page shows a token, not an error: %v", a.Errors)
+		t.Logf("the approve button took focus after %d Tab presses", a.Tabs)
 		token = a.Token
 		require.True(t, strings.HasPrefix(token, "pgt2."), token)
 		require.Len(t, strings.Split(token, "."), 5, "pgt2.<payload>.<authenticatorData>.<clientDataJSON>.<signature>")
@@ -411,6 +413,7 @@ type credential struct {
 }
 
 type approveResult struct {
+	Tabs        int          `json:"tabs"`
 	Shown       string       `json:"shown"`
 	Token       string       `json:"token"`
 	Errors      []string     `json:"errors"`

@@ -236,6 +236,35 @@ const ops = {
     return { shown: which, token: which === 'output.token' ? token.trim() : null, errors, credentials: await credentials(p) };
   },
 
+  // approveByKeyboard does the same with the keyboard alone: Tab until
+  // the plan's approve button has focus (choosing the approver on the way
+  // with the arrow keys when the page asks), then Enter.
+  async approveByKeyboard({ page: name, planId, approver, maxTabs = 80 }) {
+    const p = await getPage(name, { authenticator: true });
+    const sel = planSel(planId);
+    const focused = () =>
+      p.page.evaluate((sel) => {
+        const el = document.activeElement;
+        const art = el?.closest('article.plan');
+        return { inPlan: !!art && art.matches(sel), action: el?.dataset?.action ?? null, tag: el?.tagName.toLowerCase() ?? null, name: el?.getAttribute('name') ?? null };
+      }, sel);
+    let tabs = 0;
+    for (; tabs < maxTabs; tabs++) {
+      const f = await focused();
+      if (f.inPlan && f.tag === 'select' && f.name === 'approver' && approver) {
+        await p.page.locator(`${sel} select[name="approver"]`).selectOption(approver);
+      }
+      if (f.inPlan && f.action === 'approve-passkey') break;
+      await p.page.keyboard.press('Tab');
+    }
+    if (tabs === maxTabs) return { tabs, shown: null, token: null, errors: [`no approve button took focus in ${maxTabs} Tab presses`] };
+    await p.page.keyboard.press('Enter');
+    const which = await waitForAny(p.page, sel, ['output.token', 'p.error[role="alert"]']);
+    const token = await p.page.locator(`${sel} output.token`).textContent().catch(() => null);
+    const errors = await p.page.locator(`${sel} p.error[role="alert"]`).allTextContents();
+    return { tabs, shown: which, token: which === 'output.token' ? token.trim() : null, errors, credentials: await credentials(p) };
+  },
+
   // credentials lists what the page's virtual authenticator holds.
   async credentials({ page: name }) {
     const p = await getPage(name, { authenticator: true });
@@ -283,24 +312,6 @@ const ops = {
     const p = await getPage(name);
     await p.page.screenshot({ path, fullPage, animations: 'disabled', caret: 'hide' });
     return { path };
-  },
-
-  // press sends keys to the focused element (keyboard operability).
-  async keyboard({ page: name, keys }) {
-    const p = await getPage(name);
-    const seen = [];
-    for (const k of keys) {
-      await p.page.keyboard.press(k);
-      seen.push(
-        await p.page.evaluate(() => {
-          const el = document.activeElement;
-          if (!el) return null;
-          const art = el.closest('article.plan');
-          return { tag: el.tagName.toLowerCase(), action: el.dataset?.action ?? null, name: el.getAttribute('name'), planId: art?.dataset.planId ?? null };
-        }),
-      );
-    }
-    return seen;
   },
 };
 
