@@ -50,6 +50,11 @@ type NonceUse struct {
 	PlanID      string    `json:"plan_id"`
 	Fingerprint string    `json:"fingerprint"`
 	UsedAt      time.Time `json:"used_at"`
+	// Credential and SignCount are set for a passkey (pgt2) token: the
+	// passkey's fingerprint and the sign counter of its assertion. The
+	// next use of that passkey must count higher (when either counts).
+	Credential string `json:"credential,omitempty"`
+	SignCount  uint32 `json:"sign_count,omitempty"`
 }
 
 // OpenLedger opens, creating if needed, the ledger in stateDir.
@@ -133,6 +138,24 @@ func (l *Ledger) lookup(nonce string) (*NonceUse, error) {
 	return nil, nil
 }
 
+// lastCounter returns the sign counter of the last recorded use of the
+// passkey with this fingerprint (0 when none).
+func (l *Ledger) lastCounter(credential string) (uint32, error) {
+	f, err := os.Open(l.path)
+	if err != nil {
+		return 0, fmt.Errorf("read approval ledger: %w", err)
+	}
+	defer f.Close()
+	if err := flock.Lock(f, flock.Shared); err != nil {
+		return 0, fmt.Errorf("lock approval ledger: %w", err)
+	}
+	st, err := l.read(f)
+	if err != nil {
+		return 0, err
+	}
+	return st.counters[credential], nil
+}
+
 // Consume records every use, or none: under an exclusive lock it refuses
 // with a *RefusalError if any nonce was recorded before (or appears twice
 // in uses); otherwise it appends them as one line, fsyncs it and records
@@ -171,10 +194,23 @@ func (l *Ledger) Consume(uses []NonceUse) error {
 	if err != nil {
 		return err
 	}
+	counters := map[string]uint32{}
 	for _, u := range uses {
 		if prev, ok := st.uses[u.Nonce]; ok {
-			return refusef("the approval token from %s (%s) was already used at %s (for plan %s): each approval token works once; ask %s to run plangate approve again for a new one",
+			return refusef("the approval token from %s (%s) was already used at %s (for plan %s): each approval token works once; ask %s to approve again for a new one",
 				prev.Approver, u.Fingerprint, stamp(prev.UsedAt), prev.PlanID, prev.Approver)
+		}
+		// Checked again here, under the lock: two applies racing with
+		// assertions of one passkey cannot both pass with one counter.
+		if u.Credential != "" {
+			last, seen := counters[u.Credential]
+			if !seen {
+				last = st.counters[u.Credential]
+			}
+			if p := counterProblem(last, u.SignCount); p != "" {
+				return refusef("the approval token from %s (%s) is refused: %s", u.Approver, u.Fingerprint, p)
+			}
+			counters[u.Credential] = u.SignCount
 		}
 	}
 	return l.append(f, st, ledgerLine{Uses: uses})
@@ -289,10 +325,11 @@ type ledgerHead struct {
 // ledgerState is what reading the ledger found.
 type ledgerState struct {
 	uses     map[string]NonceUse
-	complete int64  // bytes of complete lines
-	lines    int    // complete lines, legacy and blank ones included
-	last     string // chain value after the last line: what the next line's prev must be
-	before   string // chain value before the last line, for a head one line behind
+	counters map[string]uint32 // passkey fingerprint -> sign counter of its last use
+	complete int64             // bytes of complete lines
+	lines    int               // complete lines, legacy and blank ones included
+	last     string            // chain value after the last line: what the next line's prev must be
+	before   string            // chain value before the last line, for a head one line behind
 }
 
 // LedgerError says where and how the ledger is damaged or was tampered
@@ -390,7 +427,7 @@ func (l *Ledger) readHead() (h ledgerHead, ok bool, err error) {
 // next seq, the previous line's hash as prev_sha256 and a line_sha256 of
 // its own bytes. An incomplete last line (a crash mid-append) is left out.
 func parseLedger(data []byte) (st *ledgerState, badLine int, reason string) {
-	st = &ledgerState{uses: map[string]NonceUse{}, last: linehash.Zero, before: linehash.Zero}
+	st = &ledgerState{uses: map[string]NonceUse{}, counters: map[string]uint32{}, last: linehash.Zero, before: linehash.Zero}
 	chained := false
 	var off int64
 	// The legacy lines' chain value is the hash of all of them, taken once
@@ -462,9 +499,13 @@ func parseLedger(data []byte) (st *ledgerState, badLine int, reason string) {
 	}
 }
 
-// add records u, keeping the first use of a nonce.
+// add records u, keeping the first use of a nonce, and the last sign
+// counter of a passkey.
 func (st *ledgerState) add(u NonceUse) {
 	if _, dup := st.uses[u.Nonce]; !dup {
 		st.uses[u.Nonce] = u
+	}
+	if u.Credential != "" {
+		st.counters[u.Credential] = u.SignCount
 	}
 }

@@ -11,9 +11,12 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/passkey"
 )
 
 const (
@@ -59,7 +62,8 @@ type Token struct {
 	// signed and fingerprinted.
 	Text string
 
-	sig []byte // over "pgt1.<payload b64>", the start of Text
+	sig       []byte             // pgt1: over "pgt1.<payload b64>", the start of Text
+	assertion *passkey.Assertion // pgt2: the WebAuthn assertion
 }
 
 // Issue signs an approval of one plan file by k's approver. The token
@@ -69,8 +73,39 @@ func Issue(k *PrivateKey, planID, planSHA256, stack string, planExpires, now tim
 	if k == nil || len(k.Key) != ed25519.PrivateKeySize {
 		return "", nil, errors.New("issue approval token: no valid approver key")
 	}
+	c, err := newClaims(k.Approver, planID, planSHA256, stack, planExpires, now, ttl)
+	if err != nil {
+		return "", nil, err
+	}
+	text, err := sign(k.Key, c)
+	if err != nil {
+		return "", nil, err
+	}
+	return text, c, nil
+}
+
+// NewPayload makes the claims a passkey approver signs on the review page,
+// with Issue's expiry rules, and their payload: the JSON a pgt2 token
+// carries, base64url without padding. The WebAuthn challenge is the
+// SHA-256 of the decoded payload (passkey.Challenge); passkey.
+// TokenFromAssertion turns the browser's assertion into the token.
+func NewPayload(approver, planID, planSHA256, stack string, planExpires, now time.Time, ttl time.Duration) (string, *Claims, error) {
+	c, err := newClaims(approver, planID, planSHA256, stack, planExpires, now, ttl)
+	if err != nil {
+		return "", nil, err
+	}
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", nil, fmt.Errorf("make approval payload: %w", err)
+	}
+	return b64.EncodeToString(payload), c, nil
+}
+
+// newClaims makes the claims of a new approval: they expire at now+ttl or
+// when the plan does, whichever is first (ttl <= 0: when the plan does).
+func newClaims(approver, planID, planSHA256, stack string, planExpires, now time.Time, ttl time.Duration) (*Claims, error) {
 	if !planExpires.After(now) {
-		return "", nil, fmt.Errorf("plan %s expired at %s: it can no longer be approved; ask the agent to plan the change again",
+		return nil, fmt.Errorf("plan %s expired at %s: it can no longer be approved; ask the agent to plan the change again",
 			planID, planExpires.UTC().Format(time.RFC3339))
 	}
 	exp := planExpires
@@ -79,10 +114,10 @@ func Issue(k *PrivateKey, planID, planSHA256, stack string, planExpires, now tim
 	}
 	nonce := make([]byte, nonceSize)
 	if _, err := rand.Read(nonce); err != nil {
-		return "", nil, fmt.Errorf("issue approval token: %w", err)
+		return nil, fmt.Errorf("issue approval token: %w", err)
 	}
 	c := &Claims{
-		Approver:   k.Approver,
+		Approver:   approver,
 		PlanID:     planID,
 		PlanSHA256: planSHA256,
 		Stack:      stack,
@@ -92,16 +127,12 @@ func Issue(k *PrivateKey, planID, planSHA256, stack string, planExpires, now tim
 		Nonce:     b64.EncodeToString(nonce),
 	}
 	if c.ExpiresAt <= c.IssuedAt {
-		return "", nil, fmt.Errorf("plan %s expires in less than a second: it can no longer be approved; ask the agent to plan the change again", planID)
+		return nil, fmt.Errorf("plan %s expires in less than a second: it can no longer be approved; ask the agent to plan the change again", planID)
 	}
 	if err := c.validate(); err != nil {
-		return "", nil, fmt.Errorf("issue approval token: %w", err)
+		return nil, fmt.Errorf("issue approval token: %w", err)
 	}
-	text, err := sign(k.Key, c)
-	if err != nil {
-		return "", nil, err
-	}
-	return text, c, nil
+	return c, nil
 }
 
 // sign encodes and signs claims as they are, without checking them.
@@ -125,10 +156,27 @@ func tokenProblem(what string) *RefusalError {
 		"; copy the whole token that plangate approve printed on its last line, unchanged (line breaks do not matter), or ask the approver to run plangate approve again"}
 }
 
+// isPasskeyToken reports whether text, whitespace removed, starts as a
+// pgt2 token does.
+func isPasskeyToken(text string) bool {
+	head := text[:min(len(text), 64)]
+	return strings.HasPrefix(strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, head), PasskeyTokenPrefix)
+}
+
 // Parse reads a token as a human pasted it: all whitespace is removed (a
 // token wrapped across lines still parses), and anything else that differs
-// from what Issue produced is refused with a *RefusalError.
+// from what Issue produced is refused with a *RefusalError. A pgt2 token
+// (a passkey's, from the review page) is read by passkey.ParseToken, and
+// its payload as strictly as a pgt1 token's.
 func Parse(text string) (*Token, error) {
+	if isPasskeyToken(text) {
+		return parsePasskeyToken(text)
+	}
 	sm, err := tokenForm.open(text)
 	if err != nil {
 		return nil, tokenProblem(err.Error())

@@ -183,7 +183,7 @@ func TestParseRefuses(t *testing.T) {
 		{name: "only whitespace", text: " \n\t", contains: "it is empty"},
 		{name: "random text", text: "hello", contains: "does not start with pgt1."},
 		{name: "upper-case prefix", text: "PGT1." + valid[5:], contains: "does not start with pgt1."},
-		{name: "other version", text: "pgt2." + valid[5:], contains: "not a version this plangate reads"},
+		{name: "other version", text: "pgt3." + valid[5:], contains: "not a version this plangate reads"},
 		{name: "prefix without dot", text: "pgt1" + valid[5:], contains: "not a version"},
 		{name: "signature missing", text: "pgt1." + payloadB64, contains: "2 dot-separated parts"},
 		{name: "trailing dot", text: valid + ".", contains: "4 dot-separated parts"},

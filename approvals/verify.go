@@ -105,10 +105,10 @@ func Verify(tokens []string, facts PlanFacts, approvers []*config.Approver, ledg
 				"only configured approvers can approve; ask one of them to run `%s`",
 				label, tok.Fingerprint(), c.Approver, approverNames(approvers), approveCmd)
 		}
-		if !tok.VerifySignature(a.PublicKey) {
-			return nil, refusef("%s (%s) claims to be from %s, but its signature does not verify with %s's public key in plangate.hcl: "+
-				"it was altered or not made with %s's key; ask %s to run `%s` and pass the printed token unchanged",
-				label, tok.Fingerprint(), c.Approver, c.Approver, c.Approver, c.Approver, approveCmd)
+		pk, err := tok.VerifyBy(a)
+		if err != nil {
+			return nil, refusef("%s (%s) claims to be from %s, but %s; ask %s to approve plan %s again (%s) and pass the new token unchanged",
+				label, tok.Fingerprint(), c.Approver, err, c.Approver, facts.ID, approveHow(a, approveCmd))
 		}
 		switch {
 		case c.PlanID != facts.ID:
@@ -139,12 +139,26 @@ func Verify(tokens []string, facts PlanFacts, approvers []*config.Approver, ledg
 		}
 		nonceAt[c.Nonce] = n
 		if ledger != nil {
-			use, err := ledger.lookup(c.Nonce)
+			prev, err := ledger.lookup(c.Nonce)
 			if err != nil {
 				return nil, err
 			}
-			if use != nil {
-				return nil, replayRefusal(label, use, approveCmd)
+			if prev != nil {
+				return nil, replayRefusal(label, prev, approveHow(a, approveCmd))
+			}
+		}
+		use := NonceUse{Nonce: c.Nonce, Approver: c.Approver, PlanID: c.PlanID, Fingerprint: tok.Fingerprint()}
+		if pk != nil {
+			use.Credential, use.SignCount = pk.Credential, pk.Counter
+			if ledger != nil {
+				last, err := ledger.lastCounter(pk.Credential)
+				if err != nil {
+					return nil, err
+				}
+				if p := counterProblem(last, pk.Counter); p != "" {
+					return nil, refusef("%s from %s is refused: %s; if %s did not approve this twice, treat the passkey as compromised and remove it from plangate.hcl",
+						label, c.Approver, p, c.Approver)
+				}
 			}
 		}
 		if tokensBy[c.Approver] == 0 {
@@ -152,7 +166,7 @@ func Verify(tokens []string, facts PlanFacts, approvers []*config.Approver, ledg
 		}
 		tokensBy[c.Approver]++
 		v.Fingerprints = append(v.Fingerprints, tok.Fingerprint())
-		v.Uses = append(v.Uses, NonceUse{Nonce: c.Nonce, Approver: c.Approver, PlanID: c.PlanID, Fingerprint: tok.Fingerprint()})
+		v.Uses = append(v.Uses, use)
 	}
 
 	if len(v.Approvers) < required {
@@ -168,8 +182,17 @@ func Verify(tokens []string, facts PlanFacts, approvers []*config.Approver, ledg
 	return v, nil
 }
 
+// approveHow is how approver a makes a new token: the plangate approve
+// command for a key, the review page for a passkey.
+func approveHow(a *config.Approver, approveCmd string) string {
+	if a.Passkey != nil {
+		return "on the review page, plangate review"
+	}
+	return "`" + approveCmd + "`"
+}
+
 func replayRefusal(label string, use *NonceUse, approveCmd string) *RefusalError {
-	return refusef("%s from %s was already used at %s (for plan %s): each approval token works once; ask %s to run `%s` for a new one",
+	return refusef("%s from %s was already used at %s (for plan %s): each approval token works once; ask %s to approve again (%s) for a new one",
 		label, use.Approver, stamp(use.UsedAt), use.PlanID, use.Approver, approveCmd)
 }
 

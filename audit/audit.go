@@ -230,13 +230,14 @@ func Open(stateDir string) *Log {
 // Path is the log file's path.
 func (l *Log) Path() string { return l.path }
 
-// tokenRE matches a plangate approval token, pgt1.<payload>.<signature>,
+// tokenRE matches a plangate approval token, pgt1.<payload>.<signature>
+// or pgt2.<payload>.<authenticatorData>.<clientDataJSON>.<signature>,
 // or an approver-signed request of the same form (pgr1.), or enough of one
 // to matter: the prefix, then base64url text that is either the start of
 // an encoded JSON object (every payload begins "eyJ") or too long to be
 // anything else. A Terraform address through a module named
 // pgt1 (module.pgt1.aws_instance.web) does not match.
-var tokenRE = regexp.MustCompile(`pg[tr]1\.(eyJ[A-Za-z0-9_-]{8,}|[A-Za-z0-9_-]{64,})|pga1_[A-Za-z0-9_-]{20,}`)
+var tokenRE = regexp.MustCompile(`(pgt[12]|pgr1)\.(eyJ[A-Za-z0-9_-]{8,}|[A-Za-z0-9_-]{64,})|pga1_[A-Za-z0-9_-]{20,}`)
 
 // eventNameRE is the shape of an event name.
 var eventNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)

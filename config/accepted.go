@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/plangate/plangate/passkey"
 )
 
 // The accepted config is kept as its safety settings, not as HCL: what
@@ -66,10 +68,12 @@ type Settings struct {
 	Webhook string `json:"webhook,omitempty"`
 }
 
-// ApproverSetting is an accepted approver and its key, as written in the config.
+// ApproverSetting is an accepted approver and its key or passkey
+// credential (exactly one), as written in the config.
 type ApproverSetting struct {
 	Name      string `json:"name"`
-	PublicKey string `json:"public_key"`
+	PublicKey string `json:"public_key,omitempty"`
+	Passkey   string `json:"passkey,omitempty"`
 }
 
 // StackSetting is an accepted stack.
@@ -116,7 +120,13 @@ type AWSSetting struct {
 func SettingsOf(c *Config) Settings {
 	s := Settings{StateDir: c.StateDir, ProviderMirror: c.ProviderMirror, Webhook: c.Webhook, Approvers: []ApproverSetting{}, Stacks: []StackSetting{}}
 	for _, a := range c.Approvers {
-		s.Approvers = append(s.Approvers, ApproverSetting{Name: a.Name, PublicKey: FormatPublicKey(a.PublicKey)})
+		as := ApproverSetting{Name: a.Name}
+		if a.Passkey != nil {
+			as.Passkey = a.Passkey.String()
+		} else {
+			as.PublicKey = FormatPublicKey(a.PublicKey)
+		}
+		s.Approvers = append(s.Approvers, as)
 	}
 	for _, st := range c.Stacks {
 		p := st.Policy
@@ -187,15 +197,19 @@ func (s Settings) Config(path string) (*Config, error) {
 		if _, dup := c.Approver(a.Name); dup {
 			return nil, bad("approver %q is listed twice", a.Name)
 		}
-		key, err := ParsePublicKey(a.PublicKey)
+		ap, err := a.approver()
 		if err != nil {
 			return nil, bad("approver %q: %v", a.Name, err)
 		}
-		if keys[string(key)] {
-			return nil, bad("approver %q has another approver's key", a.Name)
+		id := "key:" + string(ap.PublicKey)
+		if ap.Passkey != nil {
+			id = "passkey:" + ap.Passkey.RPID + ":" + string(ap.Passkey.ID)
 		}
-		keys[string(key)] = true
-		c.Approvers = append(c.Approvers, &Approver{Name: a.Name, PublicKey: key})
+		if keys[id] {
+			return nil, bad("approver %q has another approver's key or passkey", a.Name)
+		}
+		keys[id] = true
+		c.Approvers = append(c.Approvers, ap)
 	}
 	for _, ss := range s.Stacks {
 		st, err := ss.stack(c.ProviderMirror)
@@ -208,6 +222,25 @@ func (s Settings) Config(path string) (*Config, error) {
 		c.Stacks = append(c.Stacks, st)
 	}
 	return c, nil
+}
+
+// approver checks the setting's key or passkey (exactly one).
+func (as ApproverSetting) approver() (*Approver, error) {
+	switch {
+	case as.PublicKey != "" && as.Passkey != "":
+		return nil, errors.New("it has both public_key and passkey")
+	case as.Passkey != "":
+		cred, err := passkey.ParseCredential(as.Passkey)
+		if err != nil {
+			return nil, err
+		}
+		return &Approver{Name: as.Name, Passkey: cred}, nil
+	}
+	key, err := ParsePublicKey(as.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	return &Approver{Name: as.Name, PublicKey: key}, nil
 }
 
 func (ss StackSetting) stack(mirror string) (*Stack, error) {

@@ -20,6 +20,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclparse"
+
+	"github.com/plangate/plangate/passkey"
 )
 
 const (
@@ -199,10 +201,13 @@ const (
 	MaxSessionDuration = 12 * time.Hour
 )
 
-// Approver is a human whose signature counts as an approval.
+// Approver is a human whose signature counts as an approval: with an
+// Ed25519 key (PublicKey, pgt1 tokens from plangate approve) or a WebAuthn
+// passkey (Passkey, pgt2 tokens from the review page); exactly one is set.
 type Approver struct {
 	Name      string
 	PublicKey ed25519.PublicKey
+	Passkey   *passkey.Credential
 	DeclRange hcl.Range
 }
 

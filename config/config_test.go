@@ -675,7 +675,7 @@ approver "oncall" { # ERR
 		src: `approver "oncall" { # ERR
 }
 `,
-		want: []string{"Missing required argument", `"public_key" is required`},
+		want: []string{"Approver without a key", "neither public_key nor passkey", "plangate keygen --name oncall", "plangate passkey register --name oncall"},
 	},
 	{
 		name: "approver key without prefix",

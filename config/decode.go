@@ -85,8 +85,10 @@ type approverBlock struct {
 	Name           string    `hcl:"name,label"`
 	NameRange      hcl.Range `hcl:"name,label_range"`
 	DefRange       hcl.Range `hcl:",def_range"`
-	PublicKey      string    `hcl:"public_key"`
+	PublicKey      *string   `hcl:"public_key,optional"`
 	PublicKeyRange hcl.Range `hcl:"public_key,attr_value_range"`
+	Passkey        *string   `hcl:"passkey,optional"`
+	PasskeyRange   hcl.Range `hcl:"passkey,attr_value_range"`
 }
 
 // expectedValue says what each attribute takes, for type errors.
@@ -117,6 +119,7 @@ var expectedValue = map[string]string{
 	"session_duration":    `a quoted duration such as "2h"`,
 	"webhook":             `a quoted URL such as "https://hooks.slack.com/services/…"`,
 	"public_key":          `a quoted key such as "ed25519:<base64>" (plangate keygen prints it)`,
+	"passkey":             `a quoted passkey credential such as "webauthn:localhost:<id>:<key>" (plangate passkey register prints it)`,
 }
 
 // explainValueErrors names the attribute in gohcl's type errors, which
@@ -227,31 +230,7 @@ func (l *loader) build(path string, raw *fileBlock) *Config {
 		cfg.Stacks = append(cfg.Stacks, st)
 	}
 
-	approverAt := map[string]hcl.Range{}
-	keyAt := map[string]*approverBlock{}
-	for _, ra := range raw.Approvers {
-		if first, dup := approverAt[ra.Name]; dup {
-			l.errorf(ra.NameRange, "Duplicate approver",
-				"approver %q is defined twice, here and at %s: rename or remove one of them", ra.Name, first)
-			continue
-		}
-		approverAt[ra.Name] = ra.DefRange
-		a := l.approver(ra)
-		if a.PublicKey == nil {
-			continue
-		}
-		// One key under two names would let one person count as two
-		// distinct approvers and so defeat every quorum.
-		if other, dup := keyAt[string(a.PublicKey)]; dup {
-			l.errorf(ra.PublicKeyRange, "Duplicate approver key",
-				"approver %q has the same public key as approver %q at %s: each approver needs their own key "+
-					"(run plangate keygen --name %s), otherwise one person counts as two approvals",
-				ra.Name, other.Name, other.DefRange, ra.Name)
-			continue
-		}
-		keyAt[string(a.PublicKey)] = ra
-		cfg.Approvers = append(cfg.Approvers, a)
-	}
+	l.approvers(cfg, raw.Approvers)
 	return cfg
 }
 
@@ -611,19 +590,4 @@ func (l *loader) duration(stack, name, value string, rng hcl.Range, examples str
 		return d, true
 	}
 	return 0, false
-}
-
-func (l *loader) approver(ra *approverBlock) *Approver {
-	l.checkName("approver", ra.Name, "oncall", ra.NameRange)
-	a := &Approver{Name: ra.Name, DeclRange: ra.DefRange}
-	key, err := ParsePublicKey(ra.PublicKey)
-	if err != nil {
-		l.errorf(ra.PublicKeyRange, "Invalid public_key",
-			"approver %q: %v: the expected form is \"%s<standard base64 of the 32-byte Ed25519 public key>\"; "+
-				"run plangate keygen --name %s, which prints the whole approver block to paste here",
-			ra.Name, err, PublicKeyPrefix, ra.Name)
-		return a
-	}
-	a.PublicKey = key
-	return a
 }

@@ -37,7 +37,7 @@ const absent = "(none)"
 // accepted and file — and every change on which they differ, in file
 // order. Settings with no safe direction (a stack's dir, workspace, local_state,
 // var_files or aws block, the state_dir, the provider_mirror, an
-// approver's key) keep the accepted value until accepted. The file's own
+// approver's key or passkey) keep the accepted value until accepted. The file's own
 // descriptions always apply.
 func Merge(accepted, file *Config) (*Config, []Change) {
 	m := &merger{}
@@ -57,7 +57,7 @@ func Merge(accepted, file *Config) (*Config, []Change) {
 		switch {
 		case !ok:
 			m.loosen(setting, absent, KeyLabel(a))
-		case !old.PublicKey.Equal(a.PublicKey):
+		case !old.SameCredential(a):
 			// No safe direction: the accepted key stays until the new
 			// one is accepted (and may sign that acceptance).
 			m.loosen(setting, KeyLabel(old), KeyLabel(a))
@@ -88,16 +88,6 @@ func Merge(accepted, file *Config) (*Config, []Change) {
 		}
 	}
 	return eff, m.changes
-}
-
-// KeyLabel names an approver's key in a change: its first characters, as
-// written in the config.
-func KeyLabel(a *Approver) string {
-	k := FormatPublicKey(a.PublicKey)
-	if len(k) > 20 {
-		k = k[:20] + "…"
-	}
-	return "key " + k
 }
 
 type merger struct{ changes []Change }

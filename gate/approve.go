@@ -23,6 +23,9 @@ func (g *Gate) CheckKey(key *approvals.PrivateKey) error {
 		}
 		return fmt.Errorf("approver %q is not configured in %s: paste the block printed by plangate keygen into it", key.Approver, cfg.Path)
 	}
+	if a.Passkey != nil {
+		return fmt.Errorf("approver %q approves with a passkey in %s, not a key file: approve on the review page (plangate review)", key.Approver, cfg.Path)
+	}
 	if !a.PublicKey.Equal(key.Public()) {
 		return fmt.Errorf("this key does not match approver %q's public_key in %s", key.Approver, cfg.Path)
 	}

@@ -141,10 +141,14 @@ func (g *Gate) RecordApproval(idOrPrefix, token, actor string, client audit.Clie
 	c := t.Claims
 	a, ok := cfg.Approver(c.Approver)
 	if !ok {
+		if s, _ := g.ConfigState(); s != nil && s.PendingApprover(c.Approver) {
+			return nil, fmt.Errorf("the token is signed as approver %q, who was added to %s (or given a new key or passkey) but is not accepted yet: "+
+				"an accepted approver reviews the change with plangate config status and accepts it with plangate config accept; until then %s's approvals count for nothing", c.Approver, cfg.Path, c.Approver)
+		}
 		return nil, fmt.Errorf("the token is signed as approver %q, who is not an approver of this plangate (approvers: %s)", c.Approver, strings.Join(approverNames(cfg), ", "))
 	}
-	if !t.VerifySignature(a.PublicKey) {
-		return nil, fmt.Errorf("the token's signature does not verify with approver %q's public key in plangate.hcl: sign with that approver's key", c.Approver)
+	if _, err := t.VerifyBy(a); err != nil {
+		return nil, fmt.Errorf("the token claims to be from %s, but %s", c.Approver, err)
 	}
 	rec, err := g.get(idOrPrefix)
 	if err != nil {
