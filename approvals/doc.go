@@ -43,6 +43,20 @@
 // wrapped across lines) and refuses any other variation. A token's
 // Fingerprint, never the token, is what logs and the audit trail record.
 //
+// # Passkey tokens
+//
+// A passkey approver (config.Approver.Passkey) approves on the review page
+// instead: pgt2.<payload>.<authenticatorData>.<clientDataJSON>.<signature>,
+// each part base64url without padding. The payload is a pgt1 token's
+// (NewPayload makes it, with Issue's expiry rules) and is parsed as
+// strictly; the rest is a WebAuthn assertion whose challenge is the
+// SHA-256 of the payload, checked by passkey.Credential.Verify. Verify
+// treats both kinds alike (plan, stack, SHA-256, expiry, nonce, distinct
+// approvers), so one plan may get a pgt1 from one approver and a pgt2 from
+// another; for a pgt2 it also requires the passkey's sign counter to be
+// above the last one the ledger recorded for that passkey (when either is
+// non-zero), and the ledger records the new counter with the nonce.
+//
 // # Signed requests
 //
 // What an approver signs other than a plan approval — lifting a freeze,

@@ -14,13 +14,47 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/internal/passkeytest"
+	"github.com/plangate/plangate/passkey"
 )
+
+// fuzzPasskeyToken is a genuine pgt2 token of the test plan, from a
+// software authenticator registered through the real ceremony.
+func fuzzPasskeyToken(f *testing.F) string {
+	auth, err := passkeytest.New()
+	require.NoError(f, err)
+	opts, reg, err := passkey.BeginRegistration("localhost", "alice")
+	require.NoError(f, err)
+	resp, err := auth.Register(opts, passkeytest.Ceremony{Origin: "http://localhost"})
+	require.NoError(f, err)
+	cred, err := reg.Finish("http://localhost", resp)
+	require.NoError(f, err)
+	payload, _, err := NewPayload("alice", testPlanID, testSHA, testStack, testNow.Add(time.Hour), testNow, 0)
+	require.NoError(f, err)
+	raw, err := b64.DecodeString(payload)
+	require.NoError(f, err)
+	opts, err = passkey.AssertionOptions("localhost", raw, []*passkey.Credential{cred})
+	require.NoError(f, err)
+	resp, err = auth.Assert(opts, passkeytest.Ceremony{Origin: "http://localhost"})
+	require.NoError(f, err)
+	tok, err := passkey.TokenFromAssertion(payload, resp)
+	require.NoError(f, err)
+	return tok
+}
 
 func FuzzParseToken(f *testing.F) {
 	valid := signClaims(f, "oncall", testClaims("oncall"))
 	issued, _, err := Issue(testKey("lead"), testPlanID, testSHA, "db", testNow.Add(time.Hour), testNow, 0)
 	require.NoError(f, err)
+	pk := fuzzPasskeyToken(f)
+	pkParts := strings.Split(pk, ".")
 	for _, seed := range []string{
+		pk,
+		wrap(pk, 76, "\n"),
+		pk + ".",
+		strings.Join(pkParts[:4], "."),
+		strings.Join([]string{pkParts[0], b64.EncodeToString([]byte(`{"approver":"alice"}`)), pkParts[2], pkParts[3], pkParts[4]}, "."),
+		"pgt2.e30.AAAA.AAAA.AAAA",
 		valid,
 		issued,
 		wrap(valid, 64, "\r\n"),
@@ -61,6 +95,13 @@ func FuzzParseToken(f *testing.F) {
 			t.Fatal(err)
 		}
 		again := TokenPrefix + b64.EncodeToString(payload) + "." + b64.EncodeToString(tok.sig)
+		if a := tok.assertion; a != nil {
+			again = passkeytest.Token(payload, a.AuthenticatorData, a.ClientDataJSON, a.Signature)
+			if len(tok.sig) != 0 {
+				t.Fatalf("a pgt2 token with an Ed25519 signature")
+			}
+			tok.sig = make([]byte, ed25519.SignatureSize) // for the shape check below
+		}
 		if again != tok.Text {
 			t.Fatalf("re-serialized token differs:\n got %q\nwant %q", again, tok.Text)
 		}

@@ -196,6 +196,13 @@ func TestPasskeySignCounter(t *testing.T) {
 		require.NoError(t, err)
 		assert.False(t, used, "a refused Consume records nothing")
 	})
+	t.Run("two tokens of one passkey in one apply must count up too", func(t *testing.T) {
+		first, second := at(31), at(30)
+		_, err := Verify([]string{first, second}, testFacts(1), approvers, l, testNow)
+		assertRefused(t, err, second, "approval token 2 from alice is refused: its passkey's sign counter is 30, not above 31")
+		_, err = Verify([]string{second, first}, testFacts(1), approvers, l, testNow)
+		require.NoError(t, err)
+	})
 	t.Run("a passkey that does not count (always 0)", func(t *testing.T) {
 		auth0, bob := passkeyApprover(t, "bob")
 		zero := uint32(0)

@@ -181,6 +181,10 @@ func VerifyRequest(text, action, subject string, approvers []*config.Approver, n
 		return nil, refusef("signed request %s is signed as approver %q, who is not an approver in plangate.hcl (approvers: %s): only configured approvers can sign requests",
 			req.Fingerprint(), c.Approver, approverNames(approvers))
 	}
+	if a.PublicKey == nil {
+		return nil, refusef("signed request %s is signed as approver %s, who approves with a passkey: plangate config accept and plangate unfreeze are signed with an approver key for now; "+
+			"ask an approver with a public_key in plangate.hcl to sign it", req.Fingerprint(), c.Approver)
+	}
 	if !req.VerifySignature(a.PublicKey) {
 		return nil, refusef("signed request %s claims to be from %s, but its signature does not verify with %s's public key in plangate.hcl: it was altered or not made with %s's key",
 			req.Fingerprint(), c.Approver, c.Approver, c.Approver)

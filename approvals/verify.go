@@ -82,8 +82,9 @@ func Verify(tokens []string, facts PlanFacts, approvers []*config.Approver, ledg
 	}
 
 	v := &Verified{}
-	tokensBy := map[string]int{} // approver -> tokens counted
-	nonceAt := map[string]int{}  // nonce -> token number
+	tokensBy := map[string]int{}     // approver -> tokens counted
+	nonceAt := map[string]int{}      // nonce -> token number
+	counterAt := map[string]uint32{} // passkey -> sign counter of its last token so far
 	for i, text := range tokens {
 		n := i + 1
 		label := fmt.Sprintf("approval token %d", n)
@@ -150,16 +151,17 @@ func Verify(tokens []string, facts PlanFacts, approvers []*config.Approver, ledg
 		use := NonceUse{Nonce: c.Nonce, Approver: c.Approver, PlanID: c.PlanID, Fingerprint: tok.Fingerprint()}
 		if pk != nil {
 			use.Credential, use.SignCount = pk.Credential, pk.Counter
-			if ledger != nil {
-				last, err := ledger.lastCounter(pk.Credential)
-				if err != nil {
+			last, seen := counterAt[pk.Credential] // an earlier token of this apply
+			if !seen && ledger != nil {
+				if last, err = ledger.lastCounter(pk.Credential); err != nil {
 					return nil, err
 				}
-				if p := counterProblem(last, pk.Counter); p != "" {
-					return nil, refusef("%s from %s is refused: %s; if %s did not approve this twice, treat the passkey as compromised and remove it from plangate.hcl",
-						label, c.Approver, p, c.Approver)
-				}
 			}
+			if p := counterProblem(last, pk.Counter); p != "" && (seen || ledger != nil) {
+				return nil, refusef("%s from %s is refused: %s; if %s did not approve this twice, treat the passkey as compromised and remove it from plangate.hcl",
+					label, c.Approver, p, c.Approver)
+			}
+			counterAt[pk.Credential] = pk.Counter
 		}
 		if tokensBy[c.Approver] == 0 {
 			v.Approvers = append(v.Approvers, c.Approver)

@@ -198,7 +198,7 @@ var (
 	ErrNothingToReseal = errors.New("there is nothing to reseal")
 	// ErrSecret: the event carries something that looks like an approval
 	// token or an approver-signed request.
-	ErrSecret = errors.New("the event carries something that looks like an approval token (pgt1.…) or a signed request (pgr1.…); audit entries hold their fingerprints, never the text")
+	ErrSecret = errors.New("the event carries something that looks like an approval token (pgt1.… or pgt2.…) or a signed request (pgr1.…); audit entries hold their fingerprints, never the text")
 )
 
 // BrokenError names the first line of the log that breaks the chain.

@@ -162,6 +162,9 @@ func TestAppendRefusesTokens(t *testing.T) {
 		{"token with spaces", func(e *Event) { e.Reason = "token: " + tok[:5] + " " + tok[5:30] + "  " + tok[30:] }, "reason"},
 		{"signature-less payload long enough", func(e *Event) { e.Reason = "pgt1." + strings.Repeat("A", 64) }, "reason"},
 		{"token without signature", func(e *Event) { e.Reason = strings.SplitN(tok, ".", 3)[0] + "." + strings.SplitN(tok, ".", 3)[1] }, "reason"},
+		{"passkey token", func(e *Event) {
+			e.Reason = "token pgt2." + strings.SplitN(tok, ".", 2)[1] + ".SkVTVA.eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0.AAAA"
+		}, "reason"},
 		{"signed request", func(e *Event) { e.TokenFingerprints = []string{"pgr1." + strings.SplitN(tok, ".", 2)[1]} }, "token_fingerprints[0]"},
 	}
 	for _, tc := range cases {

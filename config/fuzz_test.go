@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/plangate/plangate/passkey"
 )
 
 // FuzzLoad feeds arbitrary files to Load. Whatever the input, Load must not
@@ -31,6 +33,9 @@ func FuzzLoad(f *testing.F) {
 	f.Add("{\"stack\": {\"web\": {\"dir\": \"infra/web\"}}}")
 	f.Add("notify { webhook = \"https://hooks.example.com/x\" }\nstack \"web\" {\n  dir = \"infra/web\"\n  notify { webhook = \"http://[::1]:1/h\" }\n}\n")
 	f.Add("notify { webhook = \"http://u:p@hooks.example.com/x\" }\nnotify { webhook = 1 }\n")
+	for _, src := range passkeyConfigSeeds {
+		f.Add(src)
+	}
 	f.Add("stack \"web\" \"extra\" {\n  dir = \"infra/web\"\n}\napprover \"a\" { public_key = \"ed25519:${1}\" }\n")
 
 	f.Fuzz(func(t *testing.T, src string) {
@@ -124,10 +129,19 @@ func checkShape(t *testing.T, cfg *Config, dirsExist bool) {
 	}
 	keys := map[string]bool{}
 	for _, a := range cfg.Approvers {
-		if !namePattern.MatchString(a.Name) || len(a.PublicKey) != 32 || keys[string(a.PublicKey)] {
+		id := "key:" + string(a.PublicKey)
+		if a.Passkey != nil {
+			id = "passkey:" + a.Passkey.RPID + ":" + string(a.Passkey.ID)
+			if back, err := passkey.ParseCredential(a.Passkey.String()); err != nil || !back.Equal(a.Passkey) || a.PublicKey != nil {
+				t.Fatalf("approver %q: passkey does not round-trip, or comes with a key", a.Name)
+			}
+		} else if len(a.PublicKey) != 32 {
+			t.Fatalf("approver %q without a key or passkey", a.Name)
+		}
+		if !namePattern.MatchString(a.Name) || keys[id] {
 			t.Fatalf("bad approver %q", a.Name)
 		}
-		keys[string(a.PublicKey)] = true
+		keys[id] = true
 	}
 }
 
@@ -153,7 +167,14 @@ func FuzzParseAccepted(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(b)
-	f.Add([]byte(`{"version":1}`))
+	withPasskey := *a
+	withPasskey.Settings = SettingsOf(cfg)
+	withPasskey.Settings.Approvers = append(withPasskey.Settings.Approvers, ApproverSetting{Name: "bob", Passkey: testCredA})
+	if b, err = withPasskey.Marshal(); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte(strings.Replace(string(b), `"passkey":"webauthn:`, `"public_key":"ed25519:AAAA","passkey":"webauthn:`, 1)))
 	f.Add([]byte(`{"version":1,"config_sha256":"` + strings.Repeat("a", 64) + `","accepted_at":"2026-01-01T00:00:00Z","how":"first_use","settings":{"state_dir":"/s","approvers":[],"stacks":[{"name":"web","dir":"/w","workspace":"default","policy":{"approvals":1,"deletion_approvals":1,"max_deletions":-1,"max_deletion_ratio":0.5,"plan_ttl":"1h"}}]}}`))
 	f.Add([]byte(`{"version":1,"config_sha256":"` + strings.Repeat("a", 64) + `","accepted_at":"2026-01-01T00:00:00Z","how":"first_use","settings":{"state_dir":"/s","webhook":"https://hooks.example.com/x","approvers":[],"stacks":[{"name":"web","dir":"/w","workspace":"default","webhook":"http://127.0.0.1:1/h","policy":{"approvals":1,"deletion_approvals":1,"max_deletions":-1,"max_deletion_ratio":0.5,"plan_ttl":"1h"}}]}}`))
 	f.Add([]byte(`null`))

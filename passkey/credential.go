@@ -139,6 +139,12 @@ func (c *Credential) String() string {
 	return CredentialPrefix + c.RPID + ":" + b64.EncodeToString(c.ID) + ":" + b64.EncodeToString(c.PublicKey)
 }
 
+// ApproverBlock is the approver block for plangate.hcl that holds c, as
+// plangate passkey register prints it.
+func (c *Credential) ApproverBlock(name string) string {
+	return fmt.Sprintf("approver %q {\n  passkey = %q\n}\n", name, c.String())
+}
+
 // Fingerprint names the credential in the ledger, the audit log and
 // messages: "sha256:" and the first 16 hex digits of the SHA-256 of its
 // credential id.

@@ -1,6 +1,9 @@
 package passkey_test
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
@@ -240,4 +243,40 @@ func TestParseCredentialRefuses(t *testing.T) {
 			assert.Contains(t, err.Error(), "passkey")
 		})
 	}
+}
+
+// An EdDSA passkey (some security keys) verifies through go-webauthn too:
+// a hand-made COSE OKP key and Ed25519 signature.
+func TestVerifyEdDSA(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	cose := append([]byte{0xa4, 0x01, 0x01, 0x03, 0x27, 0x20, 0x06, 0x21, 0x58, 0x20}, pub...)
+	cred, err := passkey.ParseCredential("webauthn:localhost:" + b64.EncodeToString([]byte("ed-key")) + ":" + b64.EncodeToString(cose))
+	require.NoError(t, err)
+	assert.Equal(t, "EdDSA", cred.AlgorithmName())
+
+	payload := []byte(`{"approver":"alice"}`)
+	cd := []byte(`{"type":"webauthn.get","challenge":"` + b64.EncodeToString(passkey.Challenge(payload)) + `","origin":"http://localhost:9000"}`)
+	rpHash := sha256.Sum256([]byte("localhost"))
+	ad := append(rpHash[:], passkeytest.FlagUP|passkeytest.FlagUV, 0, 0, 0, 7)
+	cdHash := sha256.Sum256(cd)
+	sig := ed25519.Sign(priv, append(append([]byte{}, ad...), cdHash[:]...))
+	a, err := passkey.ParseToken(passkeytest.Token(payload, ad, cd, sig))
+	require.NoError(t, err)
+	counter, err := cred.Verify(a)
+	require.NoError(t, err)
+	assert.Equal(t, uint32(7), counter)
+
+	sig[0] ^= 1
+	a, err = passkey.ParseToken(passkeytest.Token(payload, ad, cd, sig))
+	require.NoError(t, err)
+	_, err = cred.Verify(a)
+	assert.ErrorContains(t, err, "signature does not verify")
+}
+
+func TestApproverBlockLoadsBack(t *testing.T) {
+	_, cred := register(t, "localhost", origin)
+	block := cred.ApproverBlock("alice")
+	assert.True(t, strings.HasPrefix(block, "approver \"alice\" {\n  passkey = \"webauthn:localhost:"), block)
+	assert.Contains(t, block, cred.String())
 }

@@ -10,14 +10,20 @@ import (
 )
 
 // approverKinds splits the approvers in force by how they sign: with a
-// key (plangate approve) or a passkey (on this page).
-func approverKinds(cfg *config.Config) (keys, passkeys []string) {
+// key (plangate approve), with a passkey of this page's RP ID (here), or
+// with a passkey of another page's (elsewhere: the browser would refuse).
+func approverKinds(cfg *config.Config, rpID string) (keys, passkeys, elsewhere []string) {
 	for _, a := range cfg.Approvers {
-		if a.PublicKey != nil {
+		switch {
+		case a.Passkey != nil && a.Passkey.RPID == rpID:
+			passkeys = append(passkeys, a.Name)
+		case a.Passkey != nil:
+			elsewhere = append(elsewhere, a.Name+" (passkey for "+a.Passkey.RPID+")")
+		case a.PublicKey != nil:
 			keys = append(keys, a.Name)
 		}
 	}
-	return keys, passkeys
+	return keys, passkeys, elsewhere
 }
 
 func statusOf(err error) int {

@@ -49,6 +49,8 @@ type planView struct {
 	ApproveCommand   string
 	KeyApprovers     []string
 	PasskeyApprovers []string
+	// ElsewhereApprovers have passkeys of another page's RP ID.
+	ElsewhereApprovers []string
 	// The diff's first page; the rest loads on demand.
 	Diff        []Segment
 	DiffPages   int
@@ -89,7 +91,7 @@ func (h *Handler) view(r *http.Request, id string) (*planView, error) {
 		pv.StillNeeded = max(0, v.Check.Required-len(distinctApprovers(v.Prior)))
 		pv.ApproveCommand = h.opts.ApproveCommand(rec.ID)
 		if cfg, err := h.opts.Gate.Current(); err == nil {
-			pv.KeyApprovers, pv.PasskeyApprovers = approverKinds(cfg)
+			pv.KeyApprovers, pv.PasskeyApprovers, pv.ElsewhereApprovers = approverKinds(cfg, h.opts.RPID)
 		}
 	}
 	pages := h.diffs.put(rec.ID, Segments(s.Diff), h.opts.DiffPageBytes)

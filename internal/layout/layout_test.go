@@ -22,7 +22,8 @@ const module = "github.com/plangate/plangate/"
 // allowed lists, for every package of the module, the module's packages it
 // may import (tests aside). Dependencies point one way:
 // cmd → server → tools → gate → {plan, approvals, audit, freeze, awsguard};
-// plan and approvals import only config and their own subpackages. An
+// plan and approvals import only config (approvals also passkey) and
+// their own subpackages. An
 // entry ending in "/" allows every package under it; "*" allows anything.
 var allowed = map[string][]string{
 	"cmd/plangate":             {"*"},
@@ -30,7 +31,7 @@ var allowed = map[string][]string{
 	// plangate doctor --server: the server runs doctor for the agent at the other end.
 	"server": {"tools", "gate", "plan", "audit", "config", "approvals", "doctor", "review", "internal/"},
 	// The review page shows the gate's plans and runs the passkey ceremonies.
-	"review":    {"gate", "plan", "approvals", "audit", "config", "internal/"},
+	"review":    {"gate", "plan", "approvals", "audit", "config", "passkey", "internal/"},
 	"tools":     {"gate", "plan", "audit", "freeze", "config", "internal/"},
 	"gate":      {"plan", "approvals", "audit", "freeze", "awsguard", "config", "notify", "internal/"},
 	"plan":      {"config", "internal/", "plan/"},
