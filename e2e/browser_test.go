@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -234,16 +233,49 @@ type longRunning struct {
 	lines  chan string
 	mu     sync.Mutex
 	all    strings.Builder
-	stderr *lockedBuffer
+	stderr *logBuffer
 	done   chan struct{}
 	err    error
+}
+
+// logBuffer keeps all of a process's stderr (its log), for counting lines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// lines are the log lines holding every one of parts.
+func (l *logBuffer) lines(parts ...string) []string {
+	var out []string
+	for _, line := range strings.Split(l.String(), "\n") {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(line, p)
+		}
+		if all {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 func startLong(t *testing.T, args ...string) *longRunning {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = env()
-	l := &longRunning{cmd: cmd, lines: make(chan string, 64), stderr: &lockedBuffer{}, done: make(chan struct{})}
+	l := &longRunning{cmd: cmd, lines: make(chan string, 64), stderr: &logBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = l.stderr
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -329,11 +361,4 @@ func sdkCalls(t *testing.T, cfg string, calls ...map[string]any) []sdkCall {
 
 func tool(name string, args map[string]any) map[string]any {
 	return map[string]any{"name": name, "arguments": args}
-}
-
-// ctxTimeout is a context for one step of a test.
-func ctxTimeout(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
 }

@@ -57,7 +57,7 @@ async function getPage(name, { authenticator = false } = {}) {
     const page = await context.newPage();
     p = { context, page, cdp: null, authenticatorId: null, console: [], responses: [] };
     page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') p.console.push(`${m.type()}: ${m.text()}`);
+      if (m.type() === 'error' || m.type() === 'warning') p.console.push(`${m.type()}: ${m.text()} (${m.location()?.url ?? ''})`);
     });
     page.on('pageerror', (e) => p.console.push(`pageerror: ${e.message}`));
     page.on('response', (r) => {
@@ -224,9 +224,16 @@ const ops = {
 
   // approve presses "Approve with passkey" on one plan (choosing the
   // approver when the page asks) and returns the token or the error shown.
-  async approve({ page: name, planId, approver }) {
+  // forceApprover rewrites the button's approver first, as someone
+  // editing the page in devtools would.
+  async approve({ page: name, planId, approver, forceApprover }) {
     const p = await getPage(name, { authenticator: true });
     const sel = planSel(planId);
+    if (forceApprover) {
+      await p.page.locator(`${sel} button[data-action="approve-passkey"]`).evaluate((b, who) => {
+        b.dataset.approver = who;
+      }, forceApprover);
+    }
     const select = p.page.locator(`${sel} select[name="approver"]`);
     if (approver && (await select.count()) > 0) await select.selectOption(approver);
     await p.page.locator(`${sel} button[data-action="approve-passkey"]`).click();
