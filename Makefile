@@ -42,8 +42,13 @@ lint: fmt-check vet
 
 # The tests run real terraform (terraform_data stacks, no network) and the
 # real plangate binary over stdio.
+# Progress: a line per package as it ends, a line every 30 s while a long
+# one runs, a failing test's output in full, and every skip with its reason
+# (internal/testprogress reads go test -json).
+TESTPROGRESS := $(BIN)/testprogress
 test: lint terraform e2e-deps browser-deps
-	PLANGATE_E2E_BROWSER=required $(GO) test -count=1 -timeout 30m ./...
+	@$(GO) build -o $(TESTPROGRESS) ./internal/testprogress
+	set -o pipefail; PLANGATE_E2E_BROWSER=required $(GO) test -json -count=1 -timeout 30m ./... | $(TESTPROGRESS)
 
 # The real MCP clients the e2e tests run (e2e/clients: the TypeScript SDK
 # and the MCP Inspector), installed from the committed lockfile; skipped
@@ -89,7 +94,8 @@ review-screenshots: e2e-deps browser-deps
 # Terraform >= 1.10) run in `make test` only, with the machine's Terraform.
 test-terraform-fallback:
 	@test -x $(BIN)/compat/terraform || GOBIN=$(BIN)/compat $(GO) install github.com/hashicorp/terraform@$(TERRAFORM_FALLBACK_VERSION)
-	PLANGATE_TERRAFORM=$(BIN)/compat/terraform $(GO) test -count=1 -timeout 30m -skip '^TestAWS(Loop|AccountGuard|RemoteState)' ./plan/ ./server/ ./cmd/...
+	@$(GO) build -o $(TESTPROGRESS) ./internal/testprogress
+	set -o pipefail; PLANGATE_TERRAFORM=$(BIN)/compat/terraform $(GO) test -json -count=1 -timeout 30m -skip '^TestAWS(Loop|AccountGuard|RemoteState)' ./plan/ ./server/ ./cmd/... | $(TESTPROGRESS)
 
 demo: build terraform
 	$(BIN)/plangate demo

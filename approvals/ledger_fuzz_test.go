@@ -27,6 +27,11 @@ func FuzzParseLedger(f *testing.F) {
 			f.Fatal(err)
 		}
 	}
+	pk := use("pk1", "alice")
+	pk.Credential, pk.SignCount = "sha256:0123456789abcdef", 7
+	if err := l.Consume([]NonceUse{pk}); err != nil {
+		f.Fatal(err)
+	}
 	chained, _ := readAll(l)
 	legacy := append(append(mustJSONf(use("old", "x")), '\n'), "\n"...)
 	f.Add(chained)

@@ -1,7 +1,9 @@
 package approvals
 
 import (
+	"bytes"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -255,4 +257,54 @@ func assertRefused(t *testing.T, err error, token, want string) {
 	require.True(t, errors.As(err, &ref), "a refusal, got %T: %v", err, err)
 	assert.Contains(t, err.Error(), want)
 	assertNoTokenIn(t, err.Error(), token)
+}
+
+// TestPasskeyCounterCannotBeRolledBack: lowering the recorded counter in
+// ledger.jsonl (to let a cloned passkey's assertion through) breaks the
+// chain, and every apply is refused until a human looks.
+func TestPasskeyCounterCannotBeRolledBack(t *testing.T) {
+	auth, alice := passkeyApprover(t, "alice")
+	dir := t.TempDir()
+	l, err := OpenLedger(dir)
+	require.NoError(t, err)
+	n := uint32(40)
+	v, err := Verify([]string{passkeyToken(t, auth, alice, passkeytest.Ceremony{Counter: &n})}, testFacts(1), []*config.Approver{alice}, l, testNow)
+	require.NoError(t, err)
+	require.NoError(t, l.Consume(v.Uses))
+
+	data, err := os.ReadFile(l.Path())
+	require.NoError(t, err)
+	require.Contains(t, string(data), `"sign_count":40`)
+	require.NoError(t, os.WriteFile(l.Path(), bytes.Replace(data, []byte(`"sign_count":40`), []byte(`"sign_count":4`), 1), 0o600))
+
+	n = 5
+	_, err = Verify([]string{passkeyToken(t, auth, alice, passkeytest.Ceremony{Counter: &n})}, testFacts(1), []*config.Approver{alice}, l, testNow)
+	var le *LedgerError
+	require.ErrorAs(t, err, &le)
+	assert.Contains(t, err.Error(), "line 1")
+}
+
+func TestNewPayload(t *testing.T) {
+	planExp := testNow.Add(time.Hour)
+	payload, c, err := NewPayload("alice", testPlanID, testSHA, testStack, planExp, testNow, 10*time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, testNow.Add(10*time.Minute).Unix(), c.ExpiresAt, "the ttl, when shorter than the plan")
+	raw, err := b64.DecodeString(payload)
+	require.NoError(t, err)
+	assert.Equal(t, mustJSON(t, c), raw, "the payload is the claims' canonical JSON")
+	var back Claims
+	require.NoError(t, decodeCanonical(raw, claimFields, &back, "tokens"))
+	assert.Equal(t, *c, back)
+
+	_, c, err = NewPayload("alice", testPlanID, testSHA, testStack, planExp, testNow, 0)
+	require.NoError(t, err)
+	assert.Equal(t, planExp.Unix(), c.ExpiresAt, "no ttl: the plan's expiry")
+	_, c2, err := NewPayload("alice", testPlanID, testSHA, testStack, planExp, testNow, 0)
+	require.NoError(t, err)
+	assert.NotEqual(t, c.Nonce, c2.Nonce, "a fresh nonce each time")
+
+	_, _, err = NewPayload("alice", testPlanID, testSHA, testStack, testNow, testNow, 0)
+	assert.ErrorContains(t, err, "can no longer be approved")
+	_, _, err = NewPayload("Alice!", testPlanID, testSHA, testStack, planExp, testNow, 0)
+	assert.ErrorContains(t, err, "approver is not a valid approver name")
 }

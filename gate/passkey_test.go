@@ -109,6 +109,12 @@ func TestApplyWithKeyAndPasskeyApprovals(t *testing.T) {
 	_, err = g.Apply(ctx, rec.ID, []string{pk}, agent, nil)
 	assert.Contains(t, refusalOf(t, err), "needs 2 different approvers and has 1 (bob)")
 
+	// A key file named for bob does not make bob's approval: bob has a passkey.
+	_, bobKey, err := approvals.GenerateKey()
+	require.NoError(t, err)
+	_, err = g.Approve(rec.ID, &approvals.PrivateKey{Approver: "bob", Key: bobKey}, "root", audit.Client{})
+	require.ErrorContains(t, err, `approver "bob" approves with a passkey`)
+
 	key, err := g.Approve(rec.ID, alice, "root", audit.Client{Name: "plangate-cli"})
 	require.NoError(t, err)
 	out, err := g.Apply(ctx, rec.ID, []string{key.Token, pk}, agent, nil)

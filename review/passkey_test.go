@@ -205,3 +205,54 @@ func TestApproverBlockParses(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, "localhost", a.Passkey.RPID)
 }
+
+// plangate server's page registers passkeys for its own host, the name
+// asked on the page.
+func TestRegistrationOnTheReviewPage(t *testing.T) {
+	f := newFixture(t, "")
+	p := servePage(t, Options{Gate: f.gate, Register: &Register{}})
+	b := p.browser()
+	doc := b.login()
+	assert.NotEmpty(t, find(doc, func(n *html.Node) bool { return n.Data == "a" && attr(n, "href") == "/review/register" }))
+	doc = b.get("/review/register")
+	require.Len(t, find(doc, func(n *html.Node) bool { return n.Data == "input" && attr(n, "name") == "name" }), 1)
+
+	for _, bad := range []string{"", "a b", strings.Repeat("x", 65), "\"quote"} {
+		res := b.do(http.MethodPost, "/review/api/register/begin", map[string]string{"name": bad}, nil)
+		assert.Equal(t, http.StatusBadRequest, res.StatusCode, "%q", bad)
+	}
+	res := b.do(http.MethodPost, "/review/api/register/begin", map[string]string{"name": "dave"}, nil)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	opts, _ := io.ReadAll(res.Body)
+	auth, err := passkeytest.New()
+	require.NoError(t, err)
+	resp, err := auth.Register(opts, passkeytest.Ceremony{Origin: p.origin})
+	require.NoError(t, err)
+	res = b.do(http.MethodPost, "/review/api/register/finish", map[string]json.RawMessage{"response": resp}, nil)
+	body, _ := io.ReadAll(res.Body)
+	require.Equal(t, http.StatusOK, res.StatusCode, string(body))
+	var reg registered
+	require.NoError(t, json.Unmarshal(body, &reg))
+	assert.True(t, strings.HasPrefix(reg.Block, "approver \"dave\" {\n  passkey = \"webauthn:localhost:"), reg.Block)
+}
+
+// With several passkey approvers, the page asks which one approves.
+func TestSeveralPasskeyApprovers(t *testing.T) {
+	_, bob := registerOnPage(t, "bob")
+	_, dave := registerOnPage(t, "dave")
+	f := newFixture(t, bob+dave)
+	p := servePage(t, Options{Gate: f.gate})
+	b := p.browser()
+	a := articles(b.login())[f.pending.ID]
+	require.NotNil(t, a)
+	sel := find(a, func(n *html.Node) bool { return n.Data == "select" && attr(n, "name") == "approver" })
+	require.Len(t, sel, 1)
+	var names []string
+	for _, o := range find(sel[0], func(n *html.Node) bool { return n.Data == "option" }) {
+		names = append(names, attr(o, "value"))
+	}
+	assert.Equal(t, []string{"bob", "dave"}, names)
+	assert.Len(t, find(a, func(n *html.Node) bool { return attr(n, "data-action") == "approve-passkey" }), 1)
+	res := b.do(http.MethodPost, "/review/api/plans/"+f.pending.ID+"/challenge", map[string]string{"approver": "dave"}, nil)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+}

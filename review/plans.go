@@ -137,6 +137,8 @@ type listingData struct {
 	Corrupt  []string
 	Problems []string
 	Now      time.Time
+	// CanRegister: the page registers passkeys for its own RP ID.
+	CanRegister bool
 }
 
 func (h *Handler) listing(w http.ResponseWriter, r *http.Request, sess *session) {
@@ -146,7 +148,7 @@ func (h *Handler) listing(w http.ResponseWriter, r *http.Request, sess *session)
 		return
 	}
 	now := h.opts.Now()
-	d := listingData{CSRF: sess.csrf, Now: now}
+	d := listingData{CSRF: sess.csrf, Now: now, CanRegister: h.opts.Register != nil}
 	for _, c := range damaged {
 		d.Corrupt = append(d.Corrupt, c.Error())
 	}

@@ -126,7 +126,7 @@ func New(opts Options) (*Handler, error) {
 
 // URL is the page's URL with its secret: what a human opens.
 func (h *Handler) URL() string {
-	if h.opts.Register != nil && h.opts.Gate == nil {
+	if h.opts.Register != nil && h.opts.Gate == nil && h.opts.Register.Name != "" {
 		return h.opts.Origin + Prefix + "register?" + SecretParam + "=" + h.opts.Secret
 	}
 	return h.opts.Origin + Prefix + "?" + SecretParam + "=" + h.opts.Secret

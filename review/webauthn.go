@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/plangate/plangate/approvals"
@@ -44,31 +45,43 @@ func (h *Handler) tokenFromAssertion(payloadB64 string, response []byte) (string
 // Register is a passkey registration the page serves (plangate passkey
 // register).
 type Register struct {
-	// Name is the approver's name.
+	// Name is the approver's name ("": the page asks for it, as
+	// plangate server's does).
 	Name string
 	// Done receives the approver block once the passkey is registered,
 	// after the page has it.
 	Done func(block string)
 }
 
-// ApproverBlock is the approver block of a registered passkey, to paste
-// into plangate.hcl.
-func ApproverBlock(name string, c *passkey.Credential) string {
-	return fmt.Sprintf("approver %q {\n  passkey = %q\n}\n", name, c.String())
-}
-
 const registerKey = "register"
+
+// approverName is what a registration page accepts as a name.
+var approverName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 func (h *Handler) registerPage(w http.ResponseWriter, r *http.Request, sess *session) {
 	h.render(w, "register.html", map[string]string{"CSRF": sess.csrf, "Name": h.opts.Register.Name, "RPID": h.opts.RPID})
 }
 
+// registerRequest begins a registration; Name only where the page asks.
+type registerRequest struct {
+	Name string `json:"name,omitempty"`
+}
+
 func (h *Handler) registerBegin(w http.ResponseWriter, r *http.Request, sess *session) {
-	if err := decodeBody(r, &struct{}{}); err != nil {
+	var req registerRequest
+	if err := decodeBody(r, &req); err != nil {
 		h.fail(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
-	options, reg, err := passkey.BeginRegistration(h.opts.RPID, h.opts.Register.Name)
+	name := h.opts.Register.Name
+	if name == "" {
+		name = req.Name
+	}
+	if !approverName.MatchString(name) {
+		h.fail(w, r, http.StatusBadRequest, "the approver's name must be 1 to 64 letters, digits, '.', '_' or '-'")
+		return
+	}
+	options, reg, err := passkey.BeginRegistration(h.opts.RPID, name)
 	if err != nil {
 		h.fail(w, r, http.StatusUnprocessableEntity, err.Error())
 		return
@@ -108,7 +121,8 @@ func (h *Handler) registerFinish(w http.ResponseWriter, r *http.Request, sess *s
 		h.fail(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
-	block := ApproverBlock(h.opts.Register.Name, cred)
+	block := cred.ApproverBlock(reg.Approver)
+	h.opts.Logger.Info("passkey registered: its approver block waits to be pasted into plangate.hcl and accepted", "approver", reg.Approver, "rp_id", cred.RPID)
 	writeJSON(w, http.StatusOK, registered{Block: block})
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()

@@ -16,6 +16,7 @@ import (
 
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
+	"github.com/plangate/plangate/review"
 	"github.com/plangate/plangate/tools"
 )
 
@@ -76,6 +77,10 @@ type HTTPOptions struct {
 	// approve --server). Its requests are signed by approvers, so they
 	// need no agent token.
 	Human http.Handler
+	// Review, when set, serves the review page at review.Prefix, for
+	// approvers' browsers: it checks its own secret, session, CSRF token,
+	// Host and Origin, and needs no agent token.
+	Review http.Handler
 	// Doctor, when set, answers plangate doctor --server at DoctorPath:
 	// an agent's request, behind the same checks as MCP's.
 	Doctor http.Handler
@@ -151,7 +156,8 @@ func (g *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// agent token; the human API's requests are approver-signed instead.
 	agents := r.URL.Path == EndpointPath || g.opts.Doctor != nil && r.URL.Path == DoctorPath
 	human := !agents && g.opts.Human != nil && strings.HasPrefix(r.URL.Path, HumanPath)
-	if !agents && !human {
+	page := !agents && g.opts.Review != nil && (strings.HasPrefix(r.URL.Path, review.Prefix) || r.URL.Path+"/" == review.Prefix)
+	if !agents && !human && !page {
 		http.Error(w, "plangate serves MCP at "+EndpointPath, http.StatusNotFound)
 		return
 	}
@@ -163,6 +169,10 @@ func (g *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if o := r.Header.Get("Origin"); o != "" && !g.originAllowed(o) {
 		g.logger.Warn("refused request", "reason", "origin", "origin", o)
 		http.Error(w, fmt.Sprintf("Origin %q may not call plangate: a web page cannot drive it", o), http.StatusForbidden)
+		return
+	}
+	if page {
+		g.opts.Review.ServeHTTP(w, r)
 		return
 	}
 	if human {

@@ -43,12 +43,22 @@ func ApplyPlan(a applier, plans planReader, d *Deps) server.ServerTool {
 			return d.errorResult("apply_plan", err), nil
 		}
 		total := 0
+		var note string
 		if rec, err := plans.Get(args.PlanID); err == nil {
 			if err := allowStack(ctx, rec.Stack); err != nil {
 				return d.errorResult("apply_plan", err), nil
 			}
 			c := rec.Counts
 			total = c.Add + c.Change + c.Destroy
+			if len(args.ApprovalTokens) == 0 {
+				// Nothing to apply with yet: offer the human the page
+				// where they approve; the refusal below still says how.
+				offer := d.offerReview(ctx, req, rec, "")
+				if offer.Pending != nil {
+					return offer.Pending, nil
+				}
+				note = offer.Note
+			}
 		}
 		prog := newProgress(ctx, req, total, true)
 		out, err := a.Apply(ctx, args.PlanID, args.ApprovalTokens, clientOf(ctx), prog.event)
@@ -57,7 +67,7 @@ func ApplyPlan(a applier, plans planReader, d *Deps) server.ServerTool {
 		if err != nil {
 			var ref *gate.Refusal
 			if errors.As(err, &ref) {
-				return mcp.NewToolResultError("apply refused: " + ref.Reason), nil
+				return withNote(mcp.NewToolResultError("apply refused: "+ref.Reason), note), nil
 			}
 			return d.errorResult("apply_plan", err), nil
 		}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -37,6 +38,14 @@ type Deps struct {
 	Now func() time.Time
 	// DiffBudget bounds the diff bytes in one tool result (default 16 KiB).
 	DiffBudget int
+	// Review, when set, finds the review page of a plan, for clients that
+	// open URLs (URL elicitation); ReviewWait bounds the wait for the
+	// client's answer (default 2 minutes).
+	Review     ReviewLocator
+	ReviewWait time.Duration
+
+	keyOnce sync.Once
+	key     []byte // signs resume states (review.go)
 }
 
 // planReader reads recorded plans: plan.Store.

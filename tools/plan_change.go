@@ -45,6 +45,11 @@ func PlanChange(p proposer, plans planReader, d *Deps) server.ServerTool {
 		if err != nil {
 			return d.errorResult("plan_change", err), nil
 		}
+		if req.Params.RequestState != "" {
+			// The retry of a call that offered the review page: the plan
+			// is made; answer with it, never plan twice.
+			return d.resumePlanChange(ctx, req, plans, st.Name), nil
+		}
 		prog := newProgress(ctx, req, 0, false)
 		rec, err := p.Propose(ctx, st, args.Variables, clientOf(ctx), plan.Events(prog.event))
 		prog.finish("")
@@ -52,8 +57,33 @@ func PlanChange(p proposer, plans planReader, d *Deps) server.ServerTool {
 			return d.errorResult("plan_change", err), nil
 		}
 		syncFromContext(ctx, d)
-		return d.summaryResult(plans, rec, 0, 0), nil
+		offer := d.offerReview(ctx, req, rec, rec.ID)
+		if offer.Pending != nil {
+			return offer.Pending, nil
+		}
+		return withNote(d.summaryResult(plans, rec, 0, 0), offer.Note), nil
 	}}
+}
+
+// resumePlanChange answers the retry of a plan_change that asked the
+// client to open the review page: the plan its signed state names.
+func (d *Deps) resumePlanChange(ctx context.Context, req mcp.CallToolRequest, plans planReader, stack string) *mcp.CallToolResult {
+	id, err := d.openState(req.Params.RequestState)
+	if err != nil {
+		return d.errorResult("plan_change", err)
+	}
+	rec, err := plans.Get(id)
+	if err != nil {
+		return d.errorResult("plan_change", err)
+	}
+	if rec.Stack != stack {
+		return d.errorResult("plan_change", errBadState)
+	}
+	offer := d.offerReview(ctx, req, rec, rec.ID)
+	if offer.Pending != nil {
+		return offer.Pending
+	}
+	return withNote(d.summaryResult(plans, rec, 0, 0), offer.Note)
 }
 
 // summaryResult renders a plan record as structured content plus text,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -164,4 +166,49 @@ func openBrowser(url string, logger *slog.Logger) {
 		return
 	}
 	go func() { _ = cmd.Wait() }()
+}
+
+// serverReview is plangate server's review page at /review/, for remote
+// approvers: over TLS at the first --hosts name (the passkeys' RP ID),
+// or without TLS on loopback only, as localhost. Nil (with a note) where
+// neither holds (a unix socket; TLS without a host name). Its URL with
+// the secret goes to <state_dir>/review/endpoint.json (0600), never to a
+// log: the server's operator hands it to the approvers.
+func serverReview(e *env, ln net.Listener, tlsConfig *tls.Config, hosts []string, logger *slog.Logger) (http.Handler, func(), error) {
+	tcp, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		logger.Info("no review page on a unix socket: browsers cannot reach it; serve TCP with TLS (or run plangate review on this machine)")
+		return nil, func() {}, nil
+	}
+	var origin string
+	switch {
+	case tlsConfig != nil && len(hosts) > 0 && hosts[0] != "":
+		origin = fmt.Sprintf("https://%s:%d", strings.ToLower(hosts[0]), tcp.Port)
+		if tcp.Port == 443 {
+			origin = "https://" + strings.ToLower(hosts[0])
+		}
+	case tlsConfig != nil:
+		logger.Warn("no review page: passkeys need the server's host name; pass --hosts with the name approvers' browsers use")
+		return nil, func() {}, nil
+	case tcp.IP.IsLoopback():
+		origin = loopbackOrigin(ln)
+	default:
+		return nil, func() {}, nil
+	}
+	h, err := review.New(review.Options{
+		Gate: e.gate, Origin: origin, Secret: review.NewSecret(), TLS: tlsConfig != nil, Logger: logger,
+		Actor: "review page of plangate server",
+		// Passkeys for this page's host are registered on it.
+		Register:       &review.Register{},
+		ApproveCommand: func(id string) string { return "plangate approve --server " + origin + " " + id },
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	remove, err := review.WriteEndpoint(e.cfg.StateDir, h.URL())
+	if err != nil {
+		return nil, nil, err
+	}
+	logger.Info("review page serving", "url", origin+review.Prefix, "its URL with the secret", filepath.Join(e.cfg.StateDir, review.EndpointFile))
+	return h, remove, nil
 }

@@ -129,13 +129,7 @@ var pageURL = regexp.MustCompile(`^http://localhost:[0-9]+/review/\?k=[A-Za-z0-9
 func TestReviewCommand(t *testing.T) {
 	dir := project(t)
 	cfg := filepath.Join(dir, "plangate.hcl")
-	out, err := exec.Command(binary, "keygen", "--name", "oncall", "--out", filepath.Join(t.TempDir(), "oncall.key")).CombinedOutput()
-	require.NoError(t, err, string(out))
-	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
-	require.NoError(t, err)
-	_, err = f.WriteString("\n" + string(out[strings.Index(string(out), "approver \"oncall\" {"):]))
-	require.NoError(t, err)
-	require.NoError(t, f.Close())
+	addKeyApprover(t, cfg, "oncall")
 	r := serve(t, dir)
 	r.request("initialize", map[string]any{"protocolVersion": "2025-11-25", "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "e2e-agent", "version": "7"}})
 	r.send(map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"})
@@ -169,6 +163,18 @@ func TestReviewCommand(t *testing.T) {
 	assert.NoFileExists(t, endpoint, "removed on exit")
 	_, ok = review.Locate(stateDir(t, dir))
 	assert.False(t, ok)
+}
+
+// addKeyApprover appends the block plangate keygen prints for name.
+func addKeyApprover(t *testing.T, cfg, name string) {
+	t.Helper()
+	out, err := exec.Command(binary, "keygen", "--name", name, "--out", filepath.Join(t.TempDir(), name+".key")).CombinedOutput()
+	require.NoError(t, err, string(out))
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("\n" + string(out[strings.Index(string(out), "approver \""+name+"\" {"):]))
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
 }
 
 func TestReviewCommandRefusesOffLoopback(t *testing.T) {

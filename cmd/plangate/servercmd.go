@@ -99,6 +99,14 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError(fs, "--listen %q: use unix:/path/to.sock or tcp://host:port", *listen)
 	}
 	defer ln.Close()
+	page, removeEndpoint, err := serverReview(e, ln, tlsConfig, opts.Hosts, logger)
+	if err != nil {
+		return err
+	}
+	defer removeEndpoint()
+	if page != nil {
+		opts.Review = page
+	}
 
 	defer startNotifier(e, logger)()
 	go e.gate.WatchApplies(ctx, 2*time.Second)

@@ -187,7 +187,8 @@
     button.disabled = true;
     showError(main, null);
     try {
-      const options = await call("POST", "/review/api/register/begin", {});
+      const input = main.querySelector('input[name="name"]');
+      const options = await call("POST", "/review/api/register/begin", input ? { name: input.value } : {});
       const cred = await navigator.credentials.create(creationOptions(options));
       if (!cred) throw new Error("the authenticator gave no answer");
       const done = await call("POST", "/review/api/register/finish", { response: credentialJSON(cred) });
