@@ -51,16 +51,21 @@ func TestReviewPageInChromium(t *testing.T) {
 	r := sdkCalls(t, p.cfg, tool("plan_change", map[string]any{"stack": "web", "variables": map[string]any{"replicas": 6}}))
 	require.False(t, r[0].IsError, r[0].Text)
 	first := r[0].Structured["plan_id"].(string)
-	r = sdkCalls(t, p.cfg, tool("apply_plan", map[string]any{"plan_id": first, "approval_tokens": []string{keyApprove(t, p, first)}}))
-	require.False(t, r[0].IsError, r[0].Text)
+	// Then P1, the plan the approver reviews: down to two servers, four
+	// deleted; and the first page of its diff as an agent reads it.
+	r = sdkCalls(t, p.cfg,
+		tool("apply_plan", map[string]any{"plan_id": first, "approval_tokens": []string{keyApprove(t, p, first)}}),
+		tool("plan_change", map[string]any{"stack": "web", "variables": map[string]any{"replicas": 2}}),
+		tool("get_plan", map[string]any{"plan_id": map[string]any{"$planId": 1}}),
+	)
+	for _, c := range r {
+		require.False(t, c.IsError, c.Text)
+	}
 	require.Len(t, webServers(stateList(t, stackDir, dataDir)), 6)
-
-	// P1, the plan the approver reviews: down to two servers, four deleted.
-	r = sdkCalls(t, p.cfg, tool("plan_change", map[string]any{"stack": "web", "variables": map[string]any{"replicas": 2}}))
-	require.False(t, r[0].IsError, r[0].Text)
-	p1 := r[0].Structured
+	p1 := r[1].Structured
 	p1ID := p1["plan_id"].(string)
-	p1Headline, _, _ := strings.Cut(r[0].Text, "\n")
+	p1Headline, _, _ := strings.Cut(r[1].Text, "\n")
+	p1Diff := r[2]
 	require.Equal(t, "awaiting_approval", p1["status"])
 	wantDeleted := []string{"terraform_data.web[2]", "terraform_data.web[3]", "terraform_data.web[4]", "terraform_data.web[5]"}
 
@@ -102,6 +107,10 @@ func TestReviewPageInChromium(t *testing.T) {
 		require.NotNil(t, pl.ApproveCommand, "a key approver sees the command to run")
 		assert.Equal(t, "plangate approve "+p1ID, strings.TrimSpace(*pl.ApproveCommand))
 		assert.Nil(t, pl.PasskeyButton, "no passkey approver yet: no passkey button")
+		assert.Empty(t, v.ExternalResources, "no external assets")
+		assert.Empty(t, pageProblems(v.Console), "no script error, no CSP violation")
+		b.do(nil, "screenshot", map[string]any{"page": "alice", "path": filepath.Join(shots, "review-page.png")})
+		checkPNG(t, filepath.Join(shots, "review-page.png"), 1280, 800)
 
 		// The diff: the page's, once every page of it is loaded, is the
 		// text get_plan gives an agent and plangate show prints.
@@ -110,17 +119,11 @@ func TestReviewPageInChromium(t *testing.T) {
 			Diff    string `json:"diff"`
 		}
 		b.do(&full, "expandDiff", map[string]any{"page": "alice", "planId": p1ID})
-		cli := fullDiff(t, p.cfg, p1ID)
+		cli := fullDiff(t, p.cfg, p1ID, p1Diff)
 		require.Contains(t, cli, "# terraform_data.web[5] will be destroyed")
 		assert.Equal(t, cli, full.Diff, "the page's diff is the CLI's, character for character")
 		show := mustRun(t, "show", "--config", p.cfg, p1ID)
 		assert.Contains(t, show, "\n"+cli+"\nNext:", "plangate show prints the same diff")
-
-		assert.Empty(t, v.ExternalResources, "no external assets")
-		assert.Empty(t, pageProblems(v.Console), "no script error, no CSP violation")
-		b.do(nil, "open", map[string]any{"page": "alice", "url": reviewOrigin + "/review/"})
-		b.do(nil, "screenshot", map[string]any{"page": "alice", "path": filepath.Join(shots, "review-page.png")})
-		checkPNG(t, filepath.Join(shots, "review-page.png"), 1280, 800)
 	})
 
 	// Alice registers a passkey; the key approver accepts her.
@@ -182,28 +185,6 @@ func TestReviewPageInChromium(t *testing.T) {
 	require.False(t, r[0].IsError, r[0].Text)
 	p2 := r[0].Structured
 	p2ID := p2["plan_id"].(string)
-
-	t.Run("refused", func(t *testing.T) {
-		otherSHA := p2["plan_sha256"].(string)
-		cases := []struct {
-			name, plan, token, why string
-		}{
-			{"a token for another plan", p2ID, token, ""},
-			{"a tampered challenge: the payload names another plan file", p1ID, editClaims(t, token, map[string]string{"plan_sha256": otherSHA}), "challenge"},
-			{"a tampered challenge: the payload names another plan", p2ID, editClaims(t, token, map[string]string{"plan_id": p2ID, "plan_sha256": otherSHA}), "challenge"},
-		}
-		calls := []map[string]any{}
-		for _, c := range cases {
-			calls = append(calls, tool("apply_plan", map[string]any{"plan_id": c.plan, "approval_tokens": []string{c.token}}))
-		}
-		res := sdkCalls(t, p.cfg, calls...)
-		for i, c := range cases {
-			assert.True(t, res[i].IsError, "%s: apply_plan refuses it; it answered: %s", c.name, res[i].Text)
-			assert.Contains(t, res[i].Text, c.why, c.name)
-			assert.NotContains(t, res[i].Text, c.token, "%s: the refusal does not quote the token", c.name)
-		}
-		assert.Len(t, webServers(stateList(t, stackDir, dataDir)), 6, "nothing was applied")
-	})
 
 	t.Run("refused: a second authenticator whose passkey was never accepted", func(t *testing.T) {
 		// Mallory registers, and her block reaches plangate.hcl (an agent
@@ -274,16 +255,45 @@ func TestReviewPageInChromium(t *testing.T) {
 		assert.Len(t, review.stderr.lines("passkey approval begun"), begun, "no approval was begun")
 	})
 
+	otherSHA := p2["plan_sha256"].(string)
+	refusals := []struct {
+		name, plan, token, why string
+	}{
+		{"a token for another plan", p2ID, token, ""},
+		{"a tampered challenge: the payload names another plan file", p1ID, editClaims(t, token, map[string]string{"plan_sha256": otherSHA}), "challenge"},
+		{"a tampered challenge: the payload names another plan", p2ID, editClaims(t, token, map[string]string{"plan_id": p2ID, "plan_sha256": otherSHA}), "challenge"},
+	}
+	// One SDK session: the refusals, then the real token twice, then P3
+	// (one server fewer) for the last test.
+	calls := []map[string]any{}
+	for _, c := range refusals {
+		calls = append(calls, tool("apply_plan", map[string]any{"plan_id": c.plan, "approval_tokens": []string{c.token}}))
+	}
+	calls = append(calls,
+		tool("apply_plan", map[string]any{"plan_id": p1ID, "approval_tokens": []string{token}}),
+		tool("apply_plan", map[string]any{"plan_id": p1ID, "approval_tokens": []string{token}}),
+		tool("plan_change", map[string]any{"stack": "web", "variables": map[string]any{"replicas": 1}}),
+	)
+	res := sdkCalls(t, p.cfg, calls...)
+	applied, replayed, planned := res[len(refusals)], res[len(refusals)+1], res[len(refusals)+2]
+
+	t.Run("refused: tampered tokens, a token for another plan", func(t *testing.T) {
+		for i, c := range refusals {
+			assert.True(t, res[i].IsError, "%s: apply_plan refuses it; it answered: %s", c.name, res[i].Text)
+			assert.Contains(t, res[i].Text, c.why, c.name)
+			assert.NotContains(t, res[i].Text, c.token, "%s: the refusal does not quote the token", c.name)
+			t.Logf("%s: %s", c.name, firstLine(res[i].Text))
+		}
+	})
+
 	t.Run("the shown token applies through the TypeScript SDK; a replay is refused", func(t *testing.T) {
-		res := sdkCalls(t, p.cfg,
-			tool("apply_plan", map[string]any{"plan_id": p1ID, "approval_tokens": []string{token}}),
-			tool("apply_plan", map[string]any{"plan_id": p1ID, "approval_tokens": []string{token}}),
-		)
+		res := []sdkCall{applied, replayed}
 		require.False(t, res[0].IsError, "the passkey token applies: %s", res[0].Text)
 		assert.Equal(t, "applied", res[0].Structured["status"])
 		assert.Contains(t, res[0].Text, "approved by alice")
 		assert.Equal(t, []string{"terraform_data.web[0]", "terraform_data.web[1]"}, webServers(stateList(t, stackDir, dataDir)), "Terraform's state: two web servers left")
 		assert.True(t, res[1].IsError, "the same token again is refused: %s", res[1].Text)
+		t.Logf("replayed: %s", firstLine(res[1].Text))
 		assert.Len(t, webServers(stateList(t, stackDir, dataDir)), 2)
 
 		// The page shows P1 applied and P2 superseded, neither approvable.
@@ -310,9 +320,8 @@ func TestReviewPageInChromium(t *testing.T) {
 		// the same "localhost" in the passkey prompt. The page builds the
 		// payload for a plan of its choosing; its assertion must not
 		// approve anything.
-		r := sdkCalls(t, p.cfg, tool("plan_change", map[string]any{"stack": "web", "variables": map[string]any{"replicas": 1}}))
-		require.False(t, r[0].IsError, r[0].Text)
-		p3 := r[0].Structured
+		require.False(t, planned.IsError, planned.Text)
+		p3 := planned.Structured
 		payload := rawPayload(t, token)
 		payload = strings.Replace(payload, p1ID, p3["plan_id"].(string), 1)
 		payload = strings.Replace(payload, p1["plan_sha256"].(string), p3["plan_sha256"].(string), 1)
@@ -381,21 +390,20 @@ func appendConfig(t *testing.T, p *proj, text string) {
 	require.NoError(t, f.Close())
 }
 
-// fullDiff is a plan's whole diff as get_plan pages it to an agent.
-func fullDiff(t *testing.T, cfg, id string) string {
+// fullDiff is a plan's whole diff as get_plan pages it to an agent,
+// from its first page on.
+func fullDiff(t *testing.T, cfg, id string, page sdkCall) string {
 	t.Helper()
 	var diff strings.Builder
-	offset := 0.0
 	for range 100 {
-		r := sdkCalls(t, cfg, tool("get_plan", map[string]any{"plan_id": id, "offset": offset}))
-		require.False(t, r[0].IsError, r[0].Text)
-		s, _ := r[0].Structured["diff"].(string)
+		require.False(t, page.IsError, page.Text)
+		s, _ := page.Structured["diff"].(string)
 		diff.WriteString(s)
-		next, _ := r[0].Structured["next_offset"].(float64)
+		next, _ := page.Structured["next_offset"].(float64)
 		if next == 0 {
 			return diff.String()
 		}
-		offset = next
+		page = sdkCalls(t, cfg, tool("get_plan", map[string]any{"plan_id": id, "offset": next}))[0]
 	}
 	t.Fatal("get_plan paged more than 100 times")
 	return ""
@@ -421,6 +429,11 @@ func pageProblems(console []string) []string {
 		}
 	}
 	return out
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 func contains(list []string, s string) bool {
