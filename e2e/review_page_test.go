@@ -140,18 +140,21 @@ func TestReviewPageInChromium(t *testing.T) {
 		assert.Equal(t, "localhost", aliceCred.RPID)
 	})
 
-	var token string
-	t.Run("the page approves with the passkey", func(t *testing.T) {
+	t.Run("the review tab still works after a passkey registration in the same browser", func(t *testing.T) {
 		// Back to the review tab, as the human would: the registration
-		// page (another port of localhost, the same cookie jar) must not
-		// have logged it out.
+		// page (another port of localhost, so the same cookie jar) must
+		// not have logged it out.
 		b.do(nil, "open", map[string]any{"page": "alice", "url": reviewOrigin + "/review/"})
 		var v pageView
 		b.do(&v, "inspect", map[string]any{"page": "alice"})
-		if !assert.NotNil(t, v.plan(p1ID), "the review page still opens after a passkey registration in the same browser; it shows: %v %v", v.ids(), v.Errors) {
-			b.do(nil, "open", map[string]any{"page": "alice", "url": reviewURL})
-			b.do(&v, "inspect", map[string]any{"page": "alice"})
-		}
+		assert.NotNil(t, v.plan(p1ID), "the review page lists its plans without its secret link again; it shows: %v %v", v.ids(), v.Errors)
+	})
+
+	var token string
+	t.Run("the page approves with the passkey", func(t *testing.T) {
+		b.do(nil, "open", map[string]any{"page": "alice", "url": reviewURL})
+		var v pageView
+		b.do(&v, "inspect", map[string]any{"page": "alice"})
 		pl := v.plan(p1ID)
 		require.NotNil(t, pl, v.ids())
 		require.NotNil(t, pl.PasskeyButton, "alice, accepted, gets the passkey button:\n%s", pl.Text)
