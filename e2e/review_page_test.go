@@ -183,6 +183,26 @@ func TestReviewPageInChromium(t *testing.T) {
 	})
 	require.NotEmpty(t, token, "no passkey token: the rest has nothing to try")
 
+	t.Run("refused: the page's assertion sent to the server again", func(t *testing.T) {
+		type replay struct {
+			ChallengeStatus int    `json:"challengeStatus"`
+			Status          int    `json:"status"`
+			Body            string `json:"body"`
+		}
+		// As it was: the ceremony it answered is finished.
+		var again replay
+		b.do(&again, "replayApprove", map[string]any{"page": "alice"})
+		assert.Equal(t, http.StatusConflict, again.Status, "the same assertion twice approves once: %s", again.Body)
+		// After a new challenge: the old assertion signed the old one.
+		var fresh replay
+		b.do(&fresh, "replayApprove", map[string]any{"page": "alice", "challengeFirst": true, "approver": "alice"})
+		assert.Equal(t, http.StatusOK, fresh.ChallengeStatus, "the page may ask for a new challenge")
+		assert.Equal(t, http.StatusBadRequest, fresh.Status, "an old assertion does not answer a new challenge: %s", fresh.Body)
+		assert.Contains(t, fresh.Body, "challenge")
+		assert.NotContains(t, again.Body+fresh.Body, "pgt2.", "no token comes back")
+		assert.Len(t, review.stderr.lines("passkey approval recorded"), 1, "one approval recorded, not three")
+	})
+
 	// P2, another pending plan on the same stack.
 	r = sdkCalls(t, p.cfg, tool("plan_change", map[string]any{"stack": "web", "variables": map[string]any{"replicas": 3}}))
 	require.False(t, r[0].IsError, r[0].Text)

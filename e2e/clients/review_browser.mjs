@@ -60,6 +60,11 @@ async function getPage(name, { authenticator = false } = {}) {
       if (m.type() === 'error' || m.type() === 'warning') p.console.push(`${m.type()}: ${m.text()} (${m.location()?.url ?? ''})`);
     });
     page.on('pageerror', (e) => p.console.push(`pageerror: ${e.message}`));
+    page.on('request', (req) => {
+      if (req.method() === 'POST' && /\/review\/api\/plans\/[^/]+\/approve$/.test(new URL(req.url()).pathname)) {
+        p.lastApprove = { url: req.url(), body: req.postData() };
+      }
+    });
     page.on('response', (r) => {
       const req = r.request();
       p.responses.push({ url: r.url(), method: req.method(), status: r.status(), frameUrl: safeFrameUrl(req) });
@@ -270,6 +275,29 @@ const ops = {
     const token = await p.page.locator(`${sel} output.token`).textContent().catch(() => null);
     const errors = await p.page.locator(`${sel} p.error[role="alert"]`).allTextContents();
     return { tabs, shown: which, token: which === 'output.token' ? token.trim() : null, errors, credentials: await credentials(p) };
+  },
+
+  // replayApprove sends the page's last approve request (the browser's
+  // assertion) again, from the page itself, with its CSRF token; with
+  // challengeFirst, after asking the server for a new challenge.
+  async replayApprove({ page: name, challengeFirst = false, approver }) {
+    const p = await getPage(name);
+    if (!p.lastApprove) throw new Error('this page sent no approval yet');
+    return p.page.evaluate(
+      async ({ url, body, challengeFirst, approver }) => {
+        const headers = { 'Content-Type': 'application/json', 'X-Plangate-CSRF': document.body.dataset.csrf };
+        const out = {};
+        if (challengeFirst) {
+          const c = await fetch(url.replace(/\/approve$/, '/challenge'), { method: 'POST', headers, body: JSON.stringify({ approver }) });
+          out.challengeStatus = c.status;
+        }
+        const r = await fetch(url, { method: 'POST', headers, body });
+        out.status = r.status;
+        out.body = await r.text();
+        return out;
+      },
+      { ...p.lastApprove, challengeFirst, approver },
+    );
   },
 
   // credentials lists what the page's virtual authenticator holds.
