@@ -106,17 +106,16 @@ func startBrowser(t *testing.T) *browser {
 }
 
 // do sends one command and decodes its result into v (nil: ignore it). A
-// failed command fails the test.
-func (b *browser) do(v any, op string, args map[string]any) {
-	b.t.Helper()
+// failed command fails t.
+func (b *browser) do(t *testing.T, v any, op string, args map[string]any) {
+	t.Helper()
 	if err := b.try(v, op, args); err != nil {
-		b.t.Fatalf("browser %s %v: %v", op, args, err)
+		t.Fatalf("browser %s %v: %v", op, args, err)
 	}
 }
 
 // try sends one command and returns the driver's error, if any.
 func (b *browser) try(v any, op string, args map[string]any) error {
-	b.t.Helper()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.id++
@@ -125,7 +124,9 @@ func (b *browser) try(v any, op string, args map[string]any) error {
 		cmd[k] = a
 	}
 	line, err := json.Marshal(cmd)
-	require.NoError(b.t, err)
+	if err != nil {
+		return err
+	}
 	if _, err := b.stdin.Write(append(line, '\n')); err != nil {
 		return fmt.Errorf("writing to review_browser.mjs: %v\n%s", err, b.stderr)
 	}

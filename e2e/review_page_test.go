@@ -37,7 +37,9 @@ func TestReviewPageInChromium(t *testing.T) {
 	requireClients(t)
 	requireChromium(t)
 	b := startBrowser(t)
-	p := newProject(t)
+	// Two stacks: the demo's web tier, and slow (200 instances: a diff
+	// longer than one page of the review page's).
+	p := newProject(t, "slow")
 	shots := os.Getenv("PLANGATE_SCREENSHOTS")
 	if shots == "" {
 		shots = t.TempDir()
@@ -51,21 +53,25 @@ func TestReviewPageInChromium(t *testing.T) {
 	r := sdkCalls(t, p.cfg, tool("plan_change", map[string]any{"stack": "web", "variables": map[string]any{"replicas": 6}}))
 	require.False(t, r[0].IsError, r[0].Text)
 	first := r[0].Structured["plan_id"].(string)
-	// Then P1, the plan the approver reviews: down to two servers, four
-	// deleted; and the first page of its diff as an agent reads it.
+	// Then a long plan on slow, and P1, the plan the approver reviews:
+	// down to two web servers, four deleted (the newest, so first on the
+	// page); and the first page of each diff as an agent reads it.
 	r = sdkCalls(t, p.cfg,
 		tool("apply_plan", map[string]any{"plan_id": first, "approval_tokens": []string{keyApprove(t, p, first)}}),
+		tool("plan_change", map[string]any{"stack": "slow"}),
 		tool("plan_change", map[string]any{"stack": "web", "variables": map[string]any{"replicas": 2}}),
+		tool("get_plan", map[string]any{"plan_id": map[string]any{"$planId": 2}}),
 		tool("get_plan", map[string]any{"plan_id": map[string]any{"$planId": 1}}),
 	)
 	for _, c := range r {
 		require.False(t, c.IsError, c.Text)
 	}
 	require.Len(t, webServers(stateList(t, stackDir, dataDir)), 6)
-	p1 := r[1].Structured
+	longID := r[1].Structured["plan_id"].(string)
+	p1 := r[2].Structured
 	p1ID := p1["plan_id"].(string)
-	p1Headline, _, _ := strings.Cut(r[1].Text, "\n")
-	p1Diff := r[2]
+	p1Headline, _, _ := strings.Cut(r[2].Text, "\n")
+	p1Diff, longDiff := r[3], r[4]
 	require.Equal(t, "awaiting_approval", p1["status"])
 	wantDeleted := []string{"terraform_data.web[2]", "terraform_data.web[3]", "terraform_data.web[4]", "terraform_data.web[5]"}
 
@@ -83,11 +89,11 @@ func TestReviewPageInChromium(t *testing.T) {
 			Status int    `json:"status"`
 			URL    string `json:"url"`
 		}
-		b.do(&opened, "open", map[string]any{"page": "alice", "url": reviewURL, "authenticator": true})
+		b.do(t, &opened, "open", map[string]any{"page": "alice", "url": reviewURL, "authenticator": true})
 		require.Equal(t, 200, opened.Status)
 		assert.NotContains(t, opened.URL, "k=", "the secret leaves the address bar once exchanged for a session")
 		var v pageView
-		b.do(&v, "inspect", map[string]any{"page": "alice"})
+		b.do(t, &v, "inspect", map[string]any{"page": "alice"})
 		pl := v.plan(p1ID)
 		require.NotNil(t, pl, "the page lists plan %s; it shows %v", p1ID, v.ids())
 		assert.Equal(t, "awaiting_approval", pl.Status)
@@ -109,7 +115,7 @@ func TestReviewPageInChromium(t *testing.T) {
 		assert.Nil(t, pl.PasskeyButton, "no passkey approver yet: no passkey button")
 		assert.Empty(t, v.ExternalResources, "no external assets")
 		assert.Empty(t, pageProblems(v.Console), "no script error, no CSP violation")
-		b.do(nil, "screenshot", map[string]any{"page": "alice", "path": filepath.Join(shots, "review-page.png")})
+		b.do(t, nil, "screenshot", map[string]any{"page": "alice", "path": filepath.Join(shots, "review-page.png")})
 		checkPNG(t, filepath.Join(shots, "review-page.png"), 1280, 800)
 
 		// The diff: the page's, once every page of it is loaded, is the
@@ -118,12 +124,35 @@ func TestReviewPageInChromium(t *testing.T) {
 			Presses int    `json:"presses"`
 			Diff    string `json:"diff"`
 		}
-		b.do(&full, "expandDiff", map[string]any{"page": "alice", "planId": p1ID})
+		b.do(t, &full, "expandDiff", map[string]any{"page": "alice", "planId": p1ID})
 		cli := fullDiff(t, p.cfg, p1ID, p1Diff)
 		require.Contains(t, cli, "# terraform_data.web[5] will be destroyed")
 		assert.Equal(t, cli, full.Diff, "the page's diff is the CLI's, character for character")
 		show := mustRun(t, "show", "--config", p.cfg, p1ID)
 		assert.Contains(t, show, "\n"+cli+"\nNext:", "plangate show prints the same diff")
+	})
+
+	t.Run("a long diff loads on demand, to the CLI's last character", func(t *testing.T) {
+		var v pageView
+		b.do(t, &v, "inspect", map[string]any{"page": "alice"})
+		require.Equal(t, []string{p1ID, longID}, planIDs(v.Plans[:min(2, len(v.Plans))]), "pending plans, newest first")
+		pl := v.plan(longID)
+		require.NotNil(t, pl.Diff)
+		cli := fullDiff(t, p.cfg, longID, longDiff)
+		require.True(t, pl.MoreDiff, "a %d-byte diff has a button for the rest", len(cli))
+		assert.Less(t, len(*pl.Diff), len(cli), "the page first shows part of it")
+		assert.True(t, strings.HasPrefix(cli, *pl.Diff), "that part is the diff's beginning")
+		var full struct {
+			Presses int    `json:"presses"`
+			Diff    string `json:"diff"`
+		}
+		b.do(t, &full, "expandDiff", map[string]any{"page": "alice", "planId": longID})
+		assert.GreaterOrEqual(t, full.Presses, 1)
+		assert.Equal(t, cli, full.Diff, "every page loaded: the CLI's diff, character for character")
+		assert.Contains(t, full.Diff, "# terraform_data.item[199] will be created")
+		b.do(t, &v, "inspect", map[string]any{"page": "alice"})
+		assert.False(t, v.plan(longID).MoreDiff, "no button once it is all there")
+		t.Logf("%d bytes of diff in %d presses", len(cli), full.Presses)
 	})
 
 	// Alice registers a passkey; the key approver accepts her.
@@ -134,7 +163,7 @@ func TestReviewPageInChromium(t *testing.T) {
 		out := mustRun(t, "config", "accept", "--config", p.cfg, "--key", p.key, "--yes")
 		assert.Contains(t, out, "alice")
 		var creds []credential
-		b.do(&creds, "credentials", map[string]any{"page": "alice"})
+		b.do(t, &creds, "credentials", map[string]any{"page": "alice"})
 		require.Len(t, creds, 1, "the virtual authenticator holds alice's passkey")
 		aliceCred = creds[0]
 		assert.Equal(t, "localhost", aliceCred.RPID)
@@ -144,17 +173,17 @@ func TestReviewPageInChromium(t *testing.T) {
 		// Back to the review tab, as the human would: the registration
 		// page (another port of localhost, so the same cookie jar) must
 		// not have logged it out.
-		b.do(nil, "open", map[string]any{"page": "alice", "url": reviewOrigin + "/review/"})
+		b.do(t, nil, "open", map[string]any{"page": "alice", "url": reviewOrigin + "/review/"})
 		var v pageView
-		b.do(&v, "inspect", map[string]any{"page": "alice"})
+		b.do(t, &v, "inspect", map[string]any{"page": "alice"})
 		assert.NotNil(t, v.plan(p1ID), "the review page lists its plans without its secret link again; it shows: %v %v", v.ids(), v.Errors)
 	})
 
 	var token string
 	t.Run("the page approves with the passkey", func(t *testing.T) {
-		b.do(nil, "open", map[string]any{"page": "alice", "url": reviewURL})
+		b.do(t, nil, "open", map[string]any{"page": "alice", "url": reviewURL})
 		var v pageView
-		b.do(&v, "inspect", map[string]any{"page": "alice"})
+		b.do(t, &v, "inspect", map[string]any{"page": "alice"})
 		pl := v.plan(p1ID)
 		require.NotNil(t, pl, v.ids())
 		require.NotNil(t, pl.PasskeyButton, "alice, accepted, gets the passkey button:\n%s", pl.Text)
@@ -162,7 +191,7 @@ func TestReviewPageInChromium(t *testing.T) {
 		assert.NotNil(t, pl.ApproveCommand, "the key approver still sees the command")
 		// With the keyboard alone: Tab to the button, Enter.
 		var a approveResult
-		b.do(&a, "approveByKeyboard", map[string]any{"page": "alice", "planId": p1ID, "approver": "alice"})
+		b.do(t, &a, "approveByKeyboard", map[string]any{"page": "alice", "planId": p1ID, "approver": "alice"})
 		require.Equal(t, "output.token", a.Shown, "the page shows a token, not an error: %v", a.Errors)
 		t.Logf("the approve button took focus after %d Tab presses", a.Tabs)
 		token = a.Token
@@ -178,7 +207,7 @@ func TestReviewPageInChromium(t *testing.T) {
 		assert.Equal(t, reviewOrigin, cd["origin"])
 		require.Len(t, a.Credentials, 1)
 		assert.Greater(t, a.Credentials[0].SignCount, aliceCred.SignCount, "the authenticator signed (its counter moved)")
-		b.do(nil, "screenshot", map[string]any{"page": "alice", "path": filepath.Join(shots, "review-approved.png")})
+		b.do(t, nil, "screenshot", map[string]any{"page": "alice", "path": filepath.Join(shots, "review-approved.png")})
 		checkPNG(t, filepath.Join(shots, "review-approved.png"), 1280, 800)
 	})
 	require.NotEmpty(t, token, "no passkey token: the rest has nothing to try")
@@ -191,11 +220,11 @@ func TestReviewPageInChromium(t *testing.T) {
 		}
 		// As it was: the ceremony it answered is finished.
 		var again replay
-		b.do(&again, "replayApprove", map[string]any{"page": "alice"})
+		b.do(t, &again, "replayApprove", map[string]any{"page": "alice"})
 		assert.Equal(t, http.StatusConflict, again.Status, "the same assertion twice approves once: %s", again.Body)
 		// After a new challenge: the old assertion signed the old one.
 		var fresh replay
-		b.do(&fresh, "replayApprove", map[string]any{"page": "alice", "challengeFirst": true, "approver": "alice"})
+		b.do(t, &fresh, "replayApprove", map[string]any{"page": "alice", "challengeFirst": true, "approver": "alice"})
 		assert.Equal(t, http.StatusOK, fresh.ChallengeStatus, "the page may ask for a new challenge")
 		assert.Equal(t, http.StatusBadRequest, fresh.Status, "an old assertion does not answer a new challenge: %s", fresh.Body)
 		assert.Contains(t, fresh.Body, "challenge")
@@ -214,9 +243,9 @@ func TestReviewPageInChromium(t *testing.T) {
 		// can edit the file) but no approver accepts it.
 		block := registerPasskey(t, b, p, "mallory")
 		appendConfig(t, p, block)
-		b.do(nil, "open", map[string]any{"page": "mallory", "url": reviewURL})
+		b.do(t, nil, "open", map[string]any{"page": "mallory", "url": reviewURL})
 		var v pageView
-		b.do(&v, "inspect", map[string]any{"page": "mallory"})
+		b.do(t, &v, "inspect", map[string]any{"page": "mallory"})
 		pl := v.plan(p2ID)
 		require.NotNil(t, pl, v.ids())
 		require.NotNil(t, pl.PasskeyButton, "alice's button is there")
@@ -225,10 +254,10 @@ func TestReviewPageInChromium(t *testing.T) {
 		// Mallory makes the page ask for her anyway (the button says whom
 		// it approves as): the server refuses to begin.
 		var before []credential
-		b.do(&before, "credentials", map[string]any{"page": "mallory"})
+		b.do(t, &before, "credentials", map[string]any{"page": "mallory"})
 		require.Len(t, before, 1)
 		var a approveResult
-		b.do(&a, "approve", map[string]any{"page": "mallory", "planId": p2ID, "forceApprover": "mallory"})
+		b.do(t, &a, "approve", map[string]any{"page": "mallory", "planId": p2ID, "forceApprover": "mallory"})
 		assert.Empty(t, a.Token, "no token for an approver nobody accepted")
 		require.NotEmpty(t, a.Errors, "the page says why")
 		assert.Contains(t, a.Errors[0], "mallory")
@@ -240,10 +269,10 @@ func TestReviewPageInChromium(t *testing.T) {
 	t.Run("refused: a credential with alice's id and another key", func(t *testing.T) {
 		// What someone who read alice's (public) credential id could
 		// hold: the same id, a key pair of their own.
-		b.do(nil, "forgeCredential", map[string]any{"page": "forger", "credentialId": aliceCred.CredentialID, "rpId": "localhost", "userHandle": aliceCred.UserHandle})
-		b.do(nil, "open", map[string]any{"page": "forger", "url": reviewURL})
+		b.do(t, nil, "forgeCredential", map[string]any{"page": "forger", "credentialId": aliceCred.CredentialID, "rpId": "localhost", "userHandle": aliceCred.UserHandle})
+		b.do(t, nil, "open", map[string]any{"page": "forger", "url": reviewURL})
 		var a approveResult
-		b.do(&a, "approve", map[string]any{"page": "forger", "planId": p2ID, "approver": "alice"})
+		b.do(t, &a, "approve", map[string]any{"page": "forger", "planId": p2ID, "approver": "alice"})
 		assert.Empty(t, a.Token, "no token from a key that is not alice's")
 		assert.Equal(t, "p.error[role=\"alert\"]", a.Shown)
 		require.NotEmpty(t, a.Errors)
@@ -256,7 +285,7 @@ func TestReviewPageInChromium(t *testing.T) {
 		// does not help: another port of localhost is the same site).
 		begun := len(review.stderr.lines("passkey approval begun"))
 		var got scriptResult
-		b.do(&got, "script", map[string]any{"page": "alice", "url": attacker.page("csrf", map[string]any{
+		b.do(t, &got, "script", map[string]any{"page": "alice", "url": attacker.page("csrf", map[string]any{
 			"challenge": reviewOrigin + "/review/api/plans/" + p2ID + "/challenge",
 			"approve":   reviewOrigin + "/review/api/plans/" + p2ID + "/approve",
 		})})
@@ -320,9 +349,9 @@ func TestReviewPageInChromium(t *testing.T) {
 		assert.Len(t, webServers(stateList(t, stackDir, dataDir)), 2)
 
 		// The page shows P1 applied and P2 superseded, neither approvable.
-		b.do(nil, "open", map[string]any{"page": "alice", "url": reviewOrigin + "/review/"})
+		b.do(t, nil, "open", map[string]any{"page": "alice", "url": reviewOrigin + "/review/"})
 		var v pageView
-		b.do(&v, "inspect", map[string]any{"page": "alice"})
+		b.do(t, &v, "inspect", map[string]any{"page": "alice"})
 		for id, status := range map[string]string{p1ID: "applied", p2ID: "superseded"} {
 			pl := v.plan(id)
 			if !assert.NotNil(t, pl, "the page still shows %s (%s): %v", id, status, v.ids()) {
@@ -350,7 +379,7 @@ func TestReviewPageInChromium(t *testing.T) {
 		payload = strings.Replace(payload, p1["plan_sha256"].(string), p3["plan_sha256"].(string), 1)
 		payload = strings.Replace(payload, tokenClaims(t, token)["nonce"].(string), randomNonce(), 1)
 		var got scriptResult
-		b.do(&got, "script", map[string]any{"page": "alice", "url": attacker.page("mint", map[string]any{
+		b.do(t, &got, "script", map[string]any{"page": "alice", "url": attacker.page("mint", map[string]any{
 			"payload": payload, "credentialId": aliceCred.CredentialID,
 		})})
 		require.Empty(t, got.Result["error"], "the attacker page got an assertion: %v", got.Result)
@@ -382,14 +411,14 @@ func registerPasskey(t *testing.T, b *browser, p *proj, name string) string {
 	reg := startLong(t, "passkey", "register", "--name", name, "--no-browser")
 	regURL := reg.firstLine(t)
 	require.True(t, strings.HasPrefix(regURL, "http://localhost:"), "the first line is the registration page's URL: %q", regURL)
-	b.do(nil, "open", map[string]any{"page": name, "url": regURL, "authenticator": true})
+	b.do(t, nil, "open", map[string]any{"page": name, "url": regURL, "authenticator": true})
 	var res struct {
 		Shown       string       `json:"shown"`
 		Block       *string      `json:"block"`
 		Errors      []string     `json:"errors"`
 		Credentials []credential `json:"credentials"`
 	}
-	b.do(&res, "register", map[string]any{"page": name})
+	b.do(t, &res, "register", map[string]any{"page": name})
 	require.Equal(t, "pre.approver-block", res.Shown, "the page shows the approver block: %v", res.Errors)
 	require.Len(t, res.Credentials, 1, "the authenticator made one passkey")
 	out, err := reg.wait(t, 30*time.Second)
@@ -452,6 +481,14 @@ func pageProblems(console []string) []string {
 		}
 	}
 	return out
+}
+
+func planIDs(plans []planView) []string {
+	var ids []string
+	for _, p := range plans {
+		ids = append(ids, p.ID)
+	}
+	return ids
 }
 
 func firstLine(s string) string {

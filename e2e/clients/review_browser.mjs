@@ -128,7 +128,7 @@ async function inspect(page) {
         summaryBox: q('.summary-line') ? box(q('.summary-line')) : null,
         deletions: [...a.querySelectorAll('ul.deletions > li')].map((li) => ({ text: li.textContent, box: box(li) })),
         diff: q('pre.diff')?.textContent ?? null,
-        moreDiff: !!q('button[data-action="more-diff"]'),
+        moreDiff: !!q('button[data-action="more-diff"]:not([hidden])'),
         approveCommand: q('code.approve-command')?.textContent ?? null,
         passkeyButton: q('button[data-action="approve-passkey"]')
           ? { disabled: q('button[data-action="approve-passkey"]').disabled, text: q('button[data-action="approve-passkey"]').textContent }
@@ -200,14 +200,14 @@ const ops = {
     const sel = planSel(planId);
     let presses = 0;
     for (; presses < 1000; presses++) {
-      const more = p.page.locator(`${sel} button[data-action="more-diff"]`);
+      const more = p.page.locator(`${sel} button[data-action="more-diff"]:not([hidden])`);
       if ((await more.count()) === 0) break;
       const before = await p.page.locator(`${sel} pre.diff`).textContent();
       await more.first().click();
       await p.page.waitForFunction(
         ([sel, before]) => {
           const a = document.querySelector(sel);
-          return !a?.querySelector('button[data-action="more-diff"]') || a.querySelector('pre.diff')?.textContent !== before;
+          return !a?.querySelector('button[data-action="more-diff"]:not([hidden])') || a.querySelector('pre.diff')?.textContent !== before;
         },
         [sel, before],
         { timeout: 15_000, polling: 50 },

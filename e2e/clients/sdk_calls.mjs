@@ -75,5 +75,5 @@ try {
 } finally {
   await client.close().catch(() => {});
 }
-process.stdout.write(JSON.stringify(report) + '\n');
-process.exit(report.ok ? 0 : 1);
+// Exit once the report is written: a pipe takes a large one in pieces.
+process.stdout.write(JSON.stringify(report) + '\n', () => process.exit(report.ok ? 0 : 1));
