@@ -63,7 +63,7 @@ e2e-deps:
 		npm ci --prefix e2e/clients --no-audit --no-fund && touch $$stamp; \
 	fi
 
-# The browser the review-page tests drive (e2e/review_browser_test.go,
+# The browser the review-page tests drive (e2e/review_page_test.go,
 # through playwright-core): Debian's chromium, never a browser download.
 # Installed with apt-get when missing and we are root (as CI is); otherwise
 # this fails and says how to install it. `make test` then requires the
