@@ -46,9 +46,9 @@ lint: fmt-check vet
 # one runs, a failing test's output in full, and every skip with its reason
 # (internal/testprogress reads go test -json).
 TESTPROGRESS := $(BIN)/testprogress
-test: lint terraform e2e-deps
+test: lint terraform e2e-deps browser-deps
 	@$(GO) build -o $(TESTPROGRESS) ./internal/testprogress
-	set -o pipefail; $(GO) test -json -count=1 -timeout 30m ./... | $(TESTPROGRESS)
+	set -o pipefail; PLANGATE_E2E_BROWSER=required $(GO) test -json -count=1 -timeout 30m ./... | $(TESTPROGRESS)
 
 # The real MCP clients the e2e tests run (e2e/clients: the TypeScript SDK
 # and the MCP Inspector), installed from the committed lockfile; skipped
@@ -62,6 +62,31 @@ e2e-deps:
 		command -v npm >/dev/null || { echo "npm not found: the e2e tests need Node >= 20 and npm"; exit 1; }; \
 		npm ci --prefix e2e/clients --no-audit --no-fund && touch $$stamp; \
 	fi
+
+# The browser the review-page tests drive (e2e/review_page_test.go,
+# through playwright-core): Debian's chromium, never a browser download.
+# Installed with apt-get when missing and we are root (as CI is); otherwise
+# this fails and says how to install it. `make test` then requires the
+# browser tests to run (PLANGATE_E2E_BROWSER=required): they never skip.
+CHROMIUM := /usr/bin/chromium
+.PHONY: browser-deps
+browser-deps:
+	@if [ -x $(CHROMIUM) ]; then \
+		echo "$(CHROMIUM) is installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "$(CHROMIUM) not found: installing Debian's chromium with apt-get (a few minutes, once)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium && test -x $(CHROMIUM); \
+	else \
+		echo "$(CHROMIUM) not found: the review-page tests need Debian's chromium; install it as root (apt-get install -y chromium) and run make test again"; \
+		exit 1; \
+	fi
+
+# The README's screenshots of the review page (docs/review-*.png), taken
+# by the browser test as it runs.
+.PHONY: review-screenshots
+review-screenshots: e2e-deps browser-deps
+	PLANGATE_SCREENSHOTS=docs PLANGATE_E2E_BROWSER=required $(GO) test -count=1 -run '^TestReviewPageInChromium$$' ./e2e/
 
 # The same tests against the fallback Terraform (the oldest plangate
 # supports), built from source into ./bin/compat. The AWS-provider tests of
