@@ -122,7 +122,7 @@ var expectedValue = map[string]string{
 	"session_duration":    `a quoted duration such as "2h"`,
 	"webhook":             `a quoted URL such as "https://hooks.slack.com/services/…"`,
 	"public_key":          `a quoted key such as "ed25519:<base64>" (plangate keygen prints it)`,
-	"passkey":             `a quoted passkey credential such as "webauthn:localhost:<id>:<key>" (plangate passkey register prints it)`,
+	"passkey":             `a quoted passkey credential such as "webauthn:localhost:7473:<id>:<key>" (plangate passkey register prints it)`,
 }
 
 // explainValueErrors names the attribute in gohcl's type errors, which

@@ -16,8 +16,8 @@ import (
 // Two genuine ES256 credentials (from passkeytest), fixed so that fuzz
 // seeds reproduce.
 const (
-	testCredA = "webauthn:localhost:Lxfgb1MLRxNQngtpCPln0g:pQECAyYgASFYINsDneG_k06z1D83lU7PUvECxqG048IanMsfaZ1wlLIGIlggRZgkKEehKq0EWIRu9DCAjRi3yukQIeXK_olk6eFZ0CU"
-	testCredB = "webauthn:localhost:VDw5WoUrIusCmDKf639KuA:pQECAyYgASFYIBrf-9b7N7aTD5nimcWIc1iqH4vF1Mo6K7h4uZr2rBPBIlggrPpGRVrI0t2c8KtaHoLRlmmcrP9cesQIQiZMlTMQPr0"
+	testCredA = "webauthn:localhost:7473:Lxfgb1MLRxNQngtpCPln0g:pQECAyYgASFYINsDneG_k06z1D83lU7PUvECxqG048IanMsfaZ1wlLIGIlggRZgkKEehKq0EWIRu9DCAjRi3yukQIeXK_olk6eFZ0CU"
+	testCredB = "webauthn:localhost:7473:VDw5WoUrIusCmDKf639KuA:pQECAyYgASFYIBrf-9b7N7aTD5nimcWIc1iqH4vF1Mo6K7h4uZr2rBPBIlggrPpGRVrI0t2c8KtaHoLRlmmcrP9cesQIQiZMlTMQPr0"
 )
 
 var passkeyConfigSeeds = []string{
@@ -25,7 +25,7 @@ var passkeyConfigSeeds = []string{
 	"approver \"alice\" {\n  passkey = \"" + testCredA + "\"\n}\napprover \"bob\" {\n  passkey = \"" + testCredB + "\"\n}\n",
 	"approver \"alice\" {\n  passkey    = \"" + testCredA + "\"\n  public_key = \"ed25519:AAAA\"\n}\n",
 	"approver \"alice\" { passkey = \"" + testCredA + "\" }\napprover \"bob\" { passkey = \"" + testCredA + "\" }\n",
-	"approver \"alice\" { passkey = \"webauthn:localhost:AA:AA\" }\n",
+	"approver \"alice\" { passkey = \"webauthn:localhost:7473:AA:AA\" }\n",
 	"approver \"alice\" { passkey = \"" + strings.Replace(testCredA, "localhost", "example.com:443", 1) + "\" }\n",
 	"approver \"alice\" { passkey = 1 }\n",
 }
@@ -36,7 +36,7 @@ func freshCredential(t *testing.T) string {
 	a, err := passkeytest.New()
 	require.NoError(t, err)
 	enc := base64.RawURLEncoding
-	c, err := passkey.ParseCredential("webauthn:localhost:" + enc.EncodeToString(a.CredentialID) + ":" + enc.EncodeToString(a.COSEKey()))
+	c, err := passkey.ParseCredential("webauthn:localhost:7473:" + enc.EncodeToString(a.CredentialID) + ":" + enc.EncodeToString(a.COSEKey()))
 	require.NoError(t, err)
 	return c.String()
 }

@@ -40,7 +40,7 @@ type elicitReport struct {
 func startReview(t *testing.T, p *proj) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, binary, "review", "--config", p.cfg, "--no-browser")
+	cmd := exec.CommandContext(ctx, binary, "review", "--config", p.cfg, "--no-browser", "--listen", "127.0.0.1:0")
 	cmd.Env = env()
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -60,8 +59,8 @@ func TestReviewPageInChromium(t *testing.T) {
 		tool("apply_plan", map[string]any{"plan_id": first, "approval_tokens": []string{keyApprove(t, p, first)}}),
 		tool("plan_change", map[string]any{"stack": "slow"}),
 		tool("plan_change", map[string]any{"stack": "web", "variables": map[string]any{"replicas": 2}}),
-		tool("get_plan", map[string]any{"plan_id": map[string]any{"$planId": 2}}),
-		tool("get_plan", map[string]any{"plan_id": map[string]any{"$planId": 1}}),
+		tool("get_plan", map[string]any{"plan_id": map[string]any{"$planId": 2}, "structured_diff": true}),
+		tool("get_plan", map[string]any{"plan_id": map[string]any{"$planId": 1}, "structured_diff": true}),
 	)
 	for _, c := range r {
 		require.False(t, c.IsError, c.Text)
@@ -157,8 +156,8 @@ func TestReviewPageInChromium(t *testing.T) {
 
 	// Alice registers a passkey; the key approver accepts her.
 	var aliceCred credential
-	t.Run("passkey register prints the block the page shows; config accept takes it", func(t *testing.T) {
-		block := registerPasskey(t, b, p, "alice")
+	t.Run("the review page registers a passkey; config accept takes it", func(t *testing.T) {
+		block := registerPasskey(t, b, reviewURL, "alice")
 		appendConfig(t, p, block)
 		out := mustRun(t, "config", "accept", "--config", p.cfg, "--key", p.key, "--yes")
 		assert.Contains(t, out, "alice")
@@ -241,7 +240,7 @@ func TestReviewPageInChromium(t *testing.T) {
 	t.Run("refused: a second authenticator whose passkey was never accepted", func(t *testing.T) {
 		// Mallory registers, and her block reaches plangate.hcl (an agent
 		// can edit the file) but no approver accepts it.
-		block := registerPasskey(t, b, p, "mallory")
+		block := registerPasskey(t, b, reviewURL, "mallory")
 		appendConfig(t, p, block)
 		b.do(t, nil, "open", map[string]any{"page": "mallory", "url": reviewURL})
 		var v pageView
@@ -402,15 +401,16 @@ func keyApprove(t *testing.T, p *proj, id string) string {
 	return strings.TrimSpace(lines[len(lines)-1])
 }
 
-// registerPasskey runs `plangate passkey register --name <name>
-// --no-browser`, does the ceremony on the page of that name (its own
-// virtual authenticator), and returns the approver block plangate
-// printed, after checking the page showed the same.
-func registerPasskey(t *testing.T, b *browser, p *proj, name string) string {
+// registerPasskey registers a passkey for name on the review page itself
+// (its Register a passkey page, the name typed), with the page's own
+// virtual authenticator, and returns the approver block the page shows.
+// A localhost passkey approves only on the origin it was registered on,
+// so it is made where it will be used.
+func registerPasskey(t *testing.T, b *browser, reviewURL, name string) string {
 	t.Helper()
-	reg := startLong(t, "passkey", "register", "--name", name, "--no-browser")
-	regURL := reg.firstLine(t)
-	require.True(t, strings.HasPrefix(regURL, "http://localhost:"), "the first line is the registration page's URL: %q", regURL)
+	u, err := url.Parse(reviewURL)
+	require.NoError(t, err)
+	regURL := u.Scheme + "://" + u.Host + "/review/register?k=" + u.Query().Get("k")
 	b.do(t, nil, "open", map[string]any{"page": name, "url": regURL, "authenticator": true})
 	var res struct {
 		Shown       string       `json:"shown"`
@@ -418,18 +418,12 @@ func registerPasskey(t *testing.T, b *browser, p *proj, name string) string {
 		Errors      []string     `json:"errors"`
 		Credentials []credential `json:"credentials"`
 	}
-	b.do(t, &res, "register", map[string]any{"page": name})
+	b.do(t, &res, "register", map[string]any{"page": name, "approver": name})
 	require.Equal(t, "pre.approver-block", res.Shown, "the page shows the approver block: %v", res.Errors)
 	require.Len(t, res.Credentials, 1, "the authenticator made one passkey")
-	out, err := reg.wait(t, 30*time.Second)
-	require.NoError(t, err, "plangate passkey register exits 0 after the ceremony\nstdout:\n%s\nstderr:\n%s", out, reg.stderr)
-	i := strings.Index(out, fmt.Sprintf("approver %q {", name))
-	require.GreaterOrEqual(t, i, 0, "passkey register prints the approver block:\n%s", out)
-	end := strings.Index(out[i:], "\n}")
-	require.Greater(t, end, 0, "the block ends with a closing brace:\n%s", out)
-	block := out[i : i+end+2]
-	require.Contains(t, block, "passkey = ")
-	assert.Equal(t, block, strings.TrimSpace(*res.Block), "the page and the terminal show the same block")
+	block := strings.TrimSpace(*res.Block)
+	require.True(t, strings.HasPrefix(block, fmt.Sprintf("approver %q {", name)), block)
+	require.Contains(t, block, `passkey = "webauthn:localhost:`+u.Port()+`:`, "pinned to the review page's port")
 	return block
 }
 
@@ -455,7 +449,7 @@ func fullDiff(t *testing.T, cfg, id string, page sdkCall) string {
 		if next == 0 {
 			return diff.String()
 		}
-		page = sdkCalls(t, cfg, tool("get_plan", map[string]any{"plan_id": id, "offset": next}))[0]
+		page = sdkCalls(t, cfg, tool("get_plan", map[string]any{"plan_id": id, "offset": next, "structured_diff": true}))[0]
 	}
 	t.Fatal("get_plan paged more than 100 times")
 	return ""

@@ -210,6 +210,10 @@ func (c *Credential) Verify(a *Assertion) (uint32, error) {
 	if err := OriginAllowed(cd.Origin, c.RPID); err != nil {
 		return 0, fmt.Errorf("it was made on the wrong site: %w", err)
 	}
+	if originPort(cd.Origin) != c.Port {
+		return 0, fmt.Errorf("it was made on another origin (%s) than %s, the page passkey %s was registered on: any page of %s can ask a passkey to sign, so plangate counts only that one (approve there)",
+			clip(cd.Origin), c.Origin(), c.Fingerprint(), c.RPID)
+	}
 	if cd.CrossOrigin || cd.TopOrigin != "" {
 		return 0, errors.New("it was made inside a frame of another site (cross-origin): approve on the review page itself")
 	}

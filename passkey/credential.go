@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
@@ -64,6 +65,39 @@ type Credential struct {
 	// Algorithm is PublicKey's COSE algorithm (-7 ES256, -8 EdDSA, -257
 	// RS256).
 	Algorithm int64
+	// Port is the port of the page the passkey was registered on, and the
+	// only one it approves on. WebAuthn scopes a passkey to a host name:
+	// for localhost that is every port, so a page an agent serves on
+	// another port could ask the passkey to sign; plangate pins the
+	// registering page's exact origin (Origin).
+	Port int
+}
+
+// Origin is the one page origin c approves on: https://<rp id>[:port], or
+// http://localhost:<port>.
+func (c *Credential) Origin() string {
+	scheme, def := "https", 443
+	if c.RPID == "localhost" {
+		scheme, def = "http", 80
+	}
+	if c.Port == def {
+		return scheme + "://" + c.RPID
+	}
+	return fmt.Sprintf("%s://%s:%d", scheme, c.RPID, c.Port)
+}
+
+// originPort is the port of an origin OriginAllowed accepted: the one
+// given, or its scheme's default.
+func originPort(origin string) int {
+	scheme, hostport, _ := strings.Cut(origin, "://")
+	if _, port, ok := strings.Cut(hostport, ":"); ok {
+		n, _ := strconv.Atoi(port)
+		return n
+	}
+	if scheme == "http" {
+		return 80
+	}
+	return 443
 }
 
 // ValidRPID reports whether rpID is an RP ID plangate accepts: a lower-case
@@ -78,8 +112,9 @@ func ValidRPID(rpID string) error {
 
 // ParseCredential reads the text of an approver block's passkey attribute
 // (what plangate passkey register printed):
-// webauthn:<rp id>:<credential id>:<COSE public key>, the last two
-// base64url without padding.
+// webauthn:<rp id>:<port>:<credential id>:<COSE public key>, the last two
+// base64url without padding; port is that of the page it was registered
+// on, the only page it approves on.
 func ParseCredential(s string) (*Credential, error) {
 	const fix = "; paste the passkey line plangate passkey register printed, unchanged, or register the passkey again"
 	if len(s) > MaxCredentialLength {
@@ -90,12 +125,17 @@ func ParseCredential(s string) (*Credential, error) {
 		return nil, fmt.Errorf("passkey credential does not start with %q%s", CredentialPrefix, fix)
 	}
 	parts := strings.Split(rest, ":")
-	if len(parts) != 3 {
-		return nil, fmt.Errorf("passkey credential has %d parts after %q, not 3 (RP ID, credential id, public key)%s", len(parts), CredentialPrefix, fix)
+	if len(parts) != 4 {
+		return nil, fmt.Errorf("passkey credential has %d parts after %q, not 4 (RP ID, port, credential id, public key)%s", len(parts), CredentialPrefix, fix)
 	}
 	if err := ValidRPID(parts[0]); err != nil {
 		return nil, fmt.Errorf("passkey credential: %w", err)
 	}
+	port, err := strconv.Atoi(parts[1])
+	if err != nil || port < 1 || port > 65535 || !digits(parts[1]) || strconv.Itoa(port) != parts[1] {
+		return nil, fmt.Errorf("passkey credential's port is not a port number (1 to 65535)%s", fix)
+	}
+	parts = append(parts[:1], parts[2:]...)
 	id, err := b64.DecodeString(parts[1])
 	if err != nil || len(id) == 0 || len(id) > maxCredentialID {
 		return nil, fmt.Errorf("passkey credential id is not 1 to %d bytes of base64url without padding%s", maxCredentialID, fix)
@@ -104,7 +144,7 @@ func ParseCredential(s string) (*Credential, error) {
 	if err != nil || len(pub) == 0 || len(pub) > maxCOSEKey {
 		return nil, fmt.Errorf("passkey public key is not 1 to %d bytes of base64url without padding%s", maxCOSEKey, fix)
 	}
-	c := &Credential{RPID: parts[0], ID: id, PublicKey: pub}
+	c := &Credential{RPID: parts[0], ID: id, PublicKey: pub, Port: port}
 	if err := c.checkKey(); err != nil {
 		return nil, fmt.Errorf("passkey public key: %w%s", err, fix)
 	}
@@ -136,7 +176,7 @@ func (c *Credential) String() string {
 	if c == nil {
 		return ""
 	}
-	return CredentialPrefix + c.RPID + ":" + b64.EncodeToString(c.ID) + ":" + b64.EncodeToString(c.PublicKey)
+	return CredentialPrefix + c.RPID + ":" + strconv.Itoa(c.Port) + ":" + b64.EncodeToString(c.ID) + ":" + b64.EncodeToString(c.PublicKey)
 }
 
 // ApproverBlock is the approver block for plangate.hcl that holds c, as

@@ -91,13 +91,14 @@ func FuzzParseCredential(f *testing.F) {
 	parts := strings.Split(good, ":")
 	for _, s := range []string{
 		good,
-		"webauthn:example.com:" + parts[2] + ":" + parts[3],
-		"webauthn:localhost:" + parts[2] + ":" + parts[3] + "AA",
-		"webauthn:localhost:" + parts[2] + ":pQECAyYgASFYIA",
-		"webauthn:localhost:AA:oA",
-		"webauthn:localhost:AA:pAEBAycgBiFYIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", // EdDSA
-		"webauthn:LocalHost:AA:AA",
-		"webauthn::AA:AA",
+		"webauthn:example.com:443:" + parts[3] + ":" + parts[4],
+		"webauthn:localhost:7473:" + parts[3] + ":" + parts[4] + "AA",
+		"webauthn:localhost:7473:" + parts[3] + ":pQECAyYgASFYIA",
+		"webauthn:localhost:" + parts[3] + ":" + parts[4],
+		"webauthn:localhost:7473:AA:oA",
+		"webauthn:localhost:7473:AA:pAEBAycgBiFYIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", // EdDSA
+		"webauthn:LocalHost:7473:AA:AA",
+		"webauthn::7473:AA:AA",
 		"ed25519:AAAA",
 		"",
 	} {

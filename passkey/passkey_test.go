@@ -40,7 +40,8 @@ func TestRegisterAssertVerify(t *testing.T) {
 	assert.Equal(t, "ES256", cred.AlgorithmName())
 
 	text := cred.String()
-	assert.True(t, strings.HasPrefix(text, "webauthn:localhost:"), text)
+	assert.True(t, strings.HasPrefix(text, "webauthn:localhost:8711:"), text)
+	assert.Equal(t, origin, cred.Origin(), "pinned to the page it was registered on")
 	back, err := passkey.ParseCredential(text)
 	require.NoError(t, err)
 	assert.True(t, back.Equal(cred))
@@ -107,6 +108,8 @@ func TestVerifyRefuses(t *testing.T) {
 		{name: "other site", c: passkeytest.Ceremony{Origin: "https://evil.example"}, want: "not the passkey's site"},
 		{name: "look-alike host", c: passkeytest.Ceremony{Origin: "http://localhost.evil.example"}, want: "not the passkey's site"},
 		{name: "http on a real host", c: passkeytest.Ceremony{Origin: "http://plangate.example.com"}, cred: hostCred(t, cred, "plangate.example.com"), want: "not https"},
+		{name: "another port of localhost (a look-alike page an agent serves)", c: passkeytest.Ceremony{Origin: "http://localhost:9999"}, want: "than http://localhost:8711"},
+		{name: "localhost without a port", c: passkeytest.Ceremony{Origin: "http://localhost"}, want: "than http://localhost:8711"},
 		{name: "cross-origin frame", c: passkeytest.Ceremony{CrossOrigin: true}, want: "cross-origin"},
 		{name: "registration instead of assertion", c: passkeytest.Ceremony{Type: "webauthn.create"}, want: `"webauthn.get"`},
 		{name: "rp id hash of another site", c: passkeytest.Ceremony{RPID: "example.com"}, want: "RP ID hash mismatch"},
@@ -135,7 +138,7 @@ func TestVerifyRefuses(t *testing.T) {
 		})
 	}
 	t.Run("genuine, for contrast", func(t *testing.T) {
-		ad, cd, sig, err := auth.Sign("localhost", ch, passkeytest.Ceremony{Origin: "http://localhost"})
+		ad, cd, sig, err := auth.Sign("localhost", ch, passkeytest.Ceremony{Origin: origin})
 		require.NoError(t, err)
 		a, err := passkey.ParseToken(passkeytest.Token(payload, ad, cd, sig))
 		require.NoError(t, err)
@@ -225,15 +228,19 @@ func TestParseCredentialRefuses(t *testing.T) {
 	good := cred.String()
 	parts := strings.Split(good, ":")
 	for name, text := range map[string]string{
-		"empty":            "",
-		"ed25519 key":      "ed25519:AAAA",
-		"missing key":      strings.Join(parts[:3], ":"),
-		"extra part":       good + ":AA",
-		"padding":          good + "=",
-		"rp id with port":  "webauthn:localhost:8080:" + parts[2] + ":" + parts[3],
-		"upper-case rp id": "webauthn:LOCALHOST:" + parts[2] + ":" + parts[3],
-		"ip rp id":         "webauthn:127.0.0.1:" + parts[2] + ":" + parts[3],
-		"key not cose":     "webauthn:localhost:" + parts[2] + ":" + b64.EncodeToString([]byte("not cbor")),
+		"empty":       "",
+		"ed25519 key": "ed25519:AAAA",
+		"missing key": strings.Join(parts[:4], ":"),
+		"extra part":  good + ":AA",
+		"padding":     good + "=",
+		"no port (any page of localhost could use it)": "webauthn:localhost:" + parts[3] + ":" + parts[4],
+		"port zero":        "webauthn:localhost:0:" + parts[3] + ":" + parts[4],
+		"port too big":     "webauthn:localhost:65536:" + parts[3] + ":" + parts[4],
+		"port with sign":   "webauthn:localhost:+8711:" + parts[3] + ":" + parts[4],
+		"port leading 0":   "webauthn:localhost:08711:" + parts[3] + ":" + parts[4],
+		"upper-case rp id": "webauthn:LOCALHOST:8711:" + parts[3] + ":" + parts[4],
+		"ip rp id":         "webauthn:127.0.0.1:8711:" + parts[3] + ":" + parts[4],
+		"key not cose":     "webauthn:localhost:8711:" + parts[3] + ":" + b64.EncodeToString([]byte("not cbor")),
 		"key with trailer": good + "AA",
 		"too long":         "webauthn:localhost:" + strings.Repeat("A", passkey.MaxCredentialLength),
 	} {
@@ -251,7 +258,7 @@ func TestVerifyEdDSA(t *testing.T) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
 	cose := append([]byte{0xa4, 0x01, 0x01, 0x03, 0x27, 0x20, 0x06, 0x21, 0x58, 0x20}, pub...)
-	cred, err := passkey.ParseCredential("webauthn:localhost:" + b64.EncodeToString([]byte("ed-key")) + ":" + b64.EncodeToString(cose))
+	cred, err := passkey.ParseCredential("webauthn:localhost:9000:" + b64.EncodeToString([]byte("ed-key")) + ":" + b64.EncodeToString(cose))
 	require.NoError(t, err)
 	assert.Equal(t, "EdDSA", cred.AlgorithmName())
 

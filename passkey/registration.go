@@ -111,7 +111,7 @@ func (r *Registration) Finish(origin string, response []byte) (*Credential, erro
 	if err != nil {
 		return nil, fmt.Errorf("finish passkey registration: the registration does not verify (%s)%s", detail(err), fix)
 	}
-	c := &Credential{RPID: r.RPID, ID: ad.AttData.CredentialID, PublicKey: ad.AttData.CredentialPublicKey}
+	c := &Credential{RPID: r.RPID, ID: ad.AttData.CredentialID, PublicKey: ad.AttData.CredentialPublicKey, Port: originPort(origin)}
 	if len(c.ID) == 0 || len(c.ID) > maxCredentialID || len(c.PublicKey) > maxCOSEKey {
 		return nil, errors.New("finish passkey registration: the authenticator's credential id or key is not of a size WebAuthn allows" + fix)
 	}

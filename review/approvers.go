@@ -10,15 +10,16 @@ import (
 )
 
 // approverKinds splits the approvers in force by how they sign: with a
-// key (plangate approve), with a passkey of this page's RP ID (here), or
-// with a passkey of another page's (elsewhere: the browser would refuse).
-func approverKinds(cfg *config.Config, rpID string) (keys, passkeys, elsewhere []string) {
+// key (plangate approve), with a passkey registered on this page's origin
+// (here), or with a passkey of another page (elsewhere: a passkey counts
+// only on the page it was registered on).
+func approverKinds(cfg *config.Config, origin string) (keys, passkeys, elsewhere []string) {
 	for _, a := range cfg.Approvers {
 		switch {
-		case a.Passkey != nil && a.Passkey.RPID == rpID:
+		case a.Passkey != nil && a.Passkey.Origin() == origin:
 			passkeys = append(passkeys, a.Name)
 		case a.Passkey != nil:
-			elsewhere = append(elsewhere, a.Name+" (passkey for "+a.Passkey.RPID+")")
+			elsewhere = append(elsewhere, a.Name+" (passkey for "+a.Passkey.Origin()+")")
 		case a.PublicKey != nil:
 			keys = append(keys, a.Name)
 		}

@@ -42,8 +42,8 @@ func (h *Handler) challenge(w http.ResponseWriter, r *http.Request, sess *sessio
 		h.fail(w, r, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	if _, passkeys, _ := approverKinds(cfg, h.opts.RPID); !slices.Contains(passkeys, req.Approver) {
-		h.fail(w, r, http.StatusBadRequest, "approver "+quote(req.Approver)+" has no passkey for this page ("+h.opts.RPID+") in plangate.hcl: passkey approvers approve here; key approvers run plangate approve")
+	if _, passkeys, _ := approverKinds(cfg, h.opts.Origin); !slices.Contains(passkeys, req.Approver) {
+		h.fail(w, r, http.StatusBadRequest, "approver "+quote(req.Approver)+" has no passkey for this page ("+h.opts.Origin+") in plangate.hcl: passkey approvers approve here; key approvers run plangate approve")
 		return
 	}
 	now := h.opts.Now().UTC()

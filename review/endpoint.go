@@ -109,6 +109,11 @@ func PageURL(base, planID string) string {
 	return u.String()
 }
 
+// DefaultListen is where plangate review and plangate passkey register
+// serve: one fixed port, since a localhost passkey approves only on the
+// origin it was registered on.
+const DefaultListen = "127.0.0.1:7473"
+
 // ListenLoopback listens on addr (host:port, port 0 for any free port),
 // refusing any host but loopback: the page is for this machine alone
 // (plangate server serves it to others, over TLS).
@@ -126,6 +131,10 @@ func ListenLoopback(addr string) (net.Listener, error) {
 			"to review from another machine, use the /review/ page of plangate server, over TLS", addr)
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(ip.String(), port))
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("--listen %s: the port is in use: another plangate review (or passkey register) runs, or another program serves there; "+
+			"a page on that port is where localhost passkeys sign, so find out which (ss -ltnp 'sport = :%s') before you approve anywhere", addr, port)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("--listen %s: %w", addr, err)
 	}

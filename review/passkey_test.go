@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -23,11 +24,13 @@ import (
 
 // registerOnPage runs the registration page's ceremony with a software
 // authenticator (passkeytest: a real P-256 key, as a platform
-// authenticator holds one) and returns the approver block it printed.
-func registerOnPage(t *testing.T, name string) (*passkeytest.TestAuthenticator, string) {
+// authenticator holds one) on port (0: any) and returns the approver block
+// it printed and the port, where the passkey approves; the page is closed.
+func registerOnPage(t *testing.T, name string, port int) (*passkeytest.TestAuthenticator, string, int) {
 	t.Helper()
 	var done string
-	p := servePage(t, Options{Register: &Register{Name: name, Done: func(b string) { done = b }}})
+	p := servePageOn(t, Options{Register: &Register{Name: name, Done: func(b string) { done = b }}}, port)
+	defer p.close()
 	require.Contains(t, p.h.URL(), "/review/register?k=")
 	b := p.browser()
 	doc := b.login()
@@ -52,14 +55,16 @@ func registerOnPage(t *testing.T, name string) (*passkeytest.TestAuthenticator, 
 	// Once: the ceremony is spent.
 	res = b.do(http.MethodPost, "/review/api/register/finish", map[string]json.RawMessage{"response": resp}, nil)
 	assert.Equal(t, http.StatusConflict, res.StatusCode)
-	return auth, reg.Block
+	_, portText, _ := strings.Cut(strings.TrimPrefix(p.origin, "http://"), ":")
+	port, _ = strconv.Atoi(portText)
+	return auth, reg.Block, port
 }
 
 // A passkey registered on the registration page approves a plan on the
 // review page, and the token it shows applies the plan; what is not the
 // ceremony's own answer approves nothing.
 func TestPasskeyApprovalOnThePage(t *testing.T) {
-	auth, block := registerOnPage(t, "bob")
+	auth, block, port := registerOnPage(t, "bob", 0)
 	f := newFixture(t, block)
 	cfg, err := f.gate.Current()
 	require.NoError(t, err)
@@ -67,7 +72,7 @@ func TestPasskeyApprovalOnThePage(t *testing.T) {
 	require.True(t, ok, "the printed block is a valid approver")
 	require.NotNil(t, bob.Passkey)
 
-	p := servePage(t, Options{Gate: f.gate, Actor: "tester"})
+	p := servePageOn(t, Options{Gate: f.gate, Actor: "tester"}, port)
 	b := p.browser()
 	a := articles(b.login())[f.pending.ID]
 	require.NotNil(t, a)
@@ -194,7 +199,7 @@ func mustStack(t *testing.T, f *fixture) *config.Stack {
 
 // The printed block is accepted by plangate's config reader as written.
 func TestApproverBlockParses(t *testing.T) {
-	_, block := registerOnPage(t, "carol")
+	_, block, _ := registerOnPage(t, "carol", 0)
 	dir := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "st"), 0o755))
 	path := filepath.Join(dir, "plangate.hcl")
@@ -238,10 +243,10 @@ func TestRegistrationOnTheReviewPage(t *testing.T) {
 
 // With several passkey approvers, the page asks which one approves.
 func TestSeveralPasskeyApprovers(t *testing.T) {
-	_, bob := registerOnPage(t, "bob")
-	_, dave := registerOnPage(t, "dave")
+	_, bob, port := registerOnPage(t, "bob", 0)
+	_, dave, _ := registerOnPage(t, "dave", port)
 	f := newFixture(t, bob+dave)
-	p := servePage(t, Options{Gate: f.gate})
+	p := servePageOn(t, Options{Gate: f.gate}, port)
 	b := p.browser()
 	a := articles(b.login())[f.pending.ID]
 	require.NotNil(t, a)

@@ -91,7 +91,7 @@ func (h *Handler) view(r *http.Request, id string) (*planView, error) {
 		pv.StillNeeded = max(0, v.Check.Required-len(distinctApprovers(v.Prior)))
 		pv.ApproveCommand = h.opts.ApproveCommand(rec.ID)
 		if cfg, err := h.opts.Gate.Current(); err == nil {
-			pv.KeyApprovers, pv.PasskeyApprovers, pv.ElsewhereApprovers = approverKinds(cfg, h.opts.RPID)
+			pv.KeyApprovers, pv.PasskeyApprovers, pv.ElsewhereApprovers = approverKinds(cfg, h.opts.Origin)
 		}
 	}
 	pages := h.diffs.put(rec.ID, Segments(s.Diff), h.opts.DiffPageBytes)

@@ -115,13 +115,21 @@ type page struct {
 	h      *Handler
 	origin string
 	addr   string // where it listens
+	close  func()
 }
 
 func servePage(t *testing.T, opts Options) *page {
 	t.Helper()
-	ln, err := ListenLoopback("127.0.0.1:0")
+	return servePageOn(t, opts, 0)
+}
+
+// servePageOn serves the page on a port of its own (0: any free one): a
+// localhost passkey approves only on the port it was registered on.
+func servePageOn(t *testing.T, opts Options, port int) *page {
+	t.Helper()
+	ln, err := ListenLoopback(fmt.Sprintf("127.0.0.1:%d", port))
 	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
+	port = ln.Addr().(*net.TCPAddr).Port
 	opts.Origin = fmt.Sprintf("http://localhost:%d", port)
 	if opts.Secret == "" {
 		opts.Secret = NewSecret()
@@ -131,7 +139,7 @@ func servePage(t *testing.T, opts Options) *page {
 	srv := &http.Server{Handler: h}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	return &page{t: t, h: h, origin: opts.Origin, addr: ln.Addr().String()}
+	return &page{t: t, h: h, origin: opts.Origin, addr: ln.Addr().String(), close: func() { _ = srv.Close() }}
 }
 
 // browser is an HTTP client that sends what a browser on the page would:

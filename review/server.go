@@ -76,6 +76,7 @@ type Options struct {
 type Handler struct {
 	opts     Options
 	host     string // the origin's host[:port]
+	cookie   string // cookieName and the port: cookies ignore ports, pages must not share one
 	sessions *sessions
 	pages    *template.Template
 	static   http.Handler
@@ -117,11 +118,23 @@ func New(opts Options) (*Handler, error) {
 	return &Handler{
 		opts:     opts,
 		host:     u.Host,
+		cookie:   cookieName + "_" + cmpPort(u),
 		sessions: newSessions(opts.Now),
 		pages:    pages,
 		static:   http.StripPrefix(Prefix+"static/", http.FileServer(http.FS(static))),
 		diffs:    newDiffCache(),
 	}, nil
+}
+
+// cmpPort is u's port, its scheme's default when it names none.
+func cmpPort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if u.Scheme == "http" {
+		return "80"
+	}
+	return "443"
 }
 
 // URL is the page's URL with its secret: what a human opens.
@@ -182,7 +195,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var sess *session
-	if c, err := r.Cookie(cookieName); err == nil {
+	if c, err := r.Cookie(h.cookie); err == nil {
 		sess, _ = h.sessions.get(c.Value)
 	}
 	if sess == nil {
@@ -208,7 +221,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	id, _ := h.sessions.create()
 	http.SetCookie(w, &http.Cookie{
-		Name: cookieName, Value: id, Path: Prefix, MaxAge: int(sessionTTL.Seconds()),
+		Name: h.cookie, Value: id, Path: Prefix, MaxAge: int(sessionTTL.Seconds()),
 		HttpOnly: true, Secure: h.opts.TLS, SameSite: http.SameSiteStrictMode,
 	})
 	q := r.URL.Query()

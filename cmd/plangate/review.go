@@ -25,7 +25,7 @@ func runReview(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		"Key approvers copy the plangate approve command from it; passkey approvers approve in it. "+
 		"Its URL, with a secret of this run, is the first line of stdout; the page opens in the browser unless --no-browser. Stop it with Ctrl-C.", stdout, stderr)
 	configFlag := fs.String("config", "", "config file (default $PLANGATE_CONFIG, else ./plangate.hcl)")
-	listen := fs.String("listen", "127.0.0.1:0", "loopback address to serve on (port 0: any free port)")
+	listen := fs.String("listen", review.DefaultListen, "loopback address to serve on; passkeys approve only on the port they were registered on")
 	noBrowser := fs.Bool("no-browser", false, "do not open the browser")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -45,6 +45,9 @@ func runReview(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	h, err := review.New(review.Options{
 		Gate: e.gate, Origin: loopbackOrigin(ln), Secret: review.NewSecret(), Actor: freeze.CurrentUser(), Logger: logger,
+		// Passkeys for this page are registered on it (a passkey counts
+		// only on the page it was registered on).
+		Register: &review.Register{},
 	})
 	if err != nil {
 		return err
@@ -70,7 +73,7 @@ func runPasskey(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		"whose URL is the first line of stdout, runs the WebAuthn ceremony in the browser, prints the approver block to paste into plangate.hcl, and exits. "+
 		"The passkey is for the review page of plangate review (RP ID localhost).", stdout, stderr)
 	name := fs.String("name", "", "the approver's name (required)")
-	listen := fs.String("listen", "127.0.0.1:0", "loopback address to serve on (port 0: any free port)")
+	listen := fs.String("listen", review.DefaultListen, "loopback address to serve on: the passkey approves only on this port, where plangate review serves by default")
 	noBrowser := fs.Bool("no-browser", false, "do not open the browser")
 	if err := parse(fs, args[1:]); err != nil {
 		return err

@@ -136,7 +136,7 @@ func TestReviewCommand(t *testing.T) {
 	pc := r.callTool("plan_change", map[string]any{"stack": "web"})
 	id := pc["structuredContent"].(map[string]any)["plan_id"].(string)
 
-	p := startPage(t, "review", "--no-browser", "--config", cfg)
+	p := startPage(t, "review", "--no-browser", "--config", cfg, "--listen", "127.0.0.1:0")
 	assert.Regexp(t, pageURL, p.url)
 	endpoint := filepath.Join(stateDir(t, dir), review.EndpointFile)
 	info, err := os.Stat(endpoint)
@@ -196,7 +196,7 @@ func TestReviewCommandRefusesOffLoopback(t *testing.T) {
 // plangate passkey register, driven by a software authenticator in place
 // of the browser's: the URL first, then the approver block, then exit.
 func TestPasskeyRegisterCommand(t *testing.T) {
-	p := startPage(t, "passkey", "register", "--name", "alice", "--no-browser")
+	p := startPage(t, "passkey", "register", "--name", "alice", "--no-browser", "--listen", "127.0.0.1:0")
 	assert.Regexp(t, `^http://localhost:[0-9]+/review/register\?k=[A-Za-z0-9_-]{43}$`, p.url)
 	page, csrf := p.open(t)
 	assert.Contains(t, page, `data-action="register"`)

@@ -218,8 +218,12 @@ const ops = {
 
   // register presses the registration page's button; the virtual
   // authenticator makes the credential; returns the approver block shown.
-  async register({ page: name }) {
+  async register({ page: name, approver }) {
     const p = await getPage(name, { authenticator: true });
+    if (approver) {
+      // The review page's own registration asks for the approver's name.
+      await p.page.locator('input[name="name"]').fill(approver);
+    }
     await p.page.locator('button[data-action="register"]').click();
     const which = await waitForAny(p.page, null, ['pre.approver-block', 'p.error[role="alert"]']);
     const block = await p.page.locator('pre.approver-block').textContent().catch(() => null);
