@@ -14,13 +14,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 
 	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/crypto/scrypt"
 
 	"github.com/plangate/plangate/config"
 	"github.com/plangate/plangate/internal/atomicfile"
+	"github.com/plangate/plangate/internal/lazyre"
 )
 
 // Key file format constants; see the package comment.
@@ -41,7 +41,7 @@ const (
 )
 
 // namePattern is config's rule for stack and approver names.
-var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+var namePattern = lazyre.New(`^[a-z][a-z0-9_-]{0,62}$`)
 
 // ErrWrongPassphrase is returned (wrapped) by ReadPrivateKey when the
 // passphrase does not decrypt the key file.

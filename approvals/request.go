@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"time"
 
 	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/internal/lazyre"
 )
 
 const (
@@ -50,10 +50,10 @@ const (
 )
 
 var (
-	actionPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+	actionPattern = lazyre.New(`^[a-z][a-z0-9-]{0,31}$`)
 	// subjectPattern: names, "*", hex digests, paths; nothing that
 	// encoding/json escapes, so a subject has one spelling in a payload.
-	subjectPattern = regexp.MustCompile(`^[A-Za-z0-9_.:*/@+=-]{1,256}$`)
+	subjectPattern = lazyre.New(`^[A-Za-z0-9_.:*/@+=-]{1,256}$`)
 )
 
 // RequestClaims are what an approver signs in a request: one action on one

@@ -10,12 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/plangate/plangate/config"
+	"github.com/plangate/plangate/internal/lazyre"
 	"github.com/plangate/plangate/passkey"
 )
 
@@ -36,8 +36,8 @@ var (
 	b64 = base64.RawURLEncoding.Strict()
 	// uuidV4Pattern is the shape of plan ids (github.com/google/uuid's
 	// String of a random uuid).
-	uuidV4Pattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
-	sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	uuidV4Pattern = lazyre.New(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	sha256Pattern = lazyre.New(`^[0-9a-f]{64}$`)
 )
 
 // Claims are what an approver signs: exactly one plan file of one stack,

@@ -46,13 +46,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/plangate/plangate/internal/atomicfile"
 	"github.com/plangate/plangate/internal/flock"
+	"github.com/plangate/plangate/internal/lazyre"
 	"github.com/plangate/plangate/internal/linehash"
 	"github.com/plangate/plangate/plan"
 )
@@ -244,10 +244,10 @@ func (l *Log) Path() string { return l.path }
 // an encoded JSON object (every payload begins "eyJ") or too long to be
 // anything else. A Terraform address through a module named
 // pgt1 (module.pgt1.aws_instance.web) does not match.
-var tokenRE = regexp.MustCompile(`(pgt[12]|pgr1)\.(eyJ[A-Za-z0-9_-]{8,}|[A-Za-z0-9_-]{64,})|pga1_[A-Za-z0-9_-]{20,}`)
+var tokenRE = lazyre.New(`(pgt[12]|pgr1)\.(eyJ[A-Za-z0-9_-]{8,}|[A-Za-z0-9_-]{64,})|pga1_[A-Za-z0-9_-]{20,}`)
 
 // eventNameRE is the shape of an event name.
-var eventNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+var eventNameRE = lazyre.New(`^[a-z][a-z0-9_]{0,63}$`)
 
 // Append writes e as the next line of the log and returns it as written,
 // with Seq, Time and Prev set. It returns only once the line and the head

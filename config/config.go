@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclparse"
 
+	"github.com/plangate/plangate/internal/lazyre"
 	"github.com/plangate/plangate/passkey"
 )
 
@@ -51,12 +52,12 @@ const (
 )
 
 var (
-	namePattern       = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+	namePattern       = lazyre.New(`^[a-z][a-z0-9_-]{0,62}$`)
 	identifierPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 	workspacePattern  = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-	regionPattern     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
-	accountIDPattern  = regexp.MustCompile(`^[0-9]{12}$`)
-	roleARNPattern    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/\S+$`)
+	regionPattern     = lazyre.New(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	accountIDPattern  = lazyre.New(`^[0-9]{12}$`)
+	roleARNPattern    = lazyre.New(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/\S+$`)
 )
 
 // Config is a loaded and validated plangate.hcl.

@@ -16,12 +16,12 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/plangate/plangate/internal/atomicfile"
+	"github.com/plangate/plangate/internal/lazyre"
 )
 
 // Dir is the markers' directory inside the state directory.
@@ -78,7 +78,7 @@ func (f *Freeze) describe() string {
 	return b.String()
 }
 
-var stackRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+var stackRE = lazyre.New(`^[a-z][a-z0-9_-]{0,62}$`)
 
 // markerPath returns the marker file of stack ("" for all stacks).
 func markerPath(stateDir, stack string) (string, error) {

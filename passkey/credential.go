@@ -16,12 +16,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
 	"github.com/go-webauthn/webauthn/protocol/webauthncose"
+
+	"github.com/plangate/plangate/internal/lazyre"
 )
 
 const (
@@ -41,7 +42,7 @@ var (
 	b64 = base64.RawURLEncoding.Strict()
 	// rpIDPattern is what plangate accepts as an RP ID: a lower-case DNS
 	// name (localhost included), no port, no trailing dot.
-	rpIDPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+	rpIDPattern = lazyre.New(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
 )
 
 // Supported COSE algorithms: what go-webauthn verifies and plangate allows.

@@ -8,10 +8,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/plangate/plangate/internal/lazyre"
 )
 
 // StatusCorrupt is listed for a plan whose record cannot be read (see
@@ -154,7 +155,7 @@ func corrupt(id, dir, path string, b []byte, problem string) *CorruptRecord {
 
 // legibleName is what a stack or workspace name read from a damaged
 // record must look like to be shown.
-var legibleName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+var legibleName = lazyre.New(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // legible reads the top-level stack, workspace, created_at and expires_at
 // of a record for as far as it is valid JSON: a truncated record still

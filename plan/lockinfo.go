@@ -2,10 +2,10 @@ package plan
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode"
 
+	"github.com/plangate/plangate/internal/lazyre"
 	"github.com/plangate/plangate/internal/tfbin"
 )
 
@@ -71,7 +71,7 @@ func cleanField(s string) string {
 // lockIDPattern is what a lock ID must look like for plangate to print it
 // inside a command a human may paste: Terraform's lock IDs are UUIDs, but
 // whoever can write the lock object chooses the ID.
-var lockIDPattern = regexp.MustCompile(`^[0-9A-Za-z._-]{1,128}$`)
+var lockIDPattern = lazyre.New(`^[0-9A-Za-z._-]{1,128}$`)
 
 // StateLockError is a plan that did not run because another run holds the
 // stack's state lock. Nothing was recorded.

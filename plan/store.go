@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/plangate/plangate/internal/atomicfile"
 	"github.com/plangate/plangate/internal/flock"
+	"github.com/plangate/plangate/internal/lazyre"
 	"github.com/plangate/plangate/internal/tfbin"
 )
 
@@ -129,7 +129,7 @@ var (
 // MinPrefix is the shortest plan id prefix accepted.
 const MinPrefix = 8
 
-var idPrefixRE = regexp.MustCompile(`^[0-9a-f][0-9a-f-]{7,35}$`)
+var idPrefixRE = lazyre.New(`^[0-9a-f][0-9a-f-]{7,35}$`)
 
 // Store keeps plan records on disk under <state_dir>/plans. Record updates
 // take a file lock so that the server and the CLI (approve, discard) never

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/plangate/plangate/internal/atomicfile"
 	"github.com/plangate/plangate/internal/flock"
+	"github.com/plangate/plangate/internal/lazyre"
 )
 
 // FileName is the store's file inside the state directory.
@@ -260,7 +260,7 @@ func (s *Store) update(fn func([]record) ([]record, error)) error {
 	})
 }
 
-var hashPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+var hashPattern = lazyre.New(`^[0-9a-f]{64}$`)
 
 // parseFile reads the store file: anyone who can write the state
 // directory controls its bytes. It accepts exactly what Add and Revoke

@@ -16,9 +16,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/plangate/plangate/internal/lazyre"
 )
 
 // Prefix begins every agent token.
@@ -32,7 +33,7 @@ var tokenLen = len(Prefix) + base64.RawURLEncoding.EncodedLen(secretBytes)
 
 // namePattern is the shape of an agent's name and of a stack's (the same
 // as plangate.hcl's names).
-var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+var namePattern = lazyre.New(`^[a-z][a-z0-9_-]{0,62}$`)
 
 // Agent is who a valid bearer token speaks for.
 type Agent struct {
