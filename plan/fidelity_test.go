@@ -127,6 +127,40 @@ var fidelityNormalizations = []fidelityNormalization{
 	// Terraform's with whole values replaced by "(sensitive value)", each
 	// replaced value holding a secret of the plan.
 	{name: "masking", allows: maskingExplains},
+	// Terraform before 1.8 reads a number inside a JSON string (a
+	// jsonencode value) through float64 and prints 12345678901234567890
+	// as 12345678901234567000; plangate prints the number the JSON holds.
+	// Allowed: the same lines but for numbers whose float64 rounding is
+	// Terraform's.
+	{name: "float64 rounding of old Terraform", allows: floatRoundingExplains},
+}
+
+func floatRoundingExplains(a *Analysis, terraform, plangate fidelityBlock) bool {
+	if pairsEqualLengthLists(a.TerraformVersion) || len(terraform.lines) != len(plangate.lines) {
+		return false // 1.8 and later print the exact number
+	}
+	differs := false
+	for i, tl := range terraform.lines {
+		pl := plangate.lines[i]
+		if tl == pl {
+			continue
+		}
+		tw, pw := strings.Fields(tl), strings.Fields(pl)
+		if len(tw) != len(pw) {
+			return false
+		}
+		for j := range tw {
+			if tw[j] == pw[j] {
+				continue
+			}
+			f, err := strconv.ParseFloat(pw[j], 64)
+			if err != nil || strconv.FormatFloat(f, 'f', -1, 64) != tw[j] {
+				return false
+			}
+			differs = true
+		}
+	}
+	return differs
 }
 
 // maskedValuePattern matches what "(sensitive value)" may stand for: the
