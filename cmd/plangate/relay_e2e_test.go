@@ -386,11 +386,16 @@ func TestRelayAnswersWhenTheServerDies(t *testing.T) {
 			}
 			h.kill()
 			var pending map[string]any
+			deadline := time.After(time.Minute)
 			for pending == nil {
-				line, ok := <-r.lines
-				require.True(t, ok, r.stderr)
-				if msg := mustJSONRPC(t, line); msg["id"] == float64(500) {
-					pending = msg
+				select {
+				case line, ok := <-r.lines:
+					require.True(t, ok, r.stderr)
+					if msg := mustJSONRPC(t, line); msg["id"] == float64(500) {
+						pending = msg
+					}
+				case <-deadline:
+					t.Fatalf("the relay did not answer the call in flight within a minute of the server's death:\n%s", r.stderr)
 				}
 			}
 			relayError(t, pending, "broke off", "reconnect plangate in your MCP client")
