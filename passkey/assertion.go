@@ -238,8 +238,8 @@ func (c *Credential) Verify(a *Assertion) (uint32, error) {
 			Signature:             a.Signature,
 		}},
 	}
-	// The origin was checked above against plangate's rule (host == RP ID,
-	// any port); go-webauthn compares exact origins, so it gets this one.
+	// The origin was checked above against plangate's rule (the RP ID and
+	// the registering page's port); go-webauthn gets that one origin.
 	if err := p.Verify(challenge, c.RPID, "", []string{cd.Origin}, nil, nil, protocol.TopOriginExplicitVerificationMode,
 		false, true, true, c.PublicKey, protocol.SignaturePolicy{}); err != nil {
 		return 0, fmt.Errorf("its signature does not verify with passkey %s (%s): it was altered or made with another passkey", c.Fingerprint(), detail(err))

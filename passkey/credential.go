@@ -4,7 +4,7 @@
 // pgt2 approval token an assertion becomes. The WebAuthn verification is
 // github.com/go-webauthn/webauthn's protocol package; this package decides
 // what plangate accepts (ES256, EdDSA, RS256; user verification always;
-// an origin whose host is the credential's RP ID). It knows nothing of
+// exactly the origin the credential was registered on). It knows nothing of
 // plans, approvers or the ledger: approvals verifies a token's claims,
 // and keeps the sign counter history.
 package passkey
@@ -207,8 +207,9 @@ func (c *Credential) AlgorithmName() string {
 	return supportedAlgs[webauthncose.COSEAlgorithmIdentifier(c.Algorithm)]
 }
 
-// OriginAllowed checks that a page origin may use a passkey of rpID:
-// its host is rpID exactly (any port), over https, or http only when rpID
+// OriginAllowed checks that a page origin may register or use a passkey of
+// rpID (Verify then checks the port the credential pins):
+// its host is rpID exactly, over https, or http only when rpID
 // is localhost. Nothing else: no path, no user info.
 func OriginAllowed(origin, rpID string) error {
 	scheme, hostport, ok := strings.Cut(origin, "://")
