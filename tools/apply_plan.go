@@ -89,8 +89,7 @@ type ApplyResult struct {
 
 // applyResult is the outcome as a tool result within ResultBudget.
 func applyResult(o *gate.Outcome) *mcp.CallToolResult {
-	n, clipped := plan.MaxListedDeletions, false
-	for {
+	return fitBudget(plan.MaxListedDeletions, func(n int, clipped bool) *mcp.CallToolResult {
 		r := ApplyResult{Outcome: *o}
 		if len(o.Deleted) > n || len(o.Replaced) > n {
 			r.Deleted = o.Deleted[:min(n, len(o.Deleted))]
@@ -106,18 +105,8 @@ func applyResult(o *gate.Outcome) *mcp.CallToolResult {
 				r.Errors[i] = plan.Truncate(e, maxMessage)
 			}
 		}
-		res := mcp.NewToolResultStructured(r, formatOutcome(&r))
-		switch {
-		case resultSize(res) <= ResultBudget:
-			return res
-		case !clipped:
-			clipped = true
-		case n > 1:
-			n /= 2
-		default:
-			return res
-		}
-	}
+		return mcp.NewToolResultStructured(r, formatOutcome(&r))
+	})
 }
 
 func formatOutcome(r *ApplyResult) string {

@@ -94,6 +94,27 @@ func (d *Deps) renderSummary(out plan.Summary, structuredDiff bool) *mcp.CallToo
 	return mcp.NewToolResultStructured(out, b.String())
 }
 
+// fitBudget builds a result listing n items, then, while it is over
+// ResultBudget, once with the long texts clipped and then with half as
+// many items each time; one item is the floor (a single address of many
+// KiB is returned as it is).
+func fitBudget(n int, build func(n int, clipped bool) *mcp.CallToolResult) *mcp.CallToolResult {
+	clipped := false
+	for {
+		res := build(n, clipped)
+		switch {
+		case resultSize(res) <= ResultBudget:
+			return res
+		case !clipped:
+			clipped = true
+		case n > 1:
+			n /= 2
+		default:
+			return res
+		}
+	}
+}
+
 // escapedLen is the length of s as a JSON string's contents.
 func escapedLen(s string) int {
 	b, _ := json.Marshal(s)

@@ -72,21 +72,10 @@ func ShowStack(states stateReader, d *Deps) server.ServerTool {
 
 // stackResult is one page of the state view within ResultBudget.
 func stackResult(view *plan.StateView, offset int) *mcp.CallToolResult {
-	n, clipped := maxListedResources, false
-	for {
+	return fitBudget(maxListedResources, func(n int, clipped bool) *mcp.CallToolResult {
 		v := pageStack(view, offset, n, clipped)
-		res := mcp.NewToolResultStructured(v, formatStack(&v))
-		switch {
-		case resultSize(res) <= ResultBudget:
-			return res
-		case !clipped:
-			clipped = true
-		case n > 1:
-			n /= 2
-		default:
-			return res
-		}
-	}
+		return mcp.NewToolResultStructured(v, formatStack(&v))
+	})
 }
 
 func pageStack(view *plan.StateView, offset, n int, clipOutputs bool) StackView {
