@@ -103,3 +103,23 @@ func (p Policy) ProviderPatterns() []string {
 	}
 	return out
 }
+
+// Restrictions says, in one line, what the policy allows besides its
+// approval counts: the deletion limit, code, and providers, as plangate
+// approve and the review page show it.
+func (p Policy) Restrictions() string {
+	limit := "no deletion limit"
+	if p.MaxDeletions >= 0 {
+		limit = fmt.Sprintf("max_deletions %d", p.MaxDeletions)
+	}
+	code := "no provisioners, no external data"
+	switch {
+	case p.AllowProvisioners && p.AllowExternalData:
+		code = "provisioners and external data allowed"
+	case p.AllowProvisioners:
+		code = "provisioners allowed, no external data"
+	case p.AllowExternalData:
+		code = "external data allowed, no provisioners"
+	}
+	return fmt.Sprintf("%s; %s; providers %s", limit, code, strings.Join(p.ProviderPatterns(), ", "))
+}

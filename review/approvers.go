@@ -27,7 +27,9 @@ func approverKinds(cfg *config.Config, origin string) (keys, passkeys, elsewhere
 	return keys, passkeys, elsewhere
 }
 
-func statusOf(err error) int {
+// StatusOf is the HTTP status of an error of the gate or the plan store,
+// for the page and for plangate server's human API alike.
+func StatusOf(err error) int {
 	var refusal *gate.Refusal
 	switch {
 	case errors.Is(err, plan.ErrPlanNotFound), errors.Is(err, plan.ErrMalformedID):

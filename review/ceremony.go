@@ -30,7 +30,7 @@ func (h *Handler) challenge(w http.ResponseWriter, r *http.Request, sess *sessio
 	}
 	v, err := h.opts.Gate.ApproveView(r.Context(), id, false, client)
 	if err != nil {
-		h.fail(w, r, statusOf(err), gate.ForHuman(err.Error()))
+		h.fail(w, r, StatusOf(err), gate.ForHuman(err.Error()))
 		return
 	}
 	if v.Refusal != "" || v.Check == nil {
@@ -79,7 +79,7 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request, sess *session,
 	}
 	rec, err := h.opts.Gate.Store.Get(id)
 	if err != nil {
-		h.fail(w, r, statusOf(err), gate.ForHuman(err.Error()))
+		h.fail(w, r, StatusOf(err), gate.ForHuman(err.Error()))
 		return
 	}
 	c, ok := h.sessions.finish(sess, rec.ID)
@@ -96,7 +96,7 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request, sess *session,
 	a, err := h.opts.Gate.RecordApproval(rec.ID, token, h.opts.Actor, client)
 	if err != nil {
 		h.opts.Logger.Warn("passkey approval refused", "plan_id", rec.ID, "approver", c.approver, "err", err)
-		h.fail(w, r, statusOf(err), "not approved: "+gate.ForHuman(err.Error()))
+		h.fail(w, r, StatusOf(err), "not approved: "+gate.ForHuman(err.Error()))
 		return
 	}
 	h.opts.Logger.Info("passkey approval recorded", "plan_id", a.Record.ID, "approver", a.Claims.Approver)

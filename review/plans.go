@@ -112,21 +112,7 @@ func distinctApprovers(prior []gate.PriorApproval) []string {
 // policyLine is the stack's policy in force, as plangate approve says it.
 func policyLine(v *gate.ApproveView) string {
 	pol := v.Stack.Policy
-	limit := "no deletion limit"
-	if pol.MaxDeletions >= 0 {
-		limit = fmt.Sprintf("max_deletions %d", pol.MaxDeletions)
-	}
-	code := "no provisioners, no external data"
-	switch {
-	case pol.AllowProvisioners && pol.AllowExternalData:
-		code = "provisioners and external data allowed"
-	case pol.AllowProvisioners:
-		code = "provisioners allowed, no external data"
-	case pol.AllowExternalData:
-		code = "external data allowed, no provisioners"
-	}
-	return fmt.Sprintf("approvals %d, deletion_approvals %d; %s; %s; providers %s",
-		pol.Approvals, pol.DeletionApprovals, limit, code, strings.Join(pol.ProviderPatterns(), ", "))
+	return fmt.Sprintf("approvals %d, deletion_approvals %d; %s", pol.Approvals, pol.DeletionApprovals, pol.Restrictions())
 }
 
 // listingData is the listing page's.
@@ -181,7 +167,7 @@ type planData struct {
 func (h *Handler) onePlan(w http.ResponseWriter, r *http.Request, sess *session, id string) {
 	pv, err := h.view(r, id)
 	if err != nil {
-		h.fail(w, r, statusOf(err), gate.ForHuman(err.Error()))
+		h.fail(w, r, StatusOf(err), gate.ForHuman(err.Error()))
 		return
 	}
 	h.render(w, "plan.html", planData{CSRF: sess.csrf, Plan: pv})
@@ -214,7 +200,7 @@ func (h *Handler) diffPage(w http.ResponseWriter, r *http.Request, id string) {
 		// the cache): it must be the diff the page began to show.
 		pv, err := h.view(r, id)
 		if err != nil {
-			h.fail(w, r, statusOf(err), gate.ForHuman(err.Error()))
+			h.fail(w, r, StatusOf(err), gate.ForHuman(err.Error()))
 			return
 		}
 		if pages, ok = h.diffs.get(pv.ID); !ok || pages.version != version {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"github.com/plangate/plangate/audit"
 	"github.com/plangate/plangate/gate"
 	"github.com/plangate/plangate/plan"
+	"github.com/plangate/plangate/review"
 )
 
 // The human side over the wire. An approver runs plangate approve
@@ -116,7 +116,7 @@ func (h *HumanAPI) review(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := h.Gate.ApproveView(r.Context(), id, r.URL.Query().Get("colour") == "1", audit.Client{Name: "plangate-approve-remote", Agent: claims.Approver})
 	if err != nil {
-		writeJSON(w, statusOf(err), humanError{err.Error()})
+		writeJSON(w, review.StatusOf(err), humanError{err.Error()})
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
@@ -134,7 +134,7 @@ func (h *HumanAPI) approve(w http.ResponseWriter, r *http.Request) {
 	}
 	a, err := h.Gate.RecordApproval(body.Plan, body.Token, body.Actor, audit.Client{Name: "plangate-approve-remote"})
 	if err != nil {
-		writeJSON(w, statusOf(err), humanError{gate.ForHuman(err.Error())})
+		writeJSON(w, review.StatusOf(err), humanError{gate.ForHuman(err.Error())})
 		return
 	}
 	if h.Logger != nil {
@@ -255,19 +255,6 @@ func (h *HumanAPI) configAccept(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, a)
-}
-
-func statusOf(err error) int {
-	var refusal *gate.Refusal
-	switch {
-	case errors.Is(err, plan.ErrPlanNotFound), errors.Is(err, plan.ErrMalformedID):
-		return http.StatusNotFound
-	case errors.Is(err, plan.ErrAmbiguousPlan):
-		return http.StatusBadRequest
-	case errors.As(err, &refusal):
-		return http.StatusConflict
-	}
-	return http.StatusUnprocessableEntity
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

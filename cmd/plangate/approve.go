@@ -150,21 +150,8 @@ func writeApproveContext(w io.Writer, rec *plan.Record, st *config.Stack, chk *g
 		p("AWS:        %s\n", rec.AWS)
 	}
 	pol := st.Policy
-	limit := "no deletion limit"
-	if pol.MaxDeletions >= 0 {
-		limit = fmt.Sprintf("max_deletions %d", pol.MaxDeletions)
-	}
-	code := "no provisioners, no external data"
-	switch {
-	case pol.AllowProvisioners && pol.AllowExternalData:
-		code = "provisioners and external data allowed"
-	case pol.AllowProvisioners:
-		code = "provisioners allowed, no external data"
-	case pol.AllowExternalData:
-		code = "external data allowed, no provisioners"
-	}
-	p("Policy now: %d approval(s) needed for this plan (approvals %d, deletion_approvals %d); %s; %s; providers %s\n",
-		chk.Required, pol.Approvals, pol.DeletionApprovals, limit, code, strings.Join(pol.ProviderPatterns(), ", "))
+	p("Policy now: %d approval(s) needed for this plan (approvals %d, deletion_approvals %d); %s\n",
+		chk.Required, pol.Approvals, pol.DeletionApprovals, pol.Restrictions())
 	if len(s.RunsCode) > 0 {
 		p("%s\n", paintIf(colour, "\x1b[1;33m", fmt.Sprintf("Runs code:  %d piece(s) besides the providers, listed above", len(s.RunsCode))))
 	}
