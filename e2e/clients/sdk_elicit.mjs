@@ -12,8 +12,8 @@
 import { parseArgs } from 'node:util';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { serveTransport } from './stdio_serve.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -32,20 +32,7 @@ for (const k of ['binary', 'config', 'stack']) {
 
 const report = { ok: false, elicitations: [], clientErrors: [] };
 
-const serverEnv = { ...getDefaultEnvironment() };
-for (const k of ['TF_CLI_CONFIG_FILE', 'CHECKPOINT_DISABLE', 'PLANGATE_TERRAFORM', 'NO_COLOR', 'PLANGATE_SANDBOX']) {
-  if (process.env[k] !== undefined) serverEnv[k] = process.env[k];
-}
-const transport = new StdioClientTransport({
-  command: opts.binary,
-  args: ['serve', '--config', opts.config],
-  env: serverEnv,
-  stderr: 'pipe',
-});
-let stderrTail = '';
-transport.stderr?.on('data', (chunk) => {
-  stderrTail = (stderrTail + chunk.toString()).slice(-8000);
-});
+const { transport, stderrTail } = serveTransport(opts.binary, opts.config);
 
 const capabilities = opts['url-mode'] ? { elicitation: { url: {} } } : {};
 const client = new Client({ name: 'plangate-e2e-elicit', version: '1.0.0' }, { capabilities });
@@ -71,7 +58,7 @@ try {
   report.ok = true;
 } catch (err) {
   report.error = String(err?.stack ?? err);
-  report.stderr = stderrTail;
+  report.stderr = stderrTail();
 } finally {
   await client.close().catch(() => {});
 }
