@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/plangate/plangate/approvals"
 	"github.com/plangate/plangate/config"
 	"github.com/plangate/plangate/gate"
+	"github.com/plangate/plangate/internal/lazyre"
 	"github.com/plangate/plangate/passkey"
 )
 
@@ -56,7 +56,7 @@ type Register struct {
 const registerKey = "register"
 
 // approverName is what a registration page accepts as a name.
-var approverName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+var approverName = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 func (h *Handler) registerPage(w http.ResponseWriter, r *http.Request, sess *session) {
 	h.render(w, "register.html", map[string]string{"CSRF": sess.csrf, "Name": h.opts.Register.Name, "RPID": h.opts.RPID})

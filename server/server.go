@@ -45,7 +45,8 @@ func New(d *tools.Deps, version string) *mcpserver.MCPServer {
 		logger.Info("client connected", "client", req.Params.ClientInfo.Name, "client_version", req.Params.ClientInfo.Version,
 			"protocol", res.ProtocolVersion)
 	})
-	hooks.AddAfterCallTool(explainSchemaErrors(d))
+	all := tools.All(d)
+	hooks.AddAfterCallTool(explainSchemaErrors(all))
 	s := mcpserver.NewMCPServer(Name, version,
 		mcpserver.WithInstructions(Instructions),
 		mcpserver.WithToolCapabilities(false),
@@ -57,7 +58,7 @@ func New(d *tools.Deps, version string) *mcpserver.MCPServer {
 		mcpserver.WithHooks(hooks),
 		mcpserver.WithToolHandlerMiddleware(logCalls(logger)),
 	)
-	s.AddTools(tools.All(d)...)
+	s.AddTools(all...)
 	s.AddResourceTemplates(tools.ResourceTemplates(d)...)
 	tools.SyncResources(s, d)
 	return s
@@ -97,9 +98,9 @@ func NewUnavailable(problem, version string, logger *slog.Logger) *mcpserver.MCP
 // explainSchemaErrors turns mcp-go's terse input-validation failures
 // ("/offset: &{Got:-1/1 Want:0/1}") into a message that says what the
 // tool expects, so that the agent can fix its call.
-func explainSchemaErrors(d *tools.Deps) func(ctx context.Context, id any, req *mcp.CallToolRequest, result any) {
+func explainSchemaErrors(all []mcpserver.ServerTool) func(ctx context.Context, id any, req *mcp.CallToolRequest, result any) {
 	usage := map[string]string{}
-	for _, st := range tools.All(d) {
+	for _, st := range all {
 		usage[st.Tool.Name] = tools.Usage(st.Tool)
 	}
 	return func(ctx context.Context, id any, req *mcp.CallToolRequest, result any) {

@@ -23,6 +23,7 @@ import (
 	"github.com/plangate/plangate/doctor"
 	"github.com/plangate/plangate/gate"
 	"github.com/plangate/plangate/internal/sandbox"
+	_ "github.com/plangate/plangate/internal/startgc" // the first collections wait out start-up
 	"github.com/plangate/plangate/internal/tfbin"
 	"github.com/plangate/plangate/plan"
 	"github.com/plangate/plangate/tools"

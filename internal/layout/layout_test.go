@@ -64,6 +64,7 @@ var allowed = map[string][]string{
 	"internal/passkeytest":    {},
 	"internal/peer":           {},
 	"internal/sandbox":        {},
+	"internal/startgc":        {},
 	"internal/tfbin":          {},
 	"internal/tfscan":         {},
 	"internal/testprogress":   {},
