@@ -31,7 +31,7 @@ func (g *Gate) CheckDrift(ctx context.Context, st *config.Stack, client audit.Cl
 		counts := rec.DriftCheck.DriftCounts
 		e.Drift = &counts
 	}
-	e.Reason = plan.DriftHeadline(rec.Stack, rec.DriftCheck, len(rec.Errors) > 0)
+	e.Reason = plan.DriftHeadline(rec.Product, rec.Stack, rec.DriftCheck, len(rec.Errors) > 0)
 	g.append(e)
 	return rec, nil
 }
@@ -51,13 +51,13 @@ func recordDrift(rec *plan.Record, a *plan.Analysis, out *plan.PlanOutput) {
 		rec.DriftCheck = a.DriftCheck()
 	}
 	if out.Failed || a == nil || a.Errored {
-		rec.StatusNote = "a drift check that Terraform could not finish (see its errors); it can never be approved or applied"
+		rec.StatusNote = fmt.Sprintf("a drift check that %s could not finish (see its errors); it can never be approved or applied", rec.Product)
 	}
 }
 
 // driftRefusal says why a drift check is never approved or applied.
 func driftRefusal(rec *plan.Record) string {
 	return fmt.Sprintf("%s is a drift check (check_drift), not a plan: it can never be approved or applied, "+
-		"because applying its refresh-only plan would rewrite the state to accept the changes made outside Terraform. "+
-		"To undo the drift, call plan_change for a new plan", rec.ID)
+		"because applying its refresh-only plan would rewrite the state to accept the changes made outside %s. "+
+		"To undo the drift, call plan_change for a new plan", rec.ID, rec.Product)
 }

@@ -115,5 +115,5 @@ resource "terraform_data" "a" {
 	assert.NotEmpty(t, rec.Errors)
 	assert.Contains(t, rec.StatusNote, "could not finish")
 	assert.NoFileExists(t, g.Store.PlanFilePath(rec.ID))
-	assert.Contains(t, plan.DriftHeadline(rec.Stack, rec.DriftCheck, true), "FAILED")
+	assert.Contains(t, plan.DriftHeadline(rec.Product, rec.Stack, rec.DriftCheck, true), "FAILED")
 }

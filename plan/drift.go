@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/plangate/plangate/internal/tfbin"
 )
 
 // StatusDriftCheck is the record of a drift check (check_drift): a
@@ -235,24 +237,25 @@ func GroupDrift(rs []DriftedResource) []DriftGroup {
 	return out
 }
 
-// DriftHeadline is the first line of a drift check's report: its counts.
-func DriftHeadline(stack string, dc *DriftCheck, failed bool) string {
+// DriftHeadline is the first line of a drift check's report: its counts,
+// naming the program that refreshed (product; Terraform when unknown).
+func DriftHeadline(product tfbin.Product, stack string, dc *DriftCheck, failed bool) string {
 	if failed {
-		return fmt.Sprintf("Drift check of %s FAILED: Terraform reported errors while refreshing; what is listed may be incomplete", stack)
+		return fmt.Sprintf("Drift check of %s FAILED: %s reported errors while refreshing; what is listed may be incomplete", stack, product)
 	}
 	if dc == nil || dc.Changed+dc.Deleted == 0 {
 		return "No drift in " + stack
 	}
 	var parts []string
 	if dc.Changed > 0 {
-		parts = append(parts, fmt.Sprintf("%d %s changed outside Terraform", dc.Changed, plural(dc.Changed, "resource", "resources")))
+		parts = append(parts, fmt.Sprintf("%d %s changed outside %s", dc.Changed, plural(dc.Changed, "resource", "resources"), product))
 	}
 	if dc.Deleted > 0 {
 		noun := ""
 		if dc.Changed == 0 {
 			noun = " " + plural(dc.Deleted, "resource", "resources")
 		}
-		parts = append(parts, fmt.Sprintf("%d%s deleted outside Terraform", dc.Deleted, noun))
+		parts = append(parts, fmt.Sprintf("%d%s deleted outside %s", dc.Deleted, noun, product))
 	}
 	return "Drift in " + stack + ": " + strings.Join(parts, ", ")
 }

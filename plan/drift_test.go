@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/plangate/plangate/internal/tfbin"
 )
 
 // testdata/drift/refresh_only.json is `terraform show -json` of a real
@@ -35,7 +37,7 @@ func TestDriftCheckListsChangedAttributesAndDeletions(t *testing.T) {
 		{Address: "aws_s3_bucket.data", Type: "aws_s3_bucket", Action: DriftChanged, Attributes: []string{"tags.Environment", "tags_all.Environment"}},
 	}, dc.Resources)
 	assert.Equal(t, Counts{}, a.Counts, "a refresh-only plan plans no change of its own")
-	assert.Equal(t, "Drift in web: 2 resources changed outside Terraform, 1 deleted outside Terraform", DriftHeadline("web", dc, false))
+	assert.Equal(t, "Drift in web: 2 resources changed outside Terraform, 1 deleted outside Terraform", DriftHeadline(tfbin.Terraform, "web", dc, false))
 }
 
 // Each drifted resource renders as Terraform's own refresh-only output
@@ -119,7 +121,11 @@ func TestDriftHeadline(t *testing.T) {
 		{DriftCounts{Changed: 2, Deleted: 1}, false, "Drift in web: 2 resources changed outside Terraform, 1 deleted outside Terraform"},
 		{DriftCounts{Changed: 2}, true, "Drift check of web FAILED: Terraform reported errors while refreshing; what is listed may be incomplete"},
 	} {
-		assert.Equal(t, tt.want, DriftHeadline("web", &DriftCheck{DriftCounts: tt.counts}, tt.failed))
+		assert.Equal(t, tt.want, DriftHeadline(tfbin.Terraform, "web", &DriftCheck{DriftCounts: tt.counts}, tt.failed))
+		// A record written before plangate told the products apart was Terraform's.
+		assert.Equal(t, tt.want, DriftHeadline("", "web", &DriftCheck{DriftCounts: tt.counts}, tt.failed))
+		// OpenTofu's drift is named as OpenTofu's.
+		assert.Equal(t, strings.ReplaceAll(tt.want, "Terraform", "OpenTofu"), DriftHeadline(tfbin.OpenTofu, "web", &DriftCheck{DriftCounts: tt.counts}, tt.failed))
 	}
 }
 

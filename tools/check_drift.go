@@ -178,7 +178,7 @@ func driftText(rec *plan.Record, out *DriftResult, total int, frozen string, pag
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	failed := len(rec.Errors) > 0
-	p("%s\n", plan.DriftHeadline(rec.Stack, rec.DriftCheck, failed))
+	p("%s\n", plan.DriftHeadline(rec.Product, rec.Stack, rec.DriftCheck, failed))
 	p("Check id: %s — a drift check, not a plan: nothing was changed, and it can never be approved or applied\n", rec.ID)
 	if rec.AWS != nil {
 		p("AWS: %s\n", rec.AWS)
@@ -194,7 +194,7 @@ func driftText(rec *plan.Record, out *DriftResult, total int, frozen string, pag
 		p("):\n")
 		for _, r := range out.Resources {
 			if r.Action == plan.DriftDeleted {
-				p("  - %s: deleted outside Terraform\n", r.Address)
+				p("  - %s: deleted outside %s\n", r.Address, rec.Product)
 				continue
 			}
 			attrs := strings.Join(r.Attributes, ", ")

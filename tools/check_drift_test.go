@@ -121,7 +121,7 @@ func TestCheckDriftResultIsBounded(t *testing.T) {
 			assert.LessOrEqual(t, len(b), MaxDriftResultBytes)
 			out := res.StructuredContent.(DriftResult)
 			first := strings.SplitN(text(res), "\n", 2)[0]
-			assert.Equal(t, plan.DriftHeadline("web", rec.DriftCheck, false), first)
+			assert.Equal(t, plan.DriftHeadline(rec.Product, "web", rec.DriftCheck, false), first)
 			assert.Contains(t, first, fmt.Sprintf("%d resources changed outside Terraform", rec.DriftCheck.Changed))
 			assert.LessOrEqual(t, len(out.Resources), MaxListedDrift)
 			if tt.wantListed > 0 {
