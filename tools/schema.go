@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -32,6 +33,31 @@ func outputSchemaOf[T any](required, optional []string) mcp.ToolOption {
 }
 
 func leanSchema(t reflect.Type, keep, requireOnly []string) json.RawMessage {
+	key := schemaKey{t, strings.Join(keep, ","), strings.Join(requireOnly, ",")}
+	if b, ok := schemas.Load(key); ok {
+		return b.(json.RawMessage)
+	}
+	b := deriveSchema(t, keep, requireOnly)
+	schemas.Store(key, b)
+	return b
+}
+
+// schemas holds every derived schema, by type and field lists: a
+// process derives each once (Prepare, then every server.New and every
+// session of plangate server), and none is changed once made.
+var schemas sync.Map
+
+type schemaKey struct {
+	t              reflect.Type
+	keep, required string
+}
+
+// Prepare derives every tool's output schema, so that the next All is
+// quick: plangate serve runs it beside opening its config and state.
+// Building tools runs none of their handlers, so empty Deps serve.
+func Prepare() { _ = All(&Deps{}) }
+
+func deriveSchema(t reflect.Type, keep, requireOnly []string) json.RawMessage {
 	props := map[string]any{}
 	var required []string
 	var visit func(t reflect.Type)

@@ -14,6 +14,7 @@ import (
 	"github.com/plangate/plangate/approvals"
 	"github.com/plangate/plangate/audit"
 	"github.com/plangate/plangate/server"
+	"github.com/plangate/plangate/tools"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -44,7 +45,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError(fs, "--token-file goes with --connect")
 	}
 	var s *mcpserver.MCPServer
+	// The tools' schemas are derived while the config and state open.
+	prepared := make(chan struct{})
+	go func() { tools.Prepare(); close(prepared) }()
 	e, broken := openEnv(*configFlag, stderr, logger)
+	<-prepared
 	if broken == nil {
 		broken = checkServable(e)
 	}
