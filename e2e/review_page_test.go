@@ -193,6 +193,8 @@ func TestReviewPageInChromium(t *testing.T) {
 		b.do(t, &a, "approveByKeyboard", map[string]any{"page": "alice", "planId": p1ID, "approver": "alice"})
 		require.Equal(t, "output.token", a.Shown, "the page shows a token, not an error: %v", a.Errors)
 		t.Logf("the approve button took focus after %d Tab presses", a.Tabs)
+		// The Approvals line counts the approval at once, without a reload.
+		assert.Contains(t, a.Approvals, "0 still needed; approved so far by alice at ", "the page's Approvals line after approving")
 		token = a.Token
 		require.True(t, strings.HasPrefix(token, "pgt2."), token)
 		require.Len(t, strings.Split(token, "."), 5, "pgt2.<payload>.<authenticatorData>.<clientDataJSON>.<signature>")
@@ -512,6 +514,7 @@ type approveResult struct {
 	Shown       string       `json:"shown"`
 	Token       string       `json:"token"`
 	Errors      []string     `json:"errors"`
+	Approvals   string       `json:"approvals"`
 	Credentials []credential `json:"credentials"`
 }
 

@@ -69,6 +69,9 @@ type approved struct {
 	Approver  string    `json:"approver"`
 	Token     string    `json:"token"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Approvals is the plan's Approvals line as of this approval ("":
+	// the plan could not be read again; the page keeps its line).
+	Approvals string `json:"approvals,omitempty"`
 }
 
 func (h *Handler) approve(w http.ResponseWriter, r *http.Request, sess *session, id string) {
@@ -100,7 +103,11 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request, sess *session,
 		return
 	}
 	h.opts.Logger.Info("passkey approval recorded", "plan_id", a.Record.ID, "approver", a.Claims.Approver)
-	writeJSON(w, http.StatusOK, approved{PlanID: a.Record.ID, Approver: a.Claims.Approver, Token: a.Token, ExpiresAt: time.Unix(a.Claims.ExpiresAt, 0).UTC()})
+	out := approved{PlanID: a.Record.ID, Approver: a.Claims.Approver, Token: a.Token, ExpiresAt: time.Unix(a.Claims.ExpiresAt, 0).UTC()}
+	if pv, err := h.view(r, a.Record.ID); err == nil && pv.Approvable {
+		out.Approvals = pv.ApprovalsLine()
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func writeRaw(w http.ResponseWriter, b []byte) {

@@ -58,6 +58,24 @@ type planView struct {
 	DiffBytes   int
 }
 
+// ApprovalsLine says how many approvals the plan needs, how many are
+// still needed, and who approved so far (the audit log's approvals):
+// the page's Approvals line, and the approve answer's, so that the page
+// shows the count after an approval without a reload.
+func (pv *planView) ApprovalsLine() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "needs %d distinct approval(s); %d still needed", pv.Required, pv.StillNeeded)
+	for i, p := range pv.Prior {
+		if i == 0 {
+			b.WriteString("; approved so far by ")
+		} else {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s at %s", p.Approver, p.At.UTC().Format(time.RFC3339))
+	}
+	return b.String()
+}
+
 // view builds the page's view of one plan from the gate's ApproveView.
 func (h *Handler) view(r *http.Request, id string) (*planView, error) {
 	v, err := h.opts.Gate.ApproveView(r.Context(), id, true, client)

@@ -278,7 +278,8 @@ const ops = {
     const which = await waitForAny(p.page, sel, ['output.token', 'p.error[role="alert"]']);
     const token = await p.page.locator(`${sel} output.token`).textContent().catch(() => null);
     const errors = await p.page.locator(`${sel} p.error[role="alert"]`).allTextContents();
-    return { tabs, shown: which, token: which === 'output.token' ? token.trim() : null, errors, credentials: await credentials(p) };
+    const approvals = await p.page.locator(`${sel} .approvals-needed`).textContent().catch(() => null);
+    return { tabs, shown: which, token: which === 'output.token' ? token.trim() : null, errors, approvals, credentials: await credentials(p) };
   },
 
   // replayApprove sends the page's last approve request (the browser's

@@ -173,6 +173,8 @@
       const done = await call("POST", base + "/approve", { approver: approver, response: credentialJSON(cred) });
       const line = box.querySelector(".token-line");
       box.querySelector("output.token").textContent = done.token;
+      const needed = article.querySelector(".approvals-needed");
+      if (needed && done.approvals) needed.textContent = done.approvals;
       line.hidden = false;
       line.querySelector("button").focus();
     } catch (err) {
