@@ -135,7 +135,7 @@ demo: build terraform
 # (benchreport -results-only alone), start-up to the tools/list answer next
 # to a bare mcp-go server (-startup-only); concurrent calls over stdio,
 # then 20 agent sessions over HTTP for 60 s; see docs/performance.md). Real terraform makes the plans once, into a
-# temporary directory both share; 20–35 minutes on 2 cores.
+# temporary directory both share; 12–35 minutes on 2 cores.
 bench: terraform
 	@dir=$$(mktemp -d "$${TMPDIR:-/tmp}/plangate-bench.XXXXXX") && trap 'rm -rf "$$dir"' EXIT && \
 	PLANGATE_BENCH_DIR="$$dir" $(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./plan/ && \
