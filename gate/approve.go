@@ -39,6 +39,9 @@ type Approval struct {
 	Token  string
 	Claims *approvals.Claims
 	Record *plan.Record
+	// Required is the distinct approvals the plan needs, as checked when
+	// this one was recorded.
+	Required int
 }
 
 // Approve signs an approval token for the plan as key's approver, if the

@@ -189,7 +189,7 @@ func (g *Gate) recordApproval(rec *plan.Record, chk *Approvable, t *approvals.To
 	if _, err := g.Audit.Append(ev); err != nil {
 		return nil, fmt.Errorf("audit log: %w (the approval is not recorded)", err)
 	}
-	return &Approval{Token: t.Text, Claims: &c, Record: rec}, nil
+	return &Approval{Token: t.Text, Claims: &c, Record: rec, Required: chk.Required}, nil
 }
 
 func approverNames(cfg *config.Config) []string {

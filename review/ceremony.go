@@ -70,7 +70,7 @@ type approved struct {
 	Token     string    `json:"token"`
 	ExpiresAt time.Time `json:"expires_at"`
 	// Approvals is the plan's Approvals line as of this approval ("":
-	// the plan could not be read again; the page keeps its line).
+	// the audit log could not be read; the page keeps its line).
 	Approvals string `json:"approvals,omitempty"`
 }
 
@@ -104,8 +104,8 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request, sess *session,
 	}
 	h.opts.Logger.Info("passkey approval recorded", "plan_id", a.Record.ID, "approver", a.Claims.Approver)
 	out := approved{PlanID: a.Record.ID, Approver: a.Claims.Approver, Token: a.Token, ExpiresAt: time.Unix(a.Claims.ExpiresAt, 0).UTC()}
-	if pv, err := h.view(r, a.Record.ID); err == nil && pv.Approvable {
-		out.Approvals = pv.ApprovalsLine()
+	if prior, err := h.opts.Gate.PriorApprovals(a.Record.ID); err == nil {
+		out.Approvals = approvalsLine(a.Required, prior)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

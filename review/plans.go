@@ -38,13 +38,12 @@ type planView struct {
 	SHA256     string
 	// Policy is the policy in force, in one line; Required the distinct
 	// approvals the plan needs now, Prior those the audit log records.
-	Policy      string
-	Required    int
-	Prior       []gate.PriorApproval
-	StillNeeded int
-	Frozen      string
-	ConfigNote  string
-	StateDir    string
+	Policy     string
+	Required   int
+	Prior      []gate.PriorApproval
+	Frozen     string
+	ConfigNote string
+	StateDir   string
 	// The approval paths.
 	ApproveCommand   string
 	KeyApprovers     []string
@@ -58,14 +57,18 @@ type planView struct {
 	DiffBytes   int
 }
 
-// ApprovalsLine says how many approvals the plan needs, how many are
-// still needed, and who approved so far (the audit log's approvals):
-// the page's Approvals line, and the approve answer's, so that the page
-// shows the count after an approval without a reload.
-func (pv *planView) ApprovalsLine() string {
+// ApprovalsLine is the page's Approvals line: how many distinct
+// approvals the plan needs, how many are still needed, and who approved
+// so far (the audit log's approvals).
+func (pv *planView) ApprovalsLine() string { return approvalsLine(pv.Required, pv.Prior) }
+
+// approvalsLine is the Approvals line of a plan that needs required
+// distinct approvals and has prior; the approve answer carries it too, so
+// that the page counts an approval without a reload.
+func approvalsLine(required int, prior []gate.PriorApproval) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "needs %d distinct approval(s); %d still needed", pv.Required, pv.StillNeeded)
-	for i, p := range pv.Prior {
+	fmt.Fprintf(&b, "needs %d distinct approval(s); %d still needed", required, max(0, required-len(distinctApprovers(prior))))
+	for i, p := range prior {
 		if i == 0 {
 			b.WriteString("; approved so far by ")
 		} else {
@@ -106,7 +109,6 @@ func (h *Handler) view(r *http.Request, id string) (*planView, error) {
 	if v.Check != nil && v.Refusal == "" {
 		pv.Approvable = true
 		pv.Required = v.Check.Required
-		pv.StillNeeded = max(0, v.Check.Required-len(distinctApprovers(v.Prior)))
 		pv.ApproveCommand = h.opts.ApproveCommand(rec.ID)
 		if cfg, err := h.opts.Gate.Current(); err == nil {
 			pv.KeyApprovers, pv.PasskeyApprovers, pv.ElsewhereApprovers = approverKinds(cfg, h.opts.Origin)
