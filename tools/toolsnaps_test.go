@@ -61,20 +61,3 @@ func TestEveryToolSetsEveryAnnotation(t *testing.T) {
 	}
 }
 
-// Prepare (plangate serve runs it beside opening its config) builds the
-// tools from empty Deps, and the tools built after it are the same.
-func TestPrepareNeedsNoDeps(t *testing.T) {
-	defs := func() []byte {
-		var ts []any
-		for _, st := range tools.All(&tools.Deps{Config: &config.Config{}}) {
-			ts = append(ts, st.Tool)
-		}
-		b, err := json.Marshal(ts)
-		require.NoError(t, err)
-		return b
-	}
-	first := defs()
-	require.NotPanics(t, tools.Prepare)
-	assert.JSONEq(t, string(first), string(defs()))
-	assert.Contains(t, string(first), `"outputSchema"`)
-}
