@@ -17,6 +17,7 @@ func gcPercent() int {
 
 func TestDeferRestoresTheSettingItFound(t *testing.T) {
 	time.Sleep(Window + 100*time.Millisecond) // the init's own window is over
+	t.Cleanup(func() { debug.SetGCPercent(100) })
 	for _, start := range []int{100, 50, 250} {
 		debug.SetGCPercent(start)
 		Defer(50 * time.Millisecond)
@@ -24,7 +25,6 @@ func TestDeferRestoresTheSettingItFound(t *testing.T) {
 		assert.Eventually(t, func() bool { return gcPercent() == start }, 2*time.Second, 10*time.Millisecond,
 			"GOGC=%d is restored after the window", start)
 	}
-	t.Cleanup(func() { debug.SetGCPercent(100) })
 }
 
 func TestDeferLeavesOffAndHigherSettings(t *testing.T) {
