@@ -60,4 +60,3 @@ func TestEveryToolSetsEveryAnnotation(t *testing.T) {
 		}
 	}
 }
-
