@@ -36,6 +36,9 @@ type Analysis struct {
 	// Warnings are failed or undecided check results, one readable line
 	// each, with sensitive values masked.
 	Warnings []string
+	// SchemaProblem says why the diff was rendered without provider
+	// schemas where they were asked for ("" when it was not).
+	SchemaProblem string
 	// OutputChanges counts the root module outputs the plan changes.
 	OutputChanges int
 	// Code is the code the plan runs besides the providers: provisioners
@@ -89,6 +92,7 @@ type resourceChange struct {
 	PreviousAddress string          `json:"previous_address"`
 	ModuleAddress   string          `json:"module_address"`
 	Mode            string          `json:"mode"`
+	ProviderName    string          `json:"provider_name"`
 	Type            string          `json:"type"`
 	Name            string          `json:"name"`
 	Index           json.RawMessage `json:"index"`

@@ -346,6 +346,8 @@ func (r *jsonReader) resourceChange(c *resourceChange) error {
 			c.ModuleAddress, err = r.str()
 		case "mode":
 			c.Mode, err = r.str()
+		case "provider_name":
+			c.ProviderName, err = r.str()
 		case "type":
 			c.Type, err = r.str()
 		case "name":

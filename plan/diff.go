@@ -19,6 +19,12 @@ const (
 	kUnknown
 	kTypeChange
 	kJSONString
+	// With a provider schema (diff_schema.go):
+	kMap            // keys, fields: a map's elements
+	kSet            // elems: a set's elements
+	kBlock          // keys, fields: attributes; groups: nested blocks
+	kSensitiveBlock // a block whose contents are sensitive
+	kWriteOnly      // a write-only attribute (afterSensitive: sensitive too)
 )
 
 // vdiff is the diff of one value: Terraform's computed.Diff, reduced to what
@@ -44,6 +50,13 @@ type vdiff struct {
 	beforeSensitive, afterSensitive bool // kSensitive
 	// unchanged (kSensitive): the value is the same, only its mark changes.
 	unchanged bool
+
+	groups []*blockGroup // kBlock
+	// nested: kObject, kList, kSet, kMap of a nested attribute type, which
+	// Terraform renders a little differently.
+	nested bool
+	// innerAction (kSensitiveBlock): the action of the block's contents.
+	innerAction action
 }
 
 type differ struct {
@@ -205,7 +218,7 @@ func (d *differ) diff(before, after, unknown, bs, as any, path []any, p presence
 		}
 		return d.object(before, after, unknown, bs, as, path, replace)
 	case (bList || before == nil) && (aList || after == nil || uList) && (bList || aList || uList):
-		return d.list(before, after, unknown, bs, as, path, replace)
+		return d.list(before, after, unknown, bs, as, path, replace, nil)
 	case isComposite(before) || isComposite(after):
 		if before == nil || after == nil {
 			// A composite against null is handled above; this is a
@@ -361,7 +374,8 @@ func appendPath(path []any, step any) []any {
 	return append(out, step)
 }
 
-func (d *differ) list(before, after, unknown, bs, as any, path []any, replace bool) *vdiff {
+// list diffs a list; elemType, when known, is its elements' type.
+func (d *differ) list(before, after, unknown, bs, as any, path []any, replace bool, elemType *ctyType) *vdiff {
 	bl, _ := before.([]any)
 	al, _ := after.([]any)
 	ul, _ := unknown.([]any)
@@ -410,7 +424,12 @@ func (d *differ) list(before, after, unknown, bs, as any, path []any, replace bo
 			ep |= afterPresent
 		}
 		d.depth++
-		e := d.diff(b, a, u, ebs, eas, d.step(path, idx), ep)
+		var e *vdiff
+		if elemType != nil {
+			e = d.typed(b, a, u, ebs, eas, d.step(path, idx), ep, elemType, false)
+		} else {
+			e = d.diff(b, a, u, ebs, eas, d.step(path, idx), ep)
+		}
 		d.depth--
 		if p[0] >= 0 && p[1] < 0 {
 			e = forceAction(e, aDelete)

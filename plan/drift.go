@@ -201,6 +201,7 @@ func DigestDrift(dir string, raw []byte, opts ...RenderOption) (*Analysis, error
 	if err != nil {
 		return nil, fmt.Errorf("analysing plan JSON: %w", err)
 	}
+	opts = a.keepSchemas(dir, opts)
 	if err := writeWith(filepath.Join(dir, DiffFile), func(w io.Writer) error { return a.RenderDrift(w, opts...) }); err != nil {
 		return nil, fmt.Errorf("rendering drift: %w", err)
 	}

@@ -13,27 +13,13 @@ import (
 	"github.com/plangate/plangate/internal/tftest"
 )
 
-// needsSchema is why a provider's resource renders unlike Terraform's: plan
-// JSON carries no provider schema, and without one plangate cannot tell a
-// nested block from a list of objects (Terraform: "+ attribute {" and
-// "+ root_block_device (known after apply)"), a map from an object
-// (Terraform quotes a map's keys and hides "unchanged elements"), nor a
-// legacy-SDK attribute (Terraform takes its "" for null).
-const needsSchema = "rendering needs the provider schema"
-
-// awsPendingSchema are the AWS stack's blocks that differ for want of the
-// provider schema (see needsSchema); everything else must match.
-var awsPendingSchema = map[string]string{
-	"actions aws_dynamodb_table.items": needsSchema,
-	"actions aws_iam_role.app":         needsSchema,
-	"actions aws_instance.web":         needsSchema,
-	"actions aws_s3_bucket.data":       needsSchema,
-}
-
 // TestFidelityAWS is TestFidelity for the AWS stack (fixtures/aws/stack,
-// the real AWS provider against moto_server): the plan that creates it,
-// then, once applied, the plan that retags everything, replaces the
-// instance (a new AMI) and deletes the IAM role.
+// the real AWS provider against moto_server), rendered with the provider's
+// schemas as plangate keeps them: the plan that creates it, then, once
+// applied, the plan that retags everything, replaces the instance (a new
+// AMI) and deletes the IAM role. Maps (tags), nested blocks (single, list
+// and set, some unknown, some replaced), sets and the legacy SDK's "" are
+// all in it.
 func TestFidelityAWS(t *testing.T) {
 	t.Parallel() // mostly waiting on the provider and moto: overlap it
 	bin := tftest.Find(t)
@@ -58,18 +44,22 @@ func TestFidelityAWS(t *testing.T) {
 		return stdout.Bytes()
 	}
 	var total fidelityStats
+	var schemas []byte
 	t.Cleanup(func() { t.Logf("aws stack: %s", total) })
 	compare := func(name string, pending map[string]string, vars ...string) {
 		t.Run(name, func(t *testing.T) {
 			args := append([]string{"plan", "-no-color", "-input=false", "-out=plan.tfplan", "-var", "endpoint_url=" + srv.URL}, vars...)
 			tf(args...)
-			total.add(assertFidelity(t, tf("show", "-json", "plan.tfplan"), string(tf("show", "-no-color", "plan.tfplan")), pending))
+			total.add(assertFidelity(t, tf("show", "-json", "plan.tfplan"), string(tf("show", "-no-color", "plan.tfplan")), pending,
+				SchemasFrom(func() ([]byte, error) { return schemas, nil })))
 		})
 	}
 
 	tf("init", "-no-color", "-input=false")
-	compare("create", awsPendingSchema)
+	// What plangate's runner asks (Runner.ProviderSchemas).
+	schemas = tf("providers", "schema", "-json")
+	compare("create", nil)
 	tf("apply", "-no-color", "-input=false", "plan.tfplan")
 	require.NoError(t, os.Remove(filepath.Join(dir, "iam.tf")))
-	compare("retag, replace and delete", awsPendingSchema, "-var", "environment=prod", "-var", "ami=ami-0fd2d1dc5b1a7a46f")
+	compare("retag, replace and delete", nil, "-var", "environment=prod", "-var", "ami=ami-0fd2d1dc5b1a7a46f")
 }

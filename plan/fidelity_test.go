@@ -374,9 +374,9 @@ func compareFidelity(a *Analysis, terraformText, plangateText string, pending ma
 // plan store), reads its diff back page by page as get_plan does, and
 // compares it with Terraform's text (compareFidelity), failing the test on
 // each divergence.
-func assertFidelity(t *testing.T, planJSON []byte, terraformText string, pending map[string]string) fidelityStats {
+func assertFidelity(t *testing.T, planJSON []byte, terraformText string, pending map[string]string, opts ...RenderOption) fidelityStats {
 	t.Helper()
-	a, text := storedDiff(t, planJSON)
+	a, text := storedDiff(t, planJSON, opts...)
 	st, problems, err := compareFidelity(a, terraformText, text, pending)
 	require.NoError(t, err)
 	for _, p := range st.allowed {
@@ -399,7 +399,11 @@ const fidelityPageSize = 256
 // are left out by putting the pages together, which is exact because every
 // page ends at a line end (checked here), unless one line is longer than a
 // page.
-func storedDiff(t *testing.T, planJSON []byte) (*Analysis, string) {
+//
+// opts are Digest's besides the product (SchemasFrom). The diff is
+// rendered again as approve renders it, with the schemas Digest kept in
+// the plan's directory, and must be the same.
+func storedDiff(t *testing.T, planJSON []byte, opts ...RenderOption) (*Analysis, string) {
 	t.Helper()
 	store, err := OpenStore(t.TempDir())
 	require.NoError(t, err)
@@ -407,7 +411,10 @@ func storedDiff(t *testing.T, planJSON []byte) (*Analysis, string) {
 	require.NoError(t, os.MkdirAll(store.Dir(id), 0o700))
 	// As gate.Propose renders it: for the program that made the plan.
 	product := ForProduct(tftest.Product(t))
-	a, err := Digest(store.Dir(id), planJSON, product)
+	a, err := Digest(store.Dir(id), planJSON, append([]RenderOption{product}, opts...)...)
+	require.NoError(t, err)
+	require.Empty(t, a.SchemaProblem)
+	kept, err := LoadSchemas(store.Dir(id))
 	require.NoError(t, err)
 	var sb strings.Builder
 	for offset := 0; ; {
@@ -422,7 +429,7 @@ func storedDiff(t *testing.T, planJSON []byte) (*Analysis, string) {
 		offset = page.Next
 	}
 	var direct bytes.Buffer
-	require.NoError(t, a.RenderDiff(&direct, product))
+	require.NoError(t, a.RenderDiff(&direct, product, WithSchemas(kept)))
 	require.Equal(t, direct.String(), sb.String(), "the stored diff is the rendered one")
 	return a, sb.String()
 }

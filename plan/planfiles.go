@@ -52,6 +52,7 @@ func Digest(dir string, raw []byte, opts ...RenderOption) (*Analysis, error) {
 	if err != nil {
 		return nil, fmt.Errorf("analysing plan JSON: %w", err)
 	}
+	opts = a.keepSchemas(dir, opts)
 	if err := writeWith(filepath.Join(dir, DiffFile), func(w io.Writer) error { return a.RenderDiff(w, opts...) }); err != nil {
 		return nil, fmt.Errorf("rendering diff: %w", err)
 	}
@@ -174,4 +175,34 @@ func lastIndexByte(b []byte, c byte) int {
 		}
 	}
 	return -1
+}
+
+// keepSchemas gets the schemas of the plan's resource types where opts
+// say where from (SchemasFrom), writes them into dir, and returns opts
+// that render with them.
+func (a *Analysis) keepSchemas(dir string, opts []RenderOption) []RenderOption {
+	var probe renderer
+	for _, o := range opts {
+		o(&probe)
+	}
+	want := a.SchemaWant()
+	if probe.loadSchemas == nil || len(want) == 0 {
+		return opts
+	}
+	s, err := func() (*Schemas, error) {
+		raw, err := probe.loadSchemas()
+		if err != nil {
+			return nil, err
+		}
+		s, err := ReadSchemas(raw, want)
+		if err != nil {
+			return nil, err
+		}
+		return s, s.Write(filepath.Join(dir, SchemaFile))
+	}()
+	if err != nil {
+		a.SchemaProblem = fmt.Sprintf("the diff is rendered without provider schemas (values as JSON): %v", err)
+		return opts
+	}
+	return append(opts, WithSchemas(s))
 }

@@ -30,7 +30,23 @@ func ForProduct(p tfbin.Product) RenderOption {
 	}
 }
 
+// WithSchemas renders the resource types s has a schema for as Terraform
+// does with its provider schemas (nil: none).
+func WithSchemas(s *Schemas) RenderOption { return func(r *renderer) { r.schemas = s } }
+
+// SchemasFrom has Digest ask load for `providers schema -json` output when
+// the plan has resources of a provider's (the built-in one needs none),
+// keep the schemas of the plan's resource types in the plan's directory
+// (SchemaFile) and render with them. Where load fails the diff is rendered
+// without, and Analysis.SchemaProblem says why.
+func SchemasFrom(load func() ([]byte, error)) RenderOption {
+	return func(r *renderer) { r.loadSchemas = load }
+}
+
 type renderer struct {
+	loadSchemas func() ([]byte, error)
+	// schemas are the provider schemas known (nil: none; see schema.go).
+	schemas *Schemas
 	w       *bufio.Writer
 	err     error
 	secrets *secretSet

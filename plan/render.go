@@ -254,7 +254,13 @@ func (r *renderer) resource(c *resourceChange, drift bool) {
 		// The object stays as it is; only Terraform lets go of it.
 		change.After, change.AfterSensitive, change.AfterUnknown = change.Before, change.BeforeSensitive, nil
 	}
-	d, err := r.diffValue(&change, true, dynamicAttributes(c))
+	var d *vdiff
+	var err error
+	if b := r.schemas.lookup(c); b != nil {
+		d, err = r.diffBlockChange(&change, b)
+	} else {
+		d, err = r.diffValue(&change, true, dynamicAttributes(c))
+	}
 	if err != nil {
 		r.printf("{\n        # (values not shown: %v)\n    }\n", err)
 		return
@@ -313,34 +319,44 @@ func (r *renderer) diffChange(c *changeJSON) (*vdiff, error) { return r.diffValu
 // presence); dynamic names its top-level attributes whose schema type is
 // dynamic.
 func (r *renderer) diffValue(c *changeJSON, block bool, dynamic map[string]bool) (*vdiff, error) {
-	if r.values == nil {
-		r.values = newJSONReader(nil, lenient...)
-		r.values.pool = &mapPool{}
+	vals, paths, err := r.decodeChange(c)
+	if err != nil {
+		return nil, err
 	}
-	var vals [5]any
-	for i, raw := range []json.RawMessage{c.Before, c.After, c.AfterUnknown, c.BeforeSensitive, c.AfterSensitive} {
-		v, err := r.values.decode(raw)
-		if err != nil {
-			return nil, err
-		}
-		vals[i] = v
-	}
-	replace, _ := decodeAny(c.ReplacePaths)
-	paths, _ := replace.([]any)
 	d := &differ{secrets: r.secrets, replacePaths: withoutDynamic(paths, dynamic), slab: r.slab, lcsOnly: r.lcsOnly, dynamic: dynamic, rootIsBlock: block}
 	defer func() { r.slab = d.slab }()
 	return d.diff(vals[0], vals[1], vals[2], vals[3], vals[4], nil, 0), nil
 }
 
+// decodeChange decodes a change's before, after, after_unknown,
+// before_sensitive and after_sensitive values, and its replace paths.
+func (r *renderer) decodeChange(c *changeJSON) (vals [5]any, paths []any, err error) {
+	if r.values == nil {
+		r.values = newJSONReader(nil, lenient...)
+		r.values.pool = &mapPool{}
+	}
+	for i, raw := range []json.RawMessage{c.Before, c.After, c.AfterUnknown, c.BeforeSensitive, c.AfterSensitive} {
+		v, err := r.values.decode(raw)
+		if err != nil {
+			return vals, nil, err
+		}
+		vals[i] = v
+	}
+	replace, _ := decodeAny(c.ReplacePaths)
+	paths, _ = replace.([]any)
+	return vals, paths, nil
+}
+
 // renderOpts are Terraform's RenderHumanOpts that matter here.
 type renderOpts struct {
 	overrideNullSuffix        bool
-	overrideForcesReplacement bool
+	overrideForcesReplacement bool // Terraform's ForceForcesReplacement
+	forbidForcesReplacement   bool
 	showUnchanged             bool
 }
 
 func (r *renderer) forcesReplacement(replace bool, o renderOpts) {
-	if replace || o.overrideForcesReplacement {
+	if (replace || o.overrideForcesReplacement) && !o.forbidForcesReplacement {
 		r.print(" " + paint(r.colour, "# forces replacement", ansiRed))
 	}
 }
@@ -357,6 +373,10 @@ func importantAttribute(name string) bool { return name == "id" || name == "name
 
 // block writes a resource body: the top-level attributes.
 func (r *renderer) block(d *vdiff, indent int, o renderOpts) {
+	if d.kind == kBlock {
+		r.schemaBlock(d, indent, o)
+		return
+	}
 	if d.kind != kObject {
 		// A resource whose whole value is sensitive, unknown or null.
 		if d.kind == kPrimitive && d.before == nil && d.after == nil {
@@ -450,9 +470,11 @@ func (r *renderer) value(d *vdiff, indent int, o renderOpts) {
 		}
 		bo := o
 		bo.overrideNullSuffix = true
-		inner := *d.inner
-		inner.replace = false
-		r.value(&inner, indent, bo)
+		if d.replace {
+			// Noted once, after the arrow.
+			bo.forbidForcesReplacement = true
+		}
+		r.value(d.inner, indent, bo)
 		r.print(" -> (known after apply)")
 		r.forcesReplacement(d.replace, o)
 	case kTypeChange:
@@ -470,13 +492,30 @@ func (r *renderer) value(d *vdiff, indent int, o renderOpts) {
 			return
 		}
 		co := o
-		co.overrideNullSuffix = true
-		co.overrideForcesReplacement = false
+		// A nested attribute's object notes its deleted attributes'
+		// nulls; any other object does not.
+		co.overrideNullSuffix = !d.nested
 		r.attributes(d, indent, o, co, true)
 		r.printf("%s%s }", indentation(indent), r.sym(aNoOp))
 		r.nullSuffix(d.action, o)
 	case kList:
 		r.list(d, indent, o)
+	case kMap:
+		r.mapValue(d, indent, o)
+	case kSet:
+		r.set(d, indent, o)
+	case kBlock:
+		r.schemaBlock(d, indent, o)
+	case kSensitiveBlock:
+		r.sensitiveBlock(d, indent, o)
+	case kWriteOnly:
+		if d.afterSensitive {
+			r.print("(sensitive, write-only attribute)")
+		} else {
+			r.print("(write-only attribute)")
+		}
+		r.nullSuffix(d.action, o)
+		r.forcesReplacement(d.replace, o)
 	case kJSONString:
 		r.jsonString(d, indent, o)
 	default:
@@ -502,9 +541,14 @@ func (r *renderer) list(d *vdiff, indent int, o renderOpts) {
 	}
 	eo := o
 	eo.overrideNullSuffix = true
-	eo.overrideForcesReplacement = false
-	uo := eo
+	uo := o
 	uo.showUnchanged = true
+	if d.nested {
+		// A nested attribute's list shows no unchanged elements around a
+		// change.
+		r.nestedList(d, indent, o, eo)
+		return
+	}
 
 	r.print("[")
 	r.forcesReplacement(d.replace, o)

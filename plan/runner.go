@@ -9,12 +9,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-version"
@@ -615,41 +613,14 @@ func (r *Runner) showJSON(ctx context.Context, st *config.Stack, planFile, path 
 	return f.Sync()
 }
 
-// show runs `terraform show -json [args]` for the stack, its output to w.
-// The process gets the same treatment as terraform-exec's: its own process
-// group, SIGINT on cancel.
+// show runs `terraform show -json -no-color [args]` for the stack, its
+// output to w (see runJSON).
 func (r *Runner) show(ctx context.Context, st *config.Stack, op string, w io.Writer, creds Credentials, args ...string) error {
-	env, err := r.env(st, creds)
-	if err != nil {
-		return err
-	}
 	var keep []string
 	for _, a := range args {
 		keep = append(keep, dirOf(a)) // the plan file's (or state's) directory
 	}
-	exe, err := r.sandboxed(st, env, keep...)
-	if err != nil {
-		return err
-	}
-	cmd := exec.CommandContext(ctx, exe, append([]string{"show", "-json", "-no-color"}, args...)...)
-	cmd.Dir = st.Dir
-	env["TF_IN_AUTOMATION"] = "1"
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var stderr strings.Builder
-	cmd.Stdout = w
-	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 30 * time.Second
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return &TerraformError{Op: op, Stack: st.Name, Output: cleanTerraformOutput(stderr.String(), err), Product: r.Product()}
-	}
-	return nil
+	return r.runJSON(ctx, st, op, w, creds, keep, append([]string{"show", "-json", "-no-color"}, args...)...)
 }
 
 // limitedWriter keeps the first n bytes written to it and drops the rest.
