@@ -93,6 +93,13 @@ func (g *Gate) ApproveView(ctx context.Context, idOrPrefix string, colour bool, 
 	rec, v.Record, v.Stack, v.SHA256 = rv.Record, rv.Record, rv.Stack, rv.SHA256
 	var diff strings.Builder
 	render := []plan.RenderOption{plan.ForProduct(rec.Product)}
+	// The schemas kept when the plan was made shape the text, never what
+	// it says (plan/schema.go); a plan without them renders as JSON.
+	if s, err := plan.LoadSchemas(g.Store.Dir(rec.ID)); err == nil {
+		render = append(render, plan.WithSchemas(s))
+	} else {
+		g.logger().Warn("the plan's provider schemas cannot be read: rendering its values as JSON", "plan_id", rec.ID, "err", err)
+	}
 	if colour {
 		render = append(render, plan.WithColour())
 	}

@@ -198,8 +198,14 @@ func (g *Gate) propose(ctx context.Context, st *config.Stack, vars map[string]an
 	masker := plan.NewMasker()
 	var a *plan.Analysis
 	if out.JSONFile != "" {
-		if a, err = read(draft, out.JSONFile, plan.ForProduct(rec.Product)); err != nil {
+		// The diff renders as Terraform's does with the providers'
+		// schemas, which need no cloud: no credentials.
+		schemas := plan.SchemasFrom(func() ([]byte, error) { return g.Runner.ProviderSchemas(ctx, st, awsguard.NoCredentials) })
+		if a, err = read(draft, out.JSONFile, plan.ForProduct(rec.Product), schemas); err != nil {
 			return nil, err
+		}
+		if a.SchemaProblem != "" {
+			g.logger().Warn(a.SchemaProblem, "plan_id", draft.ID, "stack", st.Name)
 		}
 		masker = a.Masker()
 		if out.PlanFile != "" {

@@ -235,7 +235,16 @@ func TestAWSLoopWithRoleSplit(t *testing.T) {
 	require.Len(t, drift, 1, text)
 	assert.Equal(t, "aws_iam_role.app", drift[0].(map[string]any)["address"])
 	assert.Contains(t, text, "Drift (changed outside Terraform, not part of this plan's actions): 1")
-	token, _ = approve(t, cfg, key, id)
+	// The diff is rendered with the AWS provider's schemas, as terraform
+	// show renders it (a map's keys quoted, its unchanged elements
+	// counted), and rendered so again for the approver from the schemas
+	// kept beside the plan.
+	retag := `~ "Environment" = "test" -> "staging"`
+	assert.Contains(t, text, retag)
+	assert.Contains(t, text, "# (1 unchanged element hidden)")
+	assert.FileExists(t, filepath.Join(dir, ".plangate", "plans", id, "schema.json"))
+	token, approveOut = approve(t, cfg, key, id)
+	assert.Contains(t, approveOut, retag)
 	applyOK(t, r, id, token)
 
 	// 3. A new AMI replaces the instance: one deletion.
