@@ -59,6 +59,9 @@ type Analysis struct {
 	// rendering one change at a time).
 	changes []*resourceChange
 	drift   []*resourceChange
+	// relevant are the plan's relevant_attributes: which drifted
+	// attributes bear on its changes (see relevance).
+	relevant []relevantAttr
 	outputs []*outputChange
 	// outputWidth is the longest output name, unchanged outputs included:
 	// Terraform aligns the changed ones to it.

@@ -85,6 +85,28 @@ func (a *Analysis) decode(raw []byte) error {
 				variables = append(variables, v)
 				return err
 			})
+		case "relevant_attributes":
+			err = r.array(func() error {
+				var ra relevantAttr
+				err := r.object(func(field []byte) error {
+					var err error
+					switch string(field) {
+					case "resource":
+						ra.resource, err = r.str()
+					case "attribute":
+						var raw []byte
+						if raw, err = r.raw(); err == nil {
+							v, _ := decodeAny(raw)
+							ra.path, _ = v.([]any)
+						}
+					default:
+						err = r.skip()
+					}
+					return err
+				})
+				a.relevant = append(a.relevant, ra)
+				return err
+			})
 		case "resource_changes":
 			err = r.array(func() error {
 				c := &resourceChange{}

@@ -77,6 +77,9 @@ type differ struct {
 	// dynamicAttributes): a replacement they force is noted only where the
 	// whole attribute is sensitive or unknown.
 	dynamic map[string]bool
+	// rel: which attributes below the value being diffed are relevant
+	// (drift: see relevance); the zero value, all of them.
+	rel relevance
 }
 
 // maxLCSCells bounds the work of aligning two lists; longer lists are
@@ -325,6 +328,11 @@ func (d *differ) object(before, after, unknown, bs, as any, path []any, replace 
 		b, inB := bm[k]
 		a, inA := am[k]
 		u := um[k]
+		cbs, cas := child(bs, k), child(as, k)
+		saved := d.enter(k, b, cbs, &a, &u, &cas)
+		if !d.rel.partial() {
+			inA = inB
+		}
 		var p presence
 		if !block {
 			if inB {
@@ -335,9 +343,11 @@ func (d *differ) object(before, after, unknown, bs, as any, path []any, replace 
 			}
 		}
 		if b == nil && a == nil && !isTrue(u) && !isComposite(u) && (block || p == 0) {
+			d.rel = saved
 			continue // a resource's null attribute: Terraform leaves it out
 		}
-		f := d.diff(b, a, u, child(bs, k), child(as, k), d.step(path, k), p)
+		f := d.diff(b, a, u, cbs, cas, d.step(path, k), p)
+		d.rel = saved
 		out.fields = append(out.fields, f)
 		out.keys = append(out.keys, k)
 		if f.action != aNoOp {
@@ -404,6 +414,7 @@ func (d *differ) list(before, after, unknown, bs, as any, path []any, replace bo
 		pairs = alignLists(bl, al)
 	}
 	changed := false
+	defer func(saved relevance) { d.rel = saved }(d.everything())
 	for _, p := range pairs {
 		var b, a, u, ebs, eas any
 		if p[0] >= 0 {

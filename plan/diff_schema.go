@@ -64,8 +64,10 @@ func (d *differ) diffBlock(before, after, unknown, bs, as any, path []any, b *sc
 		if a.WriteOnly {
 			continue
 		}
-		cb, ca := child(before, k), child(after, k)
-		f := d.diffAttribute(cb, ca, child(unknown, k), child(bs, k), child(as, k), d.step(path, k), 0, a, nonLegacy)
+		cb, ca, cu, cbs, cas := child(before, k), child(after, k), child(unknown, k), child(bs, k), child(as, k)
+		saved := d.enter(k, cb, cbs, &ca, &cu, &cas)
+		f := d.diffAttribute(cb, ca, cu, cbs, cas, d.step(path, k), 0, a, nonLegacy)
+		d.rel = saved
 		if f.action == aNoOp && cb == nil && ca == nil {
 			continue // Terraform leaves out a null attribute
 		}
@@ -104,6 +106,7 @@ func (d *differ) diffBlock(before, after, unknown, bs, as any, path []any, b *sc
 // one the block type can have.
 func (d *differ) diffBlockGroup(k string, bt *schemaBlockType, before, after, unknown, bs, as any, path []any) (g *blockGroup, act action, ok bool) {
 	cb, ca, cu, cbs, cas := child(before, k), child(after, k), child(unknown, k), child(bs, k), child(as, k)
+	defer func(saved relevance) { d.rel = saved }(d.enter(k, cb, cbs, &ca, &cu, &cas))
 	p := d.step(path, k)
 	g = &blockGroup{name: k, mode: bt.NestingMode, replace: d.forcesReplacement(p),
 		beforeSensitive: isTrue(cbs), afterSensitive: isTrue(cas), unknown: isTrue(cu)}
@@ -145,8 +148,16 @@ func (d *differ) diffBlockGroup(k string, bt *schemaBlockType, before, after, un
 					idx = pr[1]
 				}
 			}
-			// Terraform reads a list's elements as legacy again.
+			// A list's blocks are relevant by index, a set's all; Terraform
+			// reads their elements as legacy again.
+			var saved relevance
+			if bt.NestingMode == "set" {
+				saved = d.everything()
+			} else {
+				saved = d.enter(idx, eb, ebs, &ea, &eu, &eas)
+			}
 			e := d.diffBlock(eb, ea, eu, ebs, eas, d.step(p, idx), bt.Block, false)
+			d.rel = saved
 			g.elems = append(g.elems, e)
 			act = compareActions(act, e.action)
 		}
@@ -158,7 +169,10 @@ func (d *differ) diffBlockGroup(k string, bt *schemaBlockType, before, after, un
 		}
 		act = iterationAction(cb, ca)
 		for _, key := range unionKeys(bm, am, nil) {
-			e := d.diffBlock(bm[key], am[key], child(cu, key), child(cbs, key), child(cas, key), d.step(p, key), bt.Block, true)
+			eb, ea, eu, ebs, eas := bm[key], am[key], child(cu, key), child(cbs, key), child(cas, key)
+			saved := d.enter(key, eb, ebs, &ea, &eu, &eas)
+			e := d.diffBlock(eb, ea, eu, ebs, eas, d.step(p, key), bt.Block, true)
+			d.rel = saved
 			g.keys = append(g.keys, key)
 			g.elems = append(g.elems, e)
 			act = compareActions(act, e.action)
@@ -250,7 +264,14 @@ func (d *differ) diffNested(before, after, unknown, bs, as any, path []any, p pr
 					idx = pr[1]
 				}
 			}
+			var saved relevance
+			if kind == kSet {
+				saved = d.everything()
+			} else {
+				saved = d.enter(idx, eb, ebs, &ea, &eu, &eas)
+			}
 			e := d.nestedObject(eb, ea, eu, ebs, eas, d.step(path, idx), ep, n)
+			d.rel = saved
 			out.elems = append(out.elems, e)
 			act = compareActions(act, e.action)
 		}
@@ -275,7 +296,10 @@ func (d *differ) diffNested(before, after, unknown, bs, as any, path []any, p pr
 			if inA {
 				ep |= afterPresent
 			}
-			e := d.nestedObject(bm[k], am[k], child(unknown, k), child(bs, k), child(as, k), d.step(path, k), ep, n)
+			eb, ea, eu, ebs, eas := bm[k], am[k], child(unknown, k), child(bs, k), child(as, k)
+			saved := d.enter(k, eb, ebs, &ea, &eu, &eas)
+			e := d.nestedObject(eb, ea, eu, ebs, eas, d.step(path, k), ep, n)
+			d.rel = saved
 			out.keys = append(out.keys, k)
 			out.fields = append(out.fields, e)
 			act = compareActions(act, e.action)
@@ -318,8 +342,10 @@ func (d *differ) nestedObject(before, after, unknown, bs, as any, path []any, p 
 		if a.WriteOnly {
 			continue
 		}
-		cb, ca := child(before, k), child(after, k)
-		f := d.diffAttribute(cb, ca, child(unknown, k), child(bs, k), child(as, k), d.step(path, k), 0, a, true)
+		cb, ca, cu, cbs, cas := child(before, k), child(after, k), child(unknown, k), child(bs, k), child(as, k)
+		saved := d.enter(k, cb, cbs, &ca, &cu, &cas)
+		f := d.diffAttribute(cb, ca, cu, cbs, cas, d.step(path, k), 0, a, true)
+		d.rel = saved
 		if f.action == aNoOp && cb == nil && ca == nil {
 			continue
 		}
@@ -365,7 +391,10 @@ func (d *differ) unknownMembers(out *vdiff, before, after, unknown, bs, as any, 
 		if b == nil && a == nil {
 			continue
 		}
-		f := d.diff(b, a, child(unknown, k), child(bs, k), child(as, k), d.step(path, k), 0)
+		u, cbs, cas := child(unknown, k), child(bs, k), child(as, k)
+		saved := d.enter(k, b, cbs, &a, &u, &cas)
+		f := d.diff(b, a, u, cbs, cas, d.step(path, k), 0)
+		d.rel = saved
 		out.keys = append(out.keys, k)
 		out.fields = append(out.fields, f)
 		current = compareActions(current, f.action)
@@ -430,8 +459,10 @@ func (d *differ) typed(before, after, unknown, bs, as any, path []any, p presenc
 		*out = vdiff{kind: kObject, replace: replace}
 		current := iterationAction(before, after)
 		for _, k := range t.names {
-			cb, ca := child(before, k), child(after, k)
-			f := d.typed(cb, ca, child(unknown, k), child(bs, k), child(as, k), d.step(path, k), 0, t.attrs[k], nonLegacy)
+			cb, ca, cu, cbs, cas := child(before, k), child(after, k), child(unknown, k), child(bs, k), child(as, k)
+			saved := d.enter(k, cb, cbs, &ca, &cu, &cas)
+			f := d.typed(cb, ca, cu, cbs, cas, d.step(path, k), 0, t.attrs[k], nonLegacy)
+			d.rel = saved
 			if f.action == aNoOp && cb == nil && ca == nil {
 				continue
 			}
@@ -469,7 +500,16 @@ func (d *differ) typed(before, after, unknown, bs, as any, path []any, p presenc
 			if inA {
 				ep |= afterPresent
 			}
-			e := d.typed(bm[k], am[k], um[k], child(bs, k), child(as, k), d.step(path, k), ep, t.elem, nonLegacy)
+			eb, ea, eu, ebs, eas := bm[k], am[k], um[k], child(bs, k), child(as, k)
+			saved := d.enter(k, eb, ebs, &ea, &eu, &eas)
+			if !d.rel.partial() { // after as before
+				ep &^= afterPresent
+				if inB {
+					ep |= afterPresent
+				}
+			}
+			e := d.typed(eb, ea, eu, ebs, eas, d.step(path, k), ep, t.elem, nonLegacy)
+			d.rel = saved
 			out.keys = append(out.keys, k)
 			out.fields = append(out.fields, e)
 			current = compareActions(current, e.action)
@@ -491,6 +531,7 @@ func (d *differ) typed(before, after, unknown, bs, as any, path []any, p presenc
 		out := d.alloc()
 		*out = vdiff{kind: kSet, replace: replace}
 		current := iterationAction(before, after)
+		defer func(saved relevance) { d.rel = saved }(d.everything())
 		for _, pr := range setPairs(bl, al, bs, as, unknown) {
 			var eb, ea, eu, ebs, eas any
 			var ep presence

@@ -25,6 +25,7 @@ func TestFidelityAWS(t *testing.T) {
 	bin := tftest.Find(t)
 	srv := moto.Start(t)
 	dir := moto.FixtureStack(t)
+	tftest.CopyDir(t, filepath.Join("testdata", "aws-fidelity"), dir)
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + t.TempDir(),

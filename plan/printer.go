@@ -47,6 +47,8 @@ type renderer struct {
 	loadSchemas func() ([]byte, error)
 	// schemas are the provider schemas known (nil: none; see schema.go).
 	schemas *Schemas
+	// rel is the relevance of the drifted resource being diffed.
+	rel relevance
 	w       *bufio.Writer
 	err     error
 	secrets *secretSet

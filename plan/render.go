@@ -45,12 +45,15 @@ func (a *Analysis) render(r *renderer) {
 	haveChanges := len(a.changes) > 0
 	outputs := r.changedOutputs(a.outputs)
 
-	if len(a.drift) > 0 && (haveChanges || len(outputs) > 0) {
+	drift, rels := r.relevantDrift(a)
+	if len(drift) > 0 && (haveChanges || len(outputs) > 0) {
 		r.printf("\nNote: Objects have changed outside of %s\n\n", r.product)
 		r.printf("%s detected the following changes made outside of %s since the\nlast \"%s apply\" which may have affected this plan:\n", r.product, r.product, r.product.Command())
-		for _, c := range a.drift {
+		for i, c := range drift {
 			r.print("\n")
+			r.rel = rels[i]
 			r.resource(c, true)
+			r.rel = relevance{}
 		}
 		r.print("\n─────────────────────────────────────────────────────────────────────────────\n")
 	}
@@ -254,19 +257,48 @@ func (r *renderer) resource(c *resourceChange, drift bool) {
 		// The object stays as it is; only Terraform lets go of it.
 		change.After, change.AfterSensitive, change.AfterUnknown = change.Before, change.BeforeSensitive, nil
 	}
-	var d *vdiff
-	var err error
-	if b := r.schemas.lookup(c); b != nil {
-		d, err = r.diffBlockChange(&change, b)
-	} else {
-		d, err = r.diffValue(&change, true, dynamicAttributes(c))
-	}
+	d, err := r.changeDiff(c, &change)
 	if err != nil {
 		r.printf("{\n        # (values not shown: %v)\n    }\n", err)
 		return
 	}
 	r.block(d, 0, renderOpts{showUnchanged: c.Change.Importing != nil})
 	r.print("\n")
+}
+
+// changeDiff is the diff of a resource's values: with its type's schema
+// when there is one.
+func (r *renderer) changeDiff(c *resourceChange, change *changeJSON) (*vdiff, error) {
+	if b := r.schemas.lookup(c); b != nil {
+		return r.diffBlockChange(change, b)
+	}
+	return r.diffValue(change, true, dynamicAttributes(c))
+}
+
+// relevantDrift is the drift a plan shows, as Terraform shows it: only the
+// attributes that bear on the plan's changes (relevant_attributes), and
+// only the resources where some of those changed; with each, its
+// relevance.
+func (r *renderer) relevantDrift(a *Analysis) ([]*resourceChange, []relevance) {
+	var out []*resourceChange
+	var rels []relevance
+	for _, c := range a.drift {
+		rel, ok := a.relevanceFor(c.Address)
+		if !ok {
+			continue
+		}
+		r.rel = rel
+		d, err := r.changeDiff(c, &c.Change)
+		r.rel = relevance{}
+		if err == nil && d.action == aNoOp {
+			r.done()
+			continue
+		}
+		r.done()
+		out = append(out, c)
+		rels = append(rels, rel)
+	}
+	return out, rels
 }
 
 // changedOutputs are the outputs Terraform shows: those whose value diff
@@ -323,7 +355,7 @@ func (r *renderer) diffValue(c *changeJSON, block bool, dynamic map[string]bool)
 	if err != nil {
 		return nil, err
 	}
-	d := &differ{secrets: r.secrets, replacePaths: withoutDynamic(paths, dynamic), slab: r.slab, lcsOnly: r.lcsOnly, dynamic: dynamic, rootIsBlock: block}
+	d := &differ{secrets: r.secrets, replacePaths: withoutDynamic(paths, dynamic), slab: r.slab, lcsOnly: r.lcsOnly, dynamic: dynamic, rootIsBlock: block, rel: r.rel}
 	defer func() { r.slab = d.slab }()
 	return d.diff(vals[0], vals[1], vals[2], vals[3], vals[4], nil, 0), nil
 }

@@ -94,6 +94,10 @@ const driftPlan = `{
      "change": {"actions": ["delete"], "before": {"id": "g"}, "after": null,
        "before_sensitive": {}, "after_sensitive": false, "after_unknown": {}}}
   ],
+  "relevant_attributes": [
+    {"resource": "terraform_data.db", "attribute": ["input"]},
+    {"resource": "terraform_data.gone", "attribute": []}
+  ],
   "resource_changes": [
     {"address": "terraform_data.db", "mode": "managed", "type": "terraform_data", "name": "db",
      "change": {"actions": ["update"],
