@@ -62,7 +62,7 @@ type Analysis struct {
 	// relevant are the plan's relevant_attributes: which drifted
 	// attributes bear on its changes (see relevance).
 	relevant []relevantAttr
-	outputs []*outputChange
+	outputs  []*outputChange
 	// outputWidth is the longest output name, unchanged outputs included:
 	// Terraform aligns the changed ones to it.
 	outputWidth int

@@ -48,7 +48,7 @@ type renderer struct {
 	// schemas are the provider schemas known (nil: none; see schema.go).
 	schemas *Schemas
 	// rel is the relevance of the drifted resource being diffed.
-	rel relevance
+	rel     relevance
 	w       *bufio.Writer
 	err     error
 	secrets *secretSet
