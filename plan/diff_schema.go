@@ -61,7 +61,7 @@ func (d *differ) diffBlock(before, after, unknown, bs, as any, path []any, b *sc
 	*out = vdiff{kind: kBlock, replace: replace}
 	for _, k := range b.attrNames {
 		a := b.Attributes[k]
-		if a.WriteOnly {
+		if writeOnly(a, before, after, k) {
 			continue
 		}
 		cb, ca, cu, cbs, cas := child(before, k), child(after, k), child(unknown, k), child(bs, k), child(as, k)
@@ -90,7 +90,7 @@ func (d *differ) diffBlock(before, after, unknown, bs, as any, path []any, b *sc
 		current = compareActions(current, act)
 	}
 	for _, k := range b.attrNames {
-		if a := b.Attributes[k]; a.WriteOnly {
+		if writeOnly(b.Attributes[k], before, after, k) {
 			out.keys = append(out.keys, k)
 			out.fields = append(out.fields, d.writeOnly(current, replace, false))
 		}
@@ -339,7 +339,7 @@ func (d *differ) nestedObject(before, after, unknown, bs, as any, path []any, p 
 	current := iterationAction(before, after)
 	for _, k := range n.names {
 		a := n.Attributes[k]
-		if a.WriteOnly {
+		if writeOnly(a, before, after, k) {
 			continue
 		}
 		cb, ca, cu, cbs, cas := child(before, k), child(after, k), child(unknown, k), child(bs, k), child(as, k)
@@ -354,7 +354,7 @@ func (d *differ) nestedObject(before, after, unknown, bs, as any, path []any, p 
 		current = compareActions(current, f.action)
 	}
 	for _, k := range n.names {
-		if n.Attributes[k].WriteOnly {
+		if writeOnly(n.Attributes[k], before, after, k) {
 			out.keys = append(out.keys, k)
 			out.fields = append(out.fields, d.writeOnly(current, d.forcesReplacement(d.step(path, k)), isTrue(child(bs, k)) || isTrue(child(as, k))))
 		}
@@ -363,6 +363,13 @@ func (d *differ) nestedObject(before, after, unknown, bs, as any, path []any, p 
 	out.action = current
 	sortFields(out)
 	return out
+}
+
+// writeOnly reports whether attribute k renders as write-only: the schema
+// says so, and the plan holds no value for it (Terraform never keeps one;
+// a value there is shown, whatever the schema says).
+func writeOnly(a *schemaAttribute, before, after any, k string) bool {
+	return a.WriteOnly && child(before, k) == nil && child(after, k) == nil
 }
 
 // writeOnly is an attribute whose value Terraform never keeps: it
