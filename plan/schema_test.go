@@ -92,7 +92,7 @@ Plan: 0 to add, 1 to change, 0 to destroy.
 // that is there), every changed value of the plan is still shown.
 func TestSchemaHidesNothing(t *testing.T) {
 	for name, block := range map[string]string{
-		"empty": `{}`,
+		"empty":       `{}`,
 		"wrong types": `{"attributes":{"tags":{"type":"string"},"rule":{"type":["map","string"]},"note":{"type":["list","string"]},"ports":{"type":["object",{"q":"bool"}]}}}`,
 		"blocks for attributes": `{"block_types":{"tags":{"nesting_mode":"single","block":{}},"note":{"nesting_mode":"set","block":{"attributes":{"other":{"type":"string"}}}},
 			"ports":{"nesting_mode":"map","block":{}},"rule":{"nesting_mode":"single","block":{"attributes":{"port":{"type":"string"}}}}}}`,
