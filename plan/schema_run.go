@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -68,12 +69,17 @@ func (r *Runner) ProviderSchemas(ctx context.Context, st *config.Stack, creds Cr
 	key := r.schemaKey(st)
 	dir := filepath.Join(r.dataDir(st), "plangate-schemas")
 	path := filepath.Join(dir, key+".json")
-	if raw, err := os.ReadFile(path); err == nil {
-		return raw, nil
+	if info, err := os.Stat(path); err == nil && info.Size() <= maxSchemaBytes {
+		if raw, err := os.ReadFile(path); err == nil {
+			return raw, nil
+		}
 	}
-	var out bytes.Buffer
-	if err := r.runJSON(ctx, st, "providers schema -json", &out, creds, nil, "providers", "schema", "-json"); err != nil {
+	out := &cappedBuffer{max: maxSchemaBytes}
+	if err := r.runJSON(ctx, st, "providers schema -json", out, creds, nil, "providers", "schema", "-json"); err != nil {
 		return nil, err
+	}
+	if out.over {
+		return nil, fmt.Errorf("the provider schemas are over %d MiB: not read", maxSchemaBytes>>20)
 	}
 	// One kept per stack: the older answers are for other providers.
 	_ = os.RemoveAll(dir)
@@ -81,6 +87,26 @@ func (r *Runner) ProviderSchemas(ctx context.Context, st *config.Stack, creds Cr
 		_ = atomicfile.WriteFile(path, out.Bytes())
 	}
 	return out.Bytes(), nil
+}
+
+// maxSchemaBytes bounds the provider schemas plangate reads (the AWS
+// provider's are 13.6 MB).
+const maxSchemaBytes = 256 << 20
+
+// cappedBuffer keeps what is written up to max bytes, then notes that
+// there was more and drops it.
+type cappedBuffer struct {
+	bytes.Buffer
+	max  int
+	over bool
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > b.max {
+		b.over = true
+		return len(p), nil
+	}
+	return b.Buffer.Write(p)
 }
 
 // schemaKey names what the stack's provider schemas depend on.
