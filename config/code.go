@@ -12,6 +12,13 @@ import (
 const (
 	// DefaultProviderHost is the registry a two-part provider source names.
 	DefaultProviderHost = "registry.terraform.io"
+	// OpenTofuProviderHost is OpenTofu's public registry, which it reads a
+	// two-part source as naming (hashicorp/aws is
+	// registry.opentofu.org/hashicorp/aws there). The policy takes it for
+	// the same registry as DefaultProviderHost: a pattern on either host
+	// allows the same namespace and type on the other, so one policy reads
+	// the same under Terraform and OpenTofu.
+	OpenTofuProviderHost = "registry.opentofu.org"
 	// BuiltinProvider is the source of Terraform's builtin provider
 	// (terraform_data, terraform_remote_state): part of Terraform itself,
 	// always allowed.
@@ -77,7 +84,27 @@ func (p ProviderPattern) Match(source string) bool {
 		return false
 	}
 	m := func(pat, v string) bool { return pat == "*" || pat == v }
-	return m(p.Host, parts[0]) && m(p.Namespace, parts[1]) && m(p.Type, parts[2])
+	host := m(p.Host, parts[0]) || (publicRegistry(p.Host) && publicRegistry(parts[0]))
+	return host && m(p.Namespace, parts[1]) && m(p.Type, parts[2])
+}
+
+func publicRegistry(host string) bool {
+	return host == DefaultProviderHost || host == OpenTofuProviderHost
+}
+
+// InstallPatterns are the patterns of Terraform's provider_installation
+// include lists that install what the pattern allows: a pattern on a
+// public registry, on both (see OpenTofuProviderHost).
+func (p ProviderPattern) InstallPatterns() []string {
+	if !publicRegistry(p.Host) {
+		return []string{p.String()}
+	}
+	other := p
+	other.Host = OpenTofuProviderHost
+	if p.Host == OpenTofuProviderHost {
+		other.Host = DefaultProviderHost
+	}
+	return []string{p.String(), other.String()}
 }
 
 // ProviderAllowed reports whether the policy lets a plan use the provider

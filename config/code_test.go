@@ -36,6 +36,13 @@ func TestProviderAllowed(t *testing.T) {
 		{pats("example.com/*/*"), "example.com/acme/gadget", true},
 		{pats("*/*/*"), "anything.example/x/y", true},
 		{DefaultPolicy(), "not a source", false},
+		// OpenTofu reads hashicorp/aws as its own registry's: one policy
+		// allows the same providers under both.
+		{DefaultPolicy(), "registry.opentofu.org/hashicorp/aws", true},
+		{DefaultPolicy(), "registry.opentofu.org/evil/aws", false},
+		{pats("registry.opentofu.org/acme/*"), "registry.terraform.io/acme/widget", true},
+		{pats("registry.opentofu.org/acme/*"), "example.com/acme/widget", false},
+		{pats("example.com/acme/*"), "registry.opentofu.org/acme/widget", false},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, tt.policy.ProviderAllowed(tt.source), "%v allows %s", tt.policy.ProviderPatterns(), tt.source)
@@ -53,5 +60,18 @@ func TestParseProviderPatternRefusals(t *testing.T) {
 		_, err := ParseProviderPattern(pat)
 		require.Error(t, err, pat)
 		assert.Contains(t, err.Error(), want, pat)
+	}
+}
+
+func TestInstallPatternsCoverBothPublicRegistries(t *testing.T) {
+	for pat, want := range map[string][]string{
+		"hashicorp/*":                  {"registry.terraform.io/hashicorp/*", "registry.opentofu.org/hashicorp/*"},
+		"registry.opentofu.org/acme/x": {"registry.opentofu.org/acme/x", "registry.terraform.io/acme/x"},
+		"example.com/acme/*":           {"example.com/acme/*"},
+		"*/*/*":                        {"*/*/*"},
+	} {
+		p, err := ParseProviderPattern(pat)
+		require.NoError(t, err)
+		assert.Equal(t, want, p.InstallPatterns(), pat)
 	}
 }

@@ -141,7 +141,7 @@ resource "evil_thing" "x" {}
 	assert.NoFileExists(t, marker, "the planted provider ran")
 	rc, err := os.ReadFile(filepath.Join(cfg.StateDir, "terraform", "s.tfrc"))
 	require.NoError(t, err)
-	assert.Contains(t, string(rc), `include = ["registry.terraform.io/hashicorp/*"]`)
+	assert.Contains(t, string(rc), `include = ["registry.terraform.io/hashicorp/*", "registry.opentofu.org/hashicorp/*"]`)
 	assert.NotContains(t, string(rc), "dev_overrides")
 
 	// Control: the same stack under bare terraform and an empty CLI

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/plangate/plangate/config"
@@ -54,7 +55,15 @@ func CLIConfig(st *config.Stack) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Written by plangate for stack %q: Terraform installs providers only as below.\n", st.Name)
 	b.WriteString("disable_checkpoint = true\n\nprovider_installation {\n")
-	if pats := st.Policy.ProviderPatterns(); len(pats) > 0 {
+	var pats []string
+	for _, p := range st.Policy.Providers {
+		for _, ip := range p.InstallPatterns() {
+			if !slices.Contains(pats, ip) {
+				pats = append(pats, ip)
+			}
+		}
+	}
+	if len(pats) > 0 {
 		method := "  direct {\n"
 		if st.ProviderMirror != "" {
 			method = "  filesystem_mirror {\n    path    = " + hclQuote(st.ProviderMirror) + "\n"

@@ -15,7 +15,7 @@ disable_checkpoint = true
 
 provider_installation {
   direct {
-    include = ["registry.terraform.io/hashicorp/*"]
+    include = ["registry.terraform.io/hashicorp/*", "registry.opentofu.org/hashicorp/*"]
   }
 }
 `, string(CLIConfig(st)))
@@ -24,7 +24,7 @@ provider_installation {
 	st.Policy.Providers = append(st.Policy.Providers, config.ProviderPattern{Host: "example.com", Namespace: "acme", Type: "*"})
 	assert.Contains(t, string(CLIConfig(st)), `  filesystem_mirror {
     path    = "/opt/my \"mirror\""
-    include = ["registry.terraform.io/hashicorp/*", "example.com/acme/*"]
+    include = ["registry.terraform.io/hashicorp/*", "registry.opentofu.org/hashicorp/*", "example.com/acme/*"]
   }`)
 	assert.NotContains(t, string(CLIConfig(st)), "direct")
 
