@@ -64,3 +64,39 @@ func TestFidelityAWS(t *testing.T) {
 	require.NoError(t, os.Remove(filepath.Join(dir, "iam.tf")))
 	compare("retag, replace and delete", nil, "-var", "environment=prod", "-var", "ami=ami-0fd2d1dc5b1a7a46f")
 }
+
+// TestFidelityAWSOffline is TestFidelityAWS for resources whose creation
+// plans without asking AWS anything (no emulator): a write-only attribute
+// (Terraform's "(write-only attribute)"), a sensitive value, map keys
+// that need quoting.
+func TestFidelityAWSOffline(t *testing.T) {
+	t.Parallel()
+	bin := tftest.Find(t)
+	env := []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
+		"TF_CLI_CONFIG_FILE=" + moto.TerraformCLIConfig(t),
+		"TF_IN_AUTOMATION=1", "TF_INPUT=0", "CHECKPOINT_DISABLE=1",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=" + os.DevNull, "AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
+	}
+	if version := terraformVersion(t, bin, env); !versionAtLeast(version, "1.11") {
+		t.Skipf("write-only attributes need terraform >= 1.11, have %s", version)
+	}
+	dir := t.TempDir()
+	tftest.CopyDir(t, filepath.Join("testdata", "aws-offline"), dir)
+	tf := func(args ...string) []byte {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Dir, cmd.Env = dir, env
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		require.NoError(t, cmd.Run(), "terraform %v\n%s%s", args, stdout.String(), stderr.String())
+		return stdout.Bytes()
+	}
+	tf("init", "-no-color", "-input=false")
+	schemas := tf("providers", "schema", "-json")
+	tf("plan", "-no-color", "-input=false", "-out=plan.tfplan")
+	text := string(tf("show", "-no-color", "plan.tfplan"))
+	require.Contains(t, text, "(write-only attribute)", "the fixture plans a write-only attribute")
+	st := assertFidelity(t, tf("show", "-json", "plan.tfplan"), text, nil, SchemasFrom(func() ([]byte, error) { return schemas, nil }))
+	t.Logf("aws offline: %s", st)
+}
