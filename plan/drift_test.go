@@ -41,8 +41,10 @@ func TestDriftCheckListsChangedAttributesAndDeletions(t *testing.T) {
 }
 
 // Each drifted resource renders as Terraform's own refresh-only output
-// shows it, header and changed values alike (plangate renders without
-// provider schemas, so what Terraform hides as unchanged may differ).
+// shows it, header and changed values alike. Rendered here without
+// provider schemas (as a plan made before plangate kept them renders):
+// map keys unquoted, and what Terraform hides as unchanged may differ;
+// TestAWSCheckDrift checks the rendering with them.
 func TestRenderDriftShowsWhatTerraformShows(t *testing.T) {
 	a, err := AnalyzeBytes(readRefreshOnly(t))
 	require.NoError(t, err)
@@ -64,7 +66,8 @@ func TestRenderDriftShowsWhatTerraformShows(t *testing.T) {
 		assert.Contains(t, string(tf), line+"\n", "Terraform shows it")
 		assert.Contains(t, got, line+"\n", "plangate shows it")
 	}
-	// Map entries: Terraform quotes the keys; the values and arrows agree.
+	// Map entries: Terraform quotes the keys (so does plangate with the
+	// schema); the values and arrows agree.
 	assert.Contains(t, string(tf), `~ "Environment" = "test" -> "prod"`)
 	assert.Contains(t, got, `~ Environment = "test" -> "prod"`)
 	assert.Contains(t, string(tf), `+ "Owner"       = "by-hand"`)
