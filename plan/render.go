@@ -275,32 +275,6 @@ func (r *renderer) changeDiff(c *resourceChange, change *changeJSON) (*vdiff, er
 	return r.diffValue(change, true, dynamicAttributes(c))
 }
 
-// relevantDrift is the drift a plan shows, as Terraform shows it: only the
-// attributes that bear on the plan's changes (relevant_attributes), and
-// only the resources where some of those changed; with each, its
-// relevance.
-func (r *renderer) relevantDrift(a *Analysis) ([]*resourceChange, []relevance) {
-	var out []*resourceChange
-	var rels []relevance
-	for _, c := range a.drift {
-		rel, ok := a.relevanceFor(c.Address)
-		if !ok {
-			continue
-		}
-		r.rel = rel
-		d, err := r.changeDiff(c, &c.Change)
-		r.rel = relevance{}
-		if err == nil && d.action == aNoOp {
-			r.done()
-			continue
-		}
-		r.done()
-		out = append(out, c)
-		rels = append(rels, rel)
-	}
-	return out, rels
-}
-
 // changedOutputs are the outputs Terraform shows: those whose value diff
 // changes something. An output whose actions say "update" while its value
 // and its mark stay (a sensitive output that stays sensitive) is left out,
