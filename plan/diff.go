@@ -80,6 +80,8 @@ type differ struct {
 	// rel: which attributes below the value being diffed are relevant
 	// (drift: see relevance); the zero value, all of them.
 	rel relevance
+	// rules: the Terraform version's rules of rendering with a schema.
+	rules schemaRules
 }
 
 // maxLCSCells bounds the work of aligning two lists; longer lists are

@@ -66,6 +66,9 @@ func (d *differ) diffBlock(before, after, unknown, bs, as any, path []any, b *sc
 		}
 		cb, ca, cu, cbs, cas := child(before, k), child(after, k), child(unknown, k), child(bs, k), child(as, k)
 		saved := d.enter(k, cb, cbs, &ca, &cu, &cas)
+		if d.rules.blockStrings {
+			cb, ca = nullForEmpty(cb), nullForEmpty(ca)
+		}
 		f := d.diffAttribute(cb, ca, cu, cbs, cas, d.step(path, k), 0, a, nonLegacy)
 		d.rel = saved
 		if f.action == aNoOp && cb == nil && ca == nil {
@@ -190,10 +193,20 @@ func (d *differ) diffBlockGroup(k string, bt *schemaBlockType, before, after, un
 		g.elems = []*vdiff{e}
 		act = e.action
 	}
+	if !d.rules.unknownBlocks {
+		g.unknown = false // no line of its own before Terraform 1.10
+	}
 	if act == aNoOp && cb == nil && ca == nil && !g.unknown {
 		return nil, aNoOp, false
 	}
 	return g, act, true
+}
+
+func nullForEmpty(v any) any {
+	if s, ok := v.(string); ok && s == "" {
+		return nil
+	}
+	return v
 }
 
 // diffAttribute is ComputeDiffForAttribute.
@@ -414,15 +427,10 @@ func (d *differ) typed(before, after, unknown, bs, as any, path []any, p presenc
 	if t == nil {
 		return d.diff(before, after, unknown, bs, as, path, p)
 	}
-	if !nonLegacy {
+	if !nonLegacy && !d.rules.blockStrings {
 		// The legacy SDK cannot tell "" from null, and may return
 		// either: Terraform takes "" for null.
-		if s, ok := before.(string); ok && s == "" {
-			before = nil
-		}
-		if s, ok := after.(string); ok && s == "" {
-			after = nil
-		}
+		before, after = nullForEmpty(before), nullForEmpty(after)
 	}
 	replace := d.forcesReplacement(path)
 	if isTrue(bs) || isTrue(as) {

@@ -158,7 +158,7 @@ func joinPath(path, key string, secrets *secretSet) string {
 // values masked as in RenderDiff, then what plangate will and will not do
 // about it.
 func (a *Analysis) RenderDrift(w io.Writer, opts ...RenderOption) error {
-	r := &renderer{w: bufio.NewWriter(w), secrets: a.secrets}
+	r := &renderer{w: bufio.NewWriter(w), secrets: a.secrets, lcsOnly: !pairsEqualLengthLists(a.TerraformVersion), rules: schemaRulesFor(a.TerraformVersion)}
 	for _, o := range opts {
 		o(r)
 	}

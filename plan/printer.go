@@ -26,6 +26,7 @@ func ForProduct(p tfbin.Product) RenderOption {
 		r.product = p
 		if p == tfbin.OpenTofu {
 			r.lcsOnly = true
+			r.rules = schemaRules{blockStrings: true}
 		}
 	}
 }
@@ -48,7 +49,9 @@ type renderer struct {
 	// schemas are the provider schemas known (nil: none; see schema.go).
 	schemas *Schemas
 	// rel is the relevance of the drifted resource being diffed.
-	rel     relevance
+	rel relevance
+	// rules: the version's rules of rendering with a schema.
+	rules   schemaRules
 	w       *bufio.Writer
 	err     error
 	secrets *secretSet

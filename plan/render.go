@@ -22,7 +22,7 @@ import (
 // deterministic: the same plan JSON renders the same bytes. It is written change by change; only one
 // change's values are decoded at a time.
 func (a *Analysis) RenderDiff(w io.Writer, opts ...RenderOption) error {
-	r := &renderer{w: bufio.NewWriter(w), secrets: a.secrets, lcsOnly: !pairsEqualLengthLists(a.TerraformVersion)}
+	r := &renderer{w: bufio.NewWriter(w), secrets: a.secrets, lcsOnly: !pairsEqualLengthLists(a.TerraformVersion), rules: schemaRulesFor(a.TerraformVersion)}
 	for _, o := range opts {
 		o(r)
 	}

@@ -206,7 +206,7 @@ func (r *renderer) diffBlockChange(c *changeJSON, b *schemaBlock) (*vdiff, error
 	if err != nil {
 		return nil, err
 	}
-	d := &differ{secrets: r.secrets, replacePaths: paths, slab: r.slab, lcsOnly: r.lcsOnly, depth: 1, rel: r.rel}
+	d := &differ{secrets: r.secrets, replacePaths: paths, slab: r.slab, lcsOnly: r.lcsOnly, depth: 1, rel: r.rel, rules: r.rules}
 	defer func() { r.slab = d.slab }()
 	return d.diffBlock(vals[0], vals[1], vals[2], vals[3], vals[4], nil, b, false), nil
 }

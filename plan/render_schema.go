@@ -52,6 +52,29 @@ func pairsEqualLengthLists(version string) bool {
 	return !ok || major > 1 || (major == 1 && minor >= 8)
 }
 
+// versionAtLeast11 reports whether version is major.minor or later; an
+// unreadable version is taken for a recent one.
+func versionAtLeast11(version string, wantMajor, wantMinor int) bool {
+	major, minor, ok := majorMinor(version)
+	return !ok || major > wantMajor || (major == wantMajor && minor >= wantMinor)
+}
+
+// schemaRules are the rules of rendering with a schema that changed
+// between Terraform versions (OpenTofu 1.10 keeps those of Terraform 1.7).
+type schemaRules struct {
+	// blockStrings: only a block's own attributes take "" for null, and
+	// such an attribute, null then, is left out (before Terraform 1.8;
+	// from 1.8 on every value of a legacy schema does, counted unchanged).
+	blockStrings bool
+	// unknownBlocks: a collection of nested blocks that is unknown shows
+	// as "+ name (known after apply)" (Terraform 1.10 on).
+	unknownBlocks bool
+}
+
+func schemaRulesFor(version string) schemaRules {
+	return schemaRules{blockStrings: !versionAtLeast11(version, 1, 8), unknownBlocks: versionAtLeast11(version, 1, 10)}
+}
+
 func majorMinor(version string) (major, minor int, ok bool) {
 	parts := strings.SplitN(strings.TrimPrefix(version, "v"), ".", 3)
 	if len(parts) < 2 {
