@@ -122,7 +122,7 @@ $(TOFU):
 
 test-opentofu: $(TOFU)
 	@$(GO) build -o $(TESTPROGRESS) ./internal/testprogress
-	set -o pipefail; PLANGATE_TERRAFORM=$(TOFU) $(GO) test -json -count=1 -timeout 30m -skip '^Test(AWS(Loop|AccountGuard|RemoteState|CheckDrift)|FidelityAWS|ProviderSchemasCached)' ./plan/ ./server/ ./cmd/... | $(TESTPROGRESS)
+	set -o pipefail; PLANGATE_TERRAFORM=$(TOFU) $(GO) test -json -count=1 -timeout 30m -skip '^Test(AWS(Loop|AccountGuard|RemoteState|CheckDrift))' ./plan/ ./server/ ./cmd/... | $(TESTPROGRESS)
 
 demo: build terraform
 	$(BIN)/plangate demo

@@ -79,7 +79,7 @@ func (d *differ) diffBlock(before, after, unknown, bs, as any, path []any, b *sc
 		current = compareActions(current, f.action)
 	}
 	for _, k := range b.blockNames {
-		g, act, ok := d.diffBlockGroup(k, b.BlockTypes[k], before, after, unknown, bs, as, path)
+		g, act, ok := d.diffBlockGroup(k, b, before, after, unknown, bs, as, path)
 		if g == nil {
 			if ok { // not a block's value: shown as an attribute
 				f := d.diff(child(before, k), child(after, k), child(unknown, k), child(bs, k), child(as, k), d.step(path, k), 0)
@@ -107,12 +107,37 @@ func (d *differ) diffBlock(before, after, unknown, bs, as any, path []any, b *sc
 // diffBlockGroup is the diff of one nested block type; nil when it is
 // left out (null on both sides) or, with ok set, when the value is not
 // one the block type can have.
-func (d *differ) diffBlockGroup(k string, bt *schemaBlockType, before, after, unknown, bs, as any, path []any) (g *blockGroup, act action, ok bool) {
+func (d *differ) diffBlockGroup(k string, parent *schemaBlock, before, after, unknown, bs, as any, path []any) (g *blockGroup, act action, ok bool) {
+	bt := parent.BlockTypes[k]
 	cb, ca, cu, cbs, cas := child(before, k), child(after, k), child(unknown, k), child(bs, k), child(as, k)
 	defer func(saved relevance) { d.rel = saved }(d.enter(k, cb, cbs, &ca, &cu, &cas))
 	p := d.step(path, k)
 	g = &blockGroup{name: k, mode: bt.NestingMode, replace: d.forcesReplacement(p),
 		beforeSensitive: isTrue(cbs), afterSensitive: isTrue(cas), unknown: isTrue(cu)}
+	if d.rules.tofuUnknownBlocks && g.unknown {
+		// OpenTofu 1.10 shows any unknown nested block as one unknown
+		// block (what it was before diffed with the parent's schema, as
+		// its renderer does), and leaves the parent's action alone.
+		e := d.alloc()
+		*e = vdiff{kind: kUnknown, action: aCreate, replace: g.replace}
+		if cb != nil {
+			childUnknown := make(map[string]any, len(parent.Attributes))
+			for a := range parent.Attributes {
+				childUnknown[a] = true
+			}
+			e.action = aUpdate
+			// Its renderer reads a list or set of blocks as an object
+			// with no attributes (every one of the parent's then shows as
+			// recomputed): the same here.
+			inner := cb
+			if _, ok := cb.(map[string]any); !ok {
+				inner = map[string]any{}
+			}
+			e.inner = d.diffBlock(inner, nil, childUnknown, cbs, nil, p, parent, true)
+		}
+		g.mode, g.elems, g.unknown = "single", []*vdiff{e}, false
+		return g, aNoOp, true
+	}
 	if g.unknown {
 		ca = nil
 	}

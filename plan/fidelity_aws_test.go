@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plangate/plangate/internal/moto"
+	"github.com/plangate/plangate/internal/tfbin"
 	"github.com/plangate/plangate/internal/tftest"
 )
 
@@ -29,7 +30,7 @@ func TestFidelityAWS(t *testing.T) {
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + t.TempDir(),
-		"TF_CLI_CONFIG_FILE=" + moto.TerraformCLIConfig(t),
+		"TF_CLI_CONFIG_FILE=" + dualRegistryCLIConfig(t),
 		"TF_IN_AUTOMATION=1", "TF_INPUT=0", "CHECKPOINT_DISABLE=1",
 		// moto takes any key while it does not enforce IAM.
 		"AWS_ACCESS_KEY_ID=AKIAFIDELITYTEST0000", "AWS_SECRET_ACCESS_KEY=fidelity-test-secret",
@@ -65,38 +66,81 @@ func TestFidelityAWS(t *testing.T) {
 	compare("retag, replace and delete", nil, "-var", "environment=prod", "-var", "ami=ami-0fd2d1dc5b1a7a46f")
 }
 
-// TestFidelityAWSOffline is TestFidelityAWS for resources whose creation
-// plans without asking AWS anything (no emulator): a write-only attribute
-// (Terraform's "(write-only attribute)"), a sensitive value, map keys
-// that need quoting.
-func TestFidelityAWSOffline(t *testing.T) {
+// TestFidelityRegistryOffline is TestFidelityAWS for resources whose
+// creation plans without asking AWS anything (no emulator), with
+// whichever program the tests run (make test-opentofu: OpenTofu, which
+// reads hashicorp/aws as registry.opentofu.org's): a sensitive value, map
+// keys that need quoting, and, with Terraform 1.11 on, a write-only
+// attribute ("(write-only attribute)").
+func TestFidelityRegistryOffline(t *testing.T) {
 	t.Parallel()
 	bin := tftest.Find(t)
 	env := []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
-		"TF_CLI_CONFIG_FILE=" + moto.TerraformCLIConfig(t),
+		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TF_CLI_CONFIG_FILE=" + dualRegistryCLIConfig(t),
 		"TF_IN_AUTOMATION=1", "TF_INPUT=0", "CHECKPOINT_DISABLE=1",
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=" + os.DevNull, "AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
 	}
-	if version := terraformVersion(t, bin, env); !versionAtLeast(version, "1.11") {
-		t.Skipf("write-only attributes need terraform >= 1.11, have %s", version)
-	}
 	dir := t.TempDir()
 	tftest.CopyDir(t, filepath.Join("testdata", "aws-offline"), dir)
+	writeOnly := tftest.Product(t) != tfbin.OpenTofu && versionAtLeast(terraformVersion(t, bin, env), "1.11")
+	if !writeOnly {
+		require.NoError(t, os.Remove(filepath.Join(dir, "writeonly.tf")))
+	}
 	tf := func(args ...string) []byte {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
 		cmd.Dir, cmd.Env = dir, env
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		require.NoError(t, cmd.Run(), "terraform %v\n%s%s", args, stdout.String(), stderr.String())
+		require.NoError(t, cmd.Run(), "%s %v\n%s%s", bin, args, stdout.String(), stderr.String())
 		return stdout.Bytes()
 	}
 	tf("init", "-no-color", "-input=false")
 	schemas := tf("providers", "schema", "-json")
 	tf("plan", "-no-color", "-input=false", "-out=plan.tfplan")
 	text := string(tf("show", "-no-color", "plan.tfplan"))
-	require.Contains(t, text, "(write-only attribute)", "the fixture plans a write-only attribute")
+	if writeOnly {
+		require.Contains(t, text, "(write-only attribute)", "the fixture plans a write-only attribute")
+	}
 	st := assertFidelity(t, tf("show", "-json", "plan.tfplan"), text, nil, SchemasFrom(func() ([]byte, error) { return schemas, nil }))
-	t.Logf("aws offline: %s", st)
+	t.Logf("registry offline: %s", st)
+}
+
+// dualRegistryCLIConfig is a CLI configuration that installs the AWS
+// provider from dualRegistryMirror, whichever registry the program reads
+// hashicorp/aws as.
+func dualRegistryCLIConfig(t *testing.T) string {
+	t.Helper()
+	rc := filepath.Join(t.TempDir(), "terraformrc")
+	require.NoError(t, os.WriteFile(rc, []byte(`provider_installation {
+  filesystem_mirror {
+    path    = "`+dualRegistryMirror(t)+`"
+    include = ["registry.terraform.io/hashicorp/aws", "registry.opentofu.org/hashicorp/aws"]
+  }
+}
+`), 0o600))
+	return rc
+}
+
+// dualRegistryMirror is a filesystem mirror holding the preinstalled AWS
+// provider under both public registries' hosts, its files links to the
+// package (a mirror's directories are walked, not followed).
+func dualRegistryMirror(t *testing.T) string {
+	t.Helper()
+	src := filepath.Join(moto.ProviderMirror(t), "registry.terraform.io", "hashicorp", "aws")
+	mirror := t.TempDir()
+	for _, host := range []string{"registry.terraform.io", "registry.opentofu.org"} {
+		dst := filepath.Join(mirror, host, "hashicorp", "aws")
+		require.NoError(t, filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(src, p)
+			if d.IsDir() {
+				return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+			}
+			return os.Symlink(p, filepath.Join(dst, rel))
+		}))
+	}
+	return mirror
 }

@@ -26,7 +26,7 @@ func ForProduct(p tfbin.Product) RenderOption {
 		r.product = p
 		if p == tfbin.OpenTofu {
 			r.lcsOnly = true
-			r.rules = schemaRules{blockStrings: true}
+			r.rules = schemaRules{blockStrings: true, tofuUnknownBlocks: true}
 		}
 	}
 }

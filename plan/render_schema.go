@@ -69,6 +69,9 @@ type schemaRules struct {
 	// unknownBlocks: a collection of nested blocks that is unknown shows
 	// as "+ name (known after apply)" (Terraform 1.10 on).
 	unknownBlocks bool
+	// tofuUnknownBlocks: OpenTofu's way with an unknown nested block (of
+	// any nesting): one "(known after apply)" block (see diffBlockGroup).
+	tofuUnknownBlocks bool
 }
 
 func schemaRulesFor(version string) schemaRules {

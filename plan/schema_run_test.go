@@ -23,7 +23,7 @@ import (
 func TestProviderSchemasCached(t *testing.T) {
 	tftest.Setup(t) // sets the environment: not parallel
 	dir := moto.FixtureStack(t)
-	st := &config.Stack{Name: "aws", Dir: dir, Workspace: "default", ProviderMirror: moto.ProviderMirror(t),
+	st := &config.Stack{Name: "aws", Dir: dir, Workspace: "default", ProviderMirror: dualRegistryMirror(t),
 		Policy: config.Policy{Providers: config.DefaultProviders()}}
 	r := NewRunner(tfbin.Find, t.TempDir(), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -36,9 +36,14 @@ func TestProviderSchemasCached(t *testing.T) {
 
 	raw, err := r.ProviderSchemas(ctx, st, nil)
 	require.NoError(t, err)
-	s, err := ReadSchemas(raw, SchemaWant{"registry.terraform.io/hashicorp/aws": {"resource.aws_instance": true}})
+	aws := "registry.terraform.io/hashicorp/aws"
+	if tftest.Product(t) == tfbin.OpenTofu {
+		aws = "registry.opentofu.org/hashicorp/aws" // as OpenTofu reads hashicorp/aws
+	}
+	s, err := ReadSchemas(raw, SchemaWant{aws: {"resource.aws_instance": true}})
 	require.NoError(t, err)
-	require.NotNil(t, s.Providers["registry.terraform.io/hashicorp/aws"].Resources["aws_instance"], "the AWS provider's schema of aws_instance")
+	require.NotNil(t, s.Providers[aws], "the AWS provider's schemas")
+	require.NotNil(t, s.Providers[aws].Resources["aws_instance"], "the AWS provider's schema of aws_instance")
 
 	cached, err := filepath.Glob(filepath.Join(r.dataDir(st), "plangate-schemas", "*.json"))
 	require.NoError(t, err)

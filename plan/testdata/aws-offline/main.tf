@@ -1,6 +1,7 @@
 # Planned (never applied) by TestFidelityAWSOffline: the AWS provider
 # configured to ask AWS nothing, resources whose creation plans offline.
-# A write-only attribute (Terraform >= 1.11), a sensitive one, a map.
+# A sensitive attribute, a map with keys that need quoting; writeonly.tf
+# adds a write-only attribute where the program has them (Terraform 1.11).
 
 terraform {
   required_providers {
@@ -22,14 +23,6 @@ variable "token" {
   type      = string
   default   = "offline-fidelity-token"
   sensitive = true
-}
-
-resource "aws_ssm_parameter" "token" {
-  name             = "/plangate/offline/token"
-  type             = "SecureString"
-  value_wo         = var.token
-  value_wo_version = 1
-  tags             = { Team = "web" }
 }
 
 resource "aws_ssm_parameter" "plain" {
