@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -102,7 +103,8 @@ func TestSchemaHidesNothing(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			got := renderWithSchema(t, schemaPlan, schemaOf(block))
 			for _, v := range []string{"gold-before", "gold-after", "80", "443", "note-before", "note-after", "2", "3"} {
-				assert.Contains(t, got, v, "the diff hides %s:\n%s", v, got)
+				// As a word: "3" must not pass for being in "443".
+				assert.Regexp(t, `\b`+regexp.QuoteMeta(v)+`\b`, got, "the diff hides %s:\n%s", v, got)
 			}
 		})
 	}
@@ -229,7 +231,7 @@ func FuzzReadSchemas(f *testing.F) {
 			t.Fatal(err)
 		}
 		for _, v := range []string{"gold-after", "443", "note-after", "3"} {
-			if !strings.Contains(out.String(), v) {
+			if !regexp.MustCompile(`\b` + regexp.QuoteMeta(v) + `\b`).MatchString(out.String()) {
 				t.Fatalf("the diff hides %s:\n%s", v, out.String())
 			}
 		}
