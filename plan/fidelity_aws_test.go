@@ -107,40 +107,17 @@ func TestFidelityRegistryOffline(t *testing.T) {
 }
 
 // dualRegistryCLIConfig is a CLI configuration that installs the AWS
-// provider from dualRegistryMirror, whichever registry the program reads
+// provider from moto.BothRegistriesMirror, whichever registry the program reads
 // hashicorp/aws as.
 func dualRegistryCLIConfig(t *testing.T) string {
 	t.Helper()
 	rc := filepath.Join(t.TempDir(), "terraformrc")
 	require.NoError(t, os.WriteFile(rc, []byte(`provider_installation {
   filesystem_mirror {
-    path    = "`+dualRegistryMirror(t)+`"
+    path    = "`+moto.BothRegistriesMirror(t)+`"
     include = ["registry.terraform.io/hashicorp/aws", "registry.opentofu.org/hashicorp/aws"]
   }
 }
 `), 0o600))
 	return rc
-}
-
-// dualRegistryMirror is a filesystem mirror holding the preinstalled AWS
-// provider under both public registries' hosts, its files links to the
-// package (a mirror's directories are walked, not followed).
-func dualRegistryMirror(t *testing.T) string {
-	t.Helper()
-	src := filepath.Join(moto.ProviderMirror(t), "registry.terraform.io", "hashicorp", "aws")
-	mirror := t.TempDir()
-	for _, host := range []string{"registry.terraform.io", "registry.opentofu.org"} {
-		dst := filepath.Join(mirror, host, "hashicorp", "aws")
-		require.NoError(t, filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(src, p)
-			if d.IsDir() {
-				return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-			}
-			return os.Symlink(p, filepath.Join(dst, rel))
-		}))
-	}
-	return mirror
 }

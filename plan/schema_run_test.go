@@ -23,7 +23,7 @@ import (
 func TestProviderSchemasCached(t *testing.T) {
 	tftest.Setup(t) // sets the environment: not parallel
 	dir := moto.FixtureStack(t)
-	st := &config.Stack{Name: "aws", Dir: dir, Workspace: "default", ProviderMirror: dualRegistryMirror(t),
+	st := &config.Stack{Name: "aws", Dir: dir, Workspace: "default", ProviderMirror: moto.BothRegistriesMirror(t),
 		Policy: config.Policy{Providers: config.DefaultProviders()}}
 	r := NewRunner(tfbin.Find, t.TempDir(), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

@@ -24,24 +24,7 @@ import (
 // creation asks AWS nothing, so no emulator is needed.
 func TestRegistryProviderUnderDefaultPolicy(t *testing.T) {
 	t.Parallel()
-	// Both public registries' layouts, their files links to the one
-	// preinstalled provider package (a mirror's directories are walked,
-	// not followed).
-	src := filepath.Join(moto.ProviderMirror(t), "registry.terraform.io", "hashicorp", "aws")
-	mirror := t.TempDir()
-	for _, host := range []string{"registry.terraform.io", "registry.opentofu.org"} {
-		dst := filepath.Join(mirror, host, "hashicorp", "aws")
-		require.NoError(t, filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(src, p)
-			if d.IsDir() {
-				return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-			}
-			return os.Symlink(p, filepath.Join(dst, rel))
-		}))
-	}
+	mirror := moto.BothRegistriesMirror(t)
 
 	dir := filepath.Join(t.TempDir(), "proj")
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "bucket"), 0o755))
@@ -90,7 +73,6 @@ resource "aws_s3_bucket" "logs" {
 	}
 	assert.Contains(t, text, `+ resource "aws_s3_bucket" "logs" {`)
 	assert.Regexp(t, `\+ tags +(= )?\{\s+\+ "Team" = "web"\s+\+ "Tier" = "gold"`, text, "the tags map rendered with the provider's schema")
-	assert.FileExists(t, filepath.Join(dir, ".plangate", "plans", id, "schema.json"))
 	schema, err := os.ReadFile(filepath.Join(dir, ".plangate", "plans", id, "schema.json"))
 	require.NoError(t, err)
 	assert.Contains(t, string(schema), `"`+host+`/hashicorp/aws"`, "the provider as the program in use names it")

@@ -52,6 +52,35 @@ func ProviderMirror(t testing.TB) string {
 	return ""
 }
 
+// BothRegistriesMirror is a filesystem mirror holding the AWS provider of
+// ProviderMirror under both public registries' hosts (registry.terraform.io,
+// and registry.opentofu.org, where OpenTofu looks for hashicorp/aws), in
+// the test's temporary directory. Its files are links to the one package:
+// Terraform and OpenTofu walk a mirror's directories, and do not follow
+// links to them.
+func BothRegistriesMirror(t testing.TB) string {
+	t.Helper()
+	src := filepath.Join(ProviderMirror(t), "registry.terraform.io", "hashicorp", "aws")
+	mirror := t.TempDir()
+	for _, host := range []string{"registry.terraform.io", "registry.opentofu.org"} {
+		dst := filepath.Join(mirror, host, "hashicorp", "aws")
+		err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(src, p)
+			if d.IsDir() {
+				return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+			}
+			return os.Symlink(p, filepath.Join(dst, rel))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return mirror
+}
+
 func hasAWSProvider(dir string) bool {
 	pattern := filepath.Join(dir, "registry.terraform.io", "hashicorp", "aws", "*", runtime.GOOS+"_"+runtime.GOARCH, "terraform-provider-aws_*")
 	m, _ := filepath.Glob(pattern)
