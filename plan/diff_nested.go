@@ -14,10 +14,7 @@ func (d *differ) diffNested(before, after, unknown, bs, as any, path []any, p pr
 		out := d.alloc()
 		*out = vdiff{kind: kUnknown, action: aCreate, replace: replace}
 		if before != nil {
-			childUnknown := make(map[string]any, len(n.Attributes))
-			for k := range n.Attributes {
-				childUnknown[k] = true
-			}
+			childUnknown := allUnknown(n.Attributes)
 			out.action = aUpdate
 			out.inner = d.diffNested(before, nil, childUnknown, bs, nil, path, p&beforePresent, n)
 		}
@@ -32,37 +29,13 @@ func (d *differ) diffNested(before, after, unknown, bs, as any, path []any, p pr
 		}
 		out := d.alloc()
 		kind := kList
-		var pairs [][2]int
 		if n.NestingMode == "set" {
 			kind = kSet
-			pairs = setPairs(bl, al, bs, as, unknown)
-		} else {
-			for i := 0; i < max(len(bl), len(al)); i++ {
-				bi, ai := i, i
-				if i >= len(bl) {
-					bi = -1
-				}
-				if i >= len(al) {
-					ai = -1
-				}
-				pairs = append(pairs, [2]int{bi, ai})
-			}
 		}
 		*out = vdiff{kind: kind, nested: true, replace: replace}
 		act := iterationAction(before, after)
-		for _, pr := range pairs {
-			var eb, ea, eu, ebs, eas any
-			var ep presence
-			idx := pr[0]
-			if pr[0] >= 0 {
-				eb, ebs, ep = bl[pr[0]], elem(bs, pr[0]), ep|beforePresent
-			}
-			if pr[1] >= 0 {
-				ea, eu, eas, ep = al[pr[1]], elem(unknown, pr[1]), elem(as, pr[1]), ep|afterPresent
-				if idx < 0 {
-					idx = pr[1]
-				}
-			}
+		for _, pr := range elementPairs(kind == kSet, bl, al, bs, as, unknown) {
+			eb, ea, eu, ebs, eas, ep, idx := elementAt(pr, bl, al, bs, as, unknown)
 			var saved relevance
 			if kind == kSet {
 				saved = d.everything()
@@ -121,10 +94,7 @@ func (d *differ) nestedObject(before, after, unknown, bs, as any, path []any, p 
 		out := d.alloc()
 		*out = vdiff{kind: kUnknown, action: aCreate, replace: replace}
 		if before != nil {
-			childUnknown := make(map[string]any, len(n.Attributes))
-			for k := range n.Attributes {
-				childUnknown[k] = true
-			}
+			childUnknown := allUnknown(n.Attributes)
 			out.action = aUpdate
 			out.inner = d.nestedObject(before, nil, childUnknown, bs, nil, path, p&beforePresent, n)
 		}

@@ -46,10 +46,7 @@ func (d *differ) diffBlock(before, after, unknown, bs, as any, path []any, b *sc
 		*out = vdiff{kind: kUnknown, action: aCreate, replace: replace}
 		if before != nil {
 			// The attributes of the block before show as recomputed.
-			childUnknown := make(map[string]any, len(b.Attributes))
-			for k := range b.Attributes {
-				childUnknown[k] = true
-			}
+			childUnknown := allUnknown(b.Attributes)
 			out.action = aUpdate
 			out.inner = d.diffBlock(before, nil, childUnknown, bs, nil, path, b, nonLegacy)
 		}
@@ -121,10 +118,7 @@ func (d *differ) diffBlockGroup(k string, parent *schemaBlock, before, after, un
 		e := d.alloc()
 		*e = vdiff{kind: kUnknown, action: aCreate, replace: g.replace}
 		if cb != nil {
-			childUnknown := make(map[string]any, len(parent.Attributes))
-			for a := range parent.Attributes {
-				childUnknown[a] = true
-			}
+			childUnknown := allUnknown(parent.Attributes)
 			e.action = aUpdate
 			// Its renderer reads a list or set of blocks as an object
 			// with no attributes (every one of the parent's then shows as
@@ -149,33 +143,8 @@ func (d *differ) diffBlockGroup(k string, parent *schemaBlock, before, after, un
 			return nil, aNoOp, true
 		}
 		act = iterationAction(cb, ca)
-		var pairs [][2]int
-		if bt.NestingMode == "set" {
-			pairs = setPairs(bl, al, cbs, cas, cu)
-		} else {
-			for i := 0; i < max(len(bl), len(al)); i++ {
-				bi, ai := i, i
-				if i >= len(bl) {
-					bi = -1
-				}
-				if i >= len(al) {
-					ai = -1
-				}
-				pairs = append(pairs, [2]int{bi, ai})
-			}
-		}
-		for _, pr := range pairs {
-			var eb, ea, eu, ebs, eas any
-			idx := pr[0]
-			if pr[0] >= 0 {
-				eb, ebs = bl[pr[0]], elem(cbs, pr[0])
-			}
-			if pr[1] >= 0 {
-				ea, eu, eas = al[pr[1]], elem(cu, pr[1]), elem(cas, pr[1])
-				if idx < 0 {
-					idx = pr[1]
-				}
-			}
+		for _, pr := range elementPairs(bt.NestingMode == "set", bl, al, cbs, cas, cu) {
+			eb, ea, eu, ebs, eas, _, idx := elementAt(pr, bl, al, cbs, cas, cu)
 			// A list's blocks are relevant by index, a set's all; Terraform
 			// reads their elements as legacy again.
 			var saved relevance
@@ -412,18 +381,7 @@ func (d *differ) typed(before, after, unknown, bs, as any, path []any, p presenc
 		current := iterationAction(before, after)
 		defer func(saved relevance) { d.rel = saved }(d.everything())
 		for _, pr := range setPairs(bl, al, bs, as, unknown) {
-			var eb, ea, eu, ebs, eas any
-			var ep presence
-			idx := pr[0]
-			if pr[0] >= 0 {
-				eb, ebs, ep = bl[pr[0]], elem(bs, pr[0]), ep|beforePresent
-			}
-			if pr[1] >= 0 {
-				ea, eu, eas, ep = al[pr[1]], elem(unknown, pr[1]), elem(as, pr[1]), ep|afterPresent
-				if idx < 0 {
-					idx = pr[1]
-				}
-			}
+			eb, ea, eu, ebs, eas, ep, idx := elementAt(pr, bl, al, bs, as, unknown)
 			e := d.typed(eb, ea, eu, ebs, eas, d.step(path, idx), ep, t.elem, false)
 			if pr[0] >= 0 && pr[1] < 0 {
 				e = forceAction(e, aDelete)
@@ -508,6 +466,53 @@ func unionKeys(a, b, c map[string]any) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// elementPairs pairs a set's elements as setPairs does, a list's (of
+// blocks or nested objects: Terraform's processNestedList) index by
+// index. -1 marks a missing side.
+func elementPairs(set bool, before, after []any, bs, as, unknown any) [][2]int {
+	if set {
+		return setPairs(before, after, bs, as, unknown)
+	}
+	pairs := make([][2]int, max(len(before), len(after)))
+	for i := range pairs {
+		pairs[i] = [2]int{i, i}
+		if i >= len(before) {
+			pairs[i][0] = -1
+		}
+		if i >= len(after) {
+			pairs[i][1] = -1
+		}
+	}
+	return pairs
+}
+
+// elementAt is one pair's element on each side, with its unknown and its
+// marks, which sides hold it, and the index its path takes (the before
+// one when there is one, as Terraform's GetChild).
+func elementAt(pr [2]int, before, after []any, bs, as, unknown any) (b, a, u, ebs, eas any, p presence, idx int) {
+	idx = pr[0]
+	if pr[0] >= 0 {
+		b, ebs, p = before[pr[0]], elem(bs, pr[0]), p|beforePresent
+	}
+	if pr[1] >= 0 {
+		a, u, eas, p = after[pr[1]], elem(unknown, pr[1]), elem(as, pr[1]), p|afterPresent
+		if idx < 0 {
+			idx = pr[1]
+		}
+	}
+	return
+}
+
+// allUnknown marks every attribute unknown: a recomputed block's or
+// object's before value shows each of them as "(known after apply)".
+func allUnknown(attrs map[string]*schemaAttribute) map[string]any {
+	out := make(map[string]any, len(attrs))
+	for k := range attrs {
+		out[k] = true
+	}
+	return out
 }
 
 // setPairs pairs a set's elements as Terraform's processSet does: each
