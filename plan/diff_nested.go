@@ -6,20 +6,13 @@ package plan
 // diffNested is computeDiffForNestedAttribute: an attribute whose type is
 // a nested object, or a list, set or map of them.
 func (d *differ) diffNested(before, after, unknown, bs, as any, path []any, p presence, n *schemaNestedType) *vdiff {
-	replace := d.forcesReplacement(path)
-	if isTrue(bs) || isTrue(as) {
-		return d.sensitive(before, after, unknown, isTrue(bs), isTrue(as), replace, p)
+	again := func(before, unknown any, p presence) *vdiff {
+		return d.diffNested(before, nil, unknown, bs, nil, path, p, n)
 	}
-	if isTrue(unknown) {
-		out := d.alloc()
-		*out = vdiff{kind: kUnknown, action: aCreate, replace: replace}
-		if before != nil {
-			childUnknown := allUnknown(n.Attributes)
-			out.action = aUpdate
-			out.inner = d.diffNested(before, nil, childUnknown, bs, nil, path, p&beforePresent, n)
-		}
+	if out, ok := d.wholeNested(before, after, unknown, bs, as, path, p, n, again); ok {
 		return out
 	}
+	replace := d.forcesReplacement(path)
 	switch n.NestingMode {
 	case "list", "set":
 		bl, bok := before.([]any)
@@ -59,17 +52,9 @@ func (d *differ) diffNested(before, after, unknown, bs, as any, path []any, p pr
 		*out = vdiff{kind: kMap, nested: true, replace: replace}
 		act := iterationAction(before, after)
 		for _, k := range unionKeys(bm, am, nil) {
-			_, inB := bm[k]
-			_, inA := am[k]
-			var ep presence
-			if inB {
-				ep |= beforePresent
-			}
-			if inA {
-				ep |= afterPresent
-			}
 			eb, ea, eu, ebs, eas := bm[k], am[k], child(unknown, k), child(bs, k), child(as, k)
 			saved := d.enter(k, eb, ebs, &ea, &eu, &eas)
+			ep := d.keyPresence(bm, am, k)
 			e := d.nestedObject(eb, ea, eu, ebs, eas, d.step(path, k), ep, n)
 			d.rel = saved
 			out.keys = append(out.keys, k)
@@ -86,20 +71,13 @@ func (d *differ) diffNested(before, after, unknown, bs, as any, path []any, p pr
 // and unknown cases included: Terraform diffs each element as a nested
 // attribute of its own, nested "single").
 func (d *differ) nestedObject(before, after, unknown, bs, as any, path []any, p presence, n *schemaNestedType) *vdiff {
-	replace := d.forcesReplacement(path)
-	if isTrue(bs) || isTrue(as) {
-		return d.sensitive(before, after, unknown, isTrue(bs), isTrue(as), replace, p)
+	again := func(before, unknown any, p presence) *vdiff {
+		return d.nestedObject(before, nil, unknown, bs, nil, path, p, n)
 	}
-	if isTrue(unknown) {
-		out := d.alloc()
-		*out = vdiff{kind: kUnknown, action: aCreate, replace: replace}
-		if before != nil {
-			childUnknown := allUnknown(n.Attributes)
-			out.action = aUpdate
-			out.inner = d.nestedObject(before, nil, childUnknown, bs, nil, path, p&beforePresent, n)
-		}
+	if out, ok := d.wholeNested(before, after, unknown, bs, as, path, p, n, again); ok {
 		return out
 	}
+	replace := d.forcesReplacement(path)
 	if !fitsObject(before) || !fitsObject(after) {
 		return d.diff(before, after, unknown, bs, as, path, p)
 	}
@@ -132,4 +110,24 @@ func (d *differ) nestedObject(before, after, unknown, bs, as any, path []any, p 
 	out.action = current
 	sortFields(out)
 	return out
+}
+
+// wholeNested is a nested attribute's value when it is sensitive or
+// unknown as a whole (ok set); again diffs what it was before, every
+// attribute recomputed, for an unknown one.
+func (d *differ) wholeNested(before, after, unknown, bs, as any, path []any, p presence, n *schemaNestedType, again func(before, unknown any, p presence) *vdiff) (*vdiff, bool) {
+	replace := d.forcesReplacement(path)
+	if isTrue(bs) || isTrue(as) {
+		return d.sensitive(before, after, unknown, isTrue(bs), isTrue(as), replace, p), true
+	}
+	if !isTrue(unknown) {
+		return nil, false
+	}
+	out := d.alloc()
+	*out = vdiff{kind: kUnknown, action: aCreate, replace: replace}
+	if before != nil {
+		out.action = aUpdate
+		out.inner = again(before, allUnknown(n.Attributes), p&beforePresent)
+	}
+	return out, true
 }

@@ -90,6 +90,24 @@ func (d *differ) enter(step any, before, bs any, after, unknown, as *any) releva
 	return saved
 }
 
+// keyPresence is which sides of a map hold member k, once the differ has
+// entered it: an irrelevant member's after is its before (see enter).
+func (d *differ) keyPresence(bm, am map[string]any, k string) presence {
+	_, inB := bm[k]
+	_, inA := am[k]
+	if !d.rel.partial() {
+		inA = inB
+	}
+	var p presence
+	if inB {
+		p |= beforePresent
+	}
+	if inA {
+		p |= afterPresent
+	}
+	return p
+}
+
 // everything makes every element of a list or set relevant (Terraform
 // never names attributes below one); it returns the relevance to restore.
 func (d *differ) everything() relevance {

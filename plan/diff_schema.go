@@ -339,23 +339,9 @@ func (d *differ) typed(before, after, unknown, bs, as any, path []any, p presenc
 		current := iterationAction(before, after)
 		um, _ := unknown.(map[string]any)
 		for _, k := range unionKeys(bm, am, um) {
-			_, inB := bm[k]
-			_, inA := am[k]
-			var ep presence
-			if inB {
-				ep |= beforePresent
-			}
-			if inA {
-				ep |= afterPresent
-			}
 			eb, ea, eu, ebs, eas := bm[k], am[k], um[k], child(bs, k), child(as, k)
 			saved := d.enter(k, eb, ebs, &ea, &eu, &eas)
-			if !d.rel.partial() { // after as before
-				ep &^= afterPresent
-				if inB {
-					ep |= afterPresent
-				}
-			}
+			ep := d.keyPresence(bm, am, k)
 			e := d.typed(eb, ea, eu, ebs, eas, d.step(path, k), ep, t.elem, nonLegacy)
 			d.rel = saved
 			out.keys = append(out.keys, k)
